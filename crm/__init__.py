@@ -1,0 +1,49 @@
+"""Privacy-first mini-CRM for small Swedish health, therapy and coaching practices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the app: the only place one is made (CLI, gunicorn and tests all come here).
+
+    :param test_config: settings applied last, over every other layer.
+    :raises crm.config.ConfigurationError: secrets are missing outside development and tests.
+    """
+    app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
+    from crm import config
+
+    config.load_config(app, test_config)
+
+    from crm import db
+    from crm import i18n
+    from crm import web
+    from crm.security import crypto
+
+    crypto.init_app(app)
+    db.init_app(app)
+    i18n.init_app(app)
+    web.init_app(app)
+    _register_blueprints(app)
+
+    from crm import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Import feature blueprints here, inside the factory, to keep imports acyclic."""
+    from crm.auth import views as auth_views
+    from crm.main import views as main_views
+    from crm.people import views as people_views
+
+    app.register_blueprint(main_views.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(people_views.bp)

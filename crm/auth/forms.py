@@ -1,0 +1,90 @@
+"""Forms for login, MFA, account setup and user management (all CSRF-protected)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField
+from wtforms import PasswordField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import EqualTo
+from wtforms.validators import Length
+
+
+class LoginForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+
+
+class CodeForm(FlaskForm):
+    """A six-digit TOTP code or a recovery code."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
+    )
+
+
+class SetupForm(FlaskForm):
+    """Create an account from a one-time link."""
+
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(
+        _l("Password (at least 12 characters)"),
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password."""
+
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        _l("New password (at least 12 characters)"),
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class LocaleForm(FlaskForm):
+    """Pick the interface language."""
+
+    locale = SelectField(_l("Language"), choices=[("sv", "Svenska"), ("en", "English")])
+
+
+class InviteForm(FlaskForm):
+    """Invite a colleague."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[("staff", _l("Staff")), ("owner", _l("Owner"))])
+
+
+class RoleForm(FlaskForm):
+    """Change a user's role."""
+
+    role = SelectField(_l("Role"), choices=[("staff", _l("Staff")), ("owner", _l("Owner"))])
+
+
+class ButtonForm(FlaskForm):
+    """A form with only a CSRF token, for POST buttons."""

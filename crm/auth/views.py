@@ -1,0 +1,403 @@
+"""Login, MFA, account setup, own account and (for owners) user management."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
+from sqlalchemy import select
+
+from crm import audit
+from crm.auth import forms
+from crm.auth import mfa
+from crm.auth import services
+from crm.auth import throttle
+from crm.auth.models import Role
+from crm.auth.models import User
+from crm.config import is_https
+from crm.db import get_session
+from crm.security import passwords
+from crm.web import current_actor
+from crm.web import owner_required
+from crm.web import public
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+#: How long a password-verified login may wait for its second factor.
+PENDING_SECONDS = 600
+
+
+def _safe_next(target: str | None) -> str:
+    """Return ``target`` only if it is a path on this site (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("main.dashboard")
+
+
+def _set_pending(user: User, stage: str) -> None:
+    session["pending"] = {
+        "uid": user.id,
+        "stage": stage,
+        "at": int(time.time()),
+        "next": _safe_next(request.args.get("next")),
+    }
+
+
+def _pending_user(stage: str) -> User | None:
+    """Return the user whose password was verified moments ago, awaiting ``stage``."""
+    pending = session.get("pending")
+    if not pending or pending.get("stage") != stage:
+        return None
+    if time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop("pending", None)
+        return None
+    user = get_session().get(User, pending["uid"])
+    return user if user is not None and user.active else None
+
+
+def _open_session(user: User, password: str | None = None) -> None:
+    """Rotate the session and open a server-side one for a fully authenticated user."""
+    db = get_session()
+    if password:
+        services.rehash_password(user, password)
+    session.clear()  # a fresh session: nothing from before login survives (ASVS 7.2.4)
+    session["sid"] = services.start_session(
+        db, user, request.user_agent.string, audit.Actor("user", user.id, request.remote_addr)
+    )
+    session.permanent = True
+    login_user(user)
+    db.commit()
+
+
+def _with_device_cookie(response: Response, user: User) -> Response:
+    """Mark this browser as one the user logged in from (see crm/auth/throttle.py)."""
+    response.set_cookie(
+        throttle.DEVICE_COOKIE,
+        throttle.new_device_cookie(user.email),
+        max_age=throttle.DEVICE_COOKIE_DAYS * 86400,
+        httponly=True,
+        secure=is_https(current_app),
+        samesite="Lax",
+        path="/auth/",
+    )
+    return response
+
+
+def _complete_login(user: User, next_url: str, password: str | None = None) -> Response:
+    """Open the session and send the user where they were going."""
+    _open_session(user, password)
+    return _with_device_cookie(redirect(next_url), user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Any:
+    """Check email and password, then go on to the second factor."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = forms.LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    db = get_session()
+    email = services.normalise_email(form.email.data)
+    attempt = throttle.Attempt(
+        email,
+        request.remote_addr or "-",
+        throttle.device_id_from_cookie(request.cookies.get(throttle.DEVICE_COOKIE), email),
+    )
+    if throttle.is_throttled(db, attempt):
+        audit.record(db, current_actor(), "auth.login_throttled")
+        db.commit()
+        flash(_("Too many failed attempts. Wait 15 minutes and try again."), "error")
+        return render_template("auth/login.html", form=form), 429
+    user = services.get_user_by_email(db, email)
+    if user is None or not user.active:
+        passwords.burn_time(form.password.data)
+        ok = False
+    else:
+        ok = passwords.verify_password(user.password_hash, form.password.data)
+    if not ok:
+        throttle.record_failure(db, attempt)
+        audit.record(
+            db,
+            current_actor(),
+            "auth.login_failed",
+            object_type="user" if user else None,
+            object_id=user.id if user else None,
+        )
+        db.commit()
+        flash(_("Wrong email or password."), "error")
+        return render_template("auth/login.html", form=form), 401
+    throttle.record_success(db, attempt)
+    db.commit()
+    if user.mfa_enabled:
+        _set_pending(user, "mfa")
+        return redirect(url_for("auth.mfa_verify"))
+    if current_app.config["REQUIRE_MFA"]:
+        _set_pending(user, "enrol")
+        return redirect(url_for("auth.mfa_setup"))
+    return _complete_login(user, _safe_next(request.args.get("next")), form.password.data)
+
+
+@bp.route("/mfa", methods=["GET", "POST"])
+@public
+def mfa_verify() -> Any:
+    """Ask for the TOTP code (or a recovery code) after a correct password."""
+    user = _pending_user("mfa")
+    if user is None:
+        flash(_("Please log in again."), "info")
+        return redirect(url_for("auth.login"))
+    form = forms.CodeForm()
+    if not form.validate_on_submit():
+        return render_template("auth/mfa_verify.html", form=form)
+    db = get_session()
+    actor = audit.Actor("user", user.id, request.remote_addr)
+    if throttle.mfa_throttled(db, user.id):
+        flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
+        return render_template("auth/mfa_verify.html", form=form), 429
+    if not services.verify_second_factor(db, user, form.code.data, actor):
+        throttle.record_mfa_failure(db, user.id)
+        audit.record(db, actor, "auth.mfa_failed", object_type="user", object_id=user.id)
+        db.commit()
+        flash(_("The code is wrong or already used."), "error")
+        return render_template("auth/mfa_verify.html", form=form), 401
+    next_url = session["pending"]["next"]
+    return _complete_login(user, next_url)
+
+
+@bp.route("/mfa/setup", methods=["GET", "POST"])
+@public
+def mfa_setup() -> Any:
+    """Enrol an authenticator app: during a login that requires MFA, or from the account page."""
+    user = current_user if current_user.is_authenticated else _pending_user("enrol")
+    if user is None:
+        return redirect(url_for("auth.login"))
+    db = get_session()
+    secret = services.begin_mfa_enrolment(db, user)
+    db.commit()
+    form = forms.CodeForm()
+    if form.validate_on_submit():
+        actor = audit.Actor("user", user.id, request.remote_addr)
+        try:
+            codes = services.confirm_mfa_enrolment(db, user, form.code.data, actor)
+        except services.AccountError as err:
+            flash(_(str(err)), "error")
+        else:
+            db.commit()
+            logging_in = not current_user.is_authenticated
+            if logging_in:
+                _open_session(user)
+            response = make_response(render_template("auth/recovery_codes.html", codes=codes))
+            return _with_device_cookie(response, user) if logging_in else response
+    uri = mfa.provisioning_uri(secret, user.email)
+    return render_template("auth/mfa_setup.html", form=form, qr=mfa.qr_svg(uri), secret=secret)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    """End the server-side session and clear the cookie."""
+    db = get_session()
+    services.revoke_session(db, session.get("sid"))
+    audit.record(db, current_actor(), "auth.logout", object_type="user", object_id=current_user.id)
+    db.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+@public
+def setup(token: str) -> Any:
+    """Create an account from a one-time link (the first owner, or an invited colleague)."""
+    db = get_session()
+    row = services.find_setup_token(db, token)
+    if row is None:
+        return render_template("auth/setup_invalid.html"), 404
+    form = forms.SetupForm()
+    if request.method == "GET" and row.email:
+        form.email.data = row.email
+    if form.validate_on_submit():
+        try:
+            services.redeem_setup_token(
+                db,
+                token,
+                name=form.name.data,
+                email=form.email.data,
+                password=form.password.data,
+                actor=current_actor(),
+            )
+        except services.AccountError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+        else:
+            db.commit()
+            flash(
+                _("Your account is ready. Log in to set up two-factor authentication."), "success"
+            )
+            return redirect(url_for("auth.login"))
+    return render_template("auth/setup.html", form=form, first_owner=row.email is None)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> Any:
+    """Change one's password, language and recovery codes."""
+    password_form = forms.PasswordForm(prefix="pw")
+    locale_form = forms.LocaleForm(prefix="lang", locale=current_user.locale)
+    db = get_session()
+    # Two forms on one page: the field prefix tells which one was sent.
+    if "pw-current" in request.form and password_form.validate_on_submit():
+        try:
+            services.change_password(
+                db,
+                current_user,
+                password_form.current.data,
+                password_form.new.data,
+                current_actor(),
+            )
+        except services.AccountError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+        else:
+            # Every session ended, this one too; open a fresh one for this browser.
+            return _complete_login_after_password_change()
+    elif "lang-locale" in request.form and locale_form.validate_on_submit():
+        current_user.locale = locale_form.locale.data
+        db.commit()
+        flash(_("Language saved."), "success")
+        return redirect(url_for("auth.account"))
+    return render_template(
+        "auth/account.html",
+        password_form=password_form,
+        locale_form=locale_form,
+        button=forms.ButtonForm(),
+        codes_left=services.unused_recovery_codes(current_user),
+    )
+
+
+def _complete_login_after_password_change() -> Response:
+    user = current_user._get_current_object()
+    flash(_("Password changed. Other sessions have been logged out."), "success")
+    return _complete_login(user, url_for("auth.account"))
+
+
+@bp.route("/account/recovery-codes", methods=["POST"])
+def recovery_codes() -> Any:
+    """Replace the recovery codes and show the new ones once."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    codes = services.regenerate_recovery_codes(db, current_user, current_actor())
+    db.commit()
+    return render_template("auth/recovery_codes.html", codes=codes)
+
+
+# --- user management (owners) -----------------------------------------------------------------
+
+
+def _get_user_or_404(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users")
+@owner_required
+def users() -> Any:
+    """List the practice's accounts."""
+    rows = get_session().scalars(select(User).order_by(User.name)).all()
+    return render_template(
+        "auth/users.html", users=rows, invite=forms.InviteForm(), button=forms.ButtonForm()
+    )
+
+
+@bp.route("/users/invite", methods=["POST"])
+@owner_required
+def invite() -> Any:
+    """Create a one-time invitation link for a colleague and show it once."""
+    form = forms.InviteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_session()
+    if services.get_user_by_email(db, form.email.data):
+        flash(_("An account with this email address already exists."), "error")
+        return redirect(url_for("auth.users"))
+    raw = services.create_setup_token(
+        db, Role(form.role.data), email=form.email.data, created_by=current_user
+    )
+    audit.record(db, current_actor(), "user.invite", details={"role": form.role.data})
+    db.commit()
+    link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.setup", token=raw)
+    return render_template(
+        "auth/invite_link.html", link=link, hours=current_app.config["SETUP_LINK_HOURS"]
+    )
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@owner_required
+def change_role(user_id: int) -> Any:
+    """Make a user owner or staff."""
+    form = forms.RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_session()
+    try:
+        services.set_role(db, _get_user_or_404(user_id), Role(form.role.data), current_actor())
+    except services.AccountError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Role changed."), "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@owner_required
+def toggle_active(user_id: int) -> Any:
+    """Deactivate (ending every session at once) or reactivate an account."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    user = _get_user_or_404(user_id)
+    try:
+        services.set_active(db, user, not user.active, current_actor())
+    except services.AccountError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Account updated."), "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.route("/users/<int:user_id>/reset-mfa", methods=["POST"])
+@owner_required
+def reset_mfa(user_id: int) -> Any:
+    """Remove a colleague's second factor so they can enrol a new phone at next login."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    services.reset_mfa(db, _get_user_or_404(user_id), current_actor())
+    db.commit()
+    flash(
+        _("Two-factor authentication was reset. The user sets it up again at next login."),
+        "success",
+    )
+    return redirect(url_for("auth.users"))

@@ -1,0 +1,207 @@
+"""The ``crm`` command group: init, create-user, run, rotate-keys, audit verify.
+
+Commands call the same services as the web views, inside an app context, and exit non-zero
+when something is wrong, so cron and scripts can rely on the exit code.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from flask import Flask
+from flask import current_app
+from flask.cli import FlaskGroup
+from flask.cli import with_appcontext
+
+from crm.audit import Actor
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    """Return an Alembic config for ``url`` that finds the project's migrations."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("timezone", "UTC")
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` through the migrations."""
+    alembic_command.upgrade(alembic_config(url), revision)
+
+
+@click.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create or upgrade the database to the newest schema."""
+    upgrade_database(current_app.config["DATABASE_URL"])
+    click.echo("Database is up to date.")
+
+
+def _read_password(email: str) -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {email}: ")
+        if first != getpass.getpass("Repeat the password: "):
+            raise click.ClickException("The passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+@click.command("make-migration")
+@click.argument("message")
+@with_appcontext
+def make_migration_command(message: str) -> None:
+    """Write a new migration by comparing the models with the database (for developers)."""
+    cfg = alembic_config(current_app.config["DATABASE_URL"])
+    cfg.set_main_option(
+        "file_template",
+        "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s",
+    )
+    alembic_command.revision(cfg, message=message, autogenerate=True)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", default="", help="Display name (defaults to the address).")
+@click.option("--role", type=click.Choice(["owner", "staff"]), default="owner", show_default=True)
+@with_appcontext
+def create_user_command(email: str, name: str, role: str) -> None:
+    """Create an account. The password is asked for, or read from stdin when it is piped."""
+    from crm.auth import services
+    from crm.auth.models import Role
+    from crm.db import get_session
+
+    password = _read_password(email)
+    db = get_session()
+    try:
+        user = services.create_user(
+            db, email=email, name=name, password=password, role=Role(role), actor=Actor.cli()
+        )
+    except services.AccountError as err:
+        raise click.ClickException(str(err)) from err
+    db.commit()
+    click.echo(f"Created {role} account {user.email}. Two-factor setup happens at first login.")
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """Migrate, print the first-owner link if no account exists, and serve (development)."""
+    from crm.auth import services
+    from crm.db import get_session
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    upgrade_database(app.config["DATABASE_URL"])
+    db = get_session()
+    token = services.first_owner_token(db)
+    db.commit()
+    base = f"http://{host}:{port}"
+    if token:
+        with app.test_request_context():
+            from flask import url_for
+
+            path = url_for("auth.setup", token=token)
+        hours = app.config["SETUP_LINK_HOURS"]
+        click.secho(
+            f"\nNo account yet. Create the owner account here (one-time link, valid "
+            f"{hours} h):\n\n    {base}{path}\n",
+            fg="green",
+            bold=True,
+        )
+    click.echo(f"Serving on {base} (stop with Ctrl+C)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@click.command("rotate-keys")
+@with_appcontext
+def rotate_keys_command() -> None:
+    """Re-encrypt every encrypted field and recompute blind indexes with the newest key.
+
+    Put the new key first in CRM_ENCRYPTION_KEY (keeping the old ones after it), run this,
+    then the old keys can be removed.
+    """
+    from crm.db import get_session
+    from crm.security.rotation import rotate_all
+
+    db = get_session()
+    counts = rotate_all(db)
+    db.commit()
+    for table, count in counts.items():
+        click.echo(f"{table}: {count} values re-encrypted")
+    click.echo("Done. Old keys can now be removed from CRM_ENCRYPTION_KEY.")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Inspect the audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify_command() -> None:
+    """Check the hash chain; report the first altered or missing row."""
+    from crm.audit import verify_chain
+    from crm.db import get_session
+
+    report = verify_chain(get_session())
+    if report.ok:
+        click.echo(f"Audit trail intact: {report.checked} entries verified.")
+        return
+    click.echo(
+        f"Audit trail BROKEN at entry {report.broken_seq}: {report.reason} "
+        f"({report.checked} entries verified before it).",
+        err=True,
+    )
+    sys.exit(1)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on the app (also reachable as ``flask --app crm ...``)."""
+    for cmd in (
+        init_command,
+        make_migration_command,
+        create_user_command,
+        rotate_keys_command,
+        audit_group,
+    ):
+        app.cli.add_command(cmd)
+
+
+def _create_app_for_cli() -> Flask:
+    from crm import create_app
+
+    return create_app()
+
+
+class CrmGroup(FlaskGroup):
+    """FlaskGroup whose ``run`` is ours (migrate + first-owner link) instead of Flask's."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Prefer our ``run`` over Flask's built-in development server command."""
+        if name == "run":
+            return run_command
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=CrmGroup,
+    create_app=_create_app_for_cli,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+)
+def main() -> None:
+    """Praktik-CRM: administration commands."""
+
+
+main.add_command(run_command)
+__all__ = ["main", "upgrade_database", "alembic_config"]

@@ -1,0 +1,152 @@
+"""Configuration in layers: defaults -> instance/config.py -> CRM_* environment -> test overrides.
+
+Every setting is documented here and in the README. Secrets never have a default that
+production could run with: :func:`check_production_secrets` refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: Defaults. Whenever you add or change something here, update the README's configuration table.
+DEFAULTS: dict[str, Any] = {
+    # "production" (default) refuses to start without real secrets; "development" generates them.
+    "ENV": "production",
+    "SECRET_KEY": None,
+    # Old secret keys, newest last; still accepted for verifying signed links and sessions.
+    "SECRET_KEY_FALLBACKS": [],
+    # Comma-separated base64 keys (32 bytes each); the first encrypts, all decrypt.
+    "ENCRYPTION_KEY": None,
+    "DATABASE_URL": None,  # None -> SQLite file under instance/
+    # The address users reach the app at; links printed by the CLI and in mails start with it.
+    "BASE_URL": "http://127.0.0.1:5000",
+    "REQUIRE_MFA": True,
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_ABSOLUTE_HOURS": 12,
+    # Login throttling (see crm/auth/throttle.py for why these cannot lock the owner out).
+    "LOGIN_MAX_FAILURES_PER_IP": 20,
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 10,
+    "LOGIN_MAX_FAILURES_PER_DEVICE": 10,
+    "LOGIN_WINDOW_MINUTES": 15,
+    # argon2id parameters (RFC 9106 "second recommended" option; ASVS needs m >= 19 MiB).
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    "ARGON2_PARALLELISM": 1,
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "BABEL_DEFAULT_LOCALE": "sv",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+    "LANGUAGES": ["sv", "en"],
+    "PEOPLE_PER_PAGE": 50,
+    "AUDIT_PER_PAGE": 100,
+    "SETUP_LINK_HOURS": 24,
+}
+
+FERNET_KEY_BYTES = 32
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` from every layer, then derive the settings that depend on others."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(prefix="CRM")
+    if test_config:
+        app.config.update(test_config)
+    if app.config["DATABASE_URL"] is None:
+        db_path = Path(app.instance_path) / "crm.sqlite3"
+        app.config["DATABASE_URL"] = f"sqlite:///{db_path}"
+    if app.config["ENV"] == "development" and not app.testing:
+        ensure_development_secrets(app)
+    check_production_secrets(app)
+    _derive_cookie_settings(app)
+
+
+def is_https(app: Flask) -> bool:
+    """Tell whether the app is served over HTTPS, which decides cookie flags and HSTS."""
+    return str(app.config["BASE_URL"]).startswith("https://")
+
+
+def _derive_cookie_settings(app: Flask) -> None:
+    """Set cookie flags explicitly: Flask's defaults are not Secure and have no SameSite."""
+    secure = is_https(app)
+    app.config.update(
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # The __Host- prefix needs Secure; browsers drop such a cookie over plain HTTP.
+        SESSION_COOKIE_NAME="__Host-crm_session" if secure else "crm_session",
+        PERMANENT_SESSION_LIFETIME=app.config["SESSION_ABSOLUTE_HOURS"] * 3600,
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+        WTF_CSRF_TIME_LIMIT=app.config["SESSION_ABSOLUTE_HOURS"] * 3600,
+        # Flask-WTF checks the Referer over HTTPS, which is stricter; keep it.
+        WTF_CSRF_SSL_STRICT=True,
+    )
+
+
+def generate_encryption_key() -> str:
+    """Return a new random field-encryption key (urlsafe base64 of 32 bytes)."""
+    return base64.urlsafe_b64encode(os.urandom(FERNET_KEY_BYTES)).decode()
+
+
+def generate_secret_key() -> str:
+    """Return a new random secret key for signing sessions and links."""
+    return secrets.token_urlsafe(48)
+
+
+SECRETS_HELP = """\
+The CRM refuses to start in production without its secrets.
+Generate them once, keep them safe (losing CRM_ENCRYPTION_KEY loses the encrypted data), and set:
+
+  export CRM_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+  export CRM_ENCRYPTION_KEY="$(python3 -c 'import base64, os; \
+print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
+
+For local development, run `make run` (it sets CRM_ENV=development and generates both)."""
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the app cannot start safely with the configuration it was given."""
+
+
+def check_production_secrets(app: Flask) -> None:
+    """Refuse to start without a secret key and an encryption key, naming the fix."""
+    missing = [name for name in ("SECRET_KEY", "ENCRYPTION_KEY") if not app.config.get(name)]
+    if missing:
+        names = ", ".join(f"CRM_{name}" for name in missing)
+        raise ConfigurationError(f"Missing {names}.\n\n{SECRETS_HELP}")
+    if app.config["ENV"] == "production" and len(str(app.config["SECRET_KEY"])) < 32:
+        raise ConfigurationError(
+            f"CRM_SECRET_KEY is too short (< 32 characters).\n\n{SECRETS_HELP}"
+        )
+
+
+def ensure_development_secrets(app: Flask) -> None:
+    """Generate and store development secrets in instance/config.py when none are configured.
+
+    Stored, not regenerated per start, because a new encryption key would make every encrypted
+    field written earlier unreadable.
+    """
+    missing = [name for name in ("SECRET_KEY", "ENCRYPTION_KEY") if not app.config.get(name)]
+    if not missing:
+        return
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "config.py"
+    values = {"SECRET_KEY": generate_secret_key(), "ENCRYPTION_KEY": generate_encryption_key()}
+    lines = [f"{name} = {values[name]!r}\n" for name in missing]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write("# Development secrets generated by the CRM; never use them in production.\n")
+        fh.writelines(lines)
+    for name in missing:
+        app.config[name] = values[name]
+    print(
+        f"Generated development secrets ({', '.join(missing)}) and stored them in {path}.",
+        file=sys.stderr,
+    )

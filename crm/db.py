@@ -1,0 +1,125 @@
+"""Database kernel: the typed declarative Base, one engine and session factory per app.
+
+SQLite is opened with WAL, foreign keys and a busy timeout so that it behaves like PostgreSQL
+for everything the app relies on (referential integrity, concurrent readers during a write).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from flask import g
+from sqlalchemy import DateTime
+from sqlalchemy import Engine
+from sqlalchemy import MetaData
+from sqlalchemy import create_engine
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime (the only kind the app stores)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC and always hand back aware UTC datetimes.
+
+    SQLite has no time zone type and drops tzinfo; without this, comparisons between stored
+    and fresh values would raise or, worse, silently compare local and UTC times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Refuse naive datetimes and normalise aware ones to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use crm.db.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Attach UTC to values SQLite returns without a time zone."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every model; constraint names follow one convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Turn on WAL, foreign keys and a busy timeout on every new SQLite connection."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with the settings the app relies on."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's engine and session factory and close the session at teardown."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    app.extensions["crm.db"] = {"engine": engine, "sessionmaker": factory}
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    """Return the current app's engine."""
+    return current_app.extensions["crm.db"]["engine"]
+
+
+def get_session() -> Session:
+    """Return the session of the current app context, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["crm.db"]["sessionmaker"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    """Roll back anything uncommitted and close the app context's session."""
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()

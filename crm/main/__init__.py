@@ -1,0 +1,1 @@
+"""The owner's start page, the audit trail browser and the language switch."""

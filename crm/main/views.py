@@ -1,0 +1,120 @@
+"""Start page, audit trail browser and language switch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import time
+from typing import Any
+
+from flask import Blueprint
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func
+from sqlalchemy import select
+
+from crm.audit import AuditEvent
+from crm.db import get_session
+from crm.db import utcnow
+from crm.i18n import LANG_COOKIE
+from crm.people.models import ClientCard
+from crm.people.models import Person
+from crm.web import public
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def dashboard() -> Any:
+    """The owner's start page: what is held, at a glance."""
+    db = get_session()
+    people = db.scalar(select(func.count()).where(Person.archived_at.is_(None))) or 0
+    clients = (
+        db.scalar(
+            select(func.count()).select_from(ClientCard).where(ClientCard.client_until.is_(None))
+        )
+        or 0
+    )
+    recent = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
+    return render_template("main/dashboard.html", people=people, clients=clients, recent=recent)
+
+
+def _date_arg(name: str, end: bool = False) -> datetime | None:
+    raw = request.args.get(name, "")
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return datetime.combine(day, time.max if end else time.min, tzinfo=utcnow().tzinfo)
+
+
+@bp.route("/audit")
+def audit_log() -> Any:
+    """Browse and filter the audit trail."""
+    db = get_session()
+    stmt = select(AuditEvent)
+    action = request.args.get("action", "").strip()[:64]
+    object_type = request.args.get("object_type", "").strip()[:32]
+    object_id = request.args.get("object_id", "").strip()[:64]
+    actor = request.args.get("actor", "").strip()
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    if object_type:
+        stmt = stmt.where(AuditEvent.object_type == object_type)
+    if object_id:
+        stmt = stmt.where(AuditEvent.object_id == object_id)
+    if actor.isdigit():
+        stmt = stmt.where(AuditEvent.actor_user_id == int(actor))
+    if since := _date_arg("since"):
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    if until := _date_arg("until", end=True):
+        stmt = stmt.where(AuditEvent.occurred_at <= until)
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    per_page = current_app.config["AUDIT_PER_PAGE"]
+    rows = db.scalars(
+        stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1).offset((page - 1) * per_page)
+    ).all()
+    from crm.auth.models import User
+
+    names = dict(db.execute(select(User.id, User.name)).tuples().all())
+    return render_template(
+        "main/audit.html",
+        events=rows[:per_page],
+        has_next=len(rows) > per_page,
+        page=page,
+        names=names,
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
+
+
+@bp.route("/lang", methods=["POST"])
+@public
+def set_language() -> Any:
+    """Remember the chosen language in a cookie (and on the account when logged in)."""
+    form = FlaskForm()
+    choice = request.form.get("lang", "")
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("main.dashboard")
+    response = redirect(target)
+    if form.validate_on_submit() and choice in current_app.config["LANGUAGES"]:
+        from flask_login import current_user
+
+        if current_user.is_authenticated:
+            current_user.locale = choice
+            get_session().commit()
+        response.set_cookie(
+            LANG_COOKIE,
+            choice,
+            max_age=365 * 86400,
+            samesite="Lax",
+            httponly=True,
+            secure=request.is_secure,
+        )
+    return response

@@ -1,0 +1,6 @@
+"""Import every model module so that the metadata (for Alembic and tests) is complete."""
+
+from crm import audit  # noqa: F401
+from crm.auth import models as auth_models  # noqa: F401
+from crm.people import models as people_models  # noqa: F401
+from crm.security import ratelimit  # noqa: F401

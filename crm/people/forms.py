@@ -1,0 +1,64 @@
+"""Forms for people, client cards and visits."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import DateField
+from wtforms import EmailField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+from wtforms.validators import Optional
+
+
+class PersonForm(FlaskForm):
+    """Contact details and personnummer."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[Optional(), Length(max=254)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=500)])
+    personnummer = StringField(
+        _l("Personnummer or samordningsnummer"),
+        validators=[Optional(), Length(max=20)],
+        render_kw={"autocomplete": "off", "placeholder": "YYMMDD-NNNN"},
+    )
+    remove_personnummer = BooleanField(_l("Remove the stored personnummer"))
+
+
+class ClientCardForm(FlaskForm):
+    """The client relationship and health notes."""
+
+    client_since = DateField(_l("Client since"), validators=[Optional()])
+    client_until = DateField(_l("Client until"), validators=[Optional()])
+    art9_basis = SelectField(
+        _l("Legal basis for health data (GDPR Art. 9)"),
+        choices=[
+            ("", _l("None (no health notes)")),
+            ("explicit_consent", _l("Explicit consent from the client")),
+            ("health_care", _l("Health care under patientdatalagen")),
+        ],
+        validators=[Optional()],
+    )
+    health_notes = TextAreaField(_l("Health notes"), validators=[Optional(), Length(max=20000)])
+
+
+class VisitForm(FlaskForm):
+    """A visit: date and note."""
+
+    visited_on = DateField(_l("Date"), validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
+
+
+class RevealForm(FlaskForm):
+    """Ask to see a protected field (the request is audited)."""
+
+    field = SelectField(choices=[("personnummer", "personnummer"), ("health_notes", "health")])
+
+
+class ButtonForm(FlaskForm):
+    """A form with only a CSRF token, for POST buttons."""

@@ -1,0 +1,116 @@
+"""Person (the data subject), their client card and visits."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint
+from sqlalchemy import Date
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from crm.db import Base
+from crm.db import UTCDateTime
+from crm.db import utcnow
+from crm.security.crypto import EncryptedText
+
+
+class Art9Basis(StrEnum):
+    """The Art. 9(2) condition under which health data about a client is held (GDPR 1.23-1.24)."""
+
+    EXPLICIT_CONSENT = "explicit_consent"  # Art. 9(2)(a): profile B practices
+    HEALTH_CARE = "health_care"  # Art. 9(2)(h) + patientdatalagen: profile A practices
+
+
+class Person(Base):
+    """A data subject: client, subscriber, testimonial giver or inquirer - or several at once."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: normalised (trimmed, lower-case); None for people known only by phone or on paper
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(500))
+    #: twelve digits YYYYMMDDNNNC, encrypted
+    personnummer: Mapped[str | None] = mapped_column(EncryptedText("person.personnummer"))
+    #: keyed blind index of the twelve digits, for exact lookup without decrypting
+    personnummer_index: Mapped[str | None] = mapped_column(
+        String(64),
+        index=True,
+        unique=True,
+        info={"blind_index_of": "personnummer", "purpose": "personnummer"},
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: GDPR Art. 18: processing restricted (set by the privacy feature)
+    restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: GDPR Art. 21: objected to direct marketing
+    marketing_objection_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client_card: Mapped[ClientCard | None] = relationship(
+        back_populates="person", cascade="all, delete-orphan", uselist=False
+    )
+    visits: Mapped[list[Visit]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="Visit.visited_on.desc()"
+    )
+
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="lowercase_email"),
+        Index("ix_person_name", "name"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Person id={self.id}>"
+
+
+class ClientCard(Base):
+    """The client relationship: dates and encrypted health notes with their Art. 9 basis."""
+
+    __tablename__ = "client_card"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), unique=True)
+    client_since: Mapped[date | None] = mapped_column(Date)
+    client_until: Mapped[date | None] = mapped_column(Date)
+    health_notes: Mapped[str | None] = mapped_column(EncryptedText("client_card.health_notes"))
+    #: required whenever health_notes is set
+    art9_basis: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="client_card")
+
+    __table_args__ = (
+        CheckConstraint(
+            "art9_basis is null or art9_basis in ('explicit_consent', 'health_care')",
+            name="known_art9_basis",
+        ),
+        CheckConstraint("health_notes is null or art9_basis is not null", name="notes_need_basis"),
+    )
+
+
+class Visit(Base):
+    """A visit or session with a client: the date and an encrypted note."""
+
+    __tablename__ = "visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    visited_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(EncryptedText("visit.note"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the staff member who wrote the note (a table reference; people/ imports no feature)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    person: Mapped[Person] = relationship(back_populates="visits")

@@ -1,0 +1,337 @@
+"""Operations on people: create, edit, archive, find, reveal, client card and visits.
+
+Every change is audited with the names of the fields that changed, never their values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import time
+
+from sqlalchemy import Select
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.audit import Actor
+from crm.audit import AuditEvent
+from crm.db import utcnow
+from crm.people import personnummer as pnr
+from crm.people.models import Art9Basis
+from crm.people.models import ClientCard
+from crm.people.models import Person
+from crm.people.models import Visit
+from crm.security.crypto import keyring
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class PersonError(ValueError):
+    """A change to a person was refused; the message is an English msgid for the user."""
+
+
+@dataclass
+class PersonData:
+    """What the owner can type about a person."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    #: as typed; None or "" leaves the stored number unchanged on update
+    personnummer: str | None = None
+    remove_personnummer: bool = False
+
+
+def normalise_email(email: str | None) -> str | None:
+    """Return the stored form of an address (trimmed, lower-case), None when empty."""
+    email = (email or "").strip().lower()
+    return email or None
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _check_email(session: Session, email: str | None, person_id: int | None) -> None:
+    if email is None:
+        return
+    if not _EMAIL.match(email):
+        raise PersonError("Enter a valid email address.")
+    other = session.scalar(select(Person.id).where(Person.email == email))
+    if other is not None and other != person_id:
+        raise PersonError("Another person already has this email address.")
+
+
+def _set_personnummer(session: Session, person: Person, text: str) -> None:
+    number = pnr.parse(text)  # raises InvalidPersonnummer with a user-facing message
+    existing = find_by_personnummer(session, number.digits)
+    if existing is not None and existing.id != person.id:
+        raise PersonError("Another person already has this personnummer.")
+    person.personnummer = number.digits
+    person.personnummer_index = keyring().blind_index(number.digits, "personnummer")
+
+
+def _apply(session: Session, person: Person, data: PersonData) -> list[str]:
+    """Copy ``data`` onto ``person`` and return the names of the fields that changed."""
+    name = _clean(data.name)
+    if not name:
+        raise PersonError("Enter a name.")
+    email = normalise_email(data.email)
+    _check_email(session, email, person.id)
+    changed = []
+    for field, value in (
+        ("name", name),
+        ("email", email),
+        ("phone", _clean(data.phone)),
+        ("address", _clean(data.address)),
+    ):
+        if getattr(person, field) != value:
+            setattr(person, field, value)
+            changed.append(field)
+    if data.remove_personnummer and person.personnummer is not None:
+        person.personnummer = person.personnummer_index = None
+        changed.append("personnummer")
+    elif _clean(data.personnummer):
+        old = person.personnummer
+        try:
+            _set_personnummer(session, person, data.personnummer or "")
+        except pnr.InvalidPersonnummer as err:
+            raise PersonError(str(err)) from err
+        if person.personnummer != old:
+            changed.append("personnummer")
+    return changed
+
+
+def _refuse_if_restricted(person: Person) -> None:
+    if person.restricted_at is not None:
+        raise PersonError(
+            "Processing of this person is restricted (GDPR Art. 18); "
+            "lift the restriction before editing."
+        )
+
+
+def create_person(session: Session, data: PersonData, actor: Actor) -> Person:
+    """Create a person; the audit row lists which fields were given."""
+    person = Person(name="")
+    fields = _apply(session, person, data)
+    session.add(person)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.create",
+        object_type="person",
+        object_id=person.id,
+        details={"fields": fields},
+    )
+    return person
+
+
+def update_person(session: Session, person: Person, data: PersonData, actor: Actor) -> list[str]:
+    """Rectify a person's details; returns the changed field names."""
+    _refuse_if_restricted(person)
+    changed = _apply(session, person, data)
+    if changed:
+        person.updated_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "person.update",
+            object_type="person",
+            object_id=person.id,
+            details={"fields": changed},
+        )
+    return changed
+
+
+def set_archived(session: Session, person: Person, archived: bool, actor: Actor) -> None:
+    """Archive (hide from the default list) or bring back a person. Nothing is deleted."""
+    person.archived_at = utcnow() if archived else None
+    audit.record(
+        session,
+        actor,
+        "person.archive" if archived else "person.unarchive",
+        object_type="person",
+        object_id=person.id,
+    )
+
+
+def find_by_personnummer(session: Session, text: str) -> Person | None:
+    """Find the person with this exact personnummer, under any key of the keyring."""
+    try:
+        digits = pnr.parse(text).digits
+    except pnr.InvalidPersonnummer:
+        return None
+    indexes = keyring().blind_indexes(digits, "personnummer")
+    return session.scalar(select(Person).where(Person.personnummer_index.in_(indexes)))
+
+
+def _search_filter(stmt: Select, query: str) -> Select:
+    query = query.strip()
+    if pnr.is_valid(query):
+        digits = pnr.parse(query).digits
+        return stmt.where(
+            Person.personnummer_index.in_(keyring().blind_indexes(digits, "personnummer"))
+        )
+    like = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    clauses = [
+        Person.name.ilike(f"%{like}%", escape="\\"),
+        Person.email.ilike(f"{like.lower()}%", escape="\\"),
+    ]
+    digits = re.sub(r"\D", "", query)
+    if len(digits) >= 3:
+        clauses.append(
+            func.replace(func.replace(Person.phone, " ", ""), "-", "").like(f"%{digits}%")
+        )
+    return stmt.where(or_(*clauses))
+
+
+def search_people(
+    session: Session,
+    query: str = "",
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    include_archived: bool = False,
+) -> tuple[list[Person], int]:
+    """Return one page of people matching ``query`` and the total number of matches.
+
+    ``query`` matches a name anywhere, an email by prefix, a phone number by digits, or - when
+    it is a valid personnummer - exactly that number via the blind index.
+    """
+    stmt = select(Person)
+    if not include_archived:
+        stmt = stmt.where(Person.archived_at.is_(None))
+    if query.strip():
+        stmt = _search_filter(stmt, query)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Person.name, Person.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def reveal_personnummer(session: Session, person: Person, actor: Actor) -> str | None:
+    """Return the full number for display and audit that it was shown."""
+    if person.personnummer is None:
+        return None
+    audit.record(
+        session, actor, "person.reveal_personnummer", object_type="person", object_id=person.id
+    )
+    return pnr.Personnummer(person.personnummer).display()
+
+
+def masked_personnummer(person: Person) -> str | None:
+    """Return the number with the last four digits hidden."""
+    if person.personnummer is None:
+        return None
+    return pnr.Personnummer(person.personnummer).masked()
+
+
+def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str | None:
+    """Return the health notes for display and audit that they were read."""
+    card = person.client_card
+    if card is None or card.health_notes is None:
+        return None
+    audit.record(
+        session, actor, "person.reveal_health_notes", object_type="person", object_id=person.id
+    )
+    return card.health_notes
+
+
+@dataclass
+class ClientCardData:
+    """What the owner can type on a client card."""
+
+    client_since: date | None
+    client_until: date | None
+    health_notes: str | None
+    art9_basis: str | None
+
+
+def update_client_card(
+    session: Session, person: Person, data: ClientCardData, actor: Actor
+) -> list[str]:
+    """Create or change a person's client card; returns the changed field names.
+
+    Health notes are refused without a recorded Art. 9(2) basis (GDPR 1.23).
+    """
+    _refuse_if_restricted(person)
+    notes = (data.health_notes or "").strip() or None
+    basis = data.art9_basis or None
+    if basis is not None and basis not in {b.value for b in Art9Basis}:
+        raise PersonError("Choose the legal basis for the health notes.")
+    if notes and basis is None:
+        raise PersonError("Health notes need a recorded legal basis (GDPR Art. 9).")
+    if data.client_since and data.client_until and data.client_until < data.client_since:
+        raise PersonError("'Client until' cannot be before 'client since'.")
+    card = person.client_card
+    if card is None:
+        card = ClientCard()
+        person.client_card = card
+    changed = []
+    for field, value in (
+        ("client_since", data.client_since),
+        ("client_until", data.client_until),
+        ("health_notes", notes),
+        ("art9_basis", basis),
+    ):
+        if getattr(card, field) != value:
+            setattr(card, field, value)
+            changed.append(field)
+    if changed:
+        card.updated_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "person.client_card",
+            object_type="person",
+            object_id=person.id,
+            details={"fields": changed},
+        )
+    return changed
+
+
+def add_visit(
+    session: Session, person: Person, visited_on: date, note: str | None, actor: Actor
+) -> Visit:
+    """Record a visit; it also moves the person's last contact date forward."""
+    _refuse_if_restricted(person)
+    if visited_on > date.today():
+        raise PersonError("A visit cannot be in the future.")
+    visit = Visit(
+        visited_on=visited_on, note=(note or "").strip() or None, created_by_id=actor.user_id
+    )
+    person.visits.append(visit)
+    contact = datetime.combine(visited_on, time(12), tzinfo=utcnow().tzinfo)
+    if person.last_contact_at is None or contact > person.last_contact_at:
+        person.last_contact_at = contact
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.visit_add",
+        object_type="person",
+        object_id=person.id,
+        details={"visit_id": visit.id},
+    )
+    return visit
+
+
+def audit_about(session: Session, person_id: int, limit: int = 50) -> list[AuditEvent]:
+    """Return the newest audit entries about a person."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "person", AuditEvent.object_id == str(person_id))
+        .order_by(AuditEvent.seq.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

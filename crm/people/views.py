@@ -1,0 +1,223 @@
+"""Owner pages for people: list and search, create, edit, archive, the person page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+
+from crm.db import get_session
+from crm.people import forms
+from crm.people import services
+from crm.people.models import Person
+from crm.web import current_actor
+
+bp = Blueprint("people", __name__, url_prefix="/people")
+
+
+def get_person_or_404(person_id: int) -> Person:
+    """Return the person or abort with 404."""
+    person = get_session().get(Person, person_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@bp.route("/")
+def index() -> Any:
+    """List people with search and pagination."""
+    query = request.args.get("q", "")[:100]
+    archived = request.args.get("archived") == "1"
+    page, per_page = _page_arg(), current_app.config["PEOPLE_PER_PAGE"]
+    rows, total = services.search_people(
+        get_session(), query, page=page, per_page=per_page, include_archived=archived
+    )
+    pages = max(1, -(-total // per_page))
+    return render_template(
+        "people/index.html",
+        people=rows,
+        total=total,
+        query=query,
+        page=page,
+        pages=pages,
+        archived=archived,
+        masked=services.masked_personnummer,
+    )
+
+
+def _person_data(form: forms.PersonForm) -> services.PersonData:
+    return services.PersonData(
+        name=form.name.data or "",
+        email=form.email.data,
+        phone=form.phone.data,
+        address=form.address.data,
+        personnummer=form.personnummer.data,
+        remove_personnummer=bool(form.remove_personnummer.data),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create() -> Any:
+    """Add a person."""
+    form = forms.PersonForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            person = services.create_person(db, _person_data(form), current_actor())
+        except services.PersonError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+        else:
+            db.commit()
+            flash(_("Person added."), "success")
+            return redirect(url_for("people.detail", person_id=person.id))
+    return render_template("people/form.html", form=form, person=None), (
+        422 if form.errors or request.method == "POST" else 200
+    )
+
+
+@bp.route("/<int:person_id>")
+def detail(person_id: int) -> Any:
+    """Show everything held about a person; protected fields stay masked until revealed."""
+    return _render_detail(get_person_or_404(person_id))
+
+
+def _render_detail(person: Person, revealed: dict[str, str | None] | None = None) -> Any:
+    db = get_session()
+    card = person.client_card
+    card_form = forms.ClientCardForm(
+        prefix="card",
+        client_since=card.client_since if card else None,
+        client_until=card.client_until if card else None,
+        art9_basis=card.art9_basis if card else "",
+    )
+    return render_template(
+        "people/detail.html",
+        person=person,
+        card=card,
+        revealed=revealed or {},
+        masked=services.masked_personnummer(person),
+        reveal_form=forms.RevealForm(),
+        card_form=card_form,
+        visit_form=forms.VisitForm(prefix="visit"),
+        button=forms.ButtonForm(),
+        events=services.audit_about(db, person.id),
+    )
+
+
+@bp.route("/<int:person_id>/reveal", methods=["POST"])
+def reveal(person_id: int) -> Any:
+    """Show a protected field once, in this response only, and audit that it was shown."""
+    person = get_person_or_404(person_id)
+    form = forms.RevealForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_session()
+    if form.field.data == "personnummer":
+        value = services.reveal_personnummer(db, person, current_actor())
+    else:
+        value = services.reveal_health_notes(db, person, current_actor())
+    db.commit()
+    return _render_detail(person, {form.field.data: value})
+
+
+@bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+def edit(person_id: int) -> Any:
+    """Rectify a person's details."""
+    person = get_person_or_404(person_id)
+    form = forms.PersonForm(obj=person)
+    if request.method == "GET":
+        form.personnummer.data = ""  # never echo the number into a form field
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            changed = services.update_person(db, person, _person_data(form), current_actor())
+        except services.PersonError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+        else:
+            db.commit()
+            flash(_("Saved.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("people.detail", person_id=person.id))
+    return render_template(
+        "people/form.html", form=form, person=person, masked=services.masked_personnummer(person)
+    )
+
+
+@bp.route("/<int:person_id>/archive", methods=["POST"])
+def archive(person_id: int) -> Any:
+    """Archive or un-archive a person (toggle)."""
+    person = get_person_or_404(person_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    services.set_archived(db, person, person.archived_at is None, current_actor())
+    db.commit()
+    flash(_("Archived.") if person.archived_at else _("Restored from the archive."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/client", methods=["POST"])
+def client_card(person_id: int) -> Any:
+    """Save the client card."""
+    person = get_person_or_404(person_id)
+    form = forms.ClientCardForm(prefix="card")
+    if not form.validate_on_submit():
+        flash(_("Check the dates and try again."), "error")
+        return redirect(url_for("people.detail", person_id=person.id))
+    db = get_session()
+    notes = form.health_notes.data
+    keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
+    data = services.ClientCardData(
+        client_since=form.client_since.data,
+        client_until=form.client_until.data,
+        # An empty notes box means "unchanged": the stored notes are never echoed into the form.
+        health_notes=(
+            person.client_card.health_notes if keep_notes and person.client_card else notes
+        ),
+        art9_basis=form.art9_basis.data or None,
+    )
+    try:
+        services.update_client_card(db, person, data, current_actor())
+    except services.PersonError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Client card saved."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/visits", methods=["POST"])
+def add_visit(person_id: int) -> Any:
+    """Record a visit."""
+    person = get_person_or_404(person_id)
+    form = forms.VisitForm(prefix="visit")
+    if not form.validate_on_submit():
+        flash(_("Enter the date of the visit."), "error")
+        return redirect(url_for("people.detail", person_id=person.id))
+    db = get_session()
+    try:
+        services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+    except services.PersonError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Visit recorded."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))

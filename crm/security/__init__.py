@@ -1,0 +1,1 @@
+"""Security kernel: field encryption, blind indexes, signed links, password hashing."""

@@ -1,0 +1,168 @@
+"""Web kernel: CSRF, login manager, security headers, error pages, the request's actor.
+
+Feature blueprints rely on what is set up here and never repeat it: every response gets the
+security headers, every POST a CSRF check, every owner page ``no-store``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from typing import TypeVar
+
+from flask import Flask
+from flask import Response
+from flask import abort
+from flask import flash
+from flask import render_template
+from flask import request
+from flask import session
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from crm import db
+from crm.audit import Actor
+from crm.config import is_https
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+#: Status codes with a page of their own under templates/errors/.
+ERROR_PAGES = (400, 403, 404, 405, 413, 429, 500)
+
+
+def init_app(app: Flask) -> None:
+    """Install CSRF, the login manager, headers and error pages on ``app``."""
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to continue.")
+    login_manager.session_protection = None  # server-side sessions do better; see auth.views
+    login_manager.user_loader(_load_user)
+    app.before_request(_require_login_by_default)
+    app.after_request(_security_headers)
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, _error_page)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.context_processor(lambda: {"languages": app.config["LANGUAGES"]})
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without login. Every other view requires a logged-in user.
+
+    Deny by default: a new owner route is protected even if its author forgets a decorator.
+    """
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def _require_login_by_default() -> Any:
+    """Send anonymous users to the login page unless the endpoint is marked public."""
+    from flask import current_app
+
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if view is not None and getattr(view, "is_public", False):
+        return None
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+def _load_user(user_id: str) -> Any:
+    """Load the user only while their server-side session is alive."""
+    from crm.auth import services
+
+    if not user_id.isdigit():
+        return None
+    check = services.check_session(db.get_session(), int(user_id), session.get("sid"))
+    if check.expired:
+        session.pop("sid", None)
+        flash(_l("Your session has ended. Please log in again."), "info")
+    return check.user
+
+
+def _security_headers(response: Response) -> Response:
+    """Add the headers every response needs (ASVS V3.4)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if is_https_app():
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if request.endpoint != "static" and "Cache-Control" not in headers:
+        # Pages show personal data or carry personal links: never store them anywhere.
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def is_https_app() -> bool:
+    """Tell whether this app is served over HTTPS (decides HSTS)."""
+    from flask import current_app
+
+    return is_https(current_app)
+
+
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    """Render a generic page that says what happened and nothing about the internals."""
+    code = error.code or 500
+    template = f"errors/{code}.html" if code in ERROR_PAGES else "errors/500.html"
+    return render_template(template), code
+
+
+def _csrf_error(_error: CSRFError) -> tuple[str, int]:
+    return render_template("errors/400.html", csrf=True), 400
+
+
+def _unexpected_error(error: Exception) -> Any:
+    """Pass HTTP errors through; turn anything else into the generic 500 page."""
+    if isinstance(error, HTTPException):
+        return error
+    from flask import current_app
+
+    # Logged with the traceback but without request data, which may hold personal data.
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.endpoint)
+    session_ = db.get_session()
+    session_.rollback()
+    return render_template("errors/500.html"), 500
+
+
+def current_actor() -> Actor:
+    """Return the actor for audit rows written during this request."""
+    if current_user.is_authenticated:
+        return Actor("user", current_user.id, request.remote_addr)
+    return Actor("public", None, request.remote_addr)
+
+
+def owner_required(view: F) -> F:
+    """Allow only logged-in owners (after ``login_required``)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            from flask import current_app
+
+            return current_app.login_manager.unauthorized()
+        if not current_user.is_owner:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
