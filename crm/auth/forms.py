@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import PasswordField
 from wtforms import SelectField
+from wtforms.fields import SelectChoice
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
@@ -70,20 +71,26 @@ class PasswordForm(FlaskForm):
 class LocaleForm(FlaskForm):
     """Pick the interface language."""
 
-    locale = SelectField(_l("Language"), choices=[("sv", "Svenska"), ("en", "English")])
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
+    )
 
 
 class InviteForm(FlaskForm):
     """Invite a colleague."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    role = SelectField(_l("Role"), choices=[("staff", _l("Staff")), ("owner", _l("Owner"))])
+    role = SelectField(
+        _l("Role"), choices=[SelectChoice("staff", _l("Staff")), SelectChoice("owner", _l("Owner"))]
+    )
 
 
 class RoleForm(FlaskForm):
     """Change a user's role."""
 
-    role = SelectField(_l("Role"), choices=[("staff", _l("Staff")), ("owner", _l("Owner"))])
+    role = SelectField(
+        _l("Role"), choices=[SelectChoice("staff", _l("Staff")), SelectChoice("owner", _l("Owner"))]
+    )
 
 
 class ButtonForm(FlaskForm):

@@ -8,6 +8,7 @@ from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
 from wtforms import SelectField
+from wtforms.fields import SelectChoice
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
@@ -38,9 +39,9 @@ class ClientCardForm(FlaskForm):
     art9_basis = SelectField(
         _l("Legal basis for health data (GDPR Art. 9)"),
         choices=[
-            ("", _l("None (no health notes)")),
-            ("explicit_consent", _l("Explicit consent from the client")),
-            ("health_care", _l("Health care under patientdatalagen")),
+            SelectChoice("", _l("None (no health notes)")),
+            SelectChoice("explicit_consent", _l("Explicit consent from the client")),
+            SelectChoice("health_care", _l("Health care under patientdatalagen")),
         ],
         validators=[Optional()],
     )
@@ -57,7 +58,12 @@ class VisitForm(FlaskForm):
 class RevealForm(FlaskForm):
     """Ask to see a protected field (the request is audited)."""
 
-    field = SelectField(choices=[("personnummer", "personnummer"), ("health_notes", "health")])
+    field = SelectField(
+        choices=[
+            SelectChoice("personnummer", "personnummer"),
+            SelectChoice("health_notes", "health"),
+        ]
+    )
 
 
 class ButtonForm(FlaskForm):

@@ -1,0 +1,239 @@
+"""Shared fixtures: a migrated database per session, a fresh app per test, users, login.
+
+The database is migrated once through Alembic (so every test runs on the schema that
+production gets), and every table is emptied after each test. Set CRM_TEST_DATABASE_URL to a
+``postgresql+psycopg://`` URL to run the whole suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+from crm import create_app
+from crm.auth import mfa
+from crm.cli import upgrade_database
+from crm.db import Base
+
+TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-checks"
+PASSWORD = "korrekt häst batteri häftklammer"
+
+_CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+
+# --- no network beyond this machine -----------------------------------------------------------
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise RuntimeError(f"test tried to reach {host}: tests may only use 127.0.0.1")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any attempt to reach a real host."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated to head once per test session."""
+    url = os.environ.get("CRM_TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    upgrade_database(url)
+    return url
+
+
+def wipe(url: str) -> None:
+    """Empty every table and reset the audit chain head, leaving the schema in place."""
+    import crm.models  # noqa: F401
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(
+            text("INSERT INTO audit_chain (id, seq, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64}
+        )
+    engine.dispose()
+
+
+def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    """Settings for a test app: cheap argon2, fixed keys, the session's database."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "ENCRYPTION_KEY": TEST_KEY,
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 1024,
+        "BASE_URL": "http://localhost",
+        **overrides,
+    }
+
+
+test_config.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    """A fresh app on the shared, emptied database."""
+    application = create_app(test_config(database_url))
+    yield application
+    application.extensions["crm.db"]["engine"].dispose()
+    wipe(database_url)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client (CSRF protection stays on, as in production)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Callable[[], Any]:
+    """Return a context manager giving the app's session in a short-lived app context.
+
+    Short-lived on purpose: while an app context is active, Flask's test client reuses it for
+    every request, so ``g`` (and the logged-in user) would leak between requests and clients.
+    """
+    from crm.db import get_session
+
+    @contextmanager
+    def open_session() -> Iterator[Any]:
+        with app.app_context():
+            yield get_session()
+
+    return open_session
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def csrf_token(html: str) -> str:
+    """Pull the CSRF token out of a rendered page."""
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def post_form(
+    client: FlaskClient, url: str, data: dict[str, Any], *, page: str | None = None, **kwargs: Any
+) -> Any:
+    """GET ``page`` (default ``url``) for a CSRF token, then POST ``data`` to ``url``."""
+    html = client.get(page or url).get_data(as_text=True)
+    return client.post(url, data={"csrf_token": csrf_token(html), **data}, **kwargs)
+
+
+@dataclass
+class TestUser:
+    """A user created for a test, with what it takes to log in as them."""
+
+    id: int
+    email: str
+    password: str
+    totp_secret: str | None
+
+    __test__ = False
+
+    def code(self, app: Flask) -> str:
+        """Return a TOTP code this user has not used yet (tests log in more than once)."""
+        from crm.auth.models import User
+        from crm.db import get_session
+
+        assert self.totp_secret
+        with app.app_context():
+            last = get_session().get(User, self.id).totp_last_counter
+        current = int(time.time() // mfa.STEP_SECONDS)
+        counter = next(c for c in (current - 1, current, current + 1) if last is None or c > last)
+        return pyotp.TOTP(self.totp_secret).generate_otp(counter)
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., TestUser]:
+    """Return a factory for users, with MFA enrolled unless ``mfa=False``."""
+    from crm.audit import Actor
+    from crm.auth import services
+    from crm.auth.models import Role
+    from crm.db import get_session
+
+    def factory(
+        email: str = "owner@example.se",
+        *,
+        role: str = "owner",
+        mfa_on: bool = True,
+        password: str = PASSWORD,
+        name: str = "Test User",
+    ) -> TestUser:
+        with app.app_context():
+            db = get_session()
+            user = services.create_user(
+                db, email=email, name=name, password=password, role=Role(role), actor=Actor.cli()
+            )
+            secret = None
+            if mfa_on:
+                secret = mfa.new_secret()
+                user.totp_secret = secret
+            db.commit()
+            return TestUser(user.id, user.email, password, secret)
+
+    return factory
+
+
+def login(client: FlaskClient, app: Flask, user: TestUser) -> Any:
+    """Log in through the real pages: password, then the TOTP code."""
+    response = post_form(client, "/auth/login", {"email": user.email, "password": user.password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    if user.totp_secret:
+        assert response.headers["Location"].startswith("/auth/mfa")
+        response = post_form(client, "/auth/mfa", {"code": user.code(app)})
+        assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., TestUser]) -> TestUser:
+    """The practice owner, with MFA."""
+    return make_user()
+
+
+@pytest.fixture
+def auth_client(app: Flask, client: FlaskClient, owner: TestUser) -> FlaskClient:
+    """A client logged in as the owner."""
+    login(client, app, owner)
+    return client
