@@ -46,13 +46,15 @@ ERROR_PAGES = (400, 403, 404, 405, 413, 429, 500)
 
 def init_app(app: Flask) -> None:
     """Install CSRF, the login manager, headers and error pages on ``app``."""
+    # Login is checked before CSRF, so anonymous users are sent to the login page
+    # instead of getting a "form expired" error.
+    app.before_request(_require_login_by_default)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
     login_manager.session_protection = None  # server-side sessions do better; see auth.views
     login_manager.user_loader(_load_user)
-    app.before_request(_require_login_by_default)
     app.after_request(_security_headers)
     for code in ERROR_PAGES:
         app.register_error_handler(code, _error_page)

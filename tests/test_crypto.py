@@ -1,0 +1,126 @@
+"""Field encryption, blind indexes, key rotation and signed tokens."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from crm import create_app
+from crm.security import tokens
+from crm.security.crypto import CryptoError
+from crm.security.crypto import Keyring
+from tests.conftest import TEST_KEY
+from tests.conftest import post_form
+from tests.conftest import test_config
+
+NEW_KEY = base64.urlsafe_b64encode(b"n" * 32).decode()
+
+
+def test_roundtrip_and_context_binding():
+    ring = Keyring(TEST_KEY)
+    token = ring.encrypt_text("Migrän", "client_card.health_notes")
+    assert "Migr" not in token
+    assert ring.decrypt_text(token, "client_card.health_notes") == "Migrän"
+    with pytest.raises(CryptoError):
+        ring.decrypt_text(token, "person.personnummer")  # moved to another column
+
+
+def test_tampered_ciphertext_is_refused():
+    ring = Keyring(TEST_KEY)
+    token = ring.encrypt_text("x" * 20, "c")
+    head, payload = token.rsplit(":", 1)
+    raw = bytearray(base64.urlsafe_b64decode(payload))
+    raw[-1] ^= 1
+    with pytest.raises(CryptoError):
+        ring.decrypt_text(f"{head}:{base64.urlsafe_b64encode(bytes(raw)).decode()}", "c")
+
+
+def test_rotation_keeps_old_values_readable():
+    old = Keyring(TEST_KEY)
+    token = old.encrypt_text("secret", "c")
+    rotated = Keyring(f"{NEW_KEY},{TEST_KEY}")
+    assert rotated.decrypt_text(token, "c") == "secret"
+    assert rotated.needs_rotation(token)
+    assert old.blind_index("1", "p") in rotated.blind_indexes("1", "p")
+
+
+def test_bad_keys_are_refused():
+    with pytest.raises(ValueError):
+        Keyring("")
+    with pytest.raises(ValueError):
+        Keyring(base64.urlsafe_b64encode(b"short").decode())
+
+
+def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, database_url):
+    post_form(auth_client, "/people/new", {"name": "Rot", "personnummer": "811228-9874"})
+    rotated_app = create_app(test_config(database_url, ENCRYPTION_KEY=f"{NEW_KEY},{TEST_KEY}"))
+    result = rotated_app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0, result.output
+    new_kid = Keyring(NEW_KEY).primary_kid
+    with db() as s:
+        values = s.execute(text("SELECT personnummer FROM person UNION ALL "
+                                "SELECT totp_secret FROM user_account")).scalars().all()
+    assert values and all(v.split(":")[1] == new_kid for v in values)
+    # with only the new key, the person is still found by personnummer
+    new_only = create_app(test_config(database_url, ENCRYPTION_KEY=NEW_KEY))
+    with new_only.app_context():
+        from crm.db import get_session
+        from crm.people.services import find_by_personnummer
+
+        assert find_by_personnummer(get_session(), "811228-9874").name == "Rot"
+    for a in (rotated_app, new_only):
+        a.extensions["crm.db"]["engine"].dispose()
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_tokens_of_one_purpose_are_refused_by_another(payload):
+    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": TEST_KEY,
+                      "DATABASE_URL": "sqlite://"})
+    with app.app_context():
+        token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, payload)
+        assert tokens.verify(tokens.Purpose.UNSUBSCRIBE, token) == payload
+        with pytest.raises(tokens.InvalidToken):
+            tokens.verify(tokens.Purpose.CONFIRM, token)
+
+
+@given(st.integers(min_value=0, max_value=200), st.sampled_from("ABCabc-_0123"))
+def test_altered_tokens_are_refused(position, char):
+    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": TEST_KEY,
+                      "DATABASE_URL": "sqlite://"})
+    with app.app_context():
+        token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-123")
+        i = position % len(token)
+        altered = token[:i] + char + token[i + 1:]
+        if altered == token:
+            return
+        with pytest.raises(tokens.InvalidToken):
+            tokens.verify(tokens.Purpose.UNSUBSCRIBE, altered)
+
+
+def test_old_secret_keys_still_verify_after_rotation():
+    old = create_app({"TESTING": True, "SECRET_KEY": "o" * 40, "ENCRYPTION_KEY": TEST_KEY,
+                      "DATABASE_URL": "sqlite://"})
+    new = create_app({"TESTING": True, "SECRET_KEY": "n" * 40, "SECRET_KEY_FALLBACKS": ["o" * 40],
+                      "ENCRYPTION_KEY": TEST_KEY, "DATABASE_URL": "sqlite://"})
+    with old.app_context():
+        token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-1")
+    with new.app_context():
+        assert tokens.verify(tokens.Purpose.UNSUBSCRIBE, token) == "p-1"
+        assert tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-1") != token
+
+
+def test_expired_token(monkeypatch):
+    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": TEST_KEY,
+                      "DATABASE_URL": "sqlite://"})
+    with app.app_context():
+        token = tokens.sign(tokens.Purpose.CONFIRM, "p")
+        import time
+
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + 8 * 86400)
+        with pytest.raises(tokens.ExpiredToken):
+            tokens.verify(tokens.Purpose.CONFIRM, token, max_age=7 * 86400)
