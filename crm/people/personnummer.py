@@ -88,15 +88,19 @@ def parse(text: str, today: date | None = None) -> Personnummer:
 def _infer_year(yy: int, mm: int, day: int, sep: str, today: date) -> int:
     """Pick the century for a ten-digit number.
 
-    The latest such year not in the future for "-"; 100 years earlier for "+".
+    "+" means the person turns 100 or more in the current calendar year (the rule used for
+    display), so it picks the latest such year. "-" picks the latest year whose date is not in
+    the future.
     """
     year = today.year - (today.year - yy) % 100
+    if sep == "+":
+        return year if today.year - year >= 100 else year - 100
     try:
         if date(year, mm, day) > today:
             year -= 100
     except ValueError:
         pass  # an impossible date is reported by the caller
-    return year - 100 if sep == "+" else year
+    return year
 
 
 def is_valid(text: str) -> bool:
