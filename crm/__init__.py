@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     :param test_config: settings applied last, over every other layer.
     :raises crm.config.ConfigurationError: secrets are missing outside development and tests.
     """
-    app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(TEMPLATES),
+        # Where the SQLite database, instance/config.py and (later) media live.
+        instance_path=os.environ.get("CRM_INSTANCE_PATH") or None,
+    )
     from crm import config
 
     config.load_config(app, test_config)

@@ -17,6 +17,7 @@ from flask import Flask
 from flask import current_app
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 from crm.audit import Actor
 
@@ -118,7 +119,8 @@ def run_command(host: str, port: int) -> None:
             bold=True,
         )
     click.echo(f"Serving on {base} (stop with Ctrl+C)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask's app.run() refuses to run inside its own CLI; werkzeug's server is what it uses.
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 @click.command("rotate-keys")
@@ -205,3 +207,7 @@ def main() -> None:
 
 main.add_command(run_command)
 __all__ = ["main", "upgrade_database", "alembic_config"]
+
+
+if __name__ == "__main__":
+    main()

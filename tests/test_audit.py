@@ -16,8 +16,14 @@ from crm.audit import AuditEvent
 def _write(db, n: int) -> None:
     with db() as s:
         for i in range(n):
-            audit.record(s, Actor.system(), "test.event", object_type="thing", object_id=i,
-                         details={"fields": ["name"]})
+            audit.record(
+                s,
+                Actor.system(),
+                "test.event",
+                object_type="thing",
+                object_id=i,
+                details={"fields": ["name"]},
+            )
         s.commit()
 
 

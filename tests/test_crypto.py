@@ -62,8 +62,15 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
     assert result.exit_code == 0, result.output
     new_kid = Keyring(NEW_KEY).primary_kid
     with db() as s:
-        values = s.execute(text("SELECT personnummer FROM person UNION ALL "
-                                "SELECT totp_secret FROM user_account")).scalars().all()
+        values = (
+            s.execute(
+                text(
+                    "SELECT personnummer FROM person UNION ALL SELECT totp_secret FROM user_account"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert values and all(v.split(":")[1] == new_kid for v in values)
     # with only the new key, the person is still found by personnummer
     new_only = create_app(test_config(database_url, ENCRYPTION_KEY=NEW_KEY))
@@ -78,8 +85,14 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
 
 @given(st.text(min_size=1, max_size=40))
 def test_tokens_of_one_purpose_are_refused_by_another(payload):
-    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": TEST_KEY,
-                      "DATABASE_URL": "sqlite://"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "s" * 40,
+            "ENCRYPTION_KEY": TEST_KEY,
+            "DATABASE_URL": "sqlite://",
+        }
+    )
     with app.app_context():
         token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, payload)
         assert tokens.verify(tokens.Purpose.UNSUBSCRIBE, token) == payload
@@ -89,12 +102,18 @@ def test_tokens_of_one_purpose_are_refused_by_another(payload):
 
 @given(st.integers(min_value=0, max_value=200), st.sampled_from("ABCabc-_0123"))
 def test_altered_tokens_are_refused(position, char):
-    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": TEST_KEY,
-                      "DATABASE_URL": "sqlite://"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "s" * 40,
+            "ENCRYPTION_KEY": TEST_KEY,
+            "DATABASE_URL": "sqlite://",
+        }
+    )
     with app.app_context():
         token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-123")
         i = position % len(token)
-        altered = token[:i] + char + token[i + 1:]
+        altered = token[:i] + char + token[i + 1 :]
         if altered == token:
             return
         with pytest.raises(tokens.InvalidToken):
@@ -102,10 +121,23 @@ def test_altered_tokens_are_refused(position, char):
 
 
 def test_old_secret_keys_still_verify_after_rotation():
-    old = create_app({"TESTING": True, "SECRET_KEY": "o" * 40, "ENCRYPTION_KEY": TEST_KEY,
-                      "DATABASE_URL": "sqlite://"})
-    new = create_app({"TESTING": True, "SECRET_KEY": "n" * 40, "SECRET_KEY_FALLBACKS": ["o" * 40],
-                      "ENCRYPTION_KEY": TEST_KEY, "DATABASE_URL": "sqlite://"})
+    old = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "o" * 40,
+            "ENCRYPTION_KEY": TEST_KEY,
+            "DATABASE_URL": "sqlite://",
+        }
+    )
+    new = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "n" * 40,
+            "SECRET_KEY_FALLBACKS": ["o" * 40],
+            "ENCRYPTION_KEY": TEST_KEY,
+            "DATABASE_URL": "sqlite://",
+        }
+    )
     with old.app_context():
         token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-1")
     with new.app_context():
@@ -114,8 +146,14 @@ def test_old_secret_keys_still_verify_after_rotation():
 
 
 def test_expired_token(monkeypatch):
-    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": TEST_KEY,
-                      "DATABASE_URL": "sqlite://"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "s" * 40,
+            "ENCRYPTION_KEY": TEST_KEY,
+            "DATABASE_URL": "sqlite://",
+        }
+    )
     with app.app_context():
         token = tokens.sign(tokens.Purpose.CONFIRM, "p")
         import time

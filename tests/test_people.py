@@ -36,12 +36,15 @@ def test_create_normalises_email_and_encrypts_personnummer(app, auth_client, db)
     assert len(raw[1]) == 64
 
 
-@pytest.mark.parametrize(("number", "message"), [
-    ("811228-9875", "check digit"),
-    ("811332-9874", "YYMMDD"),
-    ("abc", "YYMMDD"),
-    ("301228-9870", "future"),
-])
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("811228-9875", "check digit"),
+        ("811332-9874", "YYMMDD"),
+        ("abc", "YYMMDD"),
+        ("301228-9870", "future"),
+    ],
+)
 def test_invalid_personnummer_is_refused_and_input_kept(app, auth_client, db, number, message):
     response = _add(auth_client, name="Berit", personnummer=number, phone="070-123 45 67")
     body = response.get_data(as_text=True)
@@ -65,8 +68,13 @@ def test_duplicate_email_and_personnummer_refused(app, auth_client):
 
 
 def test_search_by_name_email_phone_and_exact_personnummer(app, auth_client):
-    _add(auth_client, name="Kalle Klient", email="kalle@example.se", phone="070-111 22 33",
-         personnummer="811228-9874")
+    _add(
+        auth_client,
+        name="Kalle Klient",
+        email="kalle@example.se",
+        phone="070-111 22 33",
+        personnummer="811228-9874",
+    )
     _add(auth_client, name="Berit Besök", email="berit@example.se", phone="08-555 66 77")
     for query, expected, absent in [
         ("kalle", "Kalle Klient", "Berit"),
@@ -107,8 +115,12 @@ def test_personnummer_masked_until_revealed_and_reveal_is_audited(app, auth_clie
     assert "811228-****" in page and "9874" not in page
     listing = auth_client.get("/people/").get_data(as_text=True)
     assert "9874" not in listing
-    revealed = post_form(auth_client, f"/people/{person.id}/reveal", {"field": "personnummer"},
-                         page=f"/people/{person.id}")
+    revealed = post_form(
+        auth_client,
+        f"/people/{person.id}/reveal",
+        {"field": "personnummer"},
+        page=f"/people/{person.id}",
+    )
     assert "811228-9874" in revealed.get_data(as_text=True)
     with db() as s:
         events = s.scalars(select(AuditEvent.action)).all()
@@ -125,8 +137,9 @@ def test_edit_form_never_echoes_the_personnummer(app, auth_client, db):
     # saving without touching the field keeps the number
     post_form(auth_client, f"/people/{person.id}/edit", {"name": "Kalle K", "personnummer": ""})
     assert _person(db, id=person.id).personnummer == "198112289874"
-    post_form(auth_client, f"/people/{person.id}/edit",
-              {"name": "Kalle K", "remove_personnummer": "y"})
+    post_form(
+        auth_client, f"/people/{person.id}/edit", {"name": "Kalle K", "remove_personnummer": "y"}
+    )
     assert _person(db, id=person.id).personnummer is None
 
 
@@ -134,19 +147,34 @@ def test_health_notes_need_art9_basis_are_encrypted_and_reveal_is_audited(app, a
     _add(auth_client)
     pid = _person(db, name="Kalle Klient").id
     url = f"/people/{pid}/client"
-    post_form(auth_client, url, {"card-health_notes": "Migrän", "card-art9_basis": ""},
-              page=f"/people/{pid}")
+    post_form(
+        auth_client,
+        url,
+        {"card-health_notes": "Migrän", "card-art9_basis": ""},
+        page=f"/people/{pid}",
+    )
     with db() as s:
-        assert s.scalar(text("SELECT count(*) FROM client_card WHERE health_notes IS NOT NULL")) == 0
-    post_form(auth_client, url, {"card-health_notes": "Migrän", "card-art9_basis": "explicit_consent",
-                                 "card-client_since": "2026-01-10"}, page=f"/people/{pid}")
+        assert (
+            s.scalar(text("SELECT count(*) FROM client_card WHERE health_notes IS NOT NULL")) == 0
+        )
+    post_form(
+        auth_client,
+        url,
+        {
+            "card-health_notes": "Migrän",
+            "card-art9_basis": "explicit_consent",
+            "card-client_since": "2026-01-10",
+        },
+        page=f"/people/{pid}",
+    )
     with db() as s:
         raw = s.scalar(text("SELECT health_notes FROM client_card"))
     assert raw.startswith("v1:") and "Migr" not in raw
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
     assert "Migrän" not in page
-    shown = post_form(auth_client, f"/people/{pid}/reveal", {"field": "health_notes"},
-                      page=f"/people/{pid}").get_data(as_text=True)
+    shown = post_form(
+        auth_client, f"/people/{pid}/reveal", {"field": "health_notes"}, page=f"/people/{pid}"
+    ).get_data(as_text=True)
     assert "Migrän" in shown
     with db() as s:
         assert "person.reveal_health_notes" in s.scalars(select(AuditEvent.action)).all()
@@ -156,12 +184,16 @@ def test_visits_move_last_contact_and_hide_notes(app, auth_client, db):
     _add(auth_client)
     pid = _person(db, name="Kalle Klient").id
     day = date.today() - timedelta(days=3)
-    post_form(auth_client, f"/people/{pid}/visits",
-              {"visit-visited_on": day.isoformat(), "visit-note": "Samtal om sömn"},
-              page=f"/people/{pid}")
+    post_form(
+        auth_client,
+        f"/people/{pid}/visits",
+        {"visit-visited_on": day.isoformat(), "visit-note": "Samtal om sömn"},
+        page=f"/people/{pid}",
+    )
     future = (date.today() + timedelta(days=2)).isoformat()
-    post_form(auth_client, f"/people/{pid}/visits", {"visit-visited_on": future},
-              page=f"/people/{pid}")
+    post_form(
+        auth_client, f"/people/{pid}/visits", {"visit-visited_on": future}, page=f"/people/{pid}"
+    )
     person = _person(db, id=pid)
     assert person.last_contact_at.date() == day
     with db() as s:
