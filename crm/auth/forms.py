@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import PasswordField
 from wtforms import SelectField
-from wtforms.fields import SelectChoice
 from wtforms import StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length

@@ -8,9 +8,9 @@ from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
 from wtforms import SelectField
-from wtforms.fields import SelectChoice
 from wtforms import StringField
 from wtforms import TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
