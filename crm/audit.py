@@ -189,3 +189,13 @@ def verify_chain(session: Session) -> ChainReport:
     if head.seq != checked or head.last_hash != expected_prev:
         return ChainReport(False, checked, checked + 1, "newest rows removed (head mismatch)")
     return ChainReport(True, checked)
+
+
+def staff_names(session: Session) -> dict[int, str]:
+    """Map staff user ids to names, for showing who acted (the trail itself stores ids).
+
+    Read by table name so the kernel does not import the auth feature.
+    """
+    from sqlalchemy import text
+
+    return {row.id: row.name for row in session.execute(text("SELECT id, name FROM user_account"))}

@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from crm.audit import AuditEvent
+from crm.audit import staff_names
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
@@ -39,7 +40,9 @@ def dashboard() -> Any:
         or 0
     )
     recent = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
-    return render_template("main/dashboard.html", people=people, clients=clients, recent=recent)
+    return render_template(
+        "main/dashboard.html", people=people, clients=clients, recent=recent, names=staff_names(db)
+    )
 
 
 def _date_arg(name: str, end: bool = False) -> datetime | None:
@@ -80,9 +83,7 @@ def audit_log() -> Any:
     rows = db.scalars(
         stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1).offset((page - 1) * per_page)
     ).all()
-    from crm.auth.models import User
-
-    names = dict(db.execute(select(User.id, User.name)).tuples().all())
+    names = staff_names(db)
     return render_template(
         "main/audit.html",
         events=rows[:per_page],

@@ -1,0 +1,122 @@
+"""The first-run flow in a real browser: Debian's Chromium driven by Playwright.
+
+Skipped, with instructions, on machines without /usr/bin/chromium; CI installs it.
+Screenshots land in test-artifacts/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="browser tests need Debian's Chromium: run `apt-get install chromium` (CI does)",
+)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """Serve the test app on a free port of 127.0.0.1 in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    """A fresh Chromium page; fails the test on any console error (e.g. a CSP violation)."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="sv-SE")
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        yield pg
+        context.close()
+        browser.close()
+        assert errors == [], errors
+
+
+def test_first_run_owner_mfa_client_search_and_audit(app, live_server, page):
+    from crm.auth import services
+    from crm.db import get_session
+
+    with app.app_context():
+        db = get_session()
+        token = services.first_owner_token(db)
+        db.commit()
+
+    # 1. the one-time link printed by `make run`
+    page.goto(f"{live_server}/auth/setup/{token}")
+    assert page.locator("html").get_attribute("lang") == "sv"
+    page.fill("#name", "Anna Terapeut")
+    page.fill("#email", "anna@example.se")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.screenshot(path=ARTIFACTS / "01-setup.png", full_page=True)
+    page.click("main button[type=submit]")
+
+    # 2. log in: password, then enrol MFA by scanning (here: reading) the key
+    page.wait_for_url("**/auth/login")
+    page.fill("#email", "anna@example.se")
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/auth/mfa/setup")
+    assert page.locator(".qr svg").count() == 1
+    page.screenshot(path=ARTIFACTS / "02-mfa-setup.png", full_page=True)
+    secret = page.locator("#totp-secret").text_content().strip()
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("main button[type=submit]")
+    assert page.locator("#recovery-codes li").count() == 10
+    page.screenshot(path=ARTIFACTS / "03-recovery-codes.png", full_page=True)
+    page.click("main a.button")
+
+    # 3. add a client with a personnummer
+    page.goto(f"{live_server}/people/new")
+    page.fill("#name", "Kalle Klient")
+    page.fill("#email", "kalle@example.se")
+    page.fill("#personnummer", "811228-9874")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/people/*")
+    assert "811228-****" in page.locator("#personnummer").text_content()
+
+    # 4. find them again by personnummer (another written form of the same number)
+    page.goto(f"{live_server}/people/")
+    page.fill("#q", "19811228-9874")
+    page.click("form.search button[type=submit]")
+    page.screenshot(path=ARTIFACTS / "04-search.png", full_page=True)
+    page.click("text=Kalle Klient")
+
+    # 5. reveal the number: shown once, and audited
+    page.click("#personnummer ~ form button")
+    assert page.locator("#personnummer").text_content().strip() == "811228-9874"
+    page.screenshot(path=ARTIFACTS / "05-person.png", full_page=True)
+    page.goto(f"{live_server}/audit")
+    assert page.locator("code", has_text="person.reveal_personnummer").count() == 1
+    assert page.locator("code", has_text="auth.mfa_enable").count() == 1
+    page.screenshot(path=ARTIFACTS / "06-audit.png", full_page=True)
