@@ -30,7 +30,7 @@ lint: $(STAMP)
 
 ## translations: re-extract strings and update/compile the Swedish catalogue
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o crm/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o crm/translations/messages.pot crm templates
 	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d crm/translations
 

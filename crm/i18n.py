@@ -30,3 +30,12 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name for a gettext no-op marker
+    """Mark a message for translation where it is defined; it is translated where shown.
+
+    Services raise errors with English msgids (they run in the CLI too); views pass them
+    through ``gettext`` so the user reads them in their language.
+    """
+    return message

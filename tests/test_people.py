@@ -220,7 +220,7 @@ def test_restricted_person_cannot_be_edited(app, auth_client, db):
         s.commit()
         pid = person.id
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
-    assert "Art. 18" in page
+    assert "GDPR art. 18" in page
     post_form(auth_client, f"/people/{pid}/edit", {"name": "Ändrad"})
     assert _person(db, id=pid).name == "Begränsad"
 

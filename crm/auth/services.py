@@ -27,6 +27,7 @@ from crm.auth.models import SetupToken
 from crm.auth.models import User
 from crm.auth.models import UserSession
 from crm.db import utcnow
+from crm.i18n import N_
 from crm.security import passwords
 
 
@@ -107,9 +108,9 @@ def redeem_setup_token(
     """Create the account a setup link promises and void the link."""
     token = find_setup_token(session, raw)
     if token is None:
-        raise AccountError("This link is invalid, expired or already used.")
+        raise AccountError(N_("This link is invalid, expired or already used."))
     if token.email and normalise_email(email) != token.email:
-        raise AccountError("Use the email address the invitation was sent for.")
+        raise AccountError(N_("Use the email address the invitation was sent for."))
     user = create_user(
         session, email=email, name=name, password=password, role=Role(token.role), actor=actor
     )
@@ -126,9 +127,9 @@ def create_user(
     """Create an account after checking the address is free and the password is strong."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
-        raise AccountError("Enter a valid email address.")
+        raise AccountError(N_("Enter a valid email address."))
     if get_user_by_email(session, email):
-        raise AccountError("An account with this email address already exists.")
+        raise AccountError(N_("An account with this email address already exists."))
     try:
         passwords.check_policy(password, email=email)
     except passwords.PasswordPolicyError as err:
@@ -164,7 +165,7 @@ def owners_left(session: Session, excluding: User) -> int:
 def set_role(session: Session, user: User, role: Role, actor: Actor) -> None:
     """Change a user's role; the last active owner cannot be demoted."""
     if user.role == Role.OWNER and role != Role.OWNER and not owners_left(session, user):
-        raise AccountError("The last owner cannot be demoted.")
+        raise AccountError(N_("The last owner cannot be demoted."))
     user.role = role
     audit.record(
         session,
@@ -179,7 +180,7 @@ def set_role(session: Session, user: User, role: Role, actor: Actor) -> None:
 def set_active(session: Session, user: User, active: bool, actor: Actor) -> None:
     """Activate or deactivate an account; deactivation ends its sessions at once."""
     if not active and user.role == Role.OWNER and not owners_left(session, user):
-        raise AccountError("The last owner cannot be deactivated.")
+        raise AccountError(N_("The last owner cannot be deactivated."))
     user.active = active
     if not active:
         revoke_all_sessions(session, user.id)
@@ -274,7 +275,7 @@ def revoke_all_sessions(session: Session, user_id: int) -> int:
 def change_password(session: Session, user: User, current: str, new: str, actor: Actor) -> None:
     """Change a password after checking the current one; every session of the user ends."""
     if not passwords.verify_password(user.password_hash, current):
-        raise AccountError("The current password is wrong.")
+        raise AccountError(N_("The current password is wrong."))
     try:
         passwords.check_policy(new, email=user.email)
     except passwords.PasswordPolicyError as err:
@@ -301,7 +302,7 @@ def confirm_mfa_enrolment(session: Session, user: User, code: str, actor: Actor)
     secret = user.totp_pending_secret
     counter = mfa.match_counter(secret, code, None) if secret else None
     if counter is None:
-        raise AccountError("The code is wrong. Check the time on your phone and try again.")
+        raise AccountError(N_("The code is wrong. Check the time on your phone and try again."))
     user.totp_secret, user.totp_pending_secret = secret, None
     user.totp_last_counter = counter
     user.totp_enabled_at = utcnow()

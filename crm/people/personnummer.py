@@ -22,6 +22,8 @@ from datetime import date
 
 from stdnum import luhn
 
+from crm.i18n import N_
+
 _PATTERN = re.compile(r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$")
 
 
@@ -66,22 +68,22 @@ def parse(text: str, today: date | None = None) -> Personnummer:
     cleaned = re.sub(r"\s", "", text or "")
     match = _PATTERN.match(cleaned)
     if not match:
-        raise InvalidPersonnummer("Enter a personnummer as YYMMDD-NNNN or YYYYMMDDNNNN.")
+        raise InvalidPersonnummer(N_("Enter a personnummer as YYMMDD-NNNN or YYYYMMDDNNNN."))
     century, yy, mm, dd, sep, serial, check = match.groups()
     if century and sep == "+":
-        raise InvalidPersonnummer("Use '+' only with the ten-digit form.")
+        raise InvalidPersonnummer(N_("Use '+' only with the ten-digit form."))
     if not luhn.is_valid(f"{yy}{mm}{dd}{serial}{check}"):
-        raise InvalidPersonnummer("The check digit is wrong; check the number for typos.")
+        raise InvalidPersonnummer(N_("The check digit is wrong; check the number for typos."))
     if serial == "000":
-        raise InvalidPersonnummer("The birth number 000 does not exist.")
+        raise InvalidPersonnummer(N_("The birth number 000 does not exist."))
     day = int(dd) - 60 if int(dd) > 60 else int(dd)
     year = int(century + yy) if century else _infer_year(int(yy), int(mm), day, sep, today)
     try:
         born = date(year, int(mm), day)
     except ValueError as err:
-        raise InvalidPersonnummer("The date of birth in the number does not exist.") from err
+        raise InvalidPersonnummer(N_("The date of birth in the number does not exist.")) from err
     if born > today:
-        raise InvalidPersonnummer("The date of birth in the number lies in the future.")
+        raise InvalidPersonnummer(N_("The date of birth in the number lies in the future."))
     return Personnummer(f"{year:04d}{mm}{dd}{serial}{check}")
 
 

@@ -21,6 +21,7 @@ from crm import audit
 from crm.audit import Actor
 from crm.audit import AuditEvent
 from crm.db import utcnow
+from crm.i18n import N_
 from crm.people import personnummer as pnr
 from crm.people.models import Art9Basis
 from crm.people.models import ClientCard
@@ -63,17 +64,17 @@ def _check_email(session: Session, email: str | None, person_id: int | None) -> 
     if email is None:
         return
     if not _EMAIL.match(email):
-        raise PersonError("Enter a valid email address.")
+        raise PersonError(N_("Enter a valid email address."))
     other = session.scalar(select(Person.id).where(Person.email == email))
     if other is not None and other != person_id:
-        raise PersonError("Another person already has this email address.")
+        raise PersonError(N_("Another person already has this email address."))
 
 
 def _set_personnummer(session: Session, person: Person, text: str) -> None:
     number = pnr.parse(text)  # raises InvalidPersonnummer with a user-facing message
     existing = find_by_personnummer(session, number.digits)
     if existing is not None and existing.id != person.id:
-        raise PersonError("Another person already has this personnummer.")
+        raise PersonError(N_("Another person already has this personnummer."))
     person.personnummer = number.digits
     person.personnummer_index = keyring().blind_index(number.digits, "personnummer")
 
@@ -82,7 +83,7 @@ def _apply(session: Session, person: Person, data: PersonData) -> list[str]:
     """Copy ``data`` onto ``person`` and return the names of the fields that changed."""
     name = _clean(data.name)
     if not name:
-        raise PersonError("Enter a name.")
+        raise PersonError(N_("Enter a name."))
     email = normalise_email(data.email)
     _check_email(session, email, person.id)
     changed = []
@@ -112,8 +113,10 @@ def _apply(session: Session, person: Person, data: PersonData) -> list[str]:
 def _refuse_if_restricted(person: Person) -> None:
     if person.restricted_at is not None:
         raise PersonError(
-            "Processing of this person is restricted (GDPR Art. 18); "
-            "lift the restriction before editing."
+            N_(
+                "Processing of this person is restricted (GDPR Art. 18); "
+                "lift the restriction before editing."
+            )
         )
 
 
@@ -267,11 +270,11 @@ def update_client_card(
     notes = (data.health_notes or "").strip() or None
     basis = data.art9_basis or None
     if basis is not None and basis not in {b.value for b in Art9Basis}:
-        raise PersonError("Choose the legal basis for the health notes.")
+        raise PersonError(N_("Choose the legal basis for the health notes."))
     if notes and basis is None:
-        raise PersonError("Health notes need a recorded legal basis (GDPR Art. 9).")
+        raise PersonError(N_("Health notes need a recorded legal basis (GDPR Art. 9)."))
     if data.client_since and data.client_until and data.client_until < data.client_since:
-        raise PersonError("'Client until' cannot be before 'client since'.")
+        raise PersonError(N_("'Client until' cannot be before 'client since'."))
     card = person.client_card
     if card is None:
         card = ClientCard()
@@ -306,7 +309,7 @@ def add_visit(
     """Record a visit; it also moves the person's last contact date forward."""
     _refuse_if_restricted(person)
     if visited_on > date.today():
-        raise PersonError("A visit cannot be in the future.")
+        raise PersonError(N_("A visit cannot be in the future."))
     visit = Visit(
         visited_on=visited_on, note=(note or "").strip() or None, created_by_id=actor.user_id
     )

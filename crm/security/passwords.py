@@ -14,6 +14,8 @@ from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 from flask import current_app
 
+from crm.i18n import N_
+
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 
@@ -78,13 +80,13 @@ def check_policy(password: str, *, email: str = "") -> None:
     Messages are plain English msgids so the caller can translate them.
     """
     if len(password) < MIN_LENGTH:
-        raise PasswordPolicyError("The password must be at least 12 characters long.")
+        raise PasswordPolicyError(N_("The password must be at least 12 characters long."))
     if len(password) > MAX_LENGTH:
-        raise PasswordPolicyError("The password must be at most 128 characters long.")
+        raise PasswordPolicyError(N_("The password must be at most 128 characters long."))
     lowered = password.lower()
     if lowered in _common_passwords() or lowered.strip() in _common_passwords():
-        raise PasswordPolicyError("This password is too common. Choose another one.")
+        raise PasswordPolicyError(N_("This password is too common. Choose another one."))
     if email and lowered == email.lower():
-        raise PasswordPolicyError("The password must not be your email address.")
+        raise PasswordPolicyError(N_("The password must not be your email address."))
     if len(set(password)) < 4:
-        raise PasswordPolicyError("This password is too common. Choose another one.")
+        raise PasswordPolicyError(N_("This password is too common. Choose another one."))
