@@ -135,7 +135,7 @@ def test_crm_run_on_a_fresh_machine(tmp_path):
 def test_gunicorn_serves_wsgi_app(tmp_path):
     env = _env(tmp_path, CRM_SECRET_KEY=TEST_SECRET, CRM_ENCRYPTION_KEY=TEST_KEY)
     if os.environ.get("CRM_TEST_DATABASE_URL"):
-        pytest.skip("exercises the embedded SQLite database")
+        env["CRM_DATABASE_URL"] = os.environ["CRM_TEST_DATABASE_URL"]
     assert _crm(env, "init").returncode == 0
     port = _free_port()
     proc = subprocess.Popen(

@@ -1,0 +1,49 @@
+"""The database kernel: SQLite pragmas, UTC datetimes, and the audit page's filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+
+from crm.db import UTCDateTime
+from tests.conftest import post_form
+
+
+def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(app, db):
+    with db() as s:
+        if s.bind.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert s.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_foreign_keys_are_enforced_on_both_databases(app, db):
+    from sqlalchemy.exc import IntegrityError
+
+    with db() as s:
+        with pytest.raises(IntegrityError):
+            s.execute(
+                text(
+                    "INSERT INTO visit (person_id, visited_on, created_at) "
+                    "VALUES (424242, '2026-01-01', '2026-01-01 00:00:00+00')"
+                )
+            )
+            s.flush()
+        s.rollback()
+
+
+def test_naive_datetimes_are_refused():
+    with pytest.raises(ValueError):
+        UTCDateTime().process_bind_param(datetime(2026, 1, 1), None)
+
+
+def test_audit_page_filters(app, auth_client):
+    post_form(auth_client, "/people/new", {"name": "Filtrerad"})
+    page = auth_client.get("/audit?action=person.").get_data(as_text=True)
+    assert "person.create" in page and "auth.login" not in page
+    page = auth_client.get("/audit?action=auth.&since=2000-01-01&until=2100-01-01")
+    assert "auth.login" in page.get_data(as_text=True)
+    assert auth_client.get("/audit?since=garbage&page=x&actor=abc").status_code == 200
