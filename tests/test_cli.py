@@ -80,12 +80,8 @@ def test_init_and_create_user_from_stdin(tmp_path):
     assert again.returncode == 1 and "already exists" in again.stderr
 
 
-def test_crm_run_on_a_fresh_machine(tmp_path):
-    """What `make run` does: generate dev secrets, migrate, print the owner link, serve."""
-    if os.environ.get("CRM_TEST_DATABASE_URL"):
-        pytest.skip("exercises the embedded SQLite database")
-    port = _free_port()
-    env = _env(tmp_path, CRM_ENV="development")
+def _start_run(env: dict[str, str], port: int) -> tuple[subprocess.Popen, str]:
+    """Start `crm run` and return it with its output up to the "Serving on" line."""
     proc = subprocess.Popen(
         [str(BIN / "crm"), "run", "--port", str(port)],
         env=env,
@@ -94,13 +90,27 @@ def test_crm_run_on_a_fresh_machine(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Serving on" in line:
+            break
+    return proc, "".join(lines)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=10)
+
+
+def test_crm_run_on_a_fresh_machine(tmp_path):
+    """What `make run` does: generate dev secrets, migrate, print the owner link, serve."""
+    if os.environ.get("CRM_TEST_DATABASE_URL"):
+        pytest.skip("exercises the embedded SQLite database")
+    port = _free_port()
+    env = _env(tmp_path, CRM_ENV="development")
+    proc, output = _start_run(env, port)
     try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "Serving on" in line:
-                break
-        output = "".join(lines)
         assert "Generated development secrets" in output
         link = re.search(r"(http://127\.0\.0\.1:\d+/auth/setup/\S+)", output).group(1)
         page = _wait_for(link, proc)
@@ -109,26 +119,12 @@ def test_crm_run_on_a_fresh_machine(tmp_path):
         assert oct(config.stat().st_mode)[-3:] == "600"
         assert (tmp_path / "instance" / "crm.sqlite3").exists()
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        _stop(proc)
     # a second start keeps the stored secrets (a new key would orphan encrypted data)
     before = config.read_text()
-    again = subprocess.Popen(
-        [str(BIN / "crm"), "run", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        for line in again.stdout:
-            if "Serving on" in line:
-                break
-            assert "Generated development secrets" not in line
-    finally:
-        again.send_signal(signal.SIGINT)
-        again.wait(timeout=10)
+    again, output = _start_run(env, port)
+    _stop(again)
+    assert "Generated development secrets" not in output
     assert config.read_text() == before
 
 

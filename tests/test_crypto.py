@@ -83,6 +83,19 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
         a.extensions["crm.db"]["engine"].dispose()
 
 
+def _token_app(secret: str = "s" * 40, fallbacks: tuple[str, ...] = ()):
+    """A throw-away app for signing tokens (an in-memory database it never touches)."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": secret,
+            "ENCRYPTION_KEY": TEST_KEY,
+            "SECRET_KEY_FALLBACKS": list(fallbacks),
+            "DATABASE_URL": "sqlite://",
+        }
+    )
+
+
 @given(st.text(min_size=1, max_size=40))
 def test_tokens_of_one_purpose_are_refused_by_another(payload):
     app = create_app(
