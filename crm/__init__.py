@@ -49,8 +49,12 @@ def _register_blueprints(app: Flask) -> None:
     """Import feature blueprints here, inside the factory, to keep imports acyclic."""
     from crm.auth import views as auth_views
     from crm.main import views as main_views
+    from crm.newsletter import public as newsletter_public
+    from crm.newsletter import views as newsletter_views
     from crm.people import views as people_views
 
     app.register_blueprint(main_views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(people_views.bp)
+    app.register_blueprint(newsletter_views.bp)
+    app.register_blueprint(newsletter_public.bp)

@@ -38,11 +38,24 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     alembic_command.upgrade(alembic_config(url), revision)
 
 
+def prepare_database() -> None:
+    """Migrate the current app's database and create its generated secrets."""
+    from crm.db import get_session
+    from crm.newsletter import services as newsletter
+    from crm.security import secrets_store
+
+    upgrade_database(current_app.config["DATABASE_URL"])
+    db = get_session()
+    secrets_store.ensure(db)
+    newsletter.ensure_defaults(db)
+    db.commit()
+
+
 @click.command("init")
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database to the newest schema."""
-    upgrade_database(current_app.config["DATABASE_URL"])
+    prepare_database()
     click.echo("Database is up to date.")
 
 
@@ -101,7 +114,7 @@ def run_command(host: str, port: int) -> None:
     from crm.db import get_session
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    upgrade_database(app.config["DATABASE_URL"])
+    prepare_database()
     db = get_session()
     token = services.first_owner_token(db)
     db.commit()
@@ -140,6 +153,87 @@ def rotate_keys_command() -> None:
     for table, count in counts.items():
         click.echo(f"{table}: {count} values re-encrypted")
     click.echo("Done. Old keys can now be removed from CRM_ENCRYPTION_KEY.")
+
+
+@click.command("unsubscribe-url")
+@click.argument("email")
+@with_appcontext
+def unsubscribe_url_command(email: str) -> None:
+    """Print the signed one-click unsubscribe URL for an address."""
+    from crm.db import get_session
+    from crm.newsletter import links
+    from crm.newsletter import services
+
+    person = services.find_person(get_session(), email)
+    if person is None:
+        raise click.ClickException("No person with that address.")
+    with current_app.test_request_context():
+        click.echo(links.unsubscribe_url(person))
+
+
+@click.command("import-subscribers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--consent-method",
+    default="import",
+    show_default=True,
+    type=click.Choice(["paper_form", "verbal", "soft_opt_in", "web_form", "import"]),
+    help="How consent was obtained, for rows without a consent_method column.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would happen; change nothing.")
+@with_appcontext
+def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -> None:
+    """Import subscribers from a CSV file (columns: see the README)."""
+    from crm.db import get_session
+    from crm.newsletter import importer
+
+    data = path.read_bytes()
+    total = max(0, importer.decode(data).count("\n") - 1)
+    db = get_session()
+    with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
+        try:
+            report = importer.run(
+                db,
+                data,
+                default_method=consent_method,
+                actor=Actor.cli(),
+                dry_run=dry_run,
+                progress=bar.update,
+            )
+        except importer.ImportFileError as err:
+            raise click.ClickException(str(err)) from err
+    if dry_run:
+        db.rollback()
+    else:
+        db.commit()
+    click.echo(
+        f"rows {report.rows}, new {report.created}, already subscribed {report.already}, "
+        f"skipped unsubscribed {report.skipped_unsubscribed}, skipped suppressed "
+        f"{report.skipped_suppressed}, errors {len(report.errors)}"
+        + (" (dry run: nothing saved)" if dry_run else "")
+    )
+    for error in report.errors[:100]:
+        click.echo(f"  line {error.line}: {error.message}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+@click.command("retention")
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
+@with_appcontext
+def retention_command(dry_run: bool) -> None:
+    """Delete what its retention period has run out for (unconfirmed sign-ups)."""
+    from crm.db import get_session
+    from crm.newsletter import services
+
+    db = get_session()
+    count = services.purge_unconfirmed(db, dry_run=dry_run)
+    if dry_run:
+        db.rollback()
+        click.echo(f"unconfirmed sign-ups to delete: {count} (dry run)")
+    else:
+        db.commit()
+        click.echo(f"unconfirmed sign-ups deleted: {count}")
 
 
 @click.group("audit")

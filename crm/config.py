@@ -46,6 +46,27 @@ DEFAULTS: dict[str, Any] = {
     "PEOPLE_PER_PAGE": 50,
     "AUDIT_PER_PAGE": 100,
     "SETUP_LINK_HOURS": 24,
+    # The practice, as named in consent texts and mails.
+    "PRACTICE_NAME": "Praktiken",
+    # Where the practice's privacy policy lives; None -> the CRM's own /integritetspolicy.
+    "PRIVACY_POLICY_URL": None,
+    # Outgoing mail (crm/mail.py). None -> "file" in development, "smtp" otherwise.
+    "MAIL_BACKEND": None,
+    "MAIL_FROM": "CRM <no-reply@localhost>",
+    "SMTP_HOST": None,
+    "SMTP_PORT": 587,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_SECURITY": "starttls",
+    "SMTP_TIMEOUT": 15,
+    # Public sign-up limits (per IP per hour, per address per day).
+    "SIGNUP_MAX_PER_IP_HOUR": 20,
+    "SIGNUP_MAX_PER_EMAIL_DAY": 3,
+    # Bad unsubscribe/confirm tokens per IP per 15 minutes before answering 429.
+    "BAD_TOKEN_MAX_PER_IP": 50,
+    "CONFIRM_LINK_DAYS": 7,
+    "PREFERENCES_LINK_DAYS": 30,
+    "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
 }
 
 FERNET_KEY_BYTES = 32
@@ -63,6 +84,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["DATABASE_URL"] = f"sqlite:///{db_path}"
     if app.config["ENV"] == "development" and not app.testing:
         ensure_development_secrets(app)
+    if app.config["MAIL_BACKEND"] is None:
+        app.config["MAIL_BACKEND"] = "file" if app.config["ENV"] == "development" else "smtp"
     check_production_secrets(app)
     _derive_cookie_settings(app)
 

@@ -2,5 +2,8 @@
 
 from crm import audit  # noqa: F401
 from crm.auth import models as auth_models  # noqa: F401
+from crm.newsletter import models as newsletter_models  # noqa: F401
 from crm.people import models as people_models  # noqa: F401
+from crm.privacy import models as privacy_models  # noqa: F401
 from crm.security import ratelimit  # noqa: F401
+from crm.security import secrets_store  # noqa: F401

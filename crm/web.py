@@ -168,3 +168,15 @@ def owner_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """Return a full URL on the configured public address (for mails and the CLI).
+
+    Built from ``BASE_URL`` rather than the request, so a link in a mail never points at an
+    internal host name the app happened to be reached by.
+    """
+    from flask import current_app
+    from flask import url_for
+
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)

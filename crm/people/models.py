@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +22,11 @@ from crm.db import utcnow
 from crm.security.crypto import EncryptedText
 
 
+def new_public_id() -> str:
+    """Return a random, unguessable id for public links."""
+    return secrets.token_urlsafe(16)
+
+
 class Art9Basis(StrEnum):
     """The Art. 9(2) condition under which health data about a client is held (GDPR 1.23-1.24)."""
 
@@ -34,6 +40,8 @@ class Person(Base):
     __tablename__ = "person"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: opaque random id used in signed public links (never the email, never the row id)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     name: Mapped[str] = mapped_column(String(200))
     #: normalised (trimmed, lower-case); None for people known only by phone or on paper
     email: Mapped[str | None] = mapped_column(String(254), unique=True)

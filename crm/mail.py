@@ -1,0 +1,108 @@
+"""Outgoing mail: SMTP in production, one .eml file per mail in development.
+
+Marketing mail carries RFC 2369/8058 headers so mail clients show a one-click unsubscribe:
+``List-Unsubscribe: <https://.../u/TOKEN>`` and ``List-Unsubscribe-Post:
+List-Unsubscribe=One-Click``. Transactional mail (a confirmation link) does not.
+
+Settings: ``MAIL_BACKEND`` ("smtp" or "file"; development defaults to "file"), ``MAIL_FROM``,
+``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_SECURITY`` ("starttls",
+"ssl" or "none"), ``SMTP_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from email.utils import format_datetime
+from email.utils import make_msgid
+from pathlib import Path
+
+from flask import current_app
+
+from crm.db import utcnow
+
+
+class MailError(Exception):
+    """A mail could not be handed to the mail server; nothing was sent."""
+
+
+def build(
+    to: str,
+    subject: str,
+    text: str,
+    *,
+    unsubscribe_url: str | None = None,
+    list_id: str | None = None,
+) -> EmailMessage:
+    """Build a plain-text mail; with ``unsubscribe_url`` it gets the one-click headers."""
+    cfg = current_app.config
+    msg = EmailMessage()
+    msg["From"] = cfg["MAIL_FROM"]
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = make_msgid(domain=_domain(cfg["MAIL_FROM"]))
+    msg["Content-Language"] = cfg["BABEL_DEFAULT_LOCALE"]
+    if unsubscribe_url:
+        if not unsubscribe_url.startswith("https://") and not current_app.testing:
+            # RFC 8058 needs an HTTPS URI; an http:// base URL is a deployment mistake.
+            current_app.logger.warning("List-Unsubscribe URL is not HTTPS; set CRM_BASE_URL")
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if list_id:
+        msg["List-Id"] = list_id
+    msg.set_content(text)
+    return msg
+
+
+def _domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1].strip(">") or "localhost"
+
+
+def send(msg: EmailMessage) -> None:
+    """Send through the configured backend.
+
+    :raises MailError: the SMTP server could not be reached or refused the mail.
+    """
+    backend = current_app.config["MAIL_BACKEND"]
+    if backend == "file":
+        _send_file(msg)
+    elif backend == "smtp":
+        _send_smtp(msg)
+    else:
+        raise MailError(f"unknown MAIL_BACKEND {backend!r}")
+
+
+def _send_file(msg: EmailMessage) -> None:
+    """Development: write the mail to instance/mail/ so it can be opened in a mail program."""
+    folder = Path(current_app.instance_path) / "mail"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
+    (folder / name).write_bytes(msg.as_bytes())
+    current_app.logger.info("mail written to %s", folder / name)
+
+
+def _send_smtp(msg: EmailMessage) -> None:
+    cfg = current_app.config
+    host, port = cfg["SMTP_HOST"], int(cfg["SMTP_PORT"])
+    if not host:
+        raise MailError("SMTP_HOST is not configured")
+    security, timeout = cfg["SMTP_SECURITY"], float(cfg["SMTP_TIMEOUT"])
+    try:
+        if security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        with smtp:
+            if security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg["SMTP_USER"]:
+                smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"])
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as err:
+        # The recipient is personal data: log the failure, not the address.
+        raise MailError(f"SMTP delivery via {host}:{port} failed: {type(err).__name__}") from err

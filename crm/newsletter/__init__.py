@@ -1,0 +1,1 @@
+"""Newsletter: lists, consented sign-up with double opt-in, unsubscribe, suppression, import."""

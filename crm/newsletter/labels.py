@@ -1,0 +1,47 @@
+"""Human labels for stored codes (statuses, sources, methods), translated where shown."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_babel import lazy_gettext as _l
+
+STATUS = {
+    "pending": _l("awaiting confirmation"),
+    "active": _l("active"),
+    "unsubscribed": _l("unsubscribed"),
+    "bounced": _l("bounced"),
+    "complained": _l("complained"),
+}
+SOURCE = {
+    "signup_form": _l("sign-up page"),
+    "embed_form": _l("form on your website"),
+    "api": _l("website (JSON)"),
+    "manual": _l("added by staff"),
+    "import": _l("import"),
+    "preferences": _l("preferences page"),
+}
+METHOD = {
+    "web_form": _l("web form"),
+    "double_opt_in": _l("confirmation link clicked"),
+    "paper_form": _l("paper form"),
+    "verbal": _l("verbally"),
+    "soft_opt_in": _l("existing client (soft opt-in)"),
+    "import": _l("import"),
+    "unsubscribe_link": _l("unsubscribe page"),
+    "one_click": _l("one-click in the mail program"),
+    "preferences": _l("preferences page"),
+    "staff_on_behalf": _l("by staff on their behalf"),
+    "provider": _l("at the mail provider"),
+}
+ACTION = {"grant": _l("Consent given"), "confirm": _l("Confirmed"), "withdraw": _l("Withdrawn")}
+
+
+def register(bp: Blueprint) -> None:
+    """Make the label filters available to every template."""
+    for name, table in (
+        ("status_label", STATUS),
+        ("source_label", SOURCE),
+        ("method_label", METHOD),
+        ("consent_action_label", ACTION),
+    ):
+        bp.add_app_template_filter(lambda v, t=table: str(t.get(str(v), v)), name)

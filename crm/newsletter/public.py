@@ -1,0 +1,334 @@
+"""Public newsletter pages: sign-up, confirmation, unsubscribe, preferences, privacy notice.
+
+None of these need a login. The unsubscribe POST needs no cookie or CSRF token either (RFC
+8058: mail clients send neither); its signed token is the authorisation.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from crm import mail
+from crm.audit import Actor
+from crm.db import get_session
+from crm.newsletter import mails
+from crm.newsletter import services
+from crm.newsletter.models import Method
+from crm.newsletter.models import Source
+from crm.people.models import Person
+from crm.security import ratelimit
+from crm.security import tokens
+from crm.web import csrf
+from crm.web import public
+
+bp = Blueprint("public", __name__)
+
+#: A form field no human sees; bots fill it in.
+HONEYPOT = "website"
+
+
+def _actor() -> Actor:
+    return Actor("public", None, request.remote_addr)
+
+
+def _bad_token(page: str = "public/bad_link.html") -> tuple[str, int]:
+    """Answer a tampered token: 400, or 429 once an IP has sent too many bad ones."""
+    db = get_session()
+    name = ratelimit.bucket("bad-token", request.remote_addr or "-")
+    ratelimit.hit(db, name)
+    db.commit()
+    if (
+        ratelimit.count(db, name, timedelta(minutes=15))
+        > current_app.config["BAD_TOKEN_MAX_PER_IP"]
+    ):
+        return render_template("errors/429.html"), 429
+    return render_template(page), 400
+
+
+# --- sign-up ----------------------------------------------------------------------------------
+
+
+def _cors(response: Response) -> Response:
+    """Let the practice's own website post the JSON sign-up (no cookies are involved)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    return response
+
+
+def _signup_from_request() -> tuple[services.Signup, bool]:
+    """Read a sign-up from a form or a JSON body; returns it and whether the honeypot was hit."""
+    if request.is_json:
+        data: Any = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            abort(400)
+        source, consent = Source.API, data.get("consent") is True
+        list_ids = data.get("lists") or []
+    else:
+        data = request.form
+        source = Source.EMBED_FORM if data.get("source") == "embed" else Source.SIGNUP_FORM
+        consent = data.get("consent") in ("1", "on", "yes", "true")
+        list_ids = data.getlist("lists")
+    try:
+        ids = [int(x) for x in list_ids]
+        text_id = int(data.get("consent_text_id")) if data.get("consent_text_id") else None
+    except (TypeError, ValueError):
+        abort(400)
+    signup = services.Signup(
+        email=str(data.get("email") or "")[:254],
+        name=str(data.get("name") or "")[:200],
+        list_ids=ids,
+        consent_text_id=text_id,
+        consent_given=consent,
+        source=source,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
+    return signup, bool(data.get(HONEYPOT))
+
+
+def _signup_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    db = get_session()
+    lists = services.all_lists(db)
+    text = services.current_consent_text(db)
+    db.commit()
+    return render_template(
+        "public/subscribe.html",
+        lists=lists,
+        consent_text=text,
+        values=context.pop("values", {}),
+        **context,
+    ), status
+
+
+@bp.route("/subscribe", methods=["GET", "POST", "OPTIONS"])
+@public
+@csrf.exempt  # posted from the practice's own website, which cannot know our CSRF token
+def subscribe() -> Any:
+    """Show the sign-up form, or take a sign-up from it, the embedded form or JSON."""
+    if request.method == "OPTIONS":
+        return _cors(Response(status=204))
+    if request.method == "GET":
+        return _signup_page()
+    req, honeypot = _signup_from_request()
+    wants_json = request.is_json
+    if honeypot:  # pretend it worked; a bot learns nothing
+        return (
+            _cors(jsonify(status="pending"))
+            if wants_json
+            else render_template("public/subscribe_done.html")
+        )
+    db = get_session()
+    if services.signup_throttled(db, req.ip, req.email):
+        if wants_json:
+            return _cors(jsonify(error=_("Too many sign-ups. Try again later."))), 429
+        return render_template("errors/429.html"), 429
+    try:
+        result = services.signup(db, req)
+    except services.NewsletterError as err:
+        db.rollback()
+        if wants_json:
+            return _cors(jsonify(error=_(str(err)))), 422
+        return _signup_page(422, error=_(str(err)), values=request.form)
+    db.commit()
+    try:
+        if result.confirm_lists:
+            mails.send_confirmation(result.person, result.confirm_lists)
+    except mail.MailError:
+        current_app.logger.exception("confirmation mail failed")
+        if wants_json:
+            return _cors(
+                jsonify(error=_("The confirmation mail could not be sent. Try again later."))
+            ), 503
+        return render_template("public/mail_failed.html"), 503
+    if wants_json:
+        return _cors(jsonify(status="pending")), 202
+    return render_template("public/subscribe_done.html")
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@public
+def confirm(token: str) -> Any:
+    """GET shows a button (link scanners must not confirm); POST confirms."""
+    max_age = current_app.config["CONFIRM_LINK_DAYS"] * 86400
+    try:
+        payload = tokens.verify(tokens.Purpose.CONFIRM, token, max_age=max_age)
+    except tokens.ExpiredToken:
+        return render_template("public/confirm_expired.html"), 410
+    except tokens.InvalidToken:
+        return _bad_token()
+    form = FlaskForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return render_template("public/confirm.html", form=form)
+    db = get_session()
+    services.confirm(db, payload, request.remote_addr, request.user_agent.string)
+    db.commit()
+    person = services.person_by_public_id(
+        db, payload.get("p") if isinstance(payload, dict) else None
+    )
+    if person is not None and person.email:
+        try:
+            mails.send_welcome(person)
+        except mail.MailError:
+            current_app.logger.exception("welcome mail failed")
+    return render_template("public/confirm_done.html")
+
+
+# --- unsubscribe ------------------------------------------------------------------------------
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+@public
+@csrf.exempt  # RFC 8058: the mail client's POST carries no cookie and no CSRF token
+def unsubscribe(token: str) -> Any:
+    """GET: a page with one button, changing nothing. POST: unsubscribe, 200, no redirect."""
+    try:
+        public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
+    except tokens.InvalidToken:
+        return _bad_token()
+    if request.method == "GET":
+        return render_template("public/unsubscribe.html", token=token)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    db = get_session()
+    person = services.person_by_public_id(db, public_id)
+    if person is not None:
+        services.unsubscribe(
+            db,
+            person,
+            Method.ONE_CLICK if one_click else Method.UNSUBSCRIBE_LINK,
+            _actor(),
+            user_agent=request.user_agent.string,
+        )
+        db.commit()
+    # Unknown or erased people get the very same page: the link reveals nothing.
+    return render_template("public/unsubscribe_done.html", token=token)
+
+
+@bp.route("/u/<token>/preferences-link", methods=["POST"])
+@public
+@csrf.exempt  # the signed token authorises; the mail goes only to the address on file
+def preferences_link(token: str) -> Any:
+    """Mail a fresh preferences link to the subscriber's own address."""
+    try:
+        public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
+    except tokens.InvalidToken:
+        return _bad_token()
+    db = get_session()
+    person = services.person_by_public_id(db, public_id)
+    if person is not None and person.email:
+        try:
+            mails.send_preferences_link(person)
+        except mail.MailError:
+            current_app.logger.exception("preferences mail failed")
+            return render_template("public/mail_failed.html"), 503
+    return render_template("public/preferences_sent.html")
+
+
+# --- preferences ------------------------------------------------------------------------------
+
+
+def _preferences_person(token: str) -> Person | tuple[str, int]:
+    max_age = current_app.config["PREFERENCES_LINK_DAYS"] * 86400
+    try:
+        public_id = tokens.verify(tokens.Purpose.PREFERENCES, token, max_age=max_age)
+    except tokens.ExpiredToken:
+        return render_template("public/preferences_expired.html"), 410
+    except tokens.InvalidToken:
+        return _bad_token()
+    person = services.person_by_public_id(get_session(), public_id)
+    if person is None or person.email is None:
+        return render_template("public/forgotten.html"), 404
+    return person
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+@public
+def preferences(token: str) -> Any:
+    """See and change one's lists."""
+    person = _preferences_person(token)
+    if not isinstance(person, Person):
+        return person
+    db = get_session()
+    form = FlaskForm()
+    awaiting = []
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            wanted = {int(x) for x in request.form.getlist("lists")}
+        except ValueError:
+            abort(400)
+        awaiting = services.set_lists(db, person, wanted, _actor(), request.user_agent.string)
+        db.commit()
+        if awaiting:
+            try:
+                mails.send_confirmation(person, awaiting)
+            except mail.MailError:
+                current_app.logger.exception("confirmation mail failed")
+                return render_template("public/mail_failed.html"), 503
+    subs = {s["list"]: s for s in services.subject_data(db, person)["subscriptions"]}
+    lists = services.all_lists(db)
+    db.commit()
+    return render_template(
+        "public/preferences.html",
+        person=person,
+        lists=lists,
+        subs=subs,
+        form=form,
+        token=token,
+        saved=request.method == "POST",
+        awaiting=awaiting,
+    )
+
+
+@bp.route("/preferences/<token>/data.json")
+@public
+def preferences_data(token: str) -> Any:
+    """Download what the newsletter holds about oneself (GDPR Art. 15/20)."""
+    person = _preferences_person(token)
+    if not isinstance(person, Person):
+        return person
+    data = services.subject_data(get_session(), person)
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="mina-uppgifter.json"'},
+    )
+
+
+@bp.route("/preferences/<token>/forget", methods=["POST"])
+@public
+def forget(token: str) -> Any:
+    """Ask to be forgotten: at once for subscribers only, as a request for clients."""
+    person = _preferences_person(token)
+    if not isinstance(person, Person):
+        return person
+    form = FlaskForm()
+    if not form.validate_on_submit() or request.form.get("sure") != "yes":
+        abort(400)
+    db = get_session()
+    outcome = services.forget(db, person, _actor())
+    db.commit()
+    return render_template("public/forget_done.html", outcome=outcome)
+
+
+@bp.route("/integritetspolicy")
+@public
+def privacy_policy() -> Any:
+    """How the newsletter handles personal data (the practice can link its own policy)."""
+    url = current_app.config["PRIVACY_POLICY_URL"]
+    if url:
+        return redirect(url)
+    return render_template("public/privacy.html")

@@ -1,0 +1,766 @@
+"""Newsletter operations: sign-up, double opt-in, unsubscribe, preferences, manual adds.
+
+Every change writes its consent record and audit row in the caller's transaction, so either
+all of it happens or none of it does. An unsubscribe is final until the person confirms a new
+sign-up (double opt-in); nothing else lifts the suppression it creates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.i18n import N_
+from crm.newsletter import suppression
+from crm.newsletter.models import MANUAL_METHODS
+from crm.newsletter.models import ConsentRecord
+from crm.newsletter.models import ConsentText
+from crm.newsletter.models import MailingList
+from crm.newsletter.models import Method
+from crm.newsletter.models import Reason
+from crm.newsletter.models import Source
+from crm.newsletter.models import Status
+from crm.newsletter.models import Subscription
+from crm.people.models import ClientCard
+from crm.people.models import Person
+from crm.people.models import Visit
+from crm.privacy.models import DataRequest
+from crm.security import ratelimit
+
+EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]{2,}$")
+DEFAULT_LIST_NAME = "Nyhetsbrev"
+DEFAULT_CONSENT_TEXT = (
+    "Ja, jag vill få nyhetsbrev från {practice} via e-post. Jag kan när som helst avsluta "
+    "prenumerationen via länken i varje utskick."
+)
+
+
+class NewsletterError(ValueError):
+    """An operation was refused; the message is an English msgid for the user."""
+
+
+def valid_email(email: str) -> bool:
+    """Tell whether an address is plausible (the confirmation mail proves it exists)."""
+    return len(email) <= 254 and bool(EMAIL.match(email))
+
+
+def text_hash(text: str) -> str:
+    """Return the hash that proves which consent text someone saw."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- lists and consent texts ------------------------------------------------------------------
+
+
+def default_list(session: Session) -> MailingList:
+    """Return the default list, creating it the first time it is needed."""
+    row = session.scalar(select(MailingList).where(MailingList.is_default.is_(True)))
+    if row is None:
+        row = session.scalar(select(MailingList).order_by(MailingList.id))
+        if row is None:
+            row = MailingList(name=DEFAULT_LIST_NAME, is_default=True)
+            session.add(row)
+        row.is_default = True
+        session.flush()
+    return row
+
+
+def all_lists(session: Session) -> list[MailingList]:
+    """Return every list, the default first."""
+    default_list(session)
+    stmt = select(MailingList).order_by(MailingList.is_default.desc(), MailingList.name)
+    return list(session.scalars(stmt))
+
+
+def create_list(session: Session, name: str, actor: Actor) -> MailingList:
+    """Add a list."""
+    name = name.strip()
+    if not name:
+        raise NewsletterError(N_("Enter a name for the list."))
+    if session.scalar(select(MailingList.id).where(func.lower(MailingList.name) == name.lower())):
+        raise NewsletterError(N_("A list with this name already exists."))
+    row = MailingList(name=name[:100])
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "newsletter.list_create", object_type="list", object_id=row.id)
+    return row
+
+
+def current_consent_text(session: Session) -> ConsentText:
+    """Return the newest consent text, creating version 1 the first time it is needed."""
+    row = session.scalar(
+        select(ConsentText)
+        .where(ConsentText.purpose == "newsletter")
+        .order_by(ConsentText.version.desc())
+        .limit(1)
+    )
+    if row is None:
+        text = DEFAULT_CONSENT_TEXT.format(practice=current_app.config["PRACTICE_NAME"])
+        row = ConsentText(purpose="newsletter", version=1, text=text, text_hash=text_hash(text))
+        session.add(row)
+        session.flush()
+    return row
+
+
+def update_consent_text(session: Session, text: str, actor: Actor) -> ConsentText:
+    """Store an edited consent text as a new version; earlier records keep their version."""
+    text = text.strip()
+    if len(text) < 20:
+        raise NewsletterError(
+            N_("The consent text is too short to tell people what they agree to.")
+        )
+    current = current_consent_text(session)
+    if text == current.text:
+        return current
+    row = ConsentText(
+        purpose="newsletter",
+        version=current.version + 1,
+        text=text,
+        text_hash=text_hash(text),
+        created_by_id=actor.user_id,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "newsletter.consent_text",
+        object_type="consent_text",
+        object_id=row.id,
+        details={"version": row.version},
+    )
+    return row
+
+
+def ensure_defaults(session: Session) -> None:
+    """Create the default list and the first consent text (run by ``crm init``)."""
+    default_list(session)
+    current_consent_text(session)
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def find_person(session: Session, email: str) -> Person | None:
+    """Return the person with this address."""
+    return session.scalar(select(Person).where(Person.email == suppression.normalise(email)))
+
+
+def _find_or_create_person(session: Session, email: str, name: str) -> Person:
+    person = find_person(session, email)
+    if person is None:
+        person = Person(
+            email=suppression.normalise(email),
+            name=(name or "").strip()[:200] or suppression.normalise(email),
+        )
+        session.add(person)
+        session.flush()
+    elif name and person.name == person.email:
+        person.name = name.strip()[:200]
+    return person
+
+
+def _subscription(
+    session: Session, person: Person, mlist: MailingList, source: str
+) -> tuple[Subscription, bool]:
+    sub = session.scalar(
+        select(Subscription).where(
+            Subscription.person_id == person.id, Subscription.list_id == mlist.id
+        )
+    )
+    if sub is not None:
+        return sub, False
+    sub = Subscription(person_id=person.id, list_id=mlist.id, source=source)
+    session.add(sub)
+    session.flush()
+    return sub, True
+
+
+def _record(
+    session: Session,
+    person: Person,
+    action: str,
+    method: str,
+    *,
+    mlist: MailingList | None = None,
+    text: ConsentText | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    staff_user_id: int | None = None,
+    note: str | None = None,
+) -> ConsentRecord:
+    record = ConsentRecord(
+        person_id=person.id,
+        list_id=mlist.id if mlist else None,
+        action=action,
+        method=method,
+        consent_text_id=text.id if text else None,
+        text_hash=text.text_hash if text else None,
+        ip=ip,
+        user_agent=(user_agent or "")[:200] or None,
+        staff_user_id=staff_user_id,
+        note=(note or "").strip() or None,
+    )
+    session.add(record)
+    return record
+
+
+# --- sign-up and double opt-in ----------------------------------------------------------------
+
+
+@dataclass
+class Signup:
+    """What a sign-up form or the JSON endpoint sends."""
+
+    email: str
+    name: str = ""
+    list_ids: Sequence[int] = ()
+    consent_text_id: int | None = None
+    consent_given: bool = False
+    source: str = Source.SIGNUP_FORM
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass
+class SignupResult:
+    """What a sign-up led to. ``confirm_lists`` is empty when nothing needs confirming."""
+
+    person: Person
+    confirm_lists: list[MailingList] = field(default_factory=list)
+
+
+def _lists_for(session: Session, ids: Sequence[int]) -> list[MailingList]:
+    if not ids:
+        return [default_list(session)]
+    rows = list(session.scalars(select(MailingList).where(MailingList.id.in_(list(ids)))))
+    if len(rows) != len(set(ids)):
+        raise NewsletterError(N_("Choose a list to subscribe to."))
+    return rows
+
+
+def signup_throttled(session: Session, ip: str | None, email: str) -> bool:
+    """Tell whether this IP or address has signed up too often lately (mail-bombing guard)."""
+    cfg = current_app.config
+    by_ip = ratelimit.count(session, ratelimit.bucket("signup-ip", ip or "-"), timedelta(hours=1))
+    by_mail = ratelimit.count(
+        session, ratelimit.bucket("signup-email", suppression.normalise(email)), timedelta(days=1)
+    )
+    return by_ip >= cfg["SIGNUP_MAX_PER_IP_HOUR"] or by_mail >= cfg["SIGNUP_MAX_PER_EMAIL_DAY"]
+
+
+def signup(session: Session, req: Signup) -> SignupResult:
+    """Record a sign-up: pending subscriptions plus a consent grant with the exact text shown.
+
+    Works the same for suppressed addresses: the confirmation click is the new double opt-in
+    that alone may lift a suppression.
+    """
+    email = suppression.normalise(req.email)
+    if not valid_email(email):
+        raise NewsletterError(N_("Enter a valid email address."))
+    if not req.consent_given:
+        raise NewsletterError(N_("Tick the box to show that you agree."))
+    text = session.get(ConsentText, req.consent_text_id) if req.consent_text_id else None
+    if text is None:
+        text = current_consent_text(session)
+    lists = _lists_for(session, req.list_ids)
+    ratelimit.hit(session, ratelimit.bucket("signup-ip", req.ip or "-"))
+    ratelimit.hit(session, ratelimit.bucket("signup-email", email))
+    person = _find_or_create_person(session, email, req.name)
+    result = SignupResult(person)
+    for mlist in lists:
+        sub, _ = _subscription(session, person, mlist, req.source)
+        if sub.status == Status.ACTIVE:
+            continue  # already confirmed; say nothing different (no enumeration)
+        sub.status = Status.PENDING
+        sub.source = req.source
+        sub.created_at = utcnow()
+        _record(
+            session,
+            person,
+            "grant",
+            Method.WEB_FORM,
+            mlist=mlist,
+            text=text,
+            ip=req.ip,
+            user_agent=req.user_agent,
+        )
+        result.confirm_lists.append(mlist)
+    audit.record(
+        session,
+        Actor("public", None, req.ip),
+        "newsletter.signup",
+        object_type="person",
+        object_id=person.id,
+        details={"lists": [m.id for m in result.confirm_lists], "source": req.source},
+    )
+    return result
+
+
+def confirm_payload(person: Person, lists: Sequence[MailingList]) -> dict[str, Any]:
+    """Return what a confirmation link carries: the public id and the list ids."""
+    return {"p": person.public_id, "l": [m.id for m in lists]}
+
+
+def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | None) -> bool:
+    """Activate the pending subscriptions a confirmation link names; idempotent.
+
+    Returns False when the person no longer exists (erased): the caller shows the same page.
+    """
+    if not isinstance(payload, dict):
+        return False
+    person = session.scalar(select(Person).where(Person.public_id == str(payload.get("p"))))
+    if person is None or person.email is None:
+        return False
+    changed = []
+    for list_id in payload.get("l") or []:
+        sub = session.scalar(
+            select(Subscription).where(
+                Subscription.person_id == person.id, Subscription.list_id == list_id
+            )
+        )
+        if sub is None or sub.status != Status.PENDING:
+            continue
+        grant = session.scalar(
+            select(ConsentRecord)
+            .where(
+                ConsentRecord.person_id == person.id,
+                ConsentRecord.list_id == list_id,
+                ConsentRecord.action == "grant",
+            )
+            .order_by(ConsentRecord.id.desc())
+            .limit(1)
+        )
+        sub.status, sub.confirmed_at, sub.unsubscribed_at = Status.ACTIVE, utcnow(), None
+        _record(
+            session,
+            person,
+            "confirm",
+            Method.DOUBLE_OPT_IN,
+            mlist=sub.mailing_list,
+            text=grant.consent_text if grant else None,
+            ip=ip,
+            user_agent=user_agent,
+        )
+        changed.append(list_id)
+    if changed:
+        lifted = suppression.lift(session, person.email)
+        audit.record(
+            session,
+            Actor("public", None, ip),
+            "newsletter.confirm",
+            object_type="person",
+            object_id=person.id,
+            details={"lists": changed, "suppression_lifted": lifted},
+        )
+    return True
+
+
+# --- unsubscribe ------------------------------------------------------------------------------
+
+
+def person_by_public_id(session: Session, public_id: Any) -> Person | None:
+    """Return the person a signed link names, if they still exist."""
+    if not isinstance(public_id, str):
+        return None
+    return session.scalar(select(Person).where(Person.public_id == public_id))
+
+
+def unsubscribe(
+    session: Session,
+    person: Person,
+    method: Method,
+    actor: Actor,
+    *,
+    user_agent: str | None = None,
+    list_ids: Sequence[int] | None = None,
+) -> list[int]:
+    """Unsubscribe from every list (or the given ones); idempotent. Returns the lists left.
+
+    Leaving every list also suppresses the address, so no import, sync or owner edit can put
+    it back; leaving only some (from the preferences page) does not.
+    """
+    stmt = select(Subscription).where(
+        Subscription.person_id == person.id,
+        Subscription.status.in_([Status.ACTIVE, Status.PENDING]),
+    )
+    if list_ids is not None:
+        stmt = stmt.where(Subscription.list_id.in_(list(list_ids)))
+    left = []
+    for sub in session.scalars(stmt):
+        sub.status, sub.unsubscribed_at = Status.UNSUBSCRIBED, utcnow()
+        _record(
+            session,
+            person,
+            "withdraw",
+            method,
+            mlist=sub.mailing_list,
+            ip=actor.ip,
+            user_agent=user_agent,
+            staff_user_id=actor.user_id,
+        )
+        left.append(sub.list_id)
+    everything = list_ids is None
+    added = False
+    if everything and person.email:
+        added = suppression.suppress(session, person.email, Reason.UNSUBSCRIBED)
+    if left or added:
+        audit.record(
+            session,
+            actor,
+            "newsletter.unsubscribe",
+            object_type="person",
+            object_id=person.id,
+            details={"lists": left, "method": str(method)},
+        )
+    return left
+
+
+# --- owner: manual subscribers ----------------------------------------------------------------
+
+
+def add_manual(
+    session: Session, *, email: str, name: str, list_id: int, method: str, note: str, actor: Actor
+) -> Subscription:
+    """Add a subscriber by hand, recording how consent was obtained (paper, verbal, client)."""
+    email = suppression.normalise(email)
+    if not valid_email(email):
+        raise NewsletterError(N_("Enter a valid email address."))
+    if method not in {m.value for m in MANUAL_METHODS}:
+        raise NewsletterError(N_("Say how consent was obtained."))
+    if suppression.is_suppressed(session, email):
+        raise NewsletterError(
+            N_(
+                "This address has unsubscribed or objected. Only the person "
+                "can subscribe again, through the sign-up form."
+            )
+        )
+    mlist = session.get(MailingList, list_id)
+    if mlist is None:
+        raise NewsletterError(N_("Choose a list to subscribe to."))
+    person = _find_or_create_person(session, email, name)
+    if person.restricted_at is not None or person.marketing_objection_at is not None:
+        raise NewsletterError(N_("This person has restricted processing or objected to marketing."))
+    sub, _ = _subscription(session, person, mlist, Source.MANUAL)
+    if sub.status == Status.ACTIVE:
+        raise NewsletterError(N_("This person is already on the list."))
+    if sub.status in (Status.UNSUBSCRIBED, Status.COMPLAINED, Status.BOUNCED):
+        raise NewsletterError(
+            N_(
+                "This address has unsubscribed or objected. Only the person "
+                "can subscribe again, through the sign-up form."
+            )
+        )
+    sub.status, sub.source, sub.confirmed_at = Status.ACTIVE, Source.MANUAL, utcnow()
+    sub.legal_basis = "soft_opt_in" if method == Method.SOFT_OPT_IN else "consent"
+    _record(
+        session,
+        person,
+        "grant",
+        method,
+        mlist=mlist,
+        ip=actor.ip,
+        staff_user_id=actor.user_id,
+        note=note,
+    )
+    audit.record(
+        session,
+        actor,
+        "newsletter.add_manual",
+        object_type="person",
+        object_id=person.id,
+        details={"list": mlist.id, "method": method},
+    )
+    return sub
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SubscriberFilter:
+    """Filters of the owner's subscriber list."""
+
+    status: str = ""
+    list_id: int | None = None
+    source: str = ""
+    query: str = ""
+
+
+def _filtered(f: SubscriberFilter) -> Any:
+    stmt = select(Subscription).join(Person, Person.id == Subscription.person_id)
+    if f.status:
+        stmt = stmt.where(Subscription.status == f.status)
+    if f.list_id:
+        stmt = stmt.where(Subscription.list_id == f.list_id)
+    if f.source:
+        stmt = stmt.where(Subscription.source == f.source)
+    if f.query.strip():
+        like = f.query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(
+            Person.email.like(f"{like}%", escape="\\")
+            | func.lower(Person.name).like(f"%{like}%", escape="\\")
+        )
+    return stmt
+
+
+def subscribers(
+    session: Session, f: SubscriberFilter, page: int, per_page: int
+) -> tuple[list[Subscription], int]:
+    """Return one page of subscriptions matching ``f`` and their total."""
+    stmt = _filtered(f)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Subscription.created_at.desc(), Subscription.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def status_counts(session: Session, list_id: int | None = None) -> dict[str, int]:
+    """Return how many subscriptions have each status."""
+    stmt = select(Subscription.status, func.count()).group_by(Subscription.status)
+    if list_id:
+        stmt = stmt.where(Subscription.list_id == list_id)
+    return {status: n for status, n in session.execute(stmt)}
+
+
+def timeline(session: Session, person_id: int) -> list[ConsentRecord]:
+    """Return a person's consent records, oldest first."""
+    stmt = (
+        select(ConsentRecord)
+        .where(ConsentRecord.person_id == person_id)
+        .order_by(ConsentRecord.occurred_at, ConsentRecord.id)
+    )
+    return list(session.scalars(stmt))
+
+
+EXPORT_COLUMNS = (
+    "email",
+    "name",
+    "list",
+    "status",
+    "source",
+    "legal_basis",
+    "subscribed_at",
+    "confirmed_at",
+    "unsubscribed_at",
+)
+
+
+def export_rows(session: Session, f: SubscriberFilter) -> Iterator[tuple[str, ...]]:
+    """Yield subscriber rows for CSV, streaming from the database in batches."""
+    stmt = (
+        select(
+            Person.email,
+            Person.name,
+            MailingList.name,
+            Subscription.status,
+            Subscription.source,
+            Subscription.legal_basis,
+            Subscription.created_at,
+            Subscription.confirmed_at,
+            Subscription.unsubscribed_at,
+        )
+        .select_from(Subscription)
+        .join(Person, Person.id == Subscription.person_id)
+        .join(MailingList, MailingList.id == Subscription.list_id)
+        .order_by(Subscription.id)
+    )
+    sub_filter = _filtered(f).whereclause
+    if sub_filter is not None:
+        stmt = stmt.where(sub_filter)
+    for row in session.execute(stmt.execution_options(yield_per=2000)):
+        yield tuple(
+            "" if v is None else v.isoformat() if isinstance(v, datetime) else str(v) for v in row
+        )
+
+
+# --- the subscriber's own data ----------------------------------------------------------------
+
+
+def subject_data(session: Session, person: Person) -> dict[str, Any]:
+    """Return what the newsletter holds about a person, for their own download."""
+    subs = session.scalars(select(Subscription).where(Subscription.person_id == person.id))
+    return {
+        "person": {
+            "name": person.name,
+            "email": person.email,
+            "created_at": person.created_at.isoformat(),
+        },
+        "subscriptions": [
+            {
+                "list": s.mailing_list.name,
+                "status": s.status,
+                "source": s.source,
+                "legal_basis": s.legal_basis,
+                "subscribed_at": s.created_at.isoformat(),
+                "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
+                "unsubscribed_at": s.unsubscribed_at.isoformat() if s.unsubscribed_at else None,
+            }
+            for s in subs
+        ],
+        "consent_records": [
+            {
+                "action": r.action,
+                "method": r.method,
+                "list": r.mailing_list.name if r.mailing_list else None,
+                "at": r.occurred_at.isoformat(),
+                "ip": r.ip,
+                "user_agent": r.user_agent,
+                "consent_text": r.consent_text.text if r.consent_text else None,
+                "consent_text_version": r.consent_text.version if r.consent_text else None,
+            }
+            for r in timeline(session, person.id)
+        ],
+    }
+
+
+def is_newsletter_only(session: Session, person: Person) -> bool:
+    """Tell whether the person is known only as a subscriber (no client card, no visits)."""
+    has_card = session.scalar(select(ClientCard.id).where(ClientCard.person_id == person.id))
+    has_visit = session.scalar(select(Visit.id).where(Visit.person_id == person.id).limit(1))
+    return has_card is None and has_visit is None
+
+
+def forget(session: Session, person: Person, actor: Actor) -> str:
+    """Handle "forget me" from the preferences page.
+
+    A newsletter-only subject is erased at once, keeping only the suppression entry; anyone
+    else (a client, whose records may be under a legal hold) becomes an erasure request for
+    the owner, due in one month. Returns "erased" or "requested".
+    """
+    if person.email and is_newsletter_only(session, person):
+        suppression.suppress(session, person.email, Reason.ERASED)
+        person_id = person.id
+        session.delete(person)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "person.erase",
+            object_type="person",
+            object_id=person_id,
+            details={"via": "preferences"},
+        )
+        return "erased"
+    unsubscribe(session, person, Method.PREFERENCES, actor)
+    request = DataRequest(
+        person_id=person.id,
+        kind="erasure",
+        channel="preferences_page",
+        due_at=utcnow() + timedelta(days=30),
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "privacy.request",
+        object_type="person",
+        object_id=person.id,
+        details={"kind": "erasure", "request": request.id},
+    )
+    return "requested"
+
+
+def set_lists(
+    session: Session, person: Person, wanted: set[int], actor: Actor, user_agent: str | None
+) -> list[MailingList]:
+    """Apply the preferences form: leave unticked lists, start double opt-in for new ones.
+
+    Returns the lists that now await confirmation. Leaving every list is a full unsubscribe.
+    """
+    subs = {
+        s.list_id: s
+        for s in session.scalars(select(Subscription).where(Subscription.person_id == person.id))
+    }
+    current = {lid for lid, s in subs.items() if s.status in (Status.ACTIVE, Status.PENDING)}
+    if not wanted:
+        unsubscribe(session, person, Method.PREFERENCES, actor, user_agent=user_agent)
+        return []
+    leaving = current - wanted
+    if leaving:
+        unsubscribe(
+            session,
+            person,
+            Method.PREFERENCES,
+            actor,
+            user_agent=user_agent,
+            list_ids=sorted(leaving),
+        )
+    joining = wanted - current
+    if not joining or person.email is None:
+        return []
+    result = signup(
+        session,
+        Signup(
+            email=person.email,
+            list_ids=sorted(joining),
+            consent_given=True,
+            source=Source.PREFERENCES,
+            ip=actor.ip,
+            user_agent=user_agent,
+        ),
+    )
+    return result.confirm_lists
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def purge_unconfirmed(
+    session: Session, now: datetime | None = None, *, dry_run: bool = False
+) -> int:
+    """Delete sign-ups left unconfirmed 7 days after their link expired; returns how many.
+
+    A person known only through such sign-ups is deleted with them (consent records go with
+    the person); anyone with anything else on file keeps their person row.
+    """
+    now = now or utcnow()
+    days = current_app.config["CONFIRM_LINK_DAYS"] + 7
+    cutoff = now - timedelta(days=days)
+    stale = list(
+        session.scalars(
+            select(Subscription).where(
+                Subscription.status == Status.PENDING, Subscription.created_at < cutoff
+            )
+        )
+    )
+    people = {s.person_id for s in stale}
+    if dry_run:
+        return len(stale)
+    for sub in stale:
+        session.delete(sub)
+    session.flush()
+    for person_id in people:
+        person = session.get(Person, person_id)
+        remaining = session.scalar(select(func.count()).where(Subscription.person_id == person_id))
+        if person is not None and not remaining and is_newsletter_only(session, person):
+            session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person_id))
+            session.delete(person)
+    if stale:
+        audit.record(
+            session,
+            Actor.system(),
+            "retention.unconfirmed_signups",
+            details={"subscriptions": len(stale), "people": len(people)},
+        )
+    return len(stale)

@@ -1,0 +1,66 @@
+"""The suppression list: keyed hashes of addresses that must never be mailed or re-added.
+
+HMAC-SHA256 with a key generated once per installation (crm/security/secrets_store.py), of
+the normalised address. Only a new double opt-in lifts a suppression.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.newsletter.models import Reason
+from crm.newsletter.models import Suppression
+from crm.security import secrets_store
+
+
+def normalise(email: str) -> str:
+    """Return the form of an address that is hashed and stored: trimmed, lower-case."""
+    return email.strip().lower()
+
+
+def email_hash(session: Session, email: str) -> str:
+    """Return the keyed hash of an address."""
+    key = secrets_store.get_or_create(session, "suppression")
+    return hmac.new(key, normalise(email).encode(), hashlib.sha256).hexdigest()
+
+
+def reasons(session: Session, email: str) -> list[str]:
+    """Return why an address is suppressed (empty when it is not)."""
+    stmt = select(Suppression.reason).where(Suppression.email_hash == email_hash(session, email))
+    return list(session.scalars(stmt))
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    """Tell whether an address is on the suppression list for any reason."""
+    return bool(reasons(session, email))
+
+
+def all_hashes(session: Session) -> set[str]:
+    """Return every suppressed hash (for bulk checks such as an import)."""
+    return set(session.scalars(select(Suppression.email_hash).distinct()))
+
+
+def suppress(session: Session, email: str, reason: Reason) -> bool:
+    """Add an address with a reason; returns False when it was already there for that reason."""
+    digest = email_hash(session, email)
+    exists = session.scalar(
+        select(Suppression.id).where(Suppression.email_hash == digest, Suppression.reason == reason)
+    )
+    if exists:
+        return False
+    session.add(Suppression(email_hash=digest, reason=reason))
+    session.flush()
+    return True
+
+
+def lift(session: Session, email: str) -> int:
+    """Remove every suppression of an address: only after the person confirmed a new sign-up."""
+    result = session.execute(
+        delete(Suppression).where(Suppression.email_hash == email_hash(session, email))
+    )
+    return result.rowcount or 0

@@ -1,0 +1,285 @@
+"""Owner pages: subscribers, consent timelines, manual adds, lists, consent text, import, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import stream_with_context
+from flask import url_for
+from flask_babel import gettext as _
+
+from crm import audit
+from crm.db import get_session
+from crm.newsletter import forms
+from crm.newsletter import importer
+from crm.newsletter import labels
+from crm.newsletter import services
+from crm.newsletter.models import Method
+from crm.newsletter.models import Source
+from crm.newsletter.models import Status
+from crm.people.models import Person
+from crm.security.crypto import keyring
+from crm.web import current_actor
+
+bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
+
+
+def _filter_from_args() -> services.SubscriberFilter:
+    list_id = request.args.get("list", "")
+    return services.SubscriberFilter(
+        status=request.args.get("status", "") if request.args.get("status") in set(Status) else "",
+        list_id=int(list_id) if list_id.isdigit() else None,
+        source=request.args.get("source", "") if request.args.get("source") in set(Source) else "",
+        query=request.args.get("q", "")[:100],
+    )
+
+
+@bp.route("/")
+def index() -> Any:
+    """Subscribers with filters, search and counts."""
+    db = get_session()
+    f = _filter_from_args()
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    per_page = current_app.config["PEOPLE_PER_PAGE"]
+    rows, total = services.subscribers(db, f, page, per_page)
+    return render_template(
+        "newsletter/index.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // per_page)),
+        f=f,
+        lists=services.all_lists(db),
+        counts=services.status_counts(db, f.list_id),
+        statuses=list(Status),
+        sources=list(Source),
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
+
+
+@bp.route("/people/<int:person_id>")
+def subscriber(person_id: int) -> Any:
+    """One subscriber: lists and the full consent timeline."""
+    db = get_session()
+    person = db.get(Person, person_id)
+    if person is None:
+        abort(404)
+    subs = services.subject_data(db, person)["subscriptions"]
+    return render_template(
+        "newsletter/subscriber.html",
+        person=person,
+        subs=subs,
+        records=services.timeline(db, person_id),
+        button=forms.ButtonForm(),
+    )
+
+
+@bp.route("/people/<int:person_id>/unsubscribe", methods=["POST"])
+def unsubscribe(person_id: int) -> Any:
+    """Unsubscribe someone on their behalf (they asked by phone or mail); recorded as such."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    person = db.get(Person, person_id)
+    if person is None:
+        abort(404)
+    services.unsubscribe(db, person, Method.STAFF_ON_BEHALF, current_actor())
+    db.commit()
+    flash(_("Unsubscribed from every list. The address will not be added again."), "success")
+    return redirect(url_for("newsletter.subscriber", person_id=person_id))
+
+
+@bp.route("/add", methods=["GET", "POST"])
+def add() -> Any:
+    """Add a subscriber by hand with how consent was obtained."""
+    db = get_session()
+    form = forms.AddSubscriberForm()
+    form.list_id.choices = [(m.id, m.name) for m in services.all_lists(db)]
+    if form.validate_on_submit():
+        try:
+            sub = services.add_manual(
+                db,
+                email=form.email.data,
+                name=form.name.data or "",
+                list_id=form.list_id.data,
+                method=form.method.data,
+                note=form.note.data or "",
+                actor=current_actor(),
+            )
+        except services.NewsletterError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+        else:
+            db.commit()
+            flash(_("Subscriber added."), "success")
+            return redirect(url_for("newsletter.subscriber", person_id=sub.person_id))
+    return render_template("newsletter/add.html", form=form)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings() -> Any:
+    """Lists, the consent text (versioned) and the embeddable sign-up form."""
+    db = get_session()
+    list_form = forms.ListForm(prefix="list")
+    text = services.current_consent_text(db)
+    text_form = forms.ConsentTextForm(prefix="text", text=text.text)
+    try:
+        if "list-name" in request.form and list_form.validate_on_submit():
+            services.create_list(db, list_form.name.data, current_actor())
+            db.commit()
+            flash(_("List added."), "success")
+            return redirect(url_for("newsletter.settings"))
+        if "text-text" in request.form and text_form.validate_on_submit():
+            new = services.update_consent_text(db, text_form.text.data, current_actor())
+            db.commit()
+            flash(_("Consent text saved as version %(v)s.", v=new.version), "success")
+            return redirect(url_for("newsletter.settings"))
+    except services.NewsletterError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    db.commit()
+    snippet = render_template(
+        "newsletter/embed_snippet.html",
+        text=text,
+        action=current_app.config["BASE_URL"].rstrip("/") + url_for("public.subscribe"),
+    )
+    return render_template(
+        "newsletter/settings.html",
+        lists=services.all_lists(db),
+        list_form=list_form,
+        text_form=text_form,
+        text=text,
+        snippet=snippet,
+    )
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+def _upload_dir() -> Path:
+    path = Path(current_app.instance_path) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _store_upload(data: bytes) -> str:
+    """Keep an uploaded file between preview and import, encrypted (it holds addresses)."""
+    upload_id = secrets.token_hex(16)
+    blob = keyring().encrypt(data, f"import:{upload_id}")
+    (_upload_dir() / upload_id).write_bytes(keyring().primary_kid.encode() + b":" + blob)
+    return upload_id
+
+
+def _load_upload(upload_id: str) -> bytes | None:
+    if not upload_id.isalnum() or len(upload_id) != 32:
+        return None
+    path = _upload_dir() / upload_id
+    if not path.exists():
+        return None
+    kid, blob = path.read_bytes().split(b":", 1)
+    return keyring().decrypt(blob, kid.decode(), f"import:{upload_id}")
+
+
+def _drop_upload(upload_id: str) -> None:
+    path = _upload_dir() / upload_id
+    if path.exists():
+        os.remove(path)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_csv() -> Any:
+    """Upload a CSV: first a dry run that shows what would happen, then the import."""
+    form = forms.ImportForm()
+    db = get_session()
+    if form.validate_on_submit():
+        data = form.file.data.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
+        if len(data) > current_app.config["IMPORT_MAX_BYTES"]:
+            flash(_("The file is too large."), "error")
+            return render_template("newsletter/import.html", form=form), 413
+        try:
+            report = importer.run(
+                db, data, default_method=form.method.data, actor=current_actor(), dry_run=True
+            )
+        except importer.ImportFileError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+            return render_template("newsletter/import.html", form=form), 422
+        db.rollback()
+        return render_template(
+            "newsletter/import.html",
+            form=form,
+            report=report,
+            upload_id=_store_upload(data),
+            method=form.method.data,
+            button=forms.ButtonForm(),
+        )
+    return render_template("newsletter/import.html", form=form)
+
+
+@bp.route("/import/confirm", methods=["POST"])
+def import_confirm() -> Any:
+    """Run the import previewed before."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    upload_id = request.form.get("upload_id", "")
+    data = _load_upload(upload_id)
+    if data is None:
+        flash(_("The uploaded file is gone; upload it again."), "error")
+        return redirect(url_for("newsletter.import_csv"))
+    db = get_session()
+    report = importer.run(
+        db, data, default_method=request.form.get("method", ""), actor=current_actor()
+    )
+    db.commit()
+    _drop_upload(upload_id)
+    flash(_("Imported: %(n)s new subscribers.", n=report.created), "success")
+    return render_template(
+        "newsletter/import.html", form=forms.ImportForm(), report=report, done=True
+    )
+
+
+@bp.route("/export.csv")
+def export() -> Any:
+    """Stream subscribers as CSV (constant memory, whatever the size)."""
+    db = get_session()
+    f = _filter_from_args()
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(services.EXPORT_COLUMNS)
+        for n, row in enumerate(services.export_rows(db, f), 1):
+            writer.writerow(row)
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    audit.record(db, current_actor(), "newsletter.export", details={"status": f.status})
+    db.commit()
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="prenumeranter.csv"'},
+    )
+
+
+labels.register(bp)

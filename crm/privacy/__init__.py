@@ -1,0 +1,1 @@
+"""Data-subject rights: requests with deadlines (Art. 12-22)."""

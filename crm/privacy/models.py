@@ -1,0 +1,43 @@
+"""Data-subject requests (GDPR Art. 12-22) with their one-month deadline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from crm.db import Base
+from crm.db import UTCDateTime
+from crm.db import utcnow
+
+
+class DataRequest(Base):
+    """A request from a data subject, tracked until completed."""
+
+    __tablename__ = "data_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    #: access, portability, rectification, erasure, restriction, objection
+    kind: Mapped[str] = mapped_column(String(16))
+    #: how it arrived: "preferences_page", "email", "letter", "in_person"
+    channel: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind in ('access', 'portability', 'rectification', 'erasure', 'restriction', "
+            "'objection')",
+            name="known_kind",
+        ),
+        CheckConstraint("status in ('open', 'completed', 'refused')", name="known_status"),
+    )
