@@ -266,6 +266,9 @@ def init_app(app: Flask) -> None:
         init_command,
         make_migration_command,
         create_user_command,
+        unsubscribe_url_command,
+        import_subscribers_command,
+        retention_command,
         rotate_keys_command,
         audit_group,
     ):

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from typing import Any
 
 import pyotp
@@ -94,9 +97,60 @@ def wipe(url: str) -> None:
     engine.dispose()
 
 
+class Inbox:
+    """Mails received by the test SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """Store each mail as it arrives (aiosmtpd handler hook)."""
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+    def last(self, to: str | None = None) -> EmailMessage:
+        """Return the newest mail (to ``to``, if given)."""
+        found = [m for m in self.messages if to is None or to in m["To"]]
+        assert found, f"no mail{' to ' + to if to else ''} arrived"
+        return found[-1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 for the whole test session."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server: Inbox) -> Inbox:
+    """The test SMTP server's inbox, emptied for this test."""
+    smtp_server.messages.clear()
+    return smtp_server
+
+
+SMTP_PORT: dict[str, int] = {}
+
+
 def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
-    """Settings for a test app: cheap argon2, fixed keys, the session's database."""
+    """Settings for a test app: cheap argon2, fixed keys, the session's database, local SMTP."""
     return {
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": SMTP_PORT.get("port", 1),
+        "SMTP_SECURITY": "none",
+        "SMTP_TIMEOUT": 5,
+        "MAIL_FROM": "Praktiken <info@praktiken.example>",
+        "PRACTICE_NAME": "Praktiken",
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SECRET,
@@ -112,8 +166,9 @@ test_config.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    """A fresh app on the shared, emptied database."""
+def app(database_url: str, smtp_server: Inbox) -> Iterator[Flask]:
+    """A fresh app on the shared, emptied database, mailing to the local SMTP server."""
+    SMTP_PORT["port"] = smtp_server.port
     application = create_app(test_config(database_url))
     yield application
     application.extensions["crm.db"]["engine"].dispose()

@@ -64,8 +64,7 @@ def test_csrf_exemptions_are_exactly_the_documented_list(app):
     from crm.web import csrf
 
     exempt = {view for view in csrf._exempt_views}
-    assert {name.rsplit(".", 1)[-1] for name in exempt} == {
-        e.split(".", 1)[1] for e in CSRF_EXEMPT}
+    assert {name.rsplit(".", 1)[-1] for name in exempt} == {e.split(".", 1)[1] for e in CSRF_EXEMPT}
 
 
 def test_every_post_without_csrf_token_is_refused(app, client, owner):

@@ -21,6 +21,7 @@ from flask import request
 from flask import stream_with_context
 from flask import url_for
 from flask_babel import gettext as _
+from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm.db import get_session
@@ -59,6 +60,8 @@ def index() -> Any:
         page = 1
     per_page = current_app.config["PEOPLE_PER_PAGE"]
     rows, total = services.subscribers(db, f, page, per_page)
+    lists = services.all_lists(db)
+    db.commit()  # the default list may have just been created
     return render_template(
         "newsletter/index.html",
         rows=rows,
@@ -66,7 +69,7 @@ def index() -> Any:
         page=page,
         pages=max(1, -(-total // per_page)),
         f=f,
-        lists=services.all_lists(db),
+        lists=lists,
         counts=services.status_counts(db, f.list_id),
         statuses=list(Status),
         sources=list(Source),
@@ -111,7 +114,8 @@ def add() -> Any:
     """Add a subscriber by hand with how consent was obtained."""
     db = get_session()
     form = forms.AddSubscriberForm()
-    form.list_id.choices = [(m.id, m.name) for m in services.all_lists(db)]
+    form.list_id.choices = [SelectChoice(m.id, m.name) for m in services.all_lists(db)]
+    db.commit()  # the default list may have just been created
     if form.validate_on_submit():
         try:
             sub = services.add_manual(
@@ -154,7 +158,9 @@ def settings() -> Any:
     except services.NewsletterError as err:
         db.rollback()
         flash(_(str(err)), "error")
-    db.commit()
+    lists = services.all_lists(db)
+    text = services.current_consent_text(db)
+    db.commit()  # the default list and first text may have just been created
     snippet = render_template(
         "newsletter/embed_snippet.html",
         text=text,
@@ -162,7 +168,7 @@ def settings() -> Any:
     )
     return render_template(
         "newsletter/settings.html",
-        lists=services.all_lists(db),
+        lists=lists,
         list_form=list_form,
         text_form=text_form,
         text=text,
