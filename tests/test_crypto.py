@@ -96,17 +96,15 @@ def _token_app(secret: str = "s" * 40, fallbacks: tuple[str, ...] = ()):
     )
 
 
+@pytest.fixture(scope="module")
+def token_app():
+    """One throw-away app for the property tests (building one per example is slow)."""
+    return _token_app()
+
+
 @given(st.text(min_size=1, max_size=40))
-def test_tokens_of_one_purpose_are_refused_by_another(payload):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "s" * 40,
-            "ENCRYPTION_KEY": TEST_KEY,
-            "DATABASE_URL": "sqlite://",
-        }
-    )
-    with app.app_context():
+def test_tokens_of_one_purpose_are_refused_by_another(token_app, payload):
+    with token_app.app_context():
         token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, payload)
         assert tokens.verify(tokens.Purpose.UNSUBSCRIBE, token) == payload
         with pytest.raises(tokens.InvalidToken):
@@ -114,16 +112,8 @@ def test_tokens_of_one_purpose_are_refused_by_another(payload):
 
 
 @given(st.integers(min_value=0, max_value=200), st.sampled_from("ABCabc-_0123"))
-def test_altered_tokens_are_refused(position, char):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "s" * 40,
-            "ENCRYPTION_KEY": TEST_KEY,
-            "DATABASE_URL": "sqlite://",
-        }
-    )
-    with app.app_context():
+def test_altered_tokens_are_refused(token_app, position, char):
+    with token_app.app_context():
         token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-123")
         i = position % len(token)
         altered = token[:i] + char + token[i + 1 :]
@@ -134,23 +124,8 @@ def test_altered_tokens_are_refused(position, char):
 
 
 def test_old_secret_keys_still_verify_after_rotation():
-    old = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "o" * 40,
-            "ENCRYPTION_KEY": TEST_KEY,
-            "DATABASE_URL": "sqlite://",
-        }
-    )
-    new = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "n" * 40,
-            "SECRET_KEY_FALLBACKS": ["o" * 40],
-            "ENCRYPTION_KEY": TEST_KEY,
-            "DATABASE_URL": "sqlite://",
-        }
-    )
+    old = _token_app("o" * 40)
+    new = _token_app("n" * 40, fallbacks=("o" * 40,))
     with old.app_context():
         token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-1")
     with new.app_context():
@@ -159,14 +134,7 @@ def test_old_secret_keys_still_verify_after_rotation():
 
 
 def test_expired_token(monkeypatch):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "s" * 40,
-            "ENCRYPTION_KEY": TEST_KEY,
-            "DATABASE_URL": "sqlite://",
-        }
-    )
+    app = _token_app()
     with app.app_context():
         token = tokens.sign(tokens.Purpose.CONFIRM, "p")
         import time
