@@ -120,3 +120,54 @@ def test_first_run_owner_mfa_client_search_and_audit(app, live_server, page):
     assert page.locator("code", has_text="person.reveal_personnummer").count() == 1
     assert page.locator("code", has_text="auth.mfa_enable").count() == 1
     page.screenshot(path=ARTIFACTS / "06-audit.png", full_page=True)
+
+
+def test_newsletter_signup_confirm_one_click_unsubscribe_and_timeline(
+    app, live_server, page, inbox, owner
+):
+    import re
+
+    from playwright.sync_api import sync_playwright  # noqa: F401 - same driver as the fixture
+
+    app.config["BASE_URL"] = live_server  # links in mails point at this server
+
+    # 1. a visitor signs up; the consent box starts unticked and is required
+    page.goto(f"{live_server}/subscribe")
+    assert not page.is_checked("#consent")
+    page.fill("#email", "besokare@example.se")
+    page.fill("#name", "Besökare")
+    page.check("#consent")
+    page.screenshot(path=ARTIFACTS / "10-subscribe.png", full_page=True)
+    page.click("main button[type=submit]")
+    assert page.locator("h1").text_content() == "Titta i din inkorg"
+
+    # 2. the confirmation mail arrived at the local SMTP server; open and confirm
+    confirm = re.search(r"(http://\S+/confirm/\S+)", inbox.last("besokare@").get_content())
+    page.goto(confirm.group(1))
+    page.screenshot(path=ARTIFACTS / "11-confirm.png", full_page=True)
+    page.click("main button[type=submit]")
+    assert page.locator("h1").text_content() == "Tack!"
+
+    # 3. the welcome mail's List-Unsubscribe URL, POSTed the way Gmail does (RFC 8058)
+    welcome = inbox.last("besokare@")
+    assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = welcome["List-Unsubscribe"].strip("<>")
+    request = page.context.request  # shares nothing but the browser; send no cookies
+    response = request.post(
+        url, form={"List-Unsubscribe": "One-Click"}, headers={"Cookie": ""}, max_redirects=0
+    )
+    assert response.status == 200
+
+    # 4. the owner logs in and sees the consent timeline: grant, confirm, withdraw
+    page.goto(f"{live_server}/auth/login")
+    page.fill("#email", owner.email)
+    page.fill("#password", owner.password)
+    page.click("main button[type=submit]")
+    page.fill("#code", owner.code(app))
+    page.click("main button[type=submit]")
+    page.goto(f"{live_server}/newsletter/")
+    page.click("text=besokare@example.se")
+    items = page.locator("#timeline li strong").all_text_contents()
+    assert items == ["Samtycke lämnat", "Bekräftat", "Återkallat"]
+    assert "ett klick i e-postprogrammet" in page.locator("#timeline").text_content()
+    page.screenshot(path=ARTIFACTS / "12-timeline.png", full_page=True)
