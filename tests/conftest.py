@@ -89,8 +89,8 @@ def wipe(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "app_secret":  # generated once per database, like in production
-                conn.execute(table.delete())
+            # app_secret too: a test may have rotated it to another key; it is regenerated
+            conn.execute(table.delete())
         conn.execute(
             text("INSERT INTO audit_chain (id, seq, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64}
         )

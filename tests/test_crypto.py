@@ -57,6 +57,12 @@ def test_bad_keys_are_refused():
 
 def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, database_url):
     post_form(auth_client, "/people/new", {"name": "Rot", "personnummer": "811228-9874"})
+    from crm.newsletter import suppression
+    from crm.newsletter.models import Reason
+
+    with db() as s:
+        suppression.suppress(s, "erased@example.se", Reason.ERASED)
+        s.commit()
     rotated_app = create_app(test_config(database_url, ENCRYPTION_KEY=f"{NEW_KEY},{TEST_KEY}"))
     result = rotated_app.test_cli_runner().invoke(args=["rotate-keys"])
     assert result.exit_code == 0, result.output
@@ -79,6 +85,8 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
         from crm.people.services import find_by_personnummer
 
         assert find_by_personnummer(get_session(), "811228-9874").name == "Rot"
+        # the suppression key is not derived from the rotated key: old entries still match
+        assert suppression.is_suppressed(get_session(), "Erased@example.se")
     for a in (rotated_app, new_only):
         a.extensions["crm.db"]["engine"].dispose()
 

@@ -29,12 +29,14 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import Connection
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.audit import Actor
+from crm.db import bulk_insert
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.newsletter import services
@@ -176,6 +178,7 @@ def run(
     lists = {m.name.lower(): m for m in services.all_lists(session)}
     default = services.default_list(session)
     suppressed = suppression.all_hashes(session)
+    email_hash = suppression.hasher(session)
     people: dict[str, int] = dict(
         session.execute(select(Person.email, Person.id).where(Person.email.is_not(None))).all()
     )
@@ -186,7 +189,7 @@ def run(
         )
     }
     report = ImportReport()
-    pending: list[tuple[_Row, MailingList]] = []
+    pending: list[tuple[_Row, int]] = []
     seen: set[tuple[str, int]] = set()
     for item in parse(decode(data), default_method):
         report.rows += 1
@@ -203,7 +206,7 @@ def run(
             report.already += 1
             continue
         seen.add((item.email, mlist.id))
-        if suppression.email_hash(session, item.email) in suppressed:
+        if email_hash(item.email) in suppressed:
             report.skipped_suppressed += 1
             continue
         status = existing.get((people.get(item.email, -1), mlist.id))
@@ -213,7 +216,7 @@ def run(
             report.skipped_unsubscribed += 1  # unsubscribed, bounced, complained: never revived
         else:
             report.created += 1
-            pending.append((item, mlist))
+            pending.append((item, mlist.id))
     if not dry_run:
         for start in range(0, len(pending), BATCH):
             _write(session, pending[start : start + BATCH], people, actor)
@@ -232,10 +235,31 @@ def run(
     return report
 
 
+def _new_ids(conn: Connection, emails: list[str]) -> dict[str, int]:
+    """Return the ids of people just inserted, in one cheap query.
+
+    On SQLite the transaction holds the database's only write lock since its first INSERT,
+    and rowids without AUTOINCREMENT are max + 1, so the rows just written have the highest,
+    consecutive ids in insertion order; one MAX() finds them (and the last row is checked).
+    PostgreSQL sequences may interleave with other sessions, so there we look them up.
+    """
+    if conn.dialect.name == "sqlite":
+        last = conn.execute(select(func.max(Person.id))).scalar_one()
+        first = last - len(emails) + 1
+        check = conn.execute(select(Person.email).where(Person.id == last)).scalar_one()
+        if check == emails[-1]:
+            return dict(zip(emails, range(first, last + 1), strict=True))
+    return dict(conn.execute(select(Person.email, Person.id).where(Person.email.in_(emails))).all())
+
+
 def _write(
     session: Session, batch: list[tuple[_Row, MailingList]], people: dict[str, int], actor: Actor
 ) -> None:
-    """Insert one batch with executemany: people first, then subscriptions and consent grants."""
+    """Insert one batch with plain executemany: people first, then subscriptions and grants.
+
+    Core inserts without RETURNING, because SQLite would otherwise run one statement per
+    row; the new ids are read back with one query per batch.
+    """
     now = utcnow()
     new_people = {}
     for row, _ in batch:
@@ -247,14 +271,12 @@ def _write(
                 "created_at": now,
                 "updated_at": now,
             }
+    conn = session.connection()
     if new_people:
-        result = session.execute(
-            insert(Person).returning(Person.id, Person.email, sort_by_parameter_order=True),
-            list(new_people.values()),
-        )
-        people.update({email: pid for pid, email in result})
+        bulk_insert(conn, Person.__table__, list(new_people.values()))
+        people.update(_new_ids(conn, list(new_people)))
     subs, records = [], []
-    for row, mlist in batch:
+    for row, list_id in batch:
         given = (
             datetime.combine(row.consent_date, datetime.min.time(), tzinfo=UTC)
             if row.consent_date
@@ -263,24 +285,30 @@ def _write(
         subs.append(
             {
                 "person_id": people[row.email],
-                "list_id": mlist.id,
+                "list_id": list_id,
                 "status": Status.ACTIVE,
                 "source": Source.IMPORT,
                 "created_at": given,
                 "confirmed_at": given,
+                "unsubscribed_at": None,
                 "legal_basis": "soft_opt_in" if row.method == Method.SOFT_OPT_IN else "consent",
             }
         )
         records.append(
             {
                 "person_id": people[row.email],
-                "list_id": mlist.id,
+                "list_id": list_id,
                 "purpose": "newsletter",
                 "action": "grant",
                 "method": row.method,
                 "occurred_at": given,
                 "staff_user_id": actor.user_id,
+                "consent_text_id": None,
+                "text_hash": None,
+                "ip": None,
+                "user_agent": None,
+                "note": None,
             }
         )
-    session.execute(insert(Subscription), subs)
-    session.execute(insert(ConsentRecord), records)
+    bulk_insert(conn, Subscription.__table__, subs)
+    bulk_insert(conn, ConsentRecord.__table__, records)

@@ -1,0 +1,39 @@
+"""Shared helpers for the benchmarks: a throw-away migrated database and app."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from pathlib import Path
+
+from crm import create_app
+from crm.cli import upgrade_database
+
+KEY = base64.urlsafe_b64encode(b"b" * 32).decode()
+SECRET = "bench-secret-key-that-is-long-enough-to-pass-checks"
+
+
+def bench_env(tmp: Path) -> dict[str, str]:
+    """Environment for a benchmark app (also for gunicorn subprocesses)."""
+    url = os.environ.get("CRM_BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}"
+    return {
+        "CRM_DATABASE_URL": url,
+        "CRM_SECRET_KEY": SECRET,
+        "CRM_ENCRYPTION_KEY": KEY,
+        "CRM_INSTANCE_PATH": str(tmp / "instance"),
+        "CRM_BASE_URL": "http://127.0.0.1",
+    }
+
+
+def bench_app(tmp: Path):
+    """Create the app on a freshly migrated database."""
+    env = bench_env(tmp)
+    os.environ.update(env)
+    upgrade_database(env["CRM_DATABASE_URL"])
+    return create_app({"BASE_URL": "http://127.0.0.1"})
+
+
+def tmpdir() -> Path:
+    """A temporary directory that lives as long as the process."""
+    return Path(tempfile.mkdtemp(prefix="crm-bench-"))
