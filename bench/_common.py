@@ -7,6 +7,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
 from crm import create_app
 from crm.cli import upgrade_database
 
@@ -30,6 +33,13 @@ def bench_app(tmp: Path):
     """Create the app on a freshly migrated database."""
     env = bench_env(tmp)
     os.environ.update(env)
+    if env["CRM_DATABASE_URL"].startswith("postgresql"):
+        # a PostgreSQL bench database is reused between runs: start from an empty schema
+        engine = create_engine(env["CRM_DATABASE_URL"])
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
     upgrade_database(env["CRM_DATABASE_URL"])
     return create_app({"BASE_URL": "http://127.0.0.1"})
 

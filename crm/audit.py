@@ -23,6 +23,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Mapped
@@ -101,6 +102,21 @@ class Actor:
         return cls("system")
 
 
+_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_user_id",
+    "actor_kind",
+    "action",
+    "object_type",
+    "object_id",
+    "ip",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
 def _digest(fields: dict[str, Any]) -> str:
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -132,12 +148,19 @@ def record(
 ) -> AuditEvent:
     """Append an event to the chain in the caller's transaction (the caller commits).
 
+    Returns the event as written (not attached to the session).
+
     :param details: non-sensitive facts only: names of changed fields, counts, outcomes.
     """
+    chain, events = AuditChain.__table__, AuditEvent.__table__
     # Update first: this takes the lock that serialises appends (see the module docstring).
-    session.execute(update(AuditChain).where(AuditChain.id == 1).values(seq=AuditChain.seq + 1))
+    # Core statements, not the unit of work: this runs inside the database's write lock on
+    # every audited request, so it must be short.
     head = session.execute(
-        select(AuditChain.seq, AuditChain.last_hash).where(AuditChain.id == 1)
+        update(chain)
+        .where(chain.c.id == 1)
+        .values(seq=chain.c.seq + 1)
+        .returning(chain.c.seq, chain.c.last_hash)
     ).one()
     event = AuditEvent(
         seq=head.seq,
@@ -152,8 +175,8 @@ def record(
         prev_hash=head.last_hash,
     )
     event.hash = _digest(_fields(event))
-    session.add(event)
-    session.execute(update(AuditChain).where(AuditChain.id == 1).values(last_hash=event.hash))
+    session.execute(insert(events).values({column: getattr(event, column) for column in _COLUMNS}))
+    session.execute(update(chain).where(chain.c.id == 1).values(last_hash=event.hash))
     return event
 
 

@@ -20,11 +20,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.audit import Actor
+from crm.db import insert_ignoring_duplicates
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.newsletter import suppression
@@ -37,6 +40,7 @@ from crm.newsletter.models import Reason
 from crm.newsletter.models import Source
 from crm.newsletter.models import Status
 from crm.newsletter.models import Subscription
+from crm.newsletter.models import Suppression
 from crm.people.models import ClientCard
 from crm.people.models import Person
 from crm.people.models import Visit
@@ -395,31 +399,54 @@ def unsubscribe(
 
     Leaving every list also suppresses the address, so no import, sync or owner edit can put
     it back; leaving only some (from the preferences page) does not.
+
+    This is the hot path of one-click unsubscribes: everything is read and prepared first,
+    then a few Core statements run back to back, because on SQLite the writes hold the
+    database's single write lock. The UPDATE only takes rows still active or pending, so two
+    concurrent clicks record one withdrawal, not two.
     """
-    stmt = select(Subscription).where(
-        Subscription.person_id == person.id,
-        Subscription.status.in_([Status.ACTIVE, Status.PENDING]),
-    )
+    subs = Subscription.__table__
+    everything = list_ids is None and person.email is not None
+    digest = suppression.email_hash(session, person.email) if everything else None
+    still_open = subs.c.status.in_([Status.ACTIVE, Status.PENDING])
+    if not session.scalar(
+        select(subs.c.id).where(subs.c.person_id == person.id, still_open).limit(1)
+    ) and (digest is None or suppression.has_hash(session, digest)):
+        return []  # nothing to do: a repeated click writes nothing
+    now = utcnow()
+    target = update(subs).where(subs.c.person_id == person.id, still_open)
     if list_ids is not None:
-        stmt = stmt.where(Subscription.list_id.in_(list(list_ids)))
-    left = []
-    for sub in session.scalars(stmt):
-        sub.status, sub.unsubscribed_at = Status.UNSUBSCRIBED, utcnow()
-        _record(
-            session,
-            person,
-            "withdraw",
-            method,
-            mlist=sub.mailing_list,
-            ip=actor.ip,
-            user_agent=user_agent,
-            staff_user_id=actor.user_id,
+        target = target.where(subs.c.list_id.in_(list(list_ids)))
+    changed = session.execute(
+        target.values(status=Status.UNSUBSCRIBED, unsubscribed_at=now).returning(subs.c.list_id)
+    ).all()
+    left = sorted(row.list_id for row in changed)
+    if left:
+        session.execute(
+            insert(ConsentRecord.__table__),
+            [
+                {
+                    "person_id": person.id,
+                    "list_id": list_id,
+                    "purpose": "newsletter",
+                    "action": "withdraw",
+                    "method": str(method),
+                    "occurred_at": now,
+                    "ip": actor.ip,
+                    "user_agent": (user_agent or "")[:200] or None,
+                    "staff_user_id": actor.user_id,
+                    "consent_text_id": None,
+                    "text_hash": None,
+                    "note": None,
+                }
+                for list_id in left
+            ],
         )
-        left.append(sub.list_id)
-    everything = list_ids is None
-    added = False
-    if everything and person.email:
-        added = suppression.suppress(session, person.email, Reason.UNSUBSCRIBED)
+    added = digest is not None and insert_ignoring_duplicates(
+        session,
+        Suppression.__table__,
+        {"email_hash": digest, "reason": str(Reason.UNSUBSCRIBED), "created_at": now},
+    )
     if left or added:
         audit.record(
             session,

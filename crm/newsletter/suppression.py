@@ -14,6 +14,8 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.db import insert_ignoring_duplicates
+from crm.db import utcnow
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Suppression
 from crm.security import secrets_store
@@ -49,6 +51,14 @@ def reasons(session: Session, email: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
+def has_hash(session: Session, digest: str) -> bool:
+    """Tell whether a hash (from :func:`email_hash`) is suppressed for any reason."""
+    return (
+        session.scalar(select(Suppression.id).where(Suppression.email_hash == digest).limit(1))
+        is not None
+    )
+
+
 def is_suppressed(session: Session, email: str) -> bool:
     """Tell whether an address is on the suppression list for any reason."""
     return bool(reasons(session, email))
@@ -61,15 +71,11 @@ def all_hashes(session: Session) -> set[str]:
 
 def suppress(session: Session, email: str, reason: Reason) -> bool:
     """Add an address with a reason; returns False when it was already there for that reason."""
-    digest = email_hash(session, email)
-    exists = session.scalar(
-        select(Suppression.id).where(Suppression.email_hash == digest, Suppression.reason == reason)
+    return insert_ignoring_duplicates(
+        session,
+        Suppression.__table__,
+        {"email_hash": email_hash(session, email), "reason": str(reason), "created_at": utcnow()},
     )
-    if exists:
-        return False
-    session.add(Suppression(email_hash=digest, reason=reason))
-    session.flush()
-    return True
 
 
 def lift(session: Session, email: str) -> int:

@@ -1,0 +1,127 @@
+"""Throughput of the RFC 8058 one-click unsubscribe POST under gunicorn, against a baseline.
+
+Both servers run under gunicorn with the same worker count, and both are loaded by wrk with
+the same connections for the same time. The baseline is bench/minimal_app.py (one Flask route
+that returns "ok"), so the ratio is what the real work costs: verify the signed token, find
+the person, write the subscription change, consent record, suppression and audit row in one
+transaction. Each request unsubscribes a different person (a token file feeds wrk).
+
+Goal (Newsletter issue): ratio >= 0.5.
+
+    .venv/bin/python bench/unsubscribe_rate.py [SECONDS] [SUBSCRIBERS]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import bench_app
+from _common import bench_env
+from _common import tmpdir
+
+from crm.audit import Actor
+from crm.db import get_session
+from crm.newsletter import importer
+from crm.newsletter.models import Subscription
+from crm.people.models import Person
+from crm.security import tokens
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORKERS = os.environ.get("BENCH_WORKERS", "4")
+
+LUA = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  local path = paths[(i %% #paths) + 1]
+  return wrk.format("POST", path, {["Content-Type"] = "application/x-www-form-urlencoded"},
+                    "List-Unsubscribe=One-Click")
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(tmp: Path, count: int) -> list[str]:
+    """Import ``count`` subscribers and return one unsubscribe path per person."""
+    app = bench_app(tmp)
+    csv = "email;name\n" + "".join(f"u{i}@example.se;U {i}\n" for i in range(count))
+    with app.app_context():
+        db = get_session()
+        importer.run(db, csv.encode(), default_method="verbal", actor=Actor.cli())
+        db.commit()
+        ids = db.query(Person.public_id).join(Subscription).all()
+        return [f"/u/{tokens.sign(tokens.Purpose.UNSUBSCRIBE, pid)}" for (pid,) in ids]
+
+
+def serve(target: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", WORKERS, "-b", f"127.0.0.1:{port}", "--log-level",
+         "warning", target], env=env, cwd=cwd)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start")
+
+
+def load(port: int, script: Path, seconds: int) -> tuple[float, str]:
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", "16", "-d", f"{seconds}s", "-s", str(script), "--latency",
+         f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    return rps, f"p99 {p99}, non-2xx {errors.group(1) if errors else 0}"
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("needs wrk: apt-get install wrk")
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 30_000
+    tmp = tmpdir()
+    paths = seed(tmp, count)
+    (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
+    (tmp / "crm.lua").write_text(LUA % (tmp / "paths.txt"))
+    (tmp / "ok.txt").write_text("\n".join(f"/ok/{p[3:]}" for p in paths[:1000]) + "\n")
+    (tmp / "ok.lua").write_text(LUA % (tmp / "ok.txt"))
+    env = {**os.environ, **bench_env(tmp)}
+    results = {}
+    for name, target, cwd, script in (
+        ("baseline", "minimal_app:app", ROOT / "bench", tmp / "ok.lua"),
+        ("unsubscribe", "wsgi:app", ROOT, tmp / "crm.lua"),
+    ):
+        proc, port = serve(target, env, cwd)
+        try:
+            results[name] = load(port, script, seconds)
+        finally:
+            proc.terminate()
+            proc.wait()
+    base, real = results["baseline"][0], results["unsubscribe"][0]
+    print(f"database:    {env['CRM_DATABASE_URL'].split(':')[0]}, gunicorn -w {WORKERS}, "
+          f"wrk -t2 -c16 -d{seconds}s")
+    print(f"baseline:    {base:,.0f} req/s ({results['baseline'][1]})")
+    print(f"unsubscribe: {real:,.0f} req/s ({results['unsubscribe'][1]})")
+    print(f"ratio:       {real / base:.2f} (goal >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
