@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from datetime import UTC
 from datetime import datetime
 from operator import itemgetter
@@ -117,11 +118,25 @@ class _WriterLockedConnection(sqlite3.Connection):
         return super().cursor(factory or _WriterLockedCursor)
 
     def acquire_writer_lock(self) -> None:
-        """Block until this connection is the only writer (idempotent)."""
-        if self._lock_fd is None and self.lock_path:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._lock_fd = fd
+        """Wait until this connection is the only writer (idempotent).
+
+        Polls every millisecond up to the busy timeout, then raises like SQLite would, so a
+        writer that never commits cannot hang the others forever.
+        """
+        if self._lock_fd is not None or not self.lock_path:
+            return
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(0.001)
+        self._lock_fd = fd
 
     def release_writer_lock(self) -> None:
         """Let the next writer in."""

@@ -47,3 +47,42 @@ def test_audit_page_filters(app, auth_client):
     page = auth_client.get("/audit?action=auth.&since=2000-01-01&until=2100-01-01")
     assert "auth.login" in page.get_data(as_text=True)
     assert auth_client.get("/audit?since=garbage&page=x&actor=abc").status_code == 200
+
+
+def test_sqlite_writers_queue_on_the_writer_lock(tmp_path, monkeypatch):
+    """A second writer waits for the first and then proceeds; one that waits too long fails."""
+    import sqlite3
+    import threading
+
+    from crm import db as crm_db
+
+    monkeypatch.setattr(crm_db, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    engine = crm_db.make_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    first = engine.raw_connection()
+    first.cursor().execute("INSERT INTO t VALUES (1)")  # holds the writer lock, uncommitted
+    second = engine.raw_connection()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        second.cursor().execute("INSERT INTO t VALUES (2)")
+    second.rollback()
+    done = threading.Event()
+
+    def write() -> None:
+        third = engine.raw_connection()
+        third.cursor().execute("INSERT INTO t VALUES (3)")
+        third.commit()
+        third.close()
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    assert not done.wait(0.05)  # waiting for the first writer
+    first.commit()
+    thread.join(5)
+    assert done.is_set()
+    first.close()
+    second.close()
+    with engine.connect() as conn:
+        assert sorted(r[0] for r in conn.exec_driver_sql("SELECT n FROM t")) == [1, 3]
+    engine.dispose()
