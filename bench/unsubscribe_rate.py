@@ -71,8 +71,19 @@ def seed(tmp: Path, count: int) -> list[str]:
 def serve(target: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", WORKERS, "-b", f"127.0.0.1:{port}", "--log-level",
-         "warning", target], env=env, cwd=cwd)
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            WORKERS,
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            target,
+        ],
+        env=env,
+        cwd=cwd,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -84,8 +95,23 @@ def serve(target: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen
 
 def load(port: int, script: Path, seconds: int) -> tuple[float, str]:
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", "16", "-d", f"{seconds}s", "-s", str(script), "--latency",
-         f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            "16",
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(script),
+            "--latency",
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     p99 = re.search(r"99%\s+(\S+)", out).group(1)
@@ -116,8 +142,10 @@ def main() -> None:
             proc.terminate()
             proc.wait()
     base, real = results["baseline"][0], results["unsubscribe"][0]
-    print(f"database:    {env['CRM_DATABASE_URL'].split(':')[0]}, gunicorn -w {WORKERS}, "
-          f"wrk -t2 -c16 -d{seconds}s")
+    print(
+        f"database:    {env['CRM_DATABASE_URL'].split(':')[0]}, gunicorn -w {WORKERS}, "
+        f"wrk -t2 -c16 -d{seconds}s"
+    )
     print(f"baseline:    {base:,.0f} req/s ({results['baseline'][1]})")
     print(f"unsubscribe: {real:,.0f} req/s ({results['unsubscribe'][1]})")
     print(f"ratio:       {real / base:.2f} (goal >= 0.5)")

@@ -392,3 +392,20 @@ def test_unsubscribe_url_command(app, client, inbox, db):
     assert _sub(db).status == "unsubscribed"
     missing = app.test_cli_runner().invoke(args=["unsubscribe-url", "nobody@example.se"])
     assert missing.exit_code != 0
+
+
+def test_dashboard_shows_subscribers_and_overdue_requests(app, client, auth_client, inbox, db):
+    _subscribe_confirmed(client, inbox)
+    with db() as s:
+        person = s.scalar(select(Person))
+        s.add(
+            DataRequest(
+                person_id=person.id,
+                kind="erasure",
+                channel="email",
+                due_at=utcnow() - timedelta(days=1),
+            )
+        )
+        s.commit()
+    page = auth_client.get("/").get_data(as_text=True)
+    assert 'id="requests"' in page and "försenad" in page and "radering" in page

@@ -21,8 +21,10 @@ from crm.audit import staff_names
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
+from crm.newsletter.models import Subscription
 from crm.people.models import ClientCard
 from crm.people.models import Person
+from crm.privacy.models import DataRequest
 from crm.web import public
 
 bp = Blueprint("main", __name__)
@@ -40,8 +42,24 @@ def dashboard() -> Any:
         or 0
     )
     recent = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
+    subscribers = (
+        db.scalar(
+            select(func.count()).select_from(Subscription).where(Subscription.status == "active")
+        )
+        or 0
+    )
+    requests = db.scalars(
+        select(DataRequest).where(DataRequest.status == "open").order_by(DataRequest.due_at)
+    ).all()
     return render_template(
-        "main/dashboard.html", people=people, clients=clients, recent=recent, names=staff_names(db)
+        "main/dashboard.html",
+        people=people,
+        clients=clients,
+        recent=recent,
+        names=staff_names(db),
+        subscribers=subscribers,
+        requests=requests,
+        now=utcnow(),
     )
 
 

@@ -33,6 +33,14 @@ METHOD = {
     "staff_on_behalf": _l("by staff on their behalf"),
     "provider": _l("at the mail provider"),
 }
+REQUEST_KIND = {
+    "access": _l("access"),
+    "portability": _l("portability"),
+    "rectification": _l("rectification"),
+    "erasure": _l("erasure"),
+    "restriction": _l("restriction"),
+    "objection": _l("objection"),
+}
 ACTION = {"grant": _l("Consent given"), "confirm": _l("Confirmed"), "withdraw": _l("Withdrawn")}
 
 
@@ -43,5 +51,6 @@ def register(bp: Blueprint) -> None:
         ("source_label", SOURCE),
         ("method_label", METHOD),
         ("consent_action_label", ACTION),
+        ("request_kind_label", REQUEST_KIND),
     ):
         bp.add_app_template_filter(lambda v, t=table: str(t.get(str(v), v)), name)
