@@ -409,3 +409,32 @@ def test_dashboard_shows_subscribers_and_overdue_requests(app, client, auth_clie
         s.commit()
     page = auth_client.get("/").get_data(as_text=True)
     assert 'id="requests"' in page and "försenad" in page and "radering" in page
+
+
+def test_file_mail_backend_for_development(app, tmp_path):
+    from email import message_from_bytes
+
+    from crm import mail
+
+    app.config["MAIL_BACKEND"] = "file"
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        mail.send(mail.build("a@example.se", "Ämne", "Hej", unsubscribe_url="https://x/u/t"))
+    files = list((tmp_path / "mail").glob("*.eml"))
+    assert len(files) == 1
+    msg = message_from_bytes(files[0].read_bytes())
+    assert msg["List-Unsubscribe"] == "<https://x/u/t>" and msg["To"] == "a@example.se"
+
+
+def test_tampered_confirm_and_expired_preferences_links(app, client, inbox, monkeypatch):
+    assert client.get("/confirm/garbage").status_code == 400
+    assert client.get("/preferences/garbage").status_code == 400
+    path = _subscribe_confirmed(client, inbox)
+    client.post(f"{path}/preferences-link")
+    prefs = _link(inbox.last(EMAIL), "/preferences")
+    import time
+
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 31 * 86400)
+    assert client.get(prefs).status_code == 410
+    assert client.post(path).status_code == 200  # unsubscribe links never expire
