@@ -52,9 +52,13 @@ def _register_blueprints(app: Flask) -> None:
     from crm.newsletter import public as newsletter_public
     from crm.newsletter import views as newsletter_views
     from crm.people import views as people_views
+    from crm.testimonials import public as testimonials_public
+    from crm.testimonials import views as testimonials_views
 
     app.register_blueprint(main_views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(people_views.bp)
     app.register_blueprint(newsletter_views.bp)
     app.register_blueprint(newsletter_public.bp)
+    app.register_blueprint(testimonials_views.bp)
+    app.register_blueprint(testimonials_public.bp)

@@ -222,18 +222,21 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 @with_appcontext
 def retention_command(dry_run: bool) -> None:
-    """Delete what its retention period has run out for (unconfirmed sign-ups)."""
+    """Delete what its retention period ran out for (unconfirmed sign-ups, revoked media)."""
     from crm.db import get_session
     from crm.newsletter import services
+    from crm.testimonials import services as testimonials
 
     db = get_session()
     count = services.purge_unconfirmed(db, dry_run=dry_run)
     if dry_run:
         db.rollback()
         click.echo(f"unconfirmed sign-ups to delete: {count} (dry run)")
-    else:
-        db.commit()
-        click.echo(f"unconfirmed sign-ups deleted: {count}")
+        return
+    media = testimonials.purge_due_media(db)
+    db.commit()
+    click.echo(f"unconfirmed sign-ups deleted: {count}")
+    click.echo(f"media files of withdrawn testimonials deleted: {media}")
 
 
 @click.group("audit")

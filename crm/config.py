@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
     "ARGON2_PARALLELISM": 1,
-    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 110 * 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LANGUAGES": ["sv", "en"],
@@ -67,6 +67,18 @@ DEFAULTS: dict[str, Any] = {
     "CONFIRM_LINK_DAYS": 7,
     "PREFERENCES_LINK_DAYS": 30,
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
+    # Testimonial media: largest file per type; the request limit is the largest plus slack.
+    "MEDIA_MAX_BYTES": {
+        "image": 10 * 1024 * 1024,
+        "audio": 25 * 1024 * 1024,
+        "video": 100 * 1024 * 1024,
+    },
+    # Days after a revocation before media files are deleted (0 = at once).
+    "TESTIMONIAL_MEDIA_DELETE_DAYS": 0,
+    "TESTIMONIAL_CONSENT_LINK_DAYS": 30,
+    # Who may show the testimonial feed in a frame ("*" = any site; it only shows what
+    # clients consented to publish on the website).
+    "EMBED_FRAME_ANCESTORS": "*",
 }
 
 FERNET_KEY_BYTES = 32

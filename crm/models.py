@@ -7,3 +7,4 @@ from crm.people import models as people_models  # noqa: F401
 from crm.privacy import models as privacy_models  # noqa: F401
 from crm.security import ratelimit  # noqa: F401
 from crm.security import secrets_store  # noqa: F401
+from crm.testimonials import models as testimonial_models  # noqa: F401

@@ -26,12 +26,24 @@ PUBLIC_ENDPOINTS = {
     "public.preferences_data",
     "public.forget",
     "public.privacy_policy",
+    "testimonials_public.consent",
+    "testimonials_public.consent_media",
+    "testimonials_public.revoke",
+    "testimonials_public.embed",
+    "testimonials_public.embed_json",
+    "testimonials_public.embed_media",
 }
 
-#: Public POSTs that cannot carry a CSRF token: a mail client's RFC 8058 one-click POST, and the
-#: sign-up form embedded on the practice's own website. Each is authorised otherwise (signed
-#: token; double opt-in).
-CSRF_EXEMPT = {"public.subscribe", "public.unsubscribe", "public.preferences_link"}
+#: Public POSTs that cannot carry a CSRF token: a mail client's RFC 8058 one-click POST, the
+#: sign-up form embedded on the practice's own website, and the testimonial revoke button
+#: (withdrawing must work from any browser). Each is authorised otherwise (signed token;
+#: double opt-in).
+CSRF_EXEMPT = {
+    "public.subscribe",
+    "public.unsubscribe",
+    "public.preferences_link",
+    "testimonials_public.revoke",
+}
 
 
 def _concrete(rule) -> str:

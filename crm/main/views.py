@@ -25,6 +25,7 @@ from crm.newsletter.models import Subscription
 from crm.people.models import ClientCard
 from crm.people.models import Person
 from crm.privacy.models import DataRequest
+from crm.testimonials import services as testimonial_services
 from crm.web import public
 
 bp = Blueprint("main", __name__)
@@ -51,8 +52,11 @@ def dashboard() -> Any:
     requests = db.scalars(
         select(DataRequest).where(DataRequest.status == "open").order_by(DataRequest.due_at)
     ).all()
+    tasks = testimonial_services.removal_tasks(db)
     return render_template(
         "main/dashboard.html",
+        removal_tasks=tasks,
+        button=FlaskForm(),
         people=people,
         clients=clients,
         recent=recent,

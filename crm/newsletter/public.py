@@ -44,7 +44,7 @@ def _actor() -> Actor:
     return Actor("public", None, request.remote_addr)
 
 
-def _bad_token(page: str = "public/bad_link.html") -> tuple[str, int]:
+def bad_token_response(page: str = "public/bad_link.html") -> tuple[str, int]:
     """Answer a tampered token: 400, or 429 once an IP has sent too many bad ones."""
     db = get_session()
     name = ratelimit.bucket("bad-token", request.remote_addr or "-")
@@ -169,7 +169,7 @@ def confirm(token: str) -> Any:
     except tokens.ExpiredToken:
         return render_template("public/confirm_expired.html"), 410
     except tokens.InvalidToken:
-        return _bad_token()
+        return bad_token_response()
     form = FlaskForm()
     if request.method == "GET" or not form.validate_on_submit():
         return render_template("public/confirm.html", form=form)
@@ -198,7 +198,7 @@ def unsubscribe(token: str) -> Any:
     try:
         public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
     except tokens.InvalidToken:
-        return _bad_token()
+        return bad_token_response()
     if request.method == "GET":
         return render_template("public/unsubscribe.html", token=token)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
@@ -225,7 +225,7 @@ def preferences_link(token: str) -> Any:
     try:
         public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
     except tokens.InvalidToken:
-        return _bad_token()
+        return bad_token_response()
     db = get_session()
     person = services.person_by_public_id(db, public_id)
     if person is not None and person.email:
@@ -247,7 +247,7 @@ def _preferences_person(token: str) -> Person | tuple[str, int]:
     except tokens.ExpiredToken:
         return render_template("public/preferences_expired.html"), 410
     except tokens.InvalidToken:
-        return _bad_token()
+        return bad_token_response()
     person = services.person_by_public_id(get_session(), public_id)
     if person is None or person.email is None:
         return render_template("public/forgotten.html"), 404

@@ -1,0 +1,1 @@
+"""Testimonials with consent per channel and medium, revocation, publications, public feed."""

@@ -1,0 +1,143 @@
+"""Testimonial media: type decided by content, size limits, EXIF stripped, encrypted storage.
+
+Uploads are sniffed by their magic bytes (the file name and the browser's Content-Type are
+ignored), checked against a per-type size limit, and images are decoded and re-encoded with
+Pillow, which drops EXIF (including GPS), XMP and ICC comments and refuses decompression bombs.
+Files are stored under instance/media/ - outside the web root - encrypted with the field
+keyring, under random names, and only served by routes that check login or consent.
+
+Audio and video are stored as uploaded: stripping their metadata needs a media toolchain
+(ffmpeg) the app does not ship; the owner page says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from PIL import Image
+from PIL import UnidentifiedImageError
+
+from crm.i18n import N_
+from crm.security.crypto import keyring
+
+#: (offset, magic bytes, kind, mime) - checked in order.
+SIGNATURES: tuple[tuple[int, bytes, str, str], ...] = (
+    (0, b"\xff\xd8\xff", "image", "image/jpeg"),
+    (0, b"\x89PNG\r\n\x1a\n", "image", "image/png"),
+    (0, b"ID3", "audio", "audio/mpeg"),
+    (0, b"\xff\xfb", "audio", "audio/mpeg"),
+    (0, b"\xff\xf3", "audio", "audio/mpeg"),
+    (0, b"OggS", "audio", "audio/ogg"),
+    (0, b"\x1a\x45\xdf\xa3", "video", "video/webm"),
+)
+MAX_PIXELS = 40_000_000
+
+
+class MediaError(ValueError):
+    """An upload was refused; the message is an English msgid for the user."""
+
+
+@dataclass(frozen=True)
+class CleanFile:
+    """An accepted upload, cleaned and ready to store."""
+
+    kind: str
+    mime: str
+    data: bytes
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """Return (kind, mime) from a file's first bytes, or None when the type is not allowed."""
+    for offset, magic, kind, mime in SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return kind, mime
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio", "audio/wav"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"M4A ", b"M4B "):
+            return "audio", "audio/mp4"
+        return "video", "video/mp4"
+    return None
+
+
+def _limit(kind: str) -> int:
+    return int(current_app.config["MEDIA_MAX_BYTES"][kind])
+
+
+def _reencode(data: bytes, mime: str) -> bytes:
+    """Decode and re-encode an image from its pixels alone: no metadata can survive."""
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    fmt = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}[mime]
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise MediaError(N_("The image has too many pixels."))
+            img.load()
+            alpha = fmt != "JPEG" and ("A" in img.getbands() or "transparency" in img.info)
+            pixels = img.convert("RGBA" if alpha else "RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+        raise MediaError(N_("The image could not be read; it may be damaged.")) from err
+    # A new image built from raw pixels carries no EXIF, GPS, XMP, ICC or comments.
+    fresh = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    out = io.BytesIO()
+    fresh.save(out, format=fmt, **({} if fmt == "PNG" else {"quality": 90}))
+    return out.getvalue()
+
+
+def accept(data: bytes) -> CleanFile:
+    """Check an upload and return it cleaned, or raise :class:`MediaError`."""
+    if not data:
+        raise MediaError(N_("The file is empty."))
+    found = sniff(data[:16])
+    if found is None:
+        raise MediaError(
+            N_(
+                "Only JPEG, PNG or WebP images, MP3, M4A, OGG or WAV audio and MP4 "
+                "or WebM video can be uploaded."
+            )
+        )
+    kind, mime = found
+    if len(data) > _limit(kind):
+        raise MediaError(N_("The file is larger than allowed for its type."))
+    if kind == "image":
+        data = _reencode(data, mime)
+    return CleanFile(kind, mime, data)
+
+
+def _folder() -> Path:
+    folder = Path(current_app.instance_path) / "media"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def store(clean: CleanFile) -> tuple[str, str]:
+    """Encrypt and write a file under a new random name; return (stored_name, sha256)."""
+    name = secrets.token_hex(16)
+    ring = keyring()
+    blob = ring.encrypt(clean.data, f"media:{name}")
+    (_folder() / name).write_bytes(ring.primary_kid.encode() + b":" + blob)
+    return name, hashlib.sha256(clean.data).hexdigest()
+
+
+def load(stored_name: str) -> bytes:
+    """Read and decrypt a stored file."""
+    kid, blob = (_folder() / stored_name).read_bytes().split(b":", 1)
+    return keyring().decrypt(blob, kid.decode(), f"media:{stored_name}")
+
+
+def remove(stored_name: str) -> None:
+    """Delete a stored file (missing files are fine: deletion is idempotent)."""
+    (_folder() / stored_name).unlink(missing_ok=True)
+
+
+def exists(stored_name: str) -> bool:
+    """Tell whether the file is still on disk."""
+    return (_folder() / stored_name).exists()

@@ -1,0 +1,469 @@
+"""Testimonial operations: create, edit (voiding consent), media, consent, publish, revoke.
+
+A testimonial reaches the website feed only while a consent covering the website is in force
+for exactly the content the client saw (text, media, name as shown). An edit voids that
+consent and takes the testimonial out of the feed at once; a revocation does the same and
+turns every manual publication into a removal task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from crm import audit
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.i18n import N_
+from crm.people.models import Person
+from crm.testimonials import media as media_store
+from crm.testimonials.models import CHANNELS
+from crm.testimonials.models import MEDIA_KINDS
+from crm.testimonials.models import DisplayMode
+from crm.testimonials.models import Publication
+from crm.testimonials.models import Status
+from crm.testimonials.models import Testimonial
+from crm.testimonials.models import TestimonialConsent
+from crm.testimonials.models import TestimonialMedia
+
+ANONYMOUS = N_("A client")
+
+
+class TestimonialError(ValueError):
+    """An operation was refused; the message is an English msgid for the user."""
+
+
+def display_name(person: Person, mode: str) -> str:
+    """Return the name exactly as it will be published ("" for anonymous)."""
+    parts = person.name.split()
+    if mode == DisplayMode.FULL_NAME:
+        return person.name
+    if mode == DisplayMode.FIRST_NAME:
+        return parts[0] if parts else ""
+    if mode == DisplayMode.INITIALS:
+        return " ".join(f"{p[0]}." for p in parts if p)
+    return ""
+
+
+def content_hash(t: Testimonial) -> str:
+    """Hash what the client is asked to approve: text, the name as shown, and the media."""
+    payload = {
+        "text": t.text,
+        "name": display_name(t.person, t.display_mode),
+        "media": sorted(m.sha256 for m in t.live_media),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def get(session: Session, testimonial_id: int) -> Testimonial | None:
+    """Return a testimonial with its media, consents and publications."""
+    return session.get(Testimonial, testimonial_id)
+
+
+def by_public_id(session: Session, public_id: object) -> Testimonial | None:
+    """Return the testimonial a signed link names."""
+    if not isinstance(public_id, str):
+        return None
+    return session.scalar(select(Testimonial).where(Testimonial.public_id == public_id))
+
+
+def _check_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise TestimonialError(N_("Write the testimonial text."))
+    if len(text) > 5000:
+        raise TestimonialError(N_("The text is longer than 5,000 characters."))
+    return text
+
+
+def create(
+    session: Session, person: Person, text: str, display_mode: str, actor: Actor
+) -> Testimonial:
+    """Create a draft."""
+    if person.restricted_at is not None:
+        raise TestimonialError(N_("Processing of this person is restricted."))
+    if display_mode not in set(DisplayMode):
+        raise TestimonialError(N_("Choose how the name is shown."))
+    t = Testimonial(person=person, text=_check_text(text), display_mode=display_mode)
+    session.add(t)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "testimonial.create",
+        object_type="testimonial",
+        object_id=t.id,
+        details={"person": person.id},
+    )
+    return t
+
+
+def _void_consent(session: Session, t: Testimonial, actor: Actor, reason: str) -> None:
+    """The content changed: any consent no longer covers it, so it leaves the feed now."""
+    consent = t.active_consent
+    if consent is not None:
+        consent.voided_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "testimonial.consent_void",
+            object_type="testimonial",
+            object_id=t.id,
+            details={"reason": reason},
+        )
+    if t.status in (Status.APPROVED, Status.PUBLISHED, Status.AWAITING_CONSENT):
+        t.status = Status.AWAITING_CONSENT if consent or t.consents else Status.DRAFT
+    _close_automatic_publications(t)
+
+
+def _close_automatic_publications(t: Testimonial) -> None:
+    for pub in t.publications:
+        if pub.automatic and pub.removed_at is None:
+            pub.removed_at = utcnow()  # the feed drops it by itself: nothing to tick off
+
+
+def edit(session: Session, t: Testimonial, text: str, display_mode: str, actor: Actor) -> bool:
+    """Change text or name display; returns whether anything changed (and consent was voided)."""
+    if t.status == Status.REVOKED:
+        raise TestimonialError(N_("A revoked testimonial cannot be changed."))
+    if display_mode not in set(DisplayMode):
+        raise TestimonialError(N_("Choose how the name is shown."))
+    text = _check_text(text)
+    if text == t.text and display_mode == t.display_mode:
+        return False
+    t.text, t.display_mode, t.updated_at = text, display_mode, utcnow()
+    _void_consent(session, t, actor, "edited")
+    audit.record(session, actor, "testimonial.edit", object_type="testimonial", object_id=t.id)
+    return True
+
+
+def add_media(session: Session, t: Testimonial, data: bytes, actor: Actor) -> TestimonialMedia:
+    """Accept, clean and store an upload; it changes the content, so consent is voided."""
+    if t.status == Status.REVOKED:
+        raise TestimonialError(N_("A revoked testimonial cannot be changed."))
+    try:
+        clean = media_store.accept(data)
+    except media_store.MediaError as err:
+        raise TestimonialError(str(err)) from err
+    name, digest = media_store.store(clean)
+    item = TestimonialMedia(
+        kind=clean.kind, mime=clean.mime, size=len(clean.data), stored_name=name, sha256=digest
+    )
+    t.media.append(item)
+    session.flush()
+    _void_consent(session, t, actor, "media_added")
+    audit.record(
+        session,
+        actor,
+        "testimonial.media_add",
+        object_type="testimonial",
+        object_id=t.id,
+        details={"kind": clean.kind, "bytes": len(clean.data)},
+    )
+    return item
+
+
+def delete_media(session: Session, item: TestimonialMedia, actor: Actor) -> None:
+    """Delete a media file now; the content changed, so consent is voided."""
+    t = item.testimonial
+    media_store.remove(item.stored_name)
+    item.deleted_at = utcnow()
+    _void_consent(session, t, actor, "media_deleted")
+    audit.record(
+        session,
+        actor,
+        "testimonial.media_delete",
+        object_type="testimonial",
+        object_id=t.id,
+        details={"media": item.id},
+    )
+
+
+def request_consent(session: Session, t: Testimonial, actor: Actor) -> TestimonialConsent:
+    """Record a consent request for the current content (the caller sends the mail)."""
+    if t.status == Status.REVOKED:
+        raise TestimonialError(N_("A revoked testimonial cannot be changed."))
+    if not t.person.email:
+        raise TestimonialError(N_("The client has no email address to send the request to."))
+    if t.person.restricted_at is not None:
+        raise TestimonialError(N_("Processing of this person is restricted."))
+    request = TestimonialConsent(content_hash=content_hash(t))
+    t.consents.append(request)
+    if t.status == Status.DRAFT:
+        t.status = Status.AWAITING_CONSENT
+    session.flush()
+    audit.record(
+        session, actor, "testimonial.consent_request", object_type="testimonial", object_id=t.id
+    )
+    return request
+
+
+@dataclass
+class ConsentChoice:
+    """What the client ticked on the consent page."""
+
+    channels: list[str]
+    media_kinds: list[str]
+    ip: str | None
+    user_agent: str | None
+
+
+def give_consent(
+    session: Session, t: Testimonial, shown_hash: str, choice: ConsentChoice, actor: Actor
+) -> TestimonialConsent:
+    """Record the client's consent for the content whose hash they were shown.
+
+    :raises TestimonialError: the content changed since the request, or nothing was ticked.
+    """
+    if t.status == Status.REVOKED:
+        raise TestimonialError(N_("This testimonial was withdrawn."))
+    current = content_hash(t)
+    if shown_hash != current:
+        raise TestimonialError(
+            N_("The testimonial was changed after this link was sent. Wait for a new link.")
+        )
+    channels = [c for c in CHANNELS if c in choice.channels]
+    kinds = [k for k in MEDIA_KINDS if k in choice.media_kinds]
+    if not channels or not kinds:
+        raise TestimonialError(
+            N_(
+                "Tick at least one place and one medium, or just close the "
+                "page if you do not agree."
+            )
+        )
+    request = next(
+        (
+            c
+            for c in reversed(t.consents)
+            if c.content_hash == current and c.consented_at is None and c.voided_at is None
+        ),
+        None,
+    )
+    if request is None:
+        request = TestimonialConsent(content_hash=current)
+        t.consents.append(request)
+    for older in t.consents:
+        if (
+            older is not request
+            and older.consented_at
+            and not older.voided_at
+            and not older.revoked_at
+        ):
+            older.voided_at = utcnow()  # superseded by this one
+    request.consented_at = utcnow()
+    request.channels, request.media_kinds = json.dumps(channels), json.dumps(kinds)
+    request.ip, request.user_agent = choice.ip, (choice.user_agent or "")[:200] or None
+    if "website" in channels:
+        t.status = Status.PUBLISHED
+        t.publications.append(
+            Publication(channel="website", automatic=True, published_on=date.today())
+        )
+    else:
+        t.status = Status.APPROVED
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "testimonial.consent",
+        object_type="testimonial",
+        object_id=t.id,
+        details={"channels": channels, "media": kinds},
+    )
+    return request
+
+
+def revoke(session: Session, t: Testimonial, method: str, actor: Actor) -> bool:
+    """Withdraw consent: out of every feed now, removal tasks for manual places, media deleted.
+
+    Idempotent; returns False when it was already revoked.
+    """
+    if t.status == Status.REVOKED:
+        return False
+    now = utcnow()
+    for consent in t.consents:
+        if consent.consented_at and not consent.revoked_at:
+            consent.revoked_at, consent.revoked_method = now, method
+    t.status, t.revoked_at = Status.REVOKED, now
+    _close_automatic_publications(t)
+    days = int(current_app.config["TESTIMONIAL_MEDIA_DELETE_DAYS"])
+    for item in t.live_media:
+        item.delete_after = now + timedelta(days=days)
+    session.flush()
+    deleted = purge_due_media(session, now)
+    tasks = sum(1 for p in t.publications if not p.automatic and p.removed_at is None)
+    audit.record(
+        session,
+        actor,
+        "testimonial.revoke",
+        object_type="testimonial",
+        object_id=t.id,
+        details={"method": method, "removal_tasks": tasks, "media_deleted": deleted},
+    )
+    return True
+
+
+def purge_due_media(session: Session, now: datetime | None = None) -> int:
+    """Delete media files whose deletion date has come; returns how many."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(TestimonialMedia).where(
+            TestimonialMedia.deleted_at.is_(None),
+            TestimonialMedia.delete_after.is_not(None),
+            TestimonialMedia.delete_after <= now,
+        )
+    )
+    count = 0
+    for item in due:
+        media_store.remove(item.stored_name)
+        item.deleted_at = now
+        count += 1
+    return count
+
+
+def add_publication(
+    session: Session,
+    t: Testimonial,
+    channel: str,
+    description: str,
+    url: str,
+    published_on: date | None,
+    actor: Actor,
+) -> Publication:
+    """Record a manual publication (an Instagram post, a printed flyer) within the consent."""
+    consent = t.active_consent
+    if consent is None:
+        raise TestimonialError(N_("There is no consent in force for this testimonial."))
+    if channel not in consent.channel_list():
+        raise TestimonialError(N_("The client did not consent to this channel."))
+    url = (url or "").strip()
+    if url and not url.startswith(("https://", "http://")):
+        raise TestimonialError(N_("The address must start with https://."))
+    pub = Publication(
+        channel=channel,
+        description=(description or "").strip() or None,
+        url=url or None,
+        published_on=published_on or date.today(),
+    )
+    t.publications.append(pub)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "testimonial.publication",
+        object_type="testimonial",
+        object_id=t.id,
+        details={"channel": channel},
+    )
+    return pub
+
+
+def tick_removed(session: Session, pub: Publication, actor: Actor) -> None:
+    """The owner took a revoked testimonial down from a manual place."""
+    pub.removed_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "testimonial.publication_removed",
+        object_type="testimonial",
+        object_id=pub.testimonial_id,
+        details={"publication": pub.id},
+    )
+
+
+def removal_tasks(session: Session) -> list[Publication]:
+    """Manual publications of revoked testimonials not yet taken down (dashboard to-dos)."""
+    stmt = (
+        select(Publication)
+        .join(Testimonial)
+        .where(
+            Testimonial.status == Status.REVOKED,
+            Publication.automatic.is_(False),
+            Publication.removed_at.is_(None),
+        )
+        .order_by(Publication.id)
+    )
+    return list(session.scalars(stmt))
+
+
+@dataclass
+class FeedItem:
+    """One testimonial as the public feed shows it."""
+
+    id: str
+    text: str | None
+    name: str
+    media: list[TestimonialMedia]
+
+
+def feed(session: Session) -> list[FeedItem]:
+    """Published testimonials with a consent covering the website, newest first.
+
+    The text and each medium appear only if the client consented to that medium.
+    """
+    stmt = (
+        select(Testimonial)
+        .where(Testimonial.status == Status.PUBLISHED)
+        .options(
+            selectinload(Testimonial.consents),
+            selectinload(Testimonial.media),
+            selectinload(Testimonial.person),
+        )
+        .order_by(Testimonial.updated_at.desc())
+    )
+    items = []
+    for t in session.scalars(stmt):
+        consent = t.active_consent
+        if consent is None or "website" not in consent.channel_list():
+            continue
+        kinds = set(consent.media_list())
+        items.append(
+            FeedItem(
+                id=t.public_id,
+                text=t.text if "text" in kinds else None,
+                name=display_name(t.person, t.display_mode),
+                media=[m for m in t.live_media if m.kind in kinds],
+            )
+        )
+    return items
+
+
+def list_all(session: Session, status: str = "") -> list[Testimonial]:
+    """All testimonials for the owner, newest first."""
+    stmt = select(Testimonial).order_by(Testimonial.created_at.desc())
+    if status in set(Status):
+        stmt = stmt.where(Testimonial.status == status)
+    return list(session.scalars(stmt))
+
+
+def media_for_feed(session: Session, stored_name: str) -> TestimonialMedia | None:
+    """Return a media item only if the public feed may show it right now."""
+    item = session.scalar(
+        select(TestimonialMedia).where(TestimonialMedia.stored_name == stored_name)
+    )
+    if item is None or item.deleted_at is not None:
+        return None
+    for feed_item in feed(session):
+        if any(m.id == item.id for m in feed_item.media):
+            return item
+    return None
+
+
+def people_choices(session: Session) -> Iterable[tuple[int, str]]:
+    """People to pick from when creating a testimonial."""
+    rows = session.execute(
+        select(Person.id, Person.name, Person.email)
+        .where(Person.archived_at.is_(None))
+        .order_by(Person.name)
+        .limit(2000)
+    )
+    return [(pid, f"{name} ({email})" if email else name) for pid, name, email in rows]

@@ -1,0 +1,291 @@
+"""Owner pages for testimonials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from wtforms.fields import SelectChoice
+
+from crm import mail
+from crm.db import get_session
+from crm.people.models import Person
+from crm.testimonials import forms
+from crm.testimonials import labels
+from crm.testimonials import mails
+from crm.testimonials import media as media_store
+from crm.testimonials import services
+from crm.testimonials.models import Publication
+from crm.testimonials.models import Status
+from crm.testimonials.models import Testimonial
+from crm.testimonials.models import TestimonialMedia
+from crm.web import current_actor
+
+bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
+labels.register(bp)
+
+
+def _get_or_404(testimonial_id: int) -> Testimonial:
+    t = services.get(get_session(), testimonial_id)
+    if t is None:
+        abort(404)
+    return t
+
+
+def _back(t: Testimonial) -> Response:
+    return redirect(url_for("testimonials.detail", testimonial_id=t.id))
+
+
+def _ask_again(t: Testimonial) -> None:
+    """After an edit voided a consent or a request, send a request for the new content."""
+    if t.status != Status.AWAITING_CONSENT or not t.person.email:
+        return
+    db = get_session()
+    request_row = services.request_consent(db, t, current_actor())
+    db.commit()
+    try:
+        mails.send_request(t, request_row.content_hash)
+    except mail.MailError:
+        current_app.logger.exception("consent request mail failed")
+        flash(_("The mail to the client could not be sent. Try again later."), "error")
+        return
+    flash(_("The content changed, so the client was asked for consent again."), "info")
+
+
+@bp.route("/")
+def index() -> Any:
+    """All testimonials, filterable by status."""
+    status = request.args.get("status", "")
+    return render_template(
+        "testimonials/index.html",
+        rows=services.list_all(get_session(), status),
+        status=status,
+        statuses=list(Status),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create() -> Any:
+    """Write down a testimonial for a client (a draft until the client consents)."""
+    db = get_session()
+    form = forms.NewTestimonialForm()
+    form.person_id.choices = [
+        SelectChoice(pid, label) for pid, label in services.people_choices(db)
+    ]
+    if request.method == "GET" and request.args.get("person", "").isdigit():
+        form.person_id.data = int(request.args["person"])
+    if form.validate_on_submit():
+        person = db.get(Person, form.person_id.data)
+        try:
+            t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
+        except services.TestimonialError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+        else:
+            db.commit()
+            flash(_("Testimonial saved as a draft."), "success")
+            return _back(t)
+    return render_template("testimonials/new.html", form=form)
+
+
+@bp.route("/<int:testimonial_id>")
+def detail(testimonial_id: int) -> Any:
+    """One testimonial: content, consent history, publications and actions."""
+    t = _get_or_404(testimonial_id)
+    edit_form = forms.TestimonialForm(text=t.text, display_mode=t.display_mode, prefix="edit")
+    return render_template(
+        "testimonials/detail.html",
+        t=t,
+        edit_form=edit_form,
+        media_form=forms.MediaForm(),
+        pub_form=forms.PublicationForm(prefix="pub"),
+        button=forms.ButtonForm(),
+        shown_name=services.display_name(t.person, t.display_mode),
+    )
+
+
+@bp.route("/<int:testimonial_id>/edit", methods=["POST"])
+def edit(testimonial_id: int) -> Any:
+    """Change the text or name display (voids any consent and asks again)."""
+    t = _get_or_404(testimonial_id)
+    form = forms.TestimonialForm(prefix="edit")
+    if not form.validate_on_submit():
+        flash(_("Write the testimonial text."), "error")
+        return _back(t)
+    db = get_session()
+    try:
+        changed = services.edit(db, t, form.text.data, form.display_mode.data, current_actor())
+    except services.TestimonialError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return _back(t)
+    db.commit()
+    if changed:
+        flash(_("Saved."), "success")
+        _ask_again(t)
+    return _back(t)
+
+
+@bp.route("/<int:testimonial_id>/media", methods=["POST"])
+def upload(testimonial_id: int) -> Any:
+    """Add an image, audio or video file."""
+    t = _get_or_404(testimonial_id)
+    form = forms.MediaForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a file."), "error")
+        return _back(t), 422
+    db = get_session()
+    try:
+        services.add_media(db, t, form.file.data.read(), current_actor())
+    except services.TestimonialError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return _back(t), 422
+    db.commit()
+    flash(_("File added."), "success")
+    _ask_again(t)
+    return _back(t)
+
+
+@bp.route("/<int:testimonial_id>/media/<int:media_id>/delete", methods=["POST"])
+def delete_media(testimonial_id: int, media_id: int) -> Any:
+    """Delete a file."""
+    t = _get_or_404(testimonial_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    item = db.get(TestimonialMedia, media_id)
+    if item is None or item.testimonial_id != t.id:
+        abort(404)
+    services.delete_media(db, item, current_actor())
+    db.commit()
+    flash(_("File deleted."), "success")
+    _ask_again(t)
+    return _back(t)
+
+
+@bp.route("/<int:testimonial_id>/request-consent", methods=["POST"])
+def request_consent(testimonial_id: int) -> Any:
+    """Mail the client a link to see the testimonial and consent (or not)."""
+    t = _get_or_404(testimonial_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    try:
+        row = services.request_consent(db, t, current_actor())
+    except services.TestimonialError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return _back(t)
+    db.commit()
+    try:
+        mails.send_request(t, row.content_hash)
+    except mail.MailError:
+        current_app.logger.exception("consent request mail failed")
+        flash(_("The mail to the client could not be sent. Try again later."), "error")
+        return _back(t)
+    flash(_("The consent request was sent to %(email)s.", email=t.person.email), "success")
+    return _back(t)
+
+
+@bp.route("/<int:testimonial_id>/publications", methods=["POST"])
+def add_publication(testimonial_id: int) -> Any:
+    """Record where the testimonial was published by hand."""
+    t = _get_or_404(testimonial_id)
+    form = forms.PublicationForm(prefix="pub")
+    if not form.validate_on_submit():
+        flash(_("Check the date and try again."), "error")
+        return _back(t)
+    db = get_session()
+    try:
+        services.add_publication(
+            db,
+            t,
+            form.channel.data,
+            form.description.data or "",
+            form.url.data or "",
+            form.published_on.data,
+            current_actor(),
+        )
+    except services.TestimonialError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return _back(t)
+    db.commit()
+    flash(_("Publication recorded."), "success")
+    return _back(t)
+
+
+@bp.route("/<int:testimonial_id>/revoke", methods=["POST"])
+def revoke(testimonial_id: int) -> Any:
+    """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
+    t = _get_or_404(testimonial_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    services.revoke(db, t, "staff_on_behalf", current_actor())
+    db.commit()
+    flash(
+        _(
+            "Withdrawn. It is gone from the website; take it down from the places listed on "
+            "the overview."
+        ),
+        "success",
+    )
+    return _back(t)
+
+
+@bp.route("/publications/<int:publication_id>/removed", methods=["POST"])
+def tick_removed(publication_id: int) -> Any:
+    """Tick off a removal task."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    pub = db.get(Publication, publication_id)
+    if pub is None:
+        abort(404)
+    services.tick_removed(db, pub, current_actor())
+    db.commit()
+    flash(_("Marked as taken down."), "success")
+    return redirect(
+        request.form.get("next")
+        if request.form.get("next", "").startswith("/")
+        and not request.form.get("next", "").startswith("//")
+        else url_for("main.dashboard")
+    )
+
+
+@bp.route("/media/<name>")
+def media(name: str) -> Any:
+    """Serve a file to staff (login required by default)."""
+    item = get_session().scalar(
+        select(TestimonialMedia).where(TestimonialMedia.stored_name == name)
+    )
+    if item is None or item.deleted_at is not None or not media_store.exists(name):
+        abort(404)
+    return media_response(item, attachment=False)
+
+
+def media_response(item: TestimonialMedia, *, attachment: bool) -> Response:
+    """Send a decrypted file with a safe type, disposition and a sandboxing CSP."""
+    ext = item.mime.split("/")[1].replace("mpeg", "mp3")
+    disposition = "attachment" if attachment else "inline"
+    return Response(
+        media_store.load(item.stored_name),
+        mimetype=item.mime,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="testimonial-{item.id}.{ext}"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
