@@ -171,3 +171,86 @@ def test_newsletter_signup_confirm_one_click_unsubscribe_and_timeline(
     assert items == ["Samtycke lämnat", "Bekräftat", "Återkallat"]
     assert "ett klick i e-postprogrammet" in page.locator("#timeline").text_content()
     page.screenshot(path=ARTIFACTS / "12-timeline.png", full_page=True)
+
+
+def test_testimonial_consent_feed_and_revocation(
+    app, live_server, page, inbox, owner, db, tmp_path
+):
+    import re
+
+    from crm.people.models import Person
+    from tests.test_testimonials import jpeg_with_gps
+
+    app.config["BASE_URL"] = live_server
+    with db() as s:
+        s.add(Person(name="Karin Klient", email="karin@example.se"))
+        s.commit()
+        person_id = s.query(Person.id).scalar()
+
+    # the owner logs in, writes the testimonial and adds a photo
+    page.goto(f"{live_server}/auth/login")
+    page.fill("#email", owner.email)
+    page.fill("#password", owner.password)
+    page.click("main button[type=submit]")
+    page.fill("#code", owner.code(app))
+    page.click("main button[type=submit]")
+    page.goto(f"{live_server}/testimonials/new?person={person_id}")
+    page.fill("#text", "Samtalen gav mig verktyg jag använder varje dag.")
+    page.select_option("#display_mode", "first_name")
+    page.click("main button[type=submit]")
+    photo = tmp_path / "foto.jpg"
+    photo.write_bytes(jpeg_with_gps())
+    page.set_input_files("#file", str(photo))
+    page.click("form[enctype] button[type=submit]")
+    page.click("text=Skicka förfrågan om samtycke")
+    page.screenshot(path=ARTIFACTS / "20-testimonial-owner.png", full_page=True)
+
+    # the request arrives at the local SMTP server; the client consents to the website
+    link = re.search(r"(http://\S+/t/consent/\S+)", inbox.last("karin@").get_content()).group(1)
+    client = page.context.browser.new_context(locale="sv-SE").new_page()
+    client.goto(link)
+    assert client.locator("#shown-name").text_content() == "Karin"
+    client.check("input[value=website]")
+    client.check("input[value=social]")
+    client.check("input[value=text]")
+    client.check("input[value=image]")
+    client.screenshot(path=ARTIFACTS / "21-testimonial-consent.png", full_page=True)
+    client.click("main button[type=submit]")
+    assert client.locator("h1").text_content() == "Tack!"
+
+    # it is in the feed, with the photo
+    client.goto(f"{live_server}/embed/testimonials")
+    assert client.locator("figure.testimonial blockquote").count() == 1
+    assert client.locator("figure.testimonial img").count() == 1
+    client.screenshot(path=ARTIFACTS / "22-feed.png", full_page=True)
+    image_src = client.locator("figure.testimonial img").get_attribute("src")
+
+    # the owner records the Instagram post
+    page.reload()
+    page.select_option("#pub-channel", "social")
+    page.fill("#pub-description", "Instagram-inlägg")
+    page.fill("#pub-url", "https://instagram.example/p/42")
+    page.click("text=Registrera publicering")
+
+    # the client revokes from the link in the confirmation mail
+    revoke = re.search(r"(http://\S+/t/revoke/\S+)", inbox.last("karin@").get_content()).group(1)
+    client.goto(revoke)
+    client.click("main button[type=submit]")
+    assert client.locator("h1").text_content() == "Samtycket är återkallat"
+    client.goto(f"{live_server}/embed/testimonials")
+    assert client.locator("figure.testimonial").count() == 0
+    feed_json = client.request.get(f"{live_server}/embed/testimonials.json").json()
+    assert feed_json == {"testimonials": []}
+    assert client.request.get(f"{live_server}{image_src}").status == 404
+    with db() as s:
+        from crm.testimonials.models import TestimonialMedia
+
+        stored = s.query(TestimonialMedia.stored_name).scalar()
+    assert not (Path(app.instance_path) / "media" / stored).exists()
+
+    # the removal task for the Instagram post is on the owner's dashboard
+    page.goto(f"{live_server}/")
+    tasks = page.locator("#removal-tasks")
+    assert "instagram.example/p/42" in tasks.text_content()
+    page.screenshot(path=ARTIFACTS / "23-dashboard-task.png", full_page=True)
+    client.context.close()

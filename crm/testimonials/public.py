@@ -34,8 +34,16 @@ from crm.web import public
 bp = Blueprint("testimonials_public", __name__)
 labels.register(bp)
 
-#: Short enough that a revocation disappears from any cache within a minute.
-FEED_CACHE = "public, max-age=30"
+#: Caches may keep the feed but must ask again every time (cheap: an ETag answers 304), so a
+#: revocation disappears from every visitor's view at once, not after a cache period.
+FEED_CACHE = "public, no-cache"
+
+
+def _conditional(response: Any) -> Any:
+    """Add an ETag and answer 304 when the visitor's copy is still current."""
+    response.headers["Cache-Control"] = FEED_CACHE
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def _actor() -> Actor:
@@ -150,8 +158,7 @@ def embed() -> Any:
     response = current_app.make_response(
         render_template("testimonials/public/embed.html", items=services.feed(get_session()))
     )
-    response.headers["Cache-Control"] = FEED_CACHE
-    return response
+    return _conditional(response)
 
 
 @bp.route("/embed/testimonials.json")
@@ -175,9 +182,8 @@ def embed_json() -> Any:
         for item in services.feed(get_session())
     ]
     response = jsonify(testimonials=items)
-    response.headers["Cache-Control"] = FEED_CACHE
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return _conditional(response)
 
 
 @bp.route("/embed/media/<name>")
@@ -187,6 +193,4 @@ def embed_media(name: str) -> Any:
     item = services.media_for_feed(get_session(), name)
     if item is None:
         abort(404)
-    response = media_response(item, attachment=False)
-    response.headers["Cache-Control"] = FEED_CACHE
-    return response
+    return _conditional(media_response(item, attachment=False))

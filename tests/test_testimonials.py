@@ -1,0 +1,324 @@
+"""Testimonials: consent per channel and medium, revocation, feed, media safety, tokens."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.people.models import Person
+from crm.testimonials import media as media_store
+from crm.testimonials.models import Publication
+from crm.testimonials.models import Testimonial
+from crm.testimonials.models import TestimonialConsent
+from crm.testimonials.models import TestimonialMedia
+from tests.conftest import csrf_token
+from tests.conftest import post_form
+
+CLIENT = "klient@example.se"
+XSS = '<script>alert("x")</script> Tack för <b>allt</b>!'
+
+
+def jpeg_with_gps() -> bytes:
+    img = Image.new("RGB", (40, 30), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x010E] = "Hemlig beskrivning"
+    exif[0x010F] = "KameraAB"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (59.0, 19.0, 30.0)
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _person(db, email=CLIENT, name="Karin Klient") -> int:
+    with db() as s:
+        person = Person(name=name, email=email)
+        s.add(person)
+        s.commit()
+        return person.id
+
+
+def _create(client, db, text="Det hjälpte mig verkligen.", mode="first_name") -> int:
+    pid = _person(db)
+    response = post_form(
+        client,
+        "/testimonials/new",
+        {"person_id": pid, "text": text, "display_mode": mode},
+        page=f"/testimonials/new?person={pid}",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[-1])
+
+
+def _upload(client, tid, data: bytes, name="bild.jpg"):
+    page = client.get(f"/testimonials/{tid}").get_data(as_text=True)
+    return client.post(
+        f"/testimonials/{tid}/media",
+        data={"csrf_token": csrf_token(page), "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def _request(client, inbox, tid) -> str:
+    post_form(client, f"/testimonials/{tid}/request-consent", {}, page=f"/testimonials/{tid}")
+    return re.search(r"http://localhost(/t/consent/\S+)", inbox.last(CLIENT).get_content()).group(1)
+
+
+def _consent(public, link, channels=("website",), media=("text", "image")):
+    return post_form(public, link, {"channels": list(channels), "media": list(media)})
+
+
+def _t(db, tid) -> Testimonial:
+    with db() as s:
+        t = s.get(Testimonial, tid)
+        _ = (t.consents, t.media, t.publications)
+        return t
+
+
+def test_full_flow_consent_feed_revoke(app, auth_client, db, inbox):
+    tid = _create(auth_client, db)
+    assert _upload(auth_client, tid, jpeg_with_gps()).status_code == 302
+    item = _t(db, tid).media[0]
+    with app.app_context():
+        clean = media_store.load(item.stored_name)
+    assert b"Hemlig" not in clean and b"KameraAB" not in clean
+    assert not Image.open(io.BytesIO(clean)).getexif()
+    with open(f"{app.instance_path}/media/{item.stored_name}", "rb") as fh:
+        assert fh.read()[:3] != b"\xff\xd8\xff"  # encrypted at rest
+    served = auth_client.get(f"/testimonials/media/{item.stored_name}")
+    assert served.status_code == 200 and b"Hemlig" not in served.get_data()
+
+    link = _request(auth_client, inbox, tid)
+    public = app.test_client()
+    page = public.get(link).get_data(as_text=True)
+    assert "Det hjälpte mig verkligen." in page and "Karin" in page and "Klient</span>" not in page
+    assert _t(db, tid).status == "awaiting_consent"
+    assert public.get("/embed/testimonials.json").json == {"testimonials": []}
+    assert _consent(public, link, channels=("website", "social")).status_code == 200
+    assert _t(db, tid).status == "published"
+
+    feed = public.get("/embed/testimonials")
+    assert "Det hjälpte mig verkligen." in feed.get_data(as_text=True)
+    assert feed.headers["Cache-Control"] == "public, no-cache" and feed.headers["ETag"]
+    assert (
+        public.get(
+            "/embed/testimonials", headers={"If-None-Match": feed.headers["ETag"]}
+        ).status_code
+        == 304
+    )
+    assert "X-Frame-Options" not in feed.headers
+    assert "frame-ancestors *" in feed.headers["Content-Security-Policy"]
+    data = public.get("/embed/testimonials.json").json["testimonials"]
+    assert data[0]["name"] == "Karin" and data[0]["media"][0]["kind"] == "image"
+    image_url = data[0]["media"][0]["url"].removeprefix("http://localhost")
+    image = public.get(image_url)
+    assert image.status_code == 200 and image.headers["X-Content-Type-Options"] == "nosniff"
+    assert image.headers["Content-Disposition"].startswith("inline; filename=")
+
+    confirmation = inbox.last(CLIENT).get_content()
+    revoke = re.search(r"http://localhost(/t/revoke/\S+)", confirmation).group(1)
+    post_form(
+        auth_client,
+        f"/testimonials/{tid}/publications",
+        {
+            "pub-channel": "social",
+            "pub-description": "Instagram-inlägg",
+            "pub-url": "https://instagram.example/p/123",
+        },
+        page=f"/testimonials/{tid}",
+    )
+
+    assert public.get(revoke).status_code == 200
+    assert _t(db, tid).status == "published"  # GET changed nothing
+    assert app.test_client().post(revoke).status_code == 200  # no cookie, no CSRF token
+    assert public.get("/embed/testimonials.json").json == {"testimonials": []}
+    assert "Det hjälpte" not in public.get("/embed/testimonials").get_data(as_text=True)
+    assert public.get(image_url).status_code == 404
+    assert not media_store_exists(app, item.stored_name)
+    t = _t(db, tid)
+    assert t.status == "revoked" and t.consents[-1].revoked_method == "client_link"
+    dashboard = auth_client.get("/").get_data(as_text=True)
+    assert 'id="removal-tasks"' in dashboard and "instagram.example/p/123" in dashboard
+    pub_id = next(p.id for p in t.publications if not p.automatic)
+    post_form(auth_client, f"/testimonials/publications/{pub_id}/removed", {"next": "/"}, page="/")
+    assert 'id="removal-tasks"' not in auth_client.get("/").get_data(as_text=True)
+    assert app.test_client().post(revoke).status_code == 200  # idempotent
+
+
+def media_store_exists(app, name: str) -> bool:
+    with app.app_context():
+        return media_store.exists(name)
+
+
+def test_edit_voids_consent_and_asks_again(app, auth_client, db, inbox):
+    tid = _create(auth_client, db)
+    link = _request(auth_client, inbox, tid)
+    public = app.test_client()
+    _consent(public, link, media=("text",))
+    assert len(public.get("/embed/testimonials.json").json["testimonials"]) == 1
+    before = len(inbox.messages)
+    post_form(
+        auth_client,
+        f"/testimonials/{tid}/edit",
+        {"edit-text": "Ny text", "edit-display_mode": "first_name"},
+        page=f"/testimonials/{tid}",
+    )
+    assert public.get("/embed/testimonials.json").json == {"testimonials": []}
+    t = _t(db, tid)
+    assert t.status == "awaiting_consent" and t.consents[-2].voided_at is not None
+    assert len(inbox.messages) == before + 1  # asked again
+    old = public.get(link).get_data(as_text=True)
+    assert "ändrats sedan länken skickades" in old
+    new_link = re.search(
+        r"http://localhost(/t/consent/\S+)", inbox.last(CLIENT).get_content()
+    ).group(1)
+    # the old link cannot be used to consent to the new content, even with a valid CSRF token
+    refused = post_form(public, link, {"channels": ["website"], "media": ["text"]}, page=new_link)
+    assert refused.status_code == 200 and _t(db, tid).status == "awaiting_consent"
+    _consent(public, new_link, media=("text",))
+    assert public.get("/embed/testimonials.json").json["testimonials"][0]["text"] == "Ny text"
+
+
+def test_consent_scope_is_respected(app, auth_client, db, inbox):
+    tid = _create(auth_client, db, mode="anonymous")
+    _upload(auth_client, tid, jpeg_with_gps())
+    link = _request(auth_client, inbox, tid)
+    public = app.test_client()
+    _consent(public, link, channels=("website",), media=("text",))
+    item = public.get("/embed/testimonials.json").json["testimonials"][0]
+    assert item["media"] == [] and item["name"] is None
+    name = _t(db, tid).media[0].stored_name
+    assert public.get(f"/embed/media/{name}").status_code == 404
+    refused = post_form(
+        auth_client,
+        f"/testimonials/{tid}/publications",
+        {"pub-channel": "print"},
+        page=f"/testimonials/{tid}",
+    )
+    assert refused.status_code == 302
+    assert [p.channel for p in _t(db, tid).publications] == ["website"]
+
+
+def test_print_only_consent_stays_out_of_the_feed(app, auth_client, db, inbox):
+    tid = _create(auth_client, db)
+    _consent(
+        app.test_client(), _request(auth_client, inbox, tid), channels=("print",), media=("text",)
+    )
+    assert _t(db, tid).status == "approved"
+    assert app.test_client().get("/embed/testimonials.json").json == {"testimonials": []}
+
+
+def test_nothing_ticked_is_refused(app, auth_client, db, inbox):
+    tid = _create(auth_client, db)
+    link = _request(auth_client, inbox, tid)
+    response = _consent(app.test_client(), link, channels=(), media=("text",))
+    assert response.status_code == 422 and _t(db, tid).status == "awaiting_consent"
+
+
+def test_script_in_text_is_escaped_everywhere(app, auth_client, db, inbox):
+    tid = _create(auth_client, db, text=XSS)
+    assert "<script>" not in auth_client.get(f"/testimonials/{tid}").get_data(as_text=True)
+    link = _request(auth_client, inbox, tid)
+    public = app.test_client()
+    page = public.get(link).get_data(as_text=True)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    _consent(public, link, media=("text",))
+    feed = public.get("/embed/testimonials").get_data(as_text=True)
+    assert "<script>" not in feed and "<b>" not in feed and "&lt;b&gt;" in feed
+    assert public.get("/embed/testimonials.json").json["testimonials"][0]["text"] == XSS
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"MZ\x90\x00 not a picture", "bild.jpg"),  # a Windows executable named .jpg
+        (b"<svg onload=alert(1)></svg>", "bild.png"),  # SVG can carry script: not allowed
+        (b"\xff\xd8\xff\xe0 truncated garbage", "bild.jpg"),  # JPEG magic, no image
+        (b"", "tom.jpg"),
+    ],
+)
+def test_mismatched_or_broken_uploads_are_refused(app, auth_client, db, data, name):
+    tid = _create(auth_client, db)
+    assert _upload(auth_client, tid, data, name).status_code in (302, 422)
+    assert _t(db, tid).media == []
+
+
+def test_oversized_uploads_are_refused(app, auth_client, db):
+    tid = _create(auth_client, db)
+    app.config["MEDIA_MAX_BYTES"] = {"image": 500, "audio": 500, "video": 500}
+    response = _upload(auth_client, tid, jpeg_with_gps())
+    assert response.status_code == 422 and _t(db, tid).media == []
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    too_big = _upload(auth_client, tid, b"\xff\xd8\xff" + b"0" * 5000)
+    assert too_big.status_code == 413
+
+
+def test_audio_by_magic_bytes(app, auth_client, db):
+    tid = _create(auth_client, db)
+    assert _upload(auth_client, tid, b"ID3\x03\x00" + b"\x00" * 100, "ljud.bin").status_code == 302
+    assert _t(db, tid).media[0].mime == "audio/mpeg"
+
+
+def test_forged_expired_and_cross_purpose_tokens(app, auth_client, db, inbox, monkeypatch):
+    from crm.security import tokens
+
+    tid = _create(auth_client, db)
+    link = _request(auth_client, inbox, tid)
+    public = app.test_client()
+    token = link.rsplit("/", 1)[-1]
+    forged = token[:-3] + ("aaa" if token[-3:] != "aaa" else "bbb")
+    assert public.get(f"/t/consent/{forged}").status_code == 400
+    with app.app_context():
+        revoke_token = tokens.sign(tokens.Purpose.TESTIMONIAL_REVOKE, _t(db, tid).public_id)
+    assert public.get(f"/t/consent/{revoke_token}").status_code == 400
+    assert public.post(f"/t/revoke/{token}").status_code == 400
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 31 * 86400)
+    assert public.get(link).status_code == 410
+    assert public.get(f"/t/revoke/{revoke_token}").status_code == 200  # never expires
+
+
+def test_owner_revokes_on_behalf_and_delayed_media_deletion(app, auth_client, db, inbox):
+    app.config["TESTIMONIAL_MEDIA_DELETE_DAYS"] = 3
+    tid = _create(auth_client, db)
+    _upload(auth_client, tid, jpeg_with_gps())
+    _consent(app.test_client(), _request(auth_client, inbox, tid))
+    post_form(auth_client, f"/testimonials/{tid}/revoke", {}, page=f"/testimonials/{tid}")
+    t = _t(db, tid)
+    assert t.consents[-1].revoked_method == "staff_on_behalf"
+    name = t.media[0].stored_name
+    assert media_store_exists(app, name)  # kept for 3 days
+    assert app.test_client().get(f"/embed/media/{name}").status_code == 404
+    with db() as s:
+        s.get(TestimonialMedia, t.media[0].id).delete_after = utcnow() - timedelta(seconds=1)
+        s.commit()
+    result = app.test_cli_runner().invoke(args=["retention"])
+    assert "media files of withdrawn testimonials deleted: 1" in result.output
+    assert not media_store_exists(app, name)
+
+
+def test_consent_records_what_was_shown(app, auth_client, db, inbox):
+    tid = _create(auth_client, db)
+    _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
+    with app.app_context():
+        from crm.db import get_session
+        from crm.testimonials import services
+
+        s = get_session()
+        t = s.get(Testimonial, tid)
+        consent = s.scalar(
+            select(TestimonialConsent).where(TestimonialConsent.consented_at.is_not(None))
+        )
+        assert consent.content_hash == services.content_hash(t)
+        assert consent.channel_list() == ["website"] and consent.ip == "127.0.0.1"
+        with pytest.raises(services.TestimonialError):
+            services.add_publication(s, t, "print", "", "", None, Actor.cli())
+    assert Publication
