@@ -146,12 +146,14 @@ def rotate_keys_command() -> None:
     """
     from crm.db import get_session
     from crm.security.rotation import rotate_all
+    from crm.testimonials import media
 
     db = get_session()
     counts = rotate_all(db)
     db.commit()
     for table, count in counts.items():
         click.echo(f"{table}: {count} values re-encrypted")
+    click.echo(f"media files: {media.rotate_files()} re-encrypted")
     click.echo("Done. Old keys can now be removed from CRM_ENCRYPTION_KEY.")
 
 

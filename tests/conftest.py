@@ -165,11 +165,27 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
 test_config.__test__ = False  # type: ignore[attr-defined]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep tests away from the developer's instance/ (its config, database and media)."""
+    old = os.environ.get("CRM_INSTANCE_PATH")
+    os.environ["CRM_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
+    yield
+    if old is None:
+        os.environ.pop("CRM_INSTANCE_PATH", None)
+    else:
+        os.environ["CRM_INSTANCE_PATH"] = old
+
+
 @pytest.fixture
-def app(database_url: str, smtp_server: Inbox) -> Iterator[Flask]:
-    """A fresh app on the shared, emptied database, mailing to the local SMTP server."""
+def app(database_url: str, smtp_server: Inbox, tmp_path: Any) -> Iterator[Flask]:
+    """A fresh app on the shared, emptied database, mailing to the local SMTP server.
+
+    Each test has its own instance folder, so media and uploads never leak between tests.
+    """
     SMTP_PORT["port"] = smtp_server.port
     application = create_app(test_config(database_url))
+    application.instance_path = str(tmp_path / "instance")
     yield application
     application.extensions["crm.db"]["engine"].dispose()
     wipe(database_url)

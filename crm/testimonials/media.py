@@ -141,3 +141,23 @@ def remove(stored_name: str) -> None:
 def exists(stored_name: str) -> bool:
     """Tell whether the file is still on disk."""
     return (_folder() / stored_name).exists()
+
+
+def rotate_files() -> int:
+    """Re-encrypt every stored file whose key is not the primary one; return how many.
+
+    Part of ``crm rotate-keys``: after it, old keys can leave CRM_ENCRYPTION_KEY without
+    orphaning any photo or recording.
+    """
+    ring = keyring()
+    count = 0
+    for path in _folder().iterdir():
+        kid, blob = path.read_bytes().split(b":", 1)
+        if kid.decode() == ring.primary_kid:
+            continue
+        data = ring.decrypt(blob, kid.decode(), f"media:{path.name}")
+        tmp = path.with_suffix(".rotating")
+        tmp.write_bytes(ring.primary_kid.encode() + b":" + ring.encrypt(data, f"media:{path.name}"))
+        tmp.replace(path)  # atomic: a crash leaves either the old or the new file
+        count += 1
+    return count
