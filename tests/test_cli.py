@@ -50,14 +50,17 @@ def _free_port() -> int:
 
 
 def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> requests.Response:
+    """GET ``url`` as soon as the server answers; fail early if the server process exits."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
         try:
             return requests.get(url, timeout=2)
         except requests.ConnectionError:
-            time.sleep(0.1)
+            try:  # wait for the server to come up, or to die
+                proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                continue
+            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
     raise AssertionError(f"{url} did not answer")
 
 
