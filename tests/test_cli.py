@@ -60,7 +60,8 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> requests
                 proc.wait(timeout=0.1)
             except subprocess.TimeoutExpired:
                 continue
-            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+            output = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"server exited: {output}") from None
     raise AssertionError(f"{url} did not answer")
 
 
