@@ -1,0 +1,196 @@
+"""The adapter contract and the single place that touches the network."""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from typing import ClassVar
+from typing import Self
+
+import requests
+
+from integrations.errors import BadProviderResponse
+from integrations.errors import ProviderRejected
+from integrations.errors import ProviderUnavailable
+from integrations.errors import RateLimited
+from integrations.errors import WebhookRejected
+from integrations.types import BatchResult
+from integrations.types import Contact
+from integrations.types import ContactEvent
+from integrations.types import EventType
+
+#: Statuses worth retrying: rate limits, "too early" (Brevo 425) and server trouble.
+RETRYABLE = {425, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = 120.0
+
+
+class ProviderAdapter(ABC):
+    """One provider. Subclasses implement the operations with :meth:`_request` only."""
+
+    name: ClassVar[str]
+    DEFAULT_BASE_URL: ClassVar[str]
+    #: the setting naming the audience: GROUP_ID (MailerLite) or LIST_ID
+    LIST_SETTING: ClassVar[str] = "LIST_ID"
+    BATCH_SIZE: ClassVar[int]
+    #: smallest gap between two requests (the provider's published rate limit)
+    MIN_INTERVAL: ClassVar[float] = 0.0
+    #: most requests in flight at once (Mailchimp allows 10 connections per key)
+    MAX_CONCURRENCY: ClassVar[int] = 10
+    EVENT_TYPES: ClassVar[Mapping[str, EventType]] = {}
+
+    def __init__(
+        self,
+        api_key: str,
+        list_id: str,
+        base_url: str | None = None,
+        *,
+        timeout: float = 15.0,
+        max_retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.api_key, self.list_id = api_key, list_id
+        self.base_url = (base_url or self.default_base_url()).rstrip("/")
+        self.timeout, self.max_retries, self._sleep = timeout, max_retries, sleep
+        self._session = session or requests.Session()
+        self._owns_session = session is None
+        self._slots = threading.BoundedSemaphore(self.MAX_CONCURRENCY)
+        self._last_request = 0.0
+        self._clock = threading.Lock()
+        #: HTTP calls made (for the sync report and the call-count benchmark)
+        self.calls = 0
+
+    def default_base_url(self) -> str:
+        """The real service's address."""
+        return self.DEFAULT_BASE_URL
+
+    # --- the contract -------------------------------------------------------------------------
+
+    @abstractmethod
+    def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
+        """Add or update subscribers in the list, never resubscribing anyone who left."""
+
+    @abstractmethod
+    def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
+        """Mark addresses unsubscribed."""
+
+    @abstractmethod
+    def erase(self, email: str) -> None:
+        """Erase an address for good (GDPR); an unknown or already erased address is fine."""
+
+    @abstractmethod
+    def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
+        """Unsubscribes, bounces and complaints since ``since`` (the caller overlaps windows)."""
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
+    ) -> list[ContactEvent]:
+        """Verify and normalise a pushed event; raise WebhookRejected when it is not genuine."""
+        raise WebhookRejected(f"{self.name} does not push events")
+
+    @abstractmethod
+    def _auth(self) -> dict[str, Any]:
+        """Headers or ``auth`` for requests."""
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _throttle(self) -> None:
+        if not self.MIN_INTERVAL:
+            return
+        with self._clock:
+            wait = self._last_request + self.MIN_INTERVAL - time.monotonic()
+            if wait > 0:
+                self._sleep(wait)
+            self._last_request = time.monotonic()
+
+    def _retry_after(self, response: requests.Response, attempt: int) -> float:
+        for header in ("Retry-After", "x-sib-ratelimit-reset"):
+            value = response.headers.get(header)
+            if value:
+                try:
+                    return min(MAX_RETRY_AFTER, max(0.0, float(value)))
+                except ValueError:
+                    pass
+        return min(MAX_RETRY_AFTER, 2.0**attempt)
+
+    def _request(
+        self, method: str, path: str, *, expected: Sequence[int] = (200, 201, 204), **kwargs: Any
+    ) -> requests.Response:
+        """Send one request with timeout, auth, throttling and retries; map failures to types.
+
+        The only method that touches the network. Retries 425/429/5xx, timeouts and resets
+        with backoff (honouring Retry-After and Brevo's reset header); returns a response whose
+        status is in ``expected``; raises ProviderRejected for any other status.
+        """
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        kwargs.update(self._auth())
+        last: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            self._throttle()
+            try:
+                with self._slots:
+                    self.calls += 1
+                    response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.RequestException as err:
+                last = ProviderUnavailable(f"{self.name}: {type(err).__name__} on {method} {path}")
+                last.__cause__ = err
+                if attempt < self.max_retries:
+                    self._sleep(min(MAX_RETRY_AFTER, 2.0**attempt))
+                continue
+            if response.status_code in expected:
+                return response
+            if response.status_code in RETRYABLE:
+                delay = self._retry_after(response, attempt)
+                last = (
+                    RateLimited(f"{self.name}: 429 on {method} {path}", delay)
+                    if response.status_code == 429
+                    else ProviderUnavailable(
+                        f"{self.name}: {response.status_code} on {method} {path}"
+                    )
+                )
+                if attempt < self.max_retries:
+                    self._sleep(delay)
+                continue
+            raise self._rejected(response)
+        assert last is not None
+        raise last
+
+    def _rejected(self, response: requests.Response) -> ProviderRejected:
+        """Turn a non-retryable error response into ProviderRejected (title from the body)."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        title = str(body.get("title") or body.get("code") or body.get("message") or "error")
+        detail = str(body.get("detail") or body.get("message") or "")
+        return ProviderRejected(response.status_code, title, detail)
+
+    def _json(self, response: requests.Response) -> Any:
+        """Parse a JSON body, or raise BadProviderResponse."""
+        try:
+            return response.json()
+        except ValueError as err:
+            raise BadProviderResponse(f"{self.name}: response is not JSON") from err
+
+    def _event_type(self, value: str) -> EventType:
+        return self.EVENT_TYPES.get(value, EventType.UNKNOWN)
+
+    def close(self) -> None:
+        """Close the HTTP session this adapter opened."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

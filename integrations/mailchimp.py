@@ -1,0 +1,219 @@
+"""Mailchimp Marketing API v3.
+
+Pitfalls handled (shared/docs/providers.md section 2): the data centre comes from the key's
+suffix; members are addressed by md5(lower(email)); upserts use ``status_if_new`` and never
+``status``, so nobody who left is resubscribed; ``POST /lists/{id}`` takes up to 500 members and
+reports per-member errors inside a 200; permanent deletion is ``actions/delete-permanent``
+(DELETE only archives), and "Forgotten Email Not Subscribed" means already erased; listings
+page by offset, so pulls sort by last change and the caller overlaps windows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from integrations.base import ProviderAdapter
+from integrations.errors import ProviderRejected
+from integrations.errors import WebhookRejected
+from integrations.types import BatchResult
+from integrations.types import Contact
+from integrations.types import ContactEvent
+from integrations.types import EventType
+
+#: merge-field tag for the CRM's unsubscribe link (tags are at most 10 characters)
+UNSUB_TAG = "CRMUNSUB"
+PAGE = 1000
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's member id: md5 of the lower-cased address."""
+    return hashlib.md5(email.strip().lower().encode()).hexdigest()  # noqa: S324 - their scheme
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class MailchimpAdapter(ProviderAdapter):
+    """Mailchimp Marketing v3."""
+
+    name = "mailchimp"
+    DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
+    BATCH_SIZE = 500
+    MAX_CONCURRENCY = 10  # "limit of 10 concurrent connections for your API key"
+    EVENT_TYPES = {
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "unsubscribe": EventType.UNSUBSCRIBED,
+        "cleaned": EventType.BOUNCED,
+        "abuse": EventType.COMPLAINED,
+        "subscribe": EventType.SUBSCRIBED,
+    }
+
+    def default_base_url(self) -> str:
+        """The data-centre host named by the key's suffix (``...-us6`` -> ``us6``)."""
+        dc = self.api_key.rsplit("-", 1)[-1] if "-" in self.api_key else "us1"
+        return self.DEFAULT_BASE_URL.format(dc=dc)
+
+    def _auth(self) -> dict[str, Any]:
+        return {"auth": ("crm", self.api_key)}
+
+    def _members_batch(self, members: list[dict[str, Any]]) -> BatchResult:
+        result = BatchResult()
+        body = self._json(
+            self._request(
+                "POST", f"lists/{self.list_id}", json={"members": members, "update_existing": True}
+            )
+        )
+        failed = {
+            str(e.get("email_address", "")).lower(): str(e.get("error", ""))[:200]
+            for e in body.get("errors") or []
+            if isinstance(e, dict)
+        }
+        for member in members:
+            email = member["email_address"]
+            if email.lower() in failed:
+                result.failed[email] = failed[email.lower()]
+            else:
+                result.succeeded.append(email)
+        return result
+
+    def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
+        """Batch-add with ``status_if_new`` only: existing members keep their status."""
+        out = BatchResult()
+        for start in range(0, len(contacts), self.BATCH_SIZE):
+            chunk = contacts[start : start + self.BATCH_SIZE]
+            part = self._members_batch(
+                [
+                    {
+                        "email_address": c.email,
+                        "status_if_new": "subscribed",
+                        "merge_fields": {"FNAME": c.name, UNSUB_TAG: c.unsubscribe_url},
+                    }
+                    for c in chunk
+                ]
+            )
+            out.succeeded += part.succeeded
+            out.failed.update(part.failed)
+        return out
+
+    def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
+        """Batch-update members to ``unsubscribed``."""
+        out = BatchResult()
+        for start in range(0, len(emails), self.BATCH_SIZE):
+            chunk = emails[start : start + self.BATCH_SIZE]
+            part = self._members_batch(
+                [{"email_address": e, "status": "unsubscribed"} for e in chunk]
+            )
+            out.succeeded += part.succeeded
+            out.failed.update(part.failed)
+        return out
+
+    def erase(self, email: str) -> None:
+        """``delete-permanent`` on the hash; unknown or already forgotten counts as done."""
+        path = f"lists/{self.list_id}/members/{subscriber_hash(email)}/actions/delete-permanent"
+        try:
+            self._request("POST", path, expected=(204, 404))
+        except ProviderRejected as err:
+            if err.status == 400 and "forgotten" in err.title.lower():
+                return  # "Forgotten Email Not Subscribed": erased before
+            raise
+
+    def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
+        """Unsubscribed and cleaned members changed since ``since``, plus abuse reports."""
+        events = []
+        for status in ("unsubscribed", "cleaned"):
+            offset = 0
+            while True:
+                params: dict[str, Any] = {
+                    "status": status,
+                    "count": PAGE,
+                    "offset": offset,
+                    "sort_field": "last_changed",
+                    "sort_dir": "ASC",
+                    "fields": "members.email_address,members.status,"
+                    "members.last_changed,members.id,total_items",
+                }
+                if since is not None:
+                    params["since_last_changed"] = since.isoformat()
+                body = self._json(
+                    self._request("GET", f"lists/{self.list_id}/members", params=params)
+                )
+                members = body.get("members") or []
+                for m in members:
+                    events.append(
+                        ContactEvent(
+                            self.name,
+                            str(m.get("email_address", "")).lower(),
+                            self._event_type(status),
+                            _time(m.get("last_changed")),
+                            raw=m,
+                        )
+                    )
+                offset += len(members)
+                if not members or offset >= int(body.get("total_items") or 0):
+                    break
+        offset = 0
+        while True:
+            body = self._json(
+                self._request(
+                    "GET",
+                    f"lists/{self.list_id}/abuse-reports",
+                    params={"count": PAGE, "offset": offset},
+                )
+            )
+            reports = body.get("abuse_reports") or []
+            for r in reports:
+                when = _time(r.get("date"))
+                if since is None or when is None or when >= since:
+                    events.append(
+                        ContactEvent(
+                            self.name,
+                            str(r.get("email_address", "")).lower(),
+                            EventType.COMPLAINED,
+                            when,
+                            provider_event_id=f"abuse-{r.get('id')}",
+                            raw=r,
+                        )
+                    )
+            offset += len(reports)
+            if not reports or offset >= int(body.get("total_items") or 0):
+                break
+        return events
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
+    ) -> list[ContactEvent]:
+        """Unsigned, form-encoded: the secret token in the URL is the only check."""
+        if not hmac.compare_digest(query.get("secret", ""), secret):
+            raise WebhookRejected("bad token")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        email = form.get("data[email]", "").lower()
+        kind = form.get("type", "")
+        if kind == "cleaned" and form.get("data[reason]") == "abuse":
+            kind = "abuse"
+        if not email:
+            return []
+        return [
+            ContactEvent(
+                self.name,
+                email,
+                self._event_type(kind),
+                _time(
+                    form.get("fired_at", "").replace(" ", "T") + "+00:00"
+                    if form.get("fired_at")
+                    else None
+                ),
+                raw=form,
+            )
+        ]

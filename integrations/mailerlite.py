@@ -1,0 +1,200 @@
+"""MailerLite (the new API at connect.mailerlite.com; not the legacy v2).
+
+Pitfalls handled (shared/docs/providers.md section 1): ids are strings; upserts never send a
+status, because only the app itself may reactivate an unsubscribed address; erasure is
+``forget`` on the id (GET by email first), not DELETE, which keeps the data; the list has no
+"since" filter, so the full status lists are scanned and filtered here; batches hold at most
+50 requests and report each item's status inside a 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from integrations.base import ProviderAdapter
+from integrations.errors import ProviderRejected
+from integrations.errors import WebhookRejected
+from integrations.types import BatchResult
+from integrations.types import Contact
+from integrations.types import ContactEvent
+from integrations.types import EventType
+
+UNSUB_FIELD = "crm_unsubscribe_url"
+
+
+def _time(value: Any) -> datetime | None:
+    """MailerLite writes "yyyy-MM-dd HH:mm:ss" in UTC."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value)[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+class MailerLiteAdapter(ProviderAdapter):
+    """MailerLite connect API."""
+
+    name = "mailerlite"
+    DEFAULT_BASE_URL = "https://connect.mailerlite.com/api"
+    LIST_SETTING = "GROUP_ID"
+    BATCH_SIZE = 50
+    MIN_INTERVAL = 0.5  # 120 requests per minute
+    EVENT_TYPES = {
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "bounced": EventType.BOUNCED,
+        "junk": EventType.COMPLAINED,
+        "subscriber.unsubscribed": EventType.UNSUBSCRIBED,
+        "subscriber.bounced": EventType.BOUNCED,
+        "subscriber.spam_reported": EventType.COMPLAINED,
+        "spam.subscriber.spam_reported": EventType.COMPLAINED,
+        "subscriber.deleted": EventType.DELETED,
+        "subscriber.created": EventType.SUBSCRIBED,
+    }
+
+    def _auth(self) -> dict[str, Any]:
+        return {
+            "headers": {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
+        }
+
+    def _batch(self, requests_: list[dict[str, Any]], emails: list[str]) -> BatchResult:
+        result = BatchResult()
+        response = self._request("POST", "batch", json={"requests": requests_})
+        body = self._json(response)
+        answers = body.get("responses") if isinstance(body, dict) else None
+        if not isinstance(answers, list) or len(answers) != len(emails):
+            raise ProviderRejected(response.status_code, "unexpected batch response")
+        for email, answer in zip(emails, answers, strict=True):
+            code = answer.get("code") if isinstance(answer, dict) else None
+            if code in (200, 201):
+                result.succeeded.append(email)
+                data = (answer.get("body") or {}).get("data") or {}
+                if data.get("id"):
+                    result.ids[email] = str(data["id"])
+            else:
+                result.failed[email] = f"{code}: {json.dumps(answer.get('body'))[:200]}"
+        return result
+
+    def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
+        """POST each subscriber into the group, without a status (no resubscribing)."""
+        out = BatchResult()
+        for start in range(0, len(contacts), self.BATCH_SIZE):
+            chunk = contacts[start : start + self.BATCH_SIZE]
+            reqs = [
+                {
+                    "method": "POST",
+                    "path": "api/subscribers",
+                    "body": {
+                        "email": c.email,
+                        "groups": [self.list_id],
+                        "fields": {"name": c.name, UNSUB_FIELD: c.unsubscribe_url},
+                    },
+                }
+                for c in chunk
+            ]
+            part = self._batch(reqs, [c.email for c in chunk])
+            out.succeeded += part.succeeded
+            out.failed.update(part.failed)
+            out.ids.update(part.ids)
+        return out
+
+    def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
+        """POST each address with status "unsubscribed" (upsert semantics)."""
+        out = BatchResult()
+        for start in range(0, len(emails), self.BATCH_SIZE):
+            chunk = list(emails[start : start + self.BATCH_SIZE])
+            reqs = [
+                {
+                    "method": "POST",
+                    "path": "api/subscribers",
+                    "body": {"email": e, "status": "unsubscribed"},
+                }
+                for e in chunk
+            ]
+            part = self._batch(reqs, chunk)
+            out.succeeded += part.succeeded
+            out.failed.update(part.failed)
+        return out
+
+    def erase(self, email: str) -> None:
+        """Resolve the id, then ``forget`` (DELETE would keep the data)."""
+        found = self._request("GET", f"subscribers/{quote(email, safe='')}", expected=(200, 404))
+        if found.status_code == 404:
+            return  # unknown or already forgotten
+        subscriber_id = str((self._json(found).get("data") or {}).get("id") or "")
+        if not subscriber_id:
+            return
+        self._request("POST", f"subscribers/{subscriber_id}/forget", expected=(200, 404))
+
+    def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
+        """Scan unsubscribed, bounced and junk subscribers; keep those changed since ``since``."""
+        events = []
+        for status in ("unsubscribed", "bounced", "junk"):
+            cursor = None
+            while True:
+                params = {"filter[status]": status, "limit": 1000}
+                if cursor:
+                    params["cursor"] = cursor
+                body = self._json(self._request("GET", "subscribers", params=params))
+                for item in body.get("data") or []:
+                    when = _time(item.get("unsubscribed_at") or item.get("updated_at"))
+                    if since is not None and when is not None and when < since:
+                        continue
+                    events.append(
+                        ContactEvent(
+                            self.name,
+                            str(item.get("email", "")).lower(),
+                            self._event_type(status),
+                            when,
+                            raw=item,
+                        )
+                    )
+                cursor = (body.get("meta") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        return events
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
+    ) -> list[ContactEvent]:
+        """Check ``Signature`` (HMAC-SHA256 of the raw body) in constant time, then read."""
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, headers.get("Signature", "")):
+            raise WebhookRejected("bad signature")
+        try:
+            payload = json.loads(body)
+        except ValueError as err:
+            raise WebhookRejected("not JSON") from err
+        items = (
+            payload.get("events")
+            if isinstance(payload, dict) and "events" in payload
+            else [payload]
+        )
+        events = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            data = item.get("data") if isinstance(item.get("data"), dict) else item
+            email = str(data.get("email") or "").lower()
+            if not email:
+                continue
+            kind = str(item.get("type") or item.get("event") or "")
+            events.append(
+                ContactEvent(
+                    self.name,
+                    email,
+                    self._event_type(kind),
+                    _time(data.get("updated_at")),
+                    provider_event_id=str(item["id"]) if item.get("id") else None,
+                    raw=item,
+                )
+            )
+        return events

@@ -1,0 +1,310 @@
+"""Local fake mail providers: real HTTP on 127.0.0.1, state kept, faults injectable.
+
+Each fake implements the endpoints the adapters use, with the semantics providers.md
+describes (MailerLite cannot reactivate; Mailchimp keeps status on status_if_new and refuses
+forgotten addresses; Brevo's batch only updates and DELETE drops the blocklist). Every request
+is logged for contract checks. ``faults`` is a queue applied to the next requests: an int
+status, a (status, headers) pair, "timeout", "reset" or "badjson".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import request
+from werkzeug.serving import make_server
+
+
+@dataclass
+class Fake:
+    """State and controls of one fake provider."""
+
+    name: str
+    url: str = ""
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forgotten: set[str] = field(default_factory=set)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Any] = field(default_factory=list)
+    #: seconds a "timeout" fault stalls (longer than the adapter's timeout)
+    stall: float = 2.0
+
+    def status(self, email: str) -> str | None:
+        """The provider-side status of an address (None when absent)."""
+        c = self.contacts.get(email.lower())
+        return c["status"] if c else None
+
+
+def _fault(fake: Fake) -> Response | None:
+    if not fake.faults:
+        return None
+    fault = fake.faults.pop(0)
+    if fault == "timeout":
+        time.sleep(fake.stall)
+        return Response("{}", 200, mimetype="application/json")
+    if fault == "reset":
+        raise ConnectionResetError  # werkzeug drops the connection without an answer
+    if fault == "badjson":
+        return Response("<html>gateway</html>", 200, mimetype="application/json")
+    status, headers = (fault, {}) if isinstance(fault, int) else fault
+    return Response(
+        json.dumps({"message": "injected"}), status, headers=headers, mimetype="application/json"
+    )
+
+
+def _app(fake: Fake, routes: Any) -> Flask:
+    app = Flask(f"fake-{fake.name}")
+
+    @app.before_request
+    def record_and_fault() -> Response | None:
+        body = request.get_data()
+        fake.log.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "args": request.args.to_dict(),
+                "headers": dict(request.headers),
+                "json": json.loads(body) if request.is_json and body else None,
+            }
+        )
+        return _fault(fake)
+
+    routes(app, fake)
+    return app
+
+
+def _ok(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data), status, mimetype="application/json")
+
+
+# --- MailerLite ----------------------------------------------------------------------------------
+
+
+def _mailerlite(app: Flask, fake: Fake) -> None:
+    def upsert(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        email = body["email"].lower()
+        c = fake.contacts.get(email)
+        created = c is None
+        if created:
+            c = fake.contacts[email] = {
+                "id": str(10**16 + len(fake.contacts)),
+                "email": email,
+                "status": "active",
+                "groups": [],
+                "fields": {},
+                "updated_at": "2026-01-01 00:00:00",
+            }
+        status = body.get("status")
+        if status == "unsubscribed":
+            c["status"] = "unsubscribed"
+            c["unsubscribed_at"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        elif status == "active" and c["status"] != "active":
+            pass  # the API cannot reactivate (abuse prevention)
+        c["fields"].update(body.get("fields") or {})
+        c["groups"] = sorted(set(c["groups"]) | set(body.get("groups") or []))
+        return (201 if created else 200), {"data": c}
+
+    @app.post("/api/batch")
+    def batch() -> Response:
+        reqs = request.get_json()["requests"]
+        if len(reqs) > 50:
+            return _ok({"message": "too many"}, 422)
+        responses = []
+        for r in reqs:
+            if r["body"].get("email", "").startswith("invalid"):
+                responses.append({"code": 422, "body": {"message": "The given data was invalid."}})
+                continue
+            code, body = upsert(r["body"])
+            responses.append({"code": code, "body": body})
+        return _ok(
+            {
+                "total": len(reqs),
+                "successful": sum(r["code"] < 300 for r in responses),
+                "failed": sum(r["code"] >= 300 for r in responses),
+                "responses": responses,
+            }
+        )
+
+    @app.get("/api/subscribers/<key>")
+    def get(key: str) -> Response:
+        c = fake.contacts.get(key.lower()) or next(
+            (c for c in fake.contacts.values() if c["id"] == key), None
+        )
+        return _ok({"data": c}) if c else Response(status=404)
+
+    @app.post("/api/subscribers/<sid>/forget")
+    def forget(sid: str) -> Response:
+        c = next((c for c in fake.contacts.values() if c["id"] == sid), None)
+        if c is None:
+            return Response(status=404)
+        del fake.contacts[c["email"]]
+        fake.forgotten.add(c["email"])
+        return _ok(
+            {
+                "message": "Subscriber data will be completely deleted and forgotten "
+                "within 30 days.",
+                "data": c,
+            }
+        )
+
+    @app.get("/api/subscribers")
+    def listing() -> Response:
+        status = request.args.get("filter[status]")
+        items = [c for c in fake.contacts.values() if c["status"] == status]
+        limit = int(request.args.get("limit", 25))
+        start = int(request.args.get("cursor") or 0)
+        page = items[start : start + limit]
+        nxt = str(start + limit) if start + limit < len(items) else None
+        return _ok({"data": page, "meta": {"next_cursor": nxt}})
+
+
+# --- Mailchimp -----------------------------------------------------------------------------------
+
+
+def _md5(email: str) -> str:
+    return hashlib.md5(email.lower().encode()).hexdigest()  # noqa: S324
+
+
+def _mailchimp(app: Flask, fake: Fake) -> None:
+    @app.post("/3.0/lists/<list_id>")
+    def batch(list_id: str) -> Response:
+        body = request.get_json()
+        errors = []
+        for m in body["members"]:
+            email = m["email_address"].lower()
+            if email in fake.forgotten:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": "Forgotten Email Not Subscribed",
+                        "error_code": "ERROR_GENERIC",
+                    }
+                )
+                continue
+            c = fake.contacts.get(email)
+            if c is None:
+                c = fake.contacts[email] = {
+                    "email_address": email,
+                    "id": _md5(email),
+                    "status": m.get("status_if_new") or m.get("status"),
+                    "merge_fields": {},
+                    "last_changed": "2026-01-01T00:00:00+00:00",
+                }
+            elif "status" in m:
+                c["status"] = m["status"]
+                c["last_changed"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+            c["merge_fields"].update(m.get("merge_fields") or {})
+        return _ok(
+            {"new_members": [], "updated_members": [], "errors": errors, "error_count": len(errors)}
+        )
+
+    @app.post("/3.0/lists/<list_id>/members/<h>/actions/delete-permanent")
+    def delete_permanent(list_id: str, h: str) -> Response:
+        c = next((c for c in fake.contacts.values() if c["id"] == h), None)
+        if c is None:
+            if any(_md5(e) == h for e in fake.forgotten):
+                return Response(
+                    json.dumps({"title": "Forgotten Email Not Subscribed", "status": 400}),
+                    400,
+                    mimetype="application/problem+json",
+                )
+            return Response(
+                json.dumps({"title": "Resource Not Found", "status": 404}),
+                404,
+                mimetype="application/problem+json",
+            )
+        del fake.contacts[c["email_address"]]
+        fake.forgotten.add(c["email_address"])
+        return Response(status=204)
+
+    @app.get("/3.0/lists/<list_id>/members")
+    def members(list_id: str) -> Response:
+        items = [c for c in fake.contacts.values() if c["status"] == request.args["status"]]
+        offset, count = int(request.args.get("offset", 0)), int(request.args.get("count", 10))
+        return _ok({"members": items[offset : offset + count], "total_items": len(items)})
+
+    @app.get("/3.0/lists/<list_id>/abuse-reports")
+    def abuse(list_id: str) -> Response:
+        return _ok({"abuse_reports": [], "total_items": 0})
+
+
+# --- Brevo ---------------------------------------------------------------------------------------
+
+
+def _brevo(app: Flask, fake: Fake) -> None:
+    @app.post("/v3/contacts/import")
+    def import_() -> Response:
+        body = request.get_json()
+        for item in body["jsonBody"]:
+            email = item["email"].lower()
+            c = fake.contacts.setdefault(
+                email,
+                {
+                    "email": email,
+                    "emailBlacklisted": False,
+                    "listIds": [],
+                    "attributes": {},
+                    "modifiedAt": "2026-01-01T00:00:00+00:00",
+                },
+            )
+            c["attributes"].update(item.get("attributes") or {})
+            c["listIds"] = sorted(set(c["listIds"]) | set(body.get("listIds") or []))
+            c["status"] = "unsubscribed" if c["emailBlacklisted"] else "active"
+        return _ok({"processId": 1}, 202)
+
+    @app.post("/v3/contacts/batch")
+    def batch() -> Response:
+        for item in request.get_json()["contacts"]:
+            c = fake.contacts.get(item["email"].lower())
+            if c is not None and item.get("emailBlacklisted"):
+                c["emailBlacklisted"], c["status"] = True, "unsubscribed"
+        return Response(status=204)
+
+    @app.delete("/v3/contacts/<identifier>")
+    def delete(identifier: str) -> Response:
+        c = fake.contacts.pop(identifier.lower(), None)
+        if c is None:
+            return _ok({"code": "document_not_found", "message": "Contact not found"}, 404)
+        fake.forgotten.add(c["email"])
+        return Response(status=204)
+
+    @app.get("/v3/contacts")
+    def listing() -> Response:
+        items = list(fake.contacts.values())
+        offset, limit = int(request.args.get("offset", 0)), int(request.args.get("limit", 50))
+        return _ok({"contacts": items[offset : offset + limit], "count": len(items)})
+
+
+ROUTES = {
+    "mailerlite": (_mailerlite, "/api"),
+    "mailchimp": (_mailchimp, "/3.0"),
+    "brevo": (_brevo, "/v3"),
+}
+
+
+@contextmanager
+def serve(name: str) -> Iterator[Fake]:
+    """Run a fake provider on a free port of 127.0.0.1 for the duration of the block."""
+    fake = Fake(name)
+    routes, prefix = ROUTES[name]
+    server = make_server("127.0.0.1", 0, _app(fake, routes), threaded=True)
+    fake.url = f"http://127.0.0.1:{server.server_port}{prefix}"
+    # A short poll interval: shutdown() waits for it, once per test.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        thread.join()
