@@ -101,6 +101,15 @@ class ProviderAdapter(ABC):
 
     # --- plumbing -----------------------------------------------------------------------------
 
+    def _in_batches(
+        self, items: Sequence[Any], send: Callable[[list[Any]], BatchResult]
+    ) -> BatchResult:
+        """Send ``items`` in chunks of BATCH_SIZE and merge the outcomes."""
+        out = BatchResult()
+        for start in range(0, len(items), self.BATCH_SIZE):
+            out.merge(send(list(items[start : start + self.BATCH_SIZE])))
+        return out
+
     def _throttle(self) -> None:
         if not self.MIN_INTERVAL:
             return

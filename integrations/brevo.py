@@ -24,18 +24,10 @@ from integrations.types import BatchResult
 from integrations.types import Contact
 from integrations.types import ContactEvent
 from integrations.types import EventType
+from integrations.types import parse_iso
 
 UNSUB_ATTRIBUTE = "CRM_UNSUBSCRIBE_URL"
 PAGE = 1000
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class BrevoAdapter(ProviderAdapter):
@@ -58,9 +50,8 @@ class BrevoAdapter(ProviderAdapter):
 
     def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
         """Import in batches into the list (creates or updates; never un-blocklists)."""
-        out = BatchResult()
-        for start in range(0, len(contacts), self.BATCH_SIZE):
-            chunk = contacts[start : start + self.BATCH_SIZE]
+
+        def send(chunk: list[Contact]) -> BatchResult:
             self._request(
                 "POST",
                 "contacts/import",
@@ -78,22 +69,23 @@ class BrevoAdapter(ProviderAdapter):
                     "emptyContactsAttributes": False,
                 },
             )
-            out.succeeded += [c.email for c in chunk]
-        return out
+            return BatchResult(succeeded=[c.email for c in chunk])
+
+        return self._in_batches(contacts, send)
 
     def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
         """Blocklist addresses for marketing mail, in batches."""
-        out = BatchResult()
-        for start in range(0, len(emails), self.BATCH_SIZE):
-            chunk = list(emails[start : start + self.BATCH_SIZE])
+
+        def send(chunk: list[str]) -> BatchResult:
             self._request(
                 "POST",
                 "contacts/batch",
                 expected=(204,),
                 json={"contacts": [{"email": e, "emailBlacklisted": True} for e in chunk]},
             )
-            out.succeeded += chunk
-        return out
+            return BatchResult(succeeded=chunk)
+
+        return self._in_batches(emails, send)
 
     def erase(self, email: str) -> None:
         """DELETE the contact; unknown counts as done."""
@@ -117,7 +109,7 @@ class BrevoAdapter(ProviderAdapter):
                             self.name,
                             str(c.get("email", "")).lower(),
                             EventType.UNSUBSCRIBED,
-                            _time(c.get("modifiedAt")),
+                            parse_iso(c.get("modifiedAt")),
                             raw=c,
                         )
                     )
@@ -147,7 +139,7 @@ class BrevoAdapter(ProviderAdapter):
                     self.name,
                     str(item["email"]).lower(),
                     self._event_type(str(item.get("event"))),
-                    _time(item.get("date")),
+                    parse_iso(item.get("date")),
                     provider_event_id=str(item["id"]) if item.get("id") else None,
                     raw=item,
                 )

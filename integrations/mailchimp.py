@@ -25,6 +25,7 @@ from integrations.types import BatchResult
 from integrations.types import Contact
 from integrations.types import ContactEvent
 from integrations.types import EventType
+from integrations.types import parse_iso
 
 #: merge-field tag for the CRM's unsubscribe link (tags are at most 10 characters)
 UNSUB_TAG = "CRMUNSUB"
@@ -34,15 +35,6 @@ PAGE = 1000
 def subscriber_hash(email: str) -> str:
     """Mailchimp's member id: md5 of the lower-cased address."""
     return hashlib.md5(email.strip().lower().encode()).hexdigest()  # noqa: S324 - their scheme
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class MailchimpAdapter(ProviderAdapter):
@@ -90,10 +82,9 @@ class MailchimpAdapter(ProviderAdapter):
 
     def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
         """Batch-add with ``status_if_new`` only: existing members keep their status."""
-        out = BatchResult()
-        for start in range(0, len(contacts), self.BATCH_SIZE):
-            chunk = contacts[start : start + self.BATCH_SIZE]
-            part = self._members_batch(
+        return self._in_batches(
+            contacts,
+            lambda chunk: self._members_batch(
                 [
                     {
                         "email_address": c.email,
@@ -102,22 +93,17 @@ class MailchimpAdapter(ProviderAdapter):
                     }
                     for c in chunk
                 ]
-            )
-            out.succeeded += part.succeeded
-            out.failed.update(part.failed)
-        return out
+            ),
+        )
 
     def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
         """Batch-update members to ``unsubscribed``."""
-        out = BatchResult()
-        for start in range(0, len(emails), self.BATCH_SIZE):
-            chunk = emails[start : start + self.BATCH_SIZE]
-            part = self._members_batch(
+        return self._in_batches(
+            emails,
+            lambda chunk: self._members_batch(
                 [{"email_address": e, "status": "unsubscribed"} for e in chunk]
-            )
-            out.succeeded += part.succeeded
-            out.failed.update(part.failed)
-        return out
+            ),
+        )
 
     def erase(self, email: str) -> None:
         """``delete-permanent`` on the hash; unknown or already forgotten counts as done."""
@@ -156,7 +142,7 @@ class MailchimpAdapter(ProviderAdapter):
                             self.name,
                             str(m.get("email_address", "")).lower(),
                             self._event_type(status),
-                            _time(m.get("last_changed")),
+                            parse_iso(m.get("last_changed")),
                             raw=m,
                         )
                     )
@@ -174,7 +160,7 @@ class MailchimpAdapter(ProviderAdapter):
             )
             reports = body.get("abuse_reports") or []
             for r in reports:
-                when = _time(r.get("date"))
+                when = parse_iso(r.get("date"))
                 if since is None or when is None or when >= since:
                     events.append(
                         ContactEvent(
@@ -209,7 +195,7 @@ class MailchimpAdapter(ProviderAdapter):
                 self.name,
                 email,
                 self._event_type(kind),
-                _time(
+                parse_iso(
                     form.get("fired_at", "").replace(" ", "T") + "+00:00"
                     if form.get("fired_at")
                     else None

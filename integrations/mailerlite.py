@@ -65,8 +65,10 @@ class MailerLiteAdapter(ProviderAdapter):
             "headers": {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
         }
 
-    def _batch(self, requests_: list[dict[str, Any]], emails: list[str]) -> BatchResult:
+    def _batch(self, bodies: list[dict[str, Any]], emails: list[str]) -> BatchResult:
+        """Send one /batch of ``POST api/subscribers`` and read each item's own status."""
         result = BatchResult()
+        requests_ = [{"method": "POST", "path": "api/subscribers", "body": b} for b in bodies]
         response = self._request("POST", "batch", json={"requests": requests_})
         body = self._json(response)
         answers = body.get("responses") if isinstance(body, dict) else None
@@ -85,44 +87,28 @@ class MailerLiteAdapter(ProviderAdapter):
 
     def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
         """POST each subscriber into the group, without a status (no resubscribing)."""
-        out = BatchResult()
-        for start in range(0, len(contacts), self.BATCH_SIZE):
-            chunk = contacts[start : start + self.BATCH_SIZE]
-            reqs = [
+
+        def send(chunk: list[Contact]) -> BatchResult:
+            bodies = [
                 {
-                    "method": "POST",
-                    "path": "api/subscribers",
-                    "body": {
-                        "email": c.email,
-                        "groups": [self.list_id],
-                        "fields": {"name": c.name, UNSUB_FIELD: c.unsubscribe_url},
-                    },
+                    "email": c.email,
+                    "groups": [self.list_id],
+                    "fields": {"name": c.name, UNSUB_FIELD: c.unsubscribe_url},
                 }
                 for c in chunk
             ]
-            part = self._batch(reqs, [c.email for c in chunk])
-            out.succeeded += part.succeeded
-            out.failed.update(part.failed)
-            out.ids.update(part.ids)
-        return out
+            return self._batch(bodies, [c.email for c in chunk])
+
+        return self._in_batches(contacts, send)
 
     def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
         """POST each address with status "unsubscribed" (upsert semantics)."""
-        out = BatchResult()
-        for start in range(0, len(emails), self.BATCH_SIZE):
-            chunk = list(emails[start : start + self.BATCH_SIZE])
-            reqs = [
-                {
-                    "method": "POST",
-                    "path": "api/subscribers",
-                    "body": {"email": e, "status": "unsubscribed"},
-                }
-                for e in chunk
-            ]
-            part = self._batch(reqs, chunk)
-            out.succeeded += part.succeeded
-            out.failed.update(part.failed)
-        return out
+        return self._in_batches(
+            emails,
+            lambda chunk: self._batch(
+                [{"email": e, "status": "unsubscribed"} for e in chunk], chunk
+            ),
+        )
 
     def erase(self, email: str) -> None:
         """Resolve the id, then ``forget`` (DELETE would keep the data)."""

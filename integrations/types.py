@@ -9,6 +9,16 @@ from enum import StrEnum
 from typing import Any
 
 
+def parse_iso(value: Any) -> datetime | None:
+    """Read an ISO-8601 time as providers write it ("Z" allowed); None when absent or bad."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 class EventType(StrEnum):
     """What happened to an address at a provider (a closed set; unknown stays UNKNOWN)."""
 
@@ -55,5 +65,11 @@ class BatchResult:
 
     succeeded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    #: provider ids learned on the way (MailerLite, Brevo), by address
+    #: provider ids learned on the way (MailerLite), by address
     ids: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: BatchResult) -> None:
+        """Add another batch's outcome to this one."""
+        self.succeeded += other.succeeded
+        self.failed.update(other.failed)
+        self.ids.update(other.ids)
