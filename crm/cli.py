@@ -220,6 +220,37 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
         sys.exit(1)
 
 
+@click.command("sync")
+@click.option(
+    "--provider",
+    type=click.Choice(["mailerlite", "mailchimp", "brevo"]),
+    help="Only this provider.",
+)
+@with_appcontext
+def sync_command(provider: str | None) -> None:
+    """Pull provider changes, apply them, push pending changes; exit 0 only when all is done.
+
+    Exit codes: 0 nothing pending, 1 work remains (see the report), 75 another sync is running.
+    """
+    from crm.db import get_session
+    from crm.sync import lock
+    from crm.sync import runner
+
+    try:
+        with lock.sync_lock():
+            report = runner.run_sync(
+                get_session(), only=provider, progress=lambda line: click.echo(line, err=True)
+            )
+    except lock.SyncAlreadyRunning:
+        click.echo("Another sync is running; this one exits without doing anything.", err=True)
+        sys.exit(75)
+    if not report.providers:
+        click.echo("No mail provider is configured (set CRM_<PROVIDER>_API_KEY).")
+    for line in runner.format_report(report):
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
 @click.command("retention")
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 @with_appcontext
@@ -274,6 +305,7 @@ def init_app(app: Flask) -> None:
         unsubscribe_url_command,
         import_subscribers_command,
         retention_command,
+        sync_command,
         rotate_keys_command,
         audit_group,
     ):

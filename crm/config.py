@@ -79,6 +79,21 @@ DEFAULTS: dict[str, Any] = {
     # Who may show the testimonial feed in a frame ("*" = any site; it only shows what
     # clients consented to publish on the website).
     "EMBED_FRAME_ANCESTORS": "*",
+    # Mail providers (integrations/): a provider without an API key is off.
+    "MAILERLITE_API_KEY": None,
+    "MAILERLITE_GROUP_ID": None,
+    "MAILERLITE_BASE_URL": None,
+    "MAILERLITE_WEBHOOK_SECRET": None,
+    "MAILCHIMP_API_KEY": None,
+    "MAILCHIMP_LIST_ID": None,
+    "MAILCHIMP_BASE_URL": None,
+    "MAILCHIMP_WEBHOOK_SECRET": None,
+    "BREVO_API_KEY": None,
+    "BREVO_LIST_ID": None,
+    "BREVO_BASE_URL": None,
+    "BREVO_WEBHOOK_SECRET": None,
+    "SYNC_TIMEOUT": 15,
+    "SYNC_MAX_RETRIES": 4,
 }
 
 FERNET_KEY_BYTES = 32

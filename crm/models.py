@@ -1,10 +1,12 @@
 """Import every model module so that the metadata (for Alembic and tests) is complete."""
 
 from crm import audit  # noqa: F401
+from crm import outbox  # noqa: F401
 from crm.auth import models as auth_models  # noqa: F401
 from crm.newsletter import models as newsletter_models  # noqa: F401
 from crm.people import models as people_models  # noqa: F401
 from crm.privacy import models as privacy_models  # noqa: F401
 from crm.security import ratelimit  # noqa: F401
 from crm.security import secrets_store  # noqa: F401
+from crm.sync import models as sync_models  # noqa: F401
 from crm.testimonials import models as testimonial_models  # noqa: F401

@@ -186,6 +186,12 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     internal host name the app happened to be reached by.
     """
     from flask import current_app
+    from flask import has_request_context
     from flask import url_for
 
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+    base = current_app.config["BASE_URL"].rstrip("/")
+    if has_request_context():
+        return base + url_for(endpoint, **values)
+    # The CLI and the nightly sync build links too, outside any request.
+    with current_app.test_request_context(base_url=base):
+        return base + url_for(endpoint, **values)

@@ -4,7 +4,8 @@ Each fake implements the endpoints the adapters use, with the semantics provider
 describes (MailerLite cannot reactivate; Mailchimp keeps status on status_if_new and refuses
 forgotten addresses; Brevo's batch only updates and DELETE drops the blocklist). Every request
 is logged for contract checks. ``faults`` is a queue applied to the next requests: an int
-status, a (status, headers) pair, "timeout", "reset" or "badjson".
+status, a (status, headers) pair, "timeout", "reset", "badjson" or "slow" (answers normally
+after ``stall`` seconds).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def _fault(fake: Fake) -> Response | None:
     if fault == "timeout":
         time.sleep(fake.stall)
         return Response("{}", 200, mimetype="application/json")
+    if fault == "slow":
+        time.sleep(fake.stall)
+        return None  # then answer normally
     if fault == "reset":
         raise ConnectionResetError  # werkzeug drops the connection without an answer
     if fault == "badjson":

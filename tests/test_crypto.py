@@ -151,3 +151,14 @@ def test_expired_token(monkeypatch):
         monkeypatch.setattr(time, "time", lambda: real() + 8 * 86400)
         with pytest.raises(tokens.ExpiredToken):
             tokens.verify(tokens.Purpose.CONFIRM, token, max_age=7 * 86400)
+
+
+def test_non_canonical_signature_spelling_is_refused(token_app):
+    """Found by hypothesis: base64's spare bits let a changed last character decode the same."""
+    with token_app.app_context():
+        token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "p-123")
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        twins = [token[:-1] + c for c in alphabet if c != token[-1]]
+        for altered in twins:
+            with pytest.raises(tokens.InvalidToken):
+                tokens.verify(tokens.Purpose.UNSUBSCRIBE, altered)

@@ -32,17 +32,19 @@ PUBLIC_ENDPOINTS = {
     "testimonials_public.embed",
     "testimonials_public.embed_json",
     "testimonials_public.embed_media",
+    "sync.webhook",
 }
 
 #: Public POSTs that cannot carry a CSRF token: a mail client's RFC 8058 one-click POST, the
 #: sign-up form embedded on the practice's own website, and the testimonial revoke button
-#: (withdrawing must work from any browser). Each is authorised otherwise (signed token;
-#: double opt-in).
+#: (withdrawing must work from any browser), and provider webhooks. Each is authorised
+#: otherwise (signed token; double opt-in; provider signature or token).
 CSRF_EXEMPT = {
     "public.subscribe",
     "public.unsubscribe",
     "public.preferences_link",
     "testimonials_public.revoke",
+    "sync.webhook",
 }
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import outbox
 from crm.audit import Actor
 from crm.db import bulk_insert
 from crm.db import utcnow
@@ -312,3 +313,5 @@ def _write(
         )
     bulk_insert(conn, Subscription.__table__, subs)
     bulk_insert(conn, ConsentRecord.__table__, records)
+    # the providers learn about the new subscribers at the next sync (same transaction)
+    outbox.enqueue_upserts(session, sorted({(people[row.email], row.email) for row, _ in batch}))

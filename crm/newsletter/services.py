@@ -26,6 +26,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import outbox
 from crm.audit import Actor
 from crm.db import insert_ignoring_duplicates
 from crm.db import utcnow
@@ -41,6 +42,7 @@ from crm.newsletter.models import Source
 from crm.newsletter.models import Status
 from crm.newsletter.models import Subscription
 from crm.newsletter.models import Suppression
+from crm.outbox import Op
 from crm.people.models import ClientCard
 from crm.people.models import Person
 from crm.people.models import Visit
@@ -365,6 +367,8 @@ def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | No
         changed.append(list_id)
     if changed:
         lifted = suppression.lift(session, person.email)
+        if person.restricted_at is None:
+            outbox.enqueue(session, Op.UPSERT, person.id, person.email, outbox.enabled_providers())
         audit.record(
             session,
             Actor("public", None, ip),
@@ -394,11 +398,15 @@ def unsubscribe(
     *,
     user_agent: str | None = None,
     list_ids: Sequence[int] | None = None,
+    reason: Reason = Reason.UNSUBSCRIBED,
+    skip_provider: str | None = None,
 ) -> list[int]:
     """Unsubscribe from every list (or the given ones); idempotent. Returns the lists left.
 
     Leaving every list also suppresses the address, so no import, sync or owner edit can put
-    it back; leaving only some (from the preferences page) does not.
+    it back; leaving only some (from the preferences page) does not. Once no list is left,
+    every provider that has or may have the address gets an ``unsubscribe`` in the outbox
+    (except ``skip_provider``, where the unsubscribe came from).
 
     This is the hot path of one-click unsubscribes: everything is read and prepared first,
     then a few Core statements run back to back, because on SQLite the writes hold the
@@ -445,8 +453,14 @@ def unsubscribe(
     added = digest is not None and insert_ignoring_duplicates(
         session,
         Suppression.__table__,
-        {"email_hash": digest, "reason": str(Reason.UNSUBSCRIBED), "created_at": now},
+        {"email_hash": digest, "reason": str(reason), "created_at": now},
     )
+    still_on = session.scalar(
+        select(subs.c.id).where(subs.c.person_id == person.id, still_open).limit(1)
+    )
+    if (left or added) and still_on is None and person.email:
+        providers = outbox.providers_for(session, person.id) - {skip_provider}
+        outbox.enqueue(session, Op.UNSUBSCRIBE, person.id, person.email, providers)
     if left or added:
         audit.record(
             session,
@@ -506,6 +520,7 @@ def add_manual(
         staff_user_id=actor.user_id,
         note=note,
     )
+    outbox.enqueue(session, Op.UPSERT, person.id, email, outbox.enabled_providers())
     audit.record(
         session,
         actor,
@@ -676,6 +691,11 @@ def forget(session: Session, person: Person, actor: Actor) -> str:
     """
     if person.email and is_newsletter_only(session, person):
         suppression.suppress(session, person.email, Reason.ERASED)
+        # Art. 17/19: every provider that ever had the address erases it; the outbox keeps the
+        # address (encrypted) only until each one confirmed.
+        outbox.enqueue(
+            session, Op.ERASE, person.id, person.email, outbox.providers_for(session, person.id)
+        )
         person_id = person.id
         session.delete(person)
         session.flush()

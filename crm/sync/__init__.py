@@ -1,0 +1,1 @@
+"""Sync with the mail providers: outbox delivery, pulled and pushed events, run reports."""

@@ -1,0 +1,427 @@
+"""The sync: per provider, pull -> apply locally -> push the outbox -> store the cursor.
+
+Crash-safe by construction: events are stored before they are applied, each batch of outbox
+operations is committed as soon as the provider answered, and every provider operation is
+idempotent - so a run killed at any point loses nothing and the next one carries on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+from itertools import groupby
+
+from flask import current_app
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import integrations
+from crm import audit
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.newsletter import links
+from crm.newsletter import services as newsletter
+from crm.newsletter import suppression
+from crm.newsletter.models import Method
+from crm.newsletter.models import Reason
+from crm.newsletter.models import Status
+from crm.newsletter.models import Subscription
+from crm.outbox import Op
+from crm.outbox import OutboxOp
+from crm.outbox import ProviderLink
+from crm.people.models import Person
+from crm.sync.models import ProviderEvent
+from crm.sync.models import ProviderState
+from crm.sync.models import SyncRun
+from integrations.base import ProviderAdapter
+from integrations.errors import IntegrationError
+from integrations.errors import ProviderRejected
+from integrations.types import Contact
+from integrations.types import ContactEvent
+from integrations.types import EventType
+
+#: Pull windows overlap by this much: offset-paged listings can skip rows that change mid-scan.
+OVERLAP = timedelta(hours=24)
+MAX_BACKOFF = timedelta(hours=6)
+REASONS = {
+    EventType.UNSUBSCRIBED: Reason.UNSUBSCRIBED,
+    EventType.BOUNCED: Reason.BOUNCED,
+    EventType.COMPLAINED: Reason.COMPLAINED,
+}
+STATUSES = {
+    EventType.UNSUBSCRIBED: Status.UNSUBSCRIBED,
+    EventType.BOUNCED: Status.BOUNCED,
+    EventType.COMPLAINED: Status.COMPLAINED,
+}
+
+
+@dataclass
+class ProviderReport:
+    """What a run did at one provider."""
+
+    pulled: int = 0
+    applied: int = 0
+    pushed: int = 0
+    failed: int = 0
+    pending: int = 0
+    calls: int = 0
+    error: str = ""
+
+
+@dataclass
+class SyncReport:
+    """The whole run; ``ok`` only when nothing failed and nothing is left pending."""
+
+    providers: dict[str, ProviderReport] = field(default_factory=dict)
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Everything delivered and no provider failed."""
+        return all(
+            not r.error and r.pending == 0 and r.failed == 0 for r in self.providers.values()
+        )
+
+
+def adapters() -> list[ProviderAdapter]:
+    """Adapters for every configured provider."""
+    cfg = current_app.config
+    return integrations.enabled_adapters(
+        cfg, timeout=float(cfg["SYNC_TIMEOUT"]), max_retries=int(cfg["SYNC_MAX_RETRIES"])
+    )
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def store_events(session: Session, events: list[ContactEvent], source: str) -> list[ProviderEvent]:
+    """Store events not seen before (providers retry, pulls overlap); return the new ones."""
+    new = []
+    for event in events:
+        if not event.email:
+            continue
+        digest = hashlib.sha256(event.dedupe_key.encode()).hexdigest()
+        if session.scalar(select(ProviderEvent.id).where(ProviderEvent.dedupe_hash == digest)):
+            continue
+        row = ProviderEvent(
+            provider=event.provider,
+            dedupe_hash=digest,
+            type=str(event.type),
+            occurred_at=event.occurred_at,
+            source=source,
+            email=event.email,
+            raw=json.dumps(event.raw, default=str, ensure_ascii=False),
+        )
+        session.add(row)
+        new.append(row)
+    session.flush()
+    return new
+
+
+def apply_events(session: Session, provider: str) -> int:
+    """Apply stored, unapplied events of a provider locally; returns how many changed anything.
+
+    An unsubscribe, bounce or complaint at a provider becomes a local unsubscribe (and
+    suppression), which queues an unsubscribe for the other providers. A deletion on the
+    provider's side only updates the link: the CRM does not delete people on a provider's word.
+    """
+    changed = 0
+    actor = Actor.system()
+    rows = session.scalars(
+        select(ProviderEvent)
+        .where(ProviderEvent.provider == provider, ProviderEvent.applied_at.is_(None))
+        .order_by(ProviderEvent.id)
+    )
+    for row in rows:
+        kind = EventType(row.type) if row.type in set(EventType) else EventType.UNKNOWN
+        person = newsletter.find_person(session, row.email)
+        if person is not None and kind in REASONS:
+            left = newsletter.unsubscribe(
+                session,
+                person,
+                Method.PROVIDER,
+                actor,
+                reason=REASONS[kind],
+                skip_provider=provider,
+            )
+            if left:
+                session.execute(
+                    Subscription.__table__.update()
+                    .where(Subscription.person_id == person.id, Subscription.list_id.in_(left))
+                    .values(status=STATUSES[kind])
+                )
+                changed += 1
+            _link(session, person.id, provider, status="unsubscribed")
+        elif person is not None and kind == EventType.DELETED:
+            _link(session, person.id, provider, status="deleted")
+        elif person is None and kind in REASONS:
+            suppression.suppress(session, row.email, REASONS[kind])  # never add them later
+        row.applied_at = utcnow()
+    return changed
+
+
+def _link(
+    session: Session, person_id: int, provider: str, *, status: str, provider_id: str | None = None
+) -> None:
+    link = session.scalar(
+        select(ProviderLink).where(
+            ProviderLink.person_id == person_id, ProviderLink.provider == provider
+        )
+    )
+    if link is None:
+        link = ProviderLink(person_id=person_id, provider=provider)
+        session.add(link)
+    link.status, link.updated_at = status, utcnow()
+    if provider_id:
+        link.provider_id = provider_id
+
+
+# --- push ---------------------------------------------------------------------------------------
+
+
+def _due(session: Session, provider: str, now: datetime) -> list[OutboxOp]:
+    return list(
+        session.scalars(
+            select(OutboxOp)
+            .where(
+                OutboxOp.provider == provider,
+                OutboxOp.status == "pending",
+                OutboxOp.next_attempt_at <= now,
+            )
+            .order_by(OutboxOp.id)
+        )
+    )
+
+
+def _still_wanted(session: Session, op: OutboxOp) -> bool:
+    """An upsert is pushed only while the person is subscribed and not suppressed or restricted."""
+    if op.op != Op.UPSERT:
+        return True
+    person = session.get(Person, op.person_id) if op.person_id else None
+    if person is None or person.email is None or person.restricted_at is not None:
+        return False
+    active = session.scalar(
+        select(Subscription.id)
+        .where(Subscription.person_id == person.id, Subscription.status == Status.ACTIVE)
+        .limit(1)
+    )
+    return active is not None and not suppression.is_suppressed(session, person.email)
+
+
+def _done(op: OutboxOp, now: datetime) -> None:
+    op.status, op.done_at, op.email, op.last_error = "done", now, None, None
+
+
+def _failed(op: OutboxOp, error: str, now: datetime) -> None:
+    op.attempts += 1
+    op.last_error = error[:500]
+    op.next_attempt_at = now + min(MAX_BACKOFF, timedelta(minutes=2 ** min(op.attempts, 10)))
+
+
+def _send(
+    session: Session,
+    adapter: ProviderAdapter,
+    kind: str,
+    batch: list[OutboxOp],
+    now: datetime,
+    report: ProviderReport,
+) -> None:
+    """Push one batch of same-kind operations and record each one's outcome."""
+    if kind == Op.ERASE:
+        for op in batch:
+            try:
+                adapter.erase(op.email or "")
+            except ProviderRejected as err:
+                _failed(op, str(err), now)
+                report.failed += 1
+                continue
+            if op.person_id:
+                _link(session, op.person_id, adapter.name, status="erased")
+            _done(op, now)
+            report.pushed += 1
+        return
+    emails = [op.email or "" for op in batch]
+    if kind == Op.UPSERT:
+        people = {op.email: session.get(Person, op.person_id) for op in batch}
+        contacts = [
+            Contact(
+                e,
+                people[e].name if people[e] else "",
+                links.unsubscribe_url(people[e]) if people[e] else "",
+            )
+            for e in emails
+        ]
+        result = adapter.upsert(contacts)
+    else:
+        result = adapter.unsubscribe(emails)
+    for op in batch:
+        if op.email in result.failed:
+            _failed(op, result.failed[op.email], now)
+            report.failed += 1
+            continue
+        if op.person_id:
+            _link(
+                session,
+                op.person_id,
+                adapter.name,
+                status="active" if kind == Op.UPSERT else "unsubscribed",
+                provider_id=result.ids.get(op.email or ""),
+            )
+        _done(op, now)
+        report.pushed += 1
+
+
+def push(
+    session: Session,
+    adapter: ProviderAdapter,
+    report: ProviderReport,
+    progress: Callable[[str], None],
+) -> None:
+    """Deliver due outbox operations in provider-sized batches, committing after each batch.
+
+    Operations keep their order: runs of the same kind are batched, so an upsert is never
+    sent after a later unsubscribe of the same person.
+    """
+    now = utcnow()
+    ops = _due(session, adapter.name, now)
+    for op in ops:
+        if not _still_wanted(session, op):
+            op.status, op.done_at, op.email = "cancelled", now, None
+    session.commit()
+    ops = [op for op in ops if op.status == "pending"]
+    for kind, group in groupby(ops, key=lambda op: op.op):
+        group = list(group)
+        size = 1 if kind == Op.ERASE else adapter.BATCH_SIZE
+        for start in range(0, len(group), size):
+            batch = group[start : start + size]
+            try:
+                _send(session, adapter, kind, batch, now, report)
+            except IntegrationError as err:
+                for op in batch:
+                    _failed(op, str(err), now)
+                report.failed += len(batch)
+                session.commit()
+                if err.retryable:
+                    raise  # the provider is down or throttling: stop, try next run
+                continue
+            session.commit()
+            progress(f"  {adapter.name}: {kind} {report.pushed} sent")
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def _pending(session: Session, provider: str) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(OutboxOp.provider == provider, OutboxOp.status == "pending")
+        )
+        or 0
+    )
+
+
+def pull(
+    session: Session,
+    adapter: ProviderAdapter,
+    report: ProviderReport,
+    progress: Callable[[str], None],
+) -> None:
+    """Fetch a provider's changes since its cursor (minus the overlap), store and apply them."""
+    state = session.get(ProviderState, adapter.name) or ProviderState(provider=adapter.name)
+    session.add(state)
+    started = utcnow()
+    try:
+        since = state.cursor - OVERLAP if state.cursor else None
+        progress(
+            f"{adapter.name}: pulling changes" + (f" since {since:%Y-%m-%d %H:%M}" if since else "")
+        )
+        report.pulled = len(store_events(session, adapter.fetch_events(since), "pull"))
+        report.applied = apply_events(session, adapter.name)
+        state.cursor = started
+        session.commit()
+        progress(f"{adapter.name}: {report.pulled} new events, {report.applied} applied")
+    except IntegrationError as err:
+        session.rollback()
+        report.error = str(err)
+        progress(f"{adapter.name}: pull FAILED: {err}")
+
+
+def deliver(
+    session: Session,
+    adapter: ProviderAdapter,
+    report: ProviderReport,
+    progress: Callable[[str], None],
+) -> None:
+    """Push a provider's due outbox operations, recording a failure in the report."""
+    progress(f"{adapter.name}: pushing")
+    try:
+        push(session, adapter, report, progress)
+    except IntegrationError as err:
+        session.rollback()
+        report.error = report.error or str(err)
+        progress(f"{adapter.name}: push FAILED: {err}")
+
+
+def run_sync(
+    session: Session,
+    *,
+    trigger: str = "cli",
+    progress: Callable[[str], None] = lambda _line: None,
+    only: str | None = None,
+) -> SyncReport:
+    """Run every configured provider (or ``only`` one), store and return the report.
+
+    All pulls come first, then all pushes: an unsubscribe made at the provider processed last
+    still reaches the providers processed before it in the same run. The caller holds the
+    lock (:func:`crm.sync.lock.sync_lock`).
+    """
+    run = SyncRun(trigger=trigger)
+    session.add(run)
+    session.commit()
+    report = SyncReport()
+    active = [a for a in adapters() if not only or a.name == only]
+    try:
+        for adapter in active:
+            report.providers[adapter.name] = ProviderReport()
+            pull(session, adapter, report.providers[adapter.name], progress)
+        for adapter in active:
+            deliver(session, adapter, report.providers[adapter.name], progress)
+            report.providers[adapter.name].pending = _pending(session, adapter.name)
+            report.providers[adapter.name].calls = adapter.calls
+    finally:
+        for adapter in active:
+            adapter.close()
+    run.finished_at = utcnow()
+    report.duration = (run.finished_at - run.started_at).total_seconds()
+    run.ok = report.ok
+    run.report = json.dumps({name: asdict(r) for name, r in report.providers.items()})
+    audit.record(
+        session,
+        Actor.system(),
+        "sync.run",
+        object_type="sync_run",
+        object_id=run.id,
+        details={"ok": run.ok, "providers": sorted(report.providers)},
+    )
+    session.commit()
+    return report
+
+
+def format_report(report: SyncReport) -> list[str]:
+    """Human lines for stdout and the page."""
+    lines = []
+    for name, r in report.providers.items():
+        line = (
+            f"{name}: pulled {r.pulled}, applied {r.applied}, pushed {r.pushed}, "
+            f"failed {r.failed}, pending {r.pending}, calls {r.calls}"
+        )
+        lines.append(line + (f" - ERROR {r.error}" if r.error else ""))
+    lines.append(f"{'OK' if report.ok else 'NOT DONE'} in {report.duration:.1f} s")
+    return lines

@@ -1,0 +1,128 @@
+"""Webhooks from the providers (public) and the owner's integrations page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+import integrations
+from crm.db import get_session
+from crm.db import utcnow
+from crm.outbox import PROVIDERS
+from crm.outbox import OutboxOp
+from crm.sync import lock
+from crm.sync import runner
+from crm.sync.models import ProviderEvent
+from crm.sync.models import SyncRun
+from crm.web import csrf
+from crm.web import public
+from integrations.errors import IntegrationConfigError
+from integrations.errors import WebhookRejected
+
+bp = Blueprint("sync", __name__)
+
+
+@bp.route("/webhooks/<provider>", methods=["GET", "POST"])
+@public
+@csrf.exempt  # providers authenticate with a signature or a token, not a browser session
+def webhook(provider: str) -> Any:
+    """Take an event a provider pushes: verify, store once, apply, answer fast."""
+    cfg = current_app.config
+    secret = cfg.get(f"{provider.upper()}_WEBHOOK_SECRET") if provider in PROVIDERS else None
+    if not secret:
+        abort(404)
+    try:
+        adapter = integrations.get_adapter(provider, cfg)
+    except IntegrationConfigError:
+        abort(404)
+    if request.method == "GET":
+        # Mailchimp checks the URL with a GET before it starts sending.
+        return ("", 200) if provider == "mailchimp" else abort(405)
+    try:
+        events = adapter.parse_webhook(request.headers, request.get_data(), request.args, secret)
+    except WebhookRejected:
+        return jsonify(error="forbidden"), 403
+    db = get_session()
+    stored = runner.store_events(db, events, "webhook")
+    applied = runner.apply_events(db, provider)
+    db.commit()
+    return jsonify(stored=len(stored), applied=applied)
+
+
+@bp.route("/integrations/")
+def index() -> Any:
+    """Each provider's state, failing operations, and the sync history."""
+    db = get_session()
+    cfg = current_app.config
+    providers = []
+    for name in PROVIDERS:
+        pending = (
+            db.scalar(
+                select(func.count()).where(OutboxOp.provider == name, OutboxOp.status == "pending")
+            )
+            or 0
+        )
+        failing = list(
+            db.scalars(
+                select(OutboxOp)
+                .where(
+                    OutboxOp.provider == name, OutboxOp.status == "pending", OutboxOp.attempts > 0
+                )
+                .order_by(OutboxOp.id)
+                .limit(50)
+            )
+        )
+        events = db.scalar(select(func.count()).where(ProviderEvent.provider == name)) or 0
+        providers.append(
+            {
+                "name": name,
+                "enabled": bool(cfg.get(f"{name.upper()}_API_KEY")),
+                "webhook": bool(cfg.get(f"{name.upper()}_WEBHOOK_SECRET")),
+                "pending": pending,
+                "failing": failing,
+                "events": events,
+            }
+        )
+    runs = db.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(20)).all()
+    return render_template(
+        "sync/index.html",
+        providers=providers,
+        runs=runs,
+        form=FlaskForm(),
+        reports={r.id: json.loads(r.report) for r in runs},
+    )
+
+
+@bp.route("/integrations/retry", methods=["POST"])
+def retry() -> Any:
+    """Retry failing operations now: clear their back-off and run the sync."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    db.execute(
+        update(OutboxOp).where(OutboxOp.status == "pending").values(next_attempt_at=utcnow())
+    )
+    db.commit()
+    try:
+        with lock.sync_lock():
+            report = runner.run_sync(db, trigger="web")
+    except lock.SyncAlreadyRunning:
+        flash(_("A sync is already running; try again in a minute."), "error")
+        return redirect(url_for("sync.index"))
+    flash(" ".join(runner.format_report(report)), "success" if report.ok else "error")
+    return redirect(url_for("sync.index"))

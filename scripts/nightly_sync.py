@@ -1,0 +1,44 @@
+"""The nightly job: ``crm sync`` followed by ``crm retention``, for cron or a systemd timer.
+
+Exits 0 only when the sync left nothing pending and retention ran; 75 when another sync is
+already running; 1 otherwise. The output is the same report ``crm sync`` prints.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from crm import create_app
+from crm.db import get_session
+from crm.newsletter import services as newsletter
+from crm.sync import lock
+from crm.sync import runner
+from crm.testimonials import services as testimonials
+
+
+def main() -> int:
+    """Run the sync, then retention; return the process exit code."""
+    app = create_app()
+    with app.app_context():
+        db = get_session()
+        try:
+            with lock.sync_lock():
+                report = runner.run_sync(
+                    db, trigger="nightly", progress=lambda line: print(line, file=sys.stderr)
+                )
+        except lock.SyncAlreadyRunning:
+            print(
+                "Another sync is running; this one exits without doing anything.", file=sys.stderr
+            )
+            return 75
+        for line in runner.format_report(report):
+            print(line)
+        purged = newsletter.purge_unconfirmed(db)
+        media = testimonials.purge_due_media(db)
+        db.commit()
+        print(f"retention: unconfirmed sign-ups deleted {purged}, media files deleted {media}")
+        return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""The sync end to end against three local fake providers, with faults, crashes and webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+
+from crm.db import utcnow
+from crm.newsletter.models import Subscription
+from crm.outbox import OutboxOp
+from crm.people.models import Person
+from tests.conftest import TEST_KEY
+from tests.conftest import TEST_SECRET
+from tests.fakes import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SECRETS = {"mailerlite": "ml-secret", "mailchimp": "mc-token", "brevo": "br-token"}
+
+
+@pytest.fixture
+def fakes(app):
+    """Three running fakes, and the app configured to use them."""
+    with ExitStack() as stack:
+        running = {name: stack.enter_context(serve(name)) for name in SECRETS}
+        for name, fake in running.items():
+            prefix = name.upper()
+            app.config[f"{prefix}_API_KEY"] = "key-us1"
+            app.config[f"{prefix}_{'GROUP_ID' if name == 'mailerlite' else 'LIST_ID'}"] = "7"
+            app.config[f"{prefix}_BASE_URL"] = fake.url
+            app.config[f"{prefix}_WEBHOOK_SECRET"] = SECRETS[name]
+        app.config["SYNC_TIMEOUT"] = 1
+        app.config["SYNC_MAX_RETRIES"] = 1
+        # tests do not wait out real back-off: the fakes' throttling is not the point here
+        from integrations.base import ProviderAdapter
+
+        original = ProviderAdapter.__init__
+
+        def fast(self, *args, **kwargs):
+            kwargs["sleep"] = lambda _s: None
+            original(self, *args, **kwargs)
+
+        ProviderAdapter.__init__ = fast
+        try:
+            yield running
+        finally:
+            ProviderAdapter.__init__ = original
+
+
+def _sync(app) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["sync"])
+    return result.exit_code, result.output
+
+
+def _import(app, tmp_path, emails) -> None:
+    path = tmp_path / "lista.csv"
+    path.write_text("email;name\n" + "".join(f"{e};{e.split('@')[0]}\n" for e in emails))
+    result = app.test_cli_runner().invoke(args=["import-subscribers", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def _status(db, email) -> str | None:
+    with db() as s:
+        return s.scalar(select(Subscription.status).join(Person).where(Person.email == email))
+
+
+def _states(fakes, email) -> dict[str, str | None]:
+    return {name: fake.status(email) for name, fake in fakes.items()}
+
+
+def _ready(app):
+    with app.app_context():
+        from crm.db import get_session
+        from crm.security import secrets_store
+
+        secrets_store.ensure(get_session())
+        get_session().commit()
+
+
+def test_end_to_end_with_all_three_providers(app, db, fakes, tmp_path):
+    _import(app, tmp_path, ["a@example.se", "b@example.se", "c@example.se"])
+    code, out = _sync(app)
+    assert code == 0, out
+    for email in ("a@example.se", "b@example.se", "c@example.se"):
+        assert set(_states(fakes, email).values()) <= {"active", "subscribed"}, email
+    # each provider holds the CRM's own signed unsubscribe link
+    stored = json.dumps(fakes["brevo"].contacts["a@example.se"])
+    unsub = re.search(r"http://localhost(/u/[^\"]+)", stored).group(1)
+
+    # 1. unsubscribe through the signed link -> sync -> unsubscribed at all three
+    assert app.test_client().post(unsub, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    code, out = _sync(app)
+    assert code == 0, out
+    with db() as s:
+        ops = [(o.provider, o.op, o.status) for o in s.scalars(select(OutboxOp))]
+    assert _states(fakes, "a@example.se") == dict.fromkeys(SECRETS, "unsubscribed"), (ops, out)
+
+    # 2. unsubscribe at one provider's side -> sync -> unsubscribed locally and at the others
+    fakes["mailchimp"].contacts["b@example.se"]["status"] = "unsubscribed"
+    code, out = _sync(app)
+    assert code == 0, out
+    assert _status(db, "b@example.se") == "unsubscribed"
+    assert _states(fakes, "b@example.se") == dict.fromkeys(SECRETS, "unsubscribed")
+
+    # 3. erase -> sync -> forgotten at all three; the address is scrubbed from the outbox
+    with app.app_context():
+        from crm.audit import Actor
+        from crm.db import get_session
+        from crm.newsletter import services
+
+        s = get_session()
+        assert services.forget(s, services.find_person(s, "c@example.se"), Actor.cli()) == "erased"
+        s.commit()
+    code, out = _sync(app)
+    assert code == 0, out
+    assert _states(fakes, "c@example.se") == dict.fromkeys(SECRETS)
+    assert all("c@example.se" in fake.forgotten for fake in fakes.values())
+    with db() as s:
+        assert s.scalar(select(func.count()).where(OutboxOp.email.is_not(None))) == 0
+
+    # 4. re-import is refused, and later runs resubscribe nobody
+    result = app.test_cli_runner().invoke(args=["import-subscribers", str(tmp_path / "lista.csv")])
+    assert "new 0" in result.output and "skipped suppressed 3" in result.output
+    assert _sync(app)[0] == 0
+    with db() as s:
+        ops = [(o.provider, o.op, o.status, o.last_error) for o in s.scalars(select(OutboxOp))]
+    assert _states(fakes, "a@example.se") == dict.fromkeys(SECRETS, "unsubscribed"), (ops, out)
+    assert _states(fakes, "c@example.se") == dict.fromkeys(SECRETS)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [429, 429],
+        [(429, {"Retry-After": "1"})] * 2,
+        [500, 503],
+        ["timeout", "timeout"],
+        ["reset", "reset"],
+        ["badjson", "badjson"],
+    ],
+)
+def test_faults_leave_work_pending_and_the_next_run_finishes(app, db, fakes, tmp_path, faults):
+    _import(app, tmp_path, [f"p{i}@example.se" for i in range(5)])
+    for fake in fakes.values():
+        fake.stall = 1.5
+        fake.faults = list(faults) * 2  # enough to defeat the pull's and the push's retries
+    code, out = _sync(app)
+    assert code == 1 and "FAILED" in out, out
+    with db() as s:
+        pending = s.scalar(select(func.count()).where(OutboxOp.status == "pending"))
+        assert pending == 15  # nothing lost
+        # the next night: the provider is fine again and the back-off has passed
+        s.execute(OutboxOp.__table__.update().values(next_attempt_at=utcnow()))
+        s.commit()
+    for fake in fakes.values():
+        fake.faults = []
+    code, out = _sync(app)
+    assert code == 0, out
+    for i in range(5):
+        assert set(_states(fakes, f"p{i}@example.se").values()) <= {"active", "subscribed"}
+
+
+def test_partial_batch_failure_is_retried_for_that_address_only(app, db, fakes, tmp_path):
+    _import(app, tmp_path, ["ok@example.se", "invalid@example.se"])
+    code, out = _sync(app)
+    assert code == 1, out  # MailerLite refused one address
+    assert fakes["mailerlite"].status("ok@example.se") == "active"
+    with db() as s:
+        failing = s.scalars(select(OutboxOp).where(OutboxOp.status == "pending")).all()
+    assert [(op.provider, op.attempts) for op in failing] == [("mailerlite", 1)]
+    assert "422" in failing[0].last_error
+
+
+def test_webhooks(app, db, fakes, tmp_path, client):
+    _import(app, tmp_path, ["w@example.se", "x@example.se"])
+    assert _sync(app)[0] == 0
+    body = json.dumps(
+        {"type": "subscriber.unsubscribed", "id": "evt-1", "data": {"email": "w@example.se"}}
+    ).encode()
+    signature = hmac.new(b"ml-secret", body, hashlib.sha256).hexdigest()
+    bad = client.post(
+        "/webhooks/mailerlite",
+        data=body,
+        headers={"Signature": "0" * 64},
+        content_type="application/json",
+    )
+    assert bad.status_code == 403 and _status(db, "w@example.se") == "active"
+    ok = client.post(
+        "/webhooks/mailerlite",
+        data=body,
+        headers={"Signature": signature},
+        content_type="application/json",
+    )
+    assert ok.status_code == 200 and ok.json == {"stored": 1, "applied": 1}
+    assert _status(db, "w@example.se") == "unsubscribed"
+    again = client.post(
+        "/webhooks/mailerlite",
+        data=body,
+        headers={"Signature": signature},
+        content_type="application/json",
+    )
+    assert again.json == {"stored": 0, "applied": 0}  # providers retry: idempotent
+    assert client.get("/webhooks/mailchimp").status_code == 200  # Mailchimp's URL check
+    form = "type=unsubscribe&data%5Bemail%5D=x%40example.se"
+    assert (
+        client.post(
+            "/webhooks/mailchimp?secret=nope",
+            data=form,
+            content_type="application/x-www-form-urlencoded",
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/webhooks/mailchimp?secret=mc-token",
+            data=form,
+            content_type="application/x-www-form-urlencoded",
+        ).status_code
+        == 200
+    )
+    assert _status(db, "x@example.se") == "unsubscribed"
+    assert client.post("/webhooks/paloma", data=b"{}").status_code == 404
+    assert _sync(app)[0] == 0  # the webhook unsubscribes reach the other providers
+    assert fakes["brevo"].status("w@example.se") == "unsubscribed"
+    assert fakes["mailerlite"].status("x@example.se") == "unsubscribed"
+
+
+def test_integrations_page_and_retry(app, auth_client, fakes, tmp_path):
+    _import(app, tmp_path, ["r@example.se"])
+    page = auth_client.get("/integrations/").get_data(as_text=True)
+    assert "Väntar på att skickas: 1" in page
+    from tests.conftest import post_form
+
+    response = post_form(auth_client, "/integrations/retry", {}, page="/integrations/")
+    assert response.status_code == 302
+    page = auth_client.get("/integrations/").get_data(as_text=True)
+    assert 'id="sync-runs"' in page and "Väntar på att skickas: 0" in page
+
+
+def _subprocess_env(app, tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(
+        {
+            "CRM_DATABASE_URL": app.config["DATABASE_URL"],
+            "CRM_SECRET_KEY": TEST_SECRET,
+            "CRM_ENCRYPTION_KEY": TEST_KEY,
+            "CRM_INSTANCE_PATH": str(tmp_path / "inst"),
+            "CRM_BASE_URL": "http://localhost",
+            "CRM_SYNC_TIMEOUT": "5",
+        }
+    )
+    for key in ("API_KEY", "GROUP_ID", "LIST_ID", "BASE_URL"):
+        for name in SECRETS:
+            value = app.config.get(f"{name.upper()}_{key}")
+            if value:
+                env[f"CRM_{name.upper()}_{key}"] = str(value)
+    return env
+
+
+def _start(env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "crm"), "sync"],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_sigkill_mid_run_loses_nothing_and_a_second_run_exits_at_once(app, db, fakes, tmp_path):
+    _ready(app)
+    _import(app, tmp_path, [f"k{i}@example.se" for i in range(120)])
+    for fake in fakes.values():
+        fake.stall = 0.3
+        fake.faults = ["slow"] * 200
+    env = _subprocess_env(app, tmp_path)
+    first = _start(env)
+    for line in first.stderr:  # wait until it is pushing
+        if "pushing" in line:
+            break
+    second = _start(env)
+    out, err = second.communicate(timeout=30)
+    assert second.returncode == 75 and "Another sync is running" in err
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    for fake in fakes.values():
+        fake.faults = []
+    again = _start(env)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, out + err
+    for i in range(120):
+        assert set(_states(fakes, f"k{i}@example.se").values()) <= {"active", "subscribed"}
+    with db() as s:
+        assert s.scalar(select(func.count()).where(OutboxOp.status == "pending")) == 0
+
+
+def test_nightly_script(app, fakes, tmp_path):
+    _ready(app)
+    _import(app, tmp_path, ["n@example.se"])
+    env = _subprocess_env(app, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "scripts/nightly_sync.py"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK in" in result.stdout and "retention:" in result.stdout
+    assert fakes["brevo"].status("n@example.se") == "active"
+
+
+def test_sync_without_providers_says_so(app):
+    code, out = _sync(app)
+    assert code == 0 and "No mail provider is configured" in out
