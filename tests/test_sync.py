@@ -80,6 +80,31 @@ def _states(fakes, email) -> dict[str, str | None]:
     return {name: fake.status(email) for name, fake in fakes.items()}
 
 
+def owner_page(app, url: str) -> str:
+    """Fetch an owner page as a freshly created, logged-in owner."""
+    from tests.conftest import PASSWORD
+    from tests.conftest import TestUser
+    from tests.conftest import login
+
+    with app.app_context():
+        from crm.audit import Actor
+        from crm.auth import mfa
+        from crm.auth import services
+        from crm.auth.models import Role
+        from crm.db import get_session
+
+        s = get_session()
+        user = services.create_user(
+            s, email="o@example.se", name="O", password=PASSWORD, role=Role.OWNER, actor=Actor.cli()
+        )
+        user.totp_secret = mfa.new_secret()
+        s.commit()
+        owner = TestUser(user.id, user.email, PASSWORD, user.totp_secret)
+    client = app.test_client()
+    login(client, app, owner)
+    return client.get(url).get_data(as_text=True)
+
+
 def _ready(app):
     with app.app_context():
         from crm.db import get_session
@@ -112,6 +137,10 @@ def test_end_to_end_with_all_three_providers(app, db, fakes, tmp_path):
     code, out = _sync(app)
     assert code == 0, out
     assert _status(db, "b@example.se") == "unsubscribed"
+    with db() as s:
+        b_id = s.scalar(select(Person.id).where(Person.email == "b@example.se"))
+    page = owner_page(app, f"/people/{b_id}")
+    assert page.count("avslutad") >= 3 and "Mailchimp" in page
     assert _states(fakes, "b@example.se") == dict.fromkeys(SECRETS, "unsubscribed")
 
     # 3. erase -> sync -> forgotten at all three; the address is scrubbed from the outbox

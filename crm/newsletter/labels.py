@@ -41,6 +41,12 @@ REQUEST_KIND = {
     "restriction": _l("restriction"),
     "objection": _l("objection"),
 }
+PROVIDER_STATUS = {
+    "active": _l("subscribed"),
+    "unsubscribed": _l("unsubscribed"),
+    "erased": _l("erased"),
+    "deleted": _l("deleted at the provider"),
+}
 ACTION = {"grant": _l("Consent given"), "confirm": _l("Confirmed"), "withdraw": _l("Withdrawn")}
 
 
@@ -52,5 +58,6 @@ def register(bp: Blueprint) -> None:
         ("method_label", METHOD),
         ("consent_action_label", ACTION),
         ("request_kind_label", REQUEST_KIND),
+        ("provider_status_label", PROVIDER_STATUS),
     ):
         bp.add_app_template_filter(lambda v, t=table: str(t.get(str(v), v)), name)

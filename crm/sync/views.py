@@ -25,6 +25,7 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.outbox import PROVIDERS
 from crm.outbox import OutboxOp
+from crm.outbox import ProviderLink
 from crm.sync import lock
 from crm.sync import runner
 from crm.sync.models import ProviderEvent
@@ -35,6 +36,25 @@ from integrations.errors import IntegrationConfigError
 from integrations.errors import WebhookRejected
 
 bp = Blueprint("sync", __name__)
+
+
+@bp.app_context_processor
+def _provider_links() -> dict[str, Any]:
+    """Let any page show a person's status at each provider (the person page uses it).
+
+    A template helper rather than an import, so the people feature stays free of sync.
+    """
+
+    def provider_links(person_id: int) -> list[ProviderLink]:
+        return list(
+            get_session().scalars(
+                select(ProviderLink)
+                .where(ProviderLink.person_id == person_id)
+                .order_by(ProviderLink.provider)
+            )
+        )
+
+    return {"provider_links": provider_links}
 
 
 @bp.route("/webhooks/<provider>", methods=["GET", "POST"])
