@@ -18,6 +18,7 @@ from datetime import timedelta
 from itertools import groupby
 
 from flask import current_app
+from flask import has_request_context
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -200,19 +201,28 @@ def _due(session: Session, provider: str, now: datetime) -> list[OutboxOp]:
     )
 
 
-def _still_wanted(session: Session, op: OutboxOp) -> bool:
-    """An upsert is pushed only while the person is subscribed and not suppressed or restricted."""
-    if op.op != Op.UPSERT:
-        return True
-    person = session.get(Person, op.person_id) if op.person_id else None
-    if person is None or person.email is None or person.restricted_at is not None:
-        return False
-    active = session.scalar(
-        select(Subscription.id)
-        .where(Subscription.person_id == person.id, Subscription.status == Status.ACTIVE)
-        .limit(1)
-    )
-    return active is not None and not suppression.is_suppressed(session, person.email)
+def _wanted_upserts(session: Session, ops: list[OutboxOp]) -> set[int]:
+    """People whose upserts may still go out: subscribed, not suppressed, not restricted.
+
+    Checked in a few set queries, not per operation: a sync may carry tens of thousands.
+    """
+    ids = sorted({op.person_id for op in ops if op.op == Op.UPSERT and op.person_id})
+    wanted: set[int] = set()
+    suppressed = suppression.all_hashes(session)
+    digest = suppression.hasher(session)
+    for start in range(0, len(ids), 5000):
+        rows = session.execute(
+            select(Person.id, Person.email)
+            .distinct()
+            .join(Subscription, Subscription.person_id == Person.id)
+            .where(
+                Person.id.in_(ids[start : start + 5000]),
+                Person.restricted_at.is_(None),
+                Subscription.status == Status.ACTIVE,
+            )
+        )
+        wanted |= {pid for pid, email in rows if email and digest(email) not in suppressed}
+    return wanted
 
 
 def _done(op: OutboxOp, now: datetime) -> None:
@@ -248,32 +258,45 @@ def _send(
             report.pushed += 1
         return
     emails = [op.email or "" for op in batch]
+    ids = [op.person_id for op in batch if op.person_id]
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
     if kind == Op.UPSERT:
-        people = {op.email: session.get(Person, op.person_id) for op in batch}
-        contacts = [
-            Contact(
-                e,
-                people[e].name if people[e] else "",
-                links.unsubscribe_url(people[e]) if people[e] else "",
+        contacts = []
+        for op in batch:
+            person = people.get(op.person_id)
+            contacts.append(
+                Contact(
+                    op.email or "",
+                    person.name if person else "",
+                    links.unsubscribe_url(person) if person else "",
+                )
             )
-            for e in emails
-        ]
         result = adapter.upsert(contacts)
     else:
         result = adapter.unsubscribe(emails)
+    known = {
+        link.person_id: link
+        for link in session.scalars(
+            select(ProviderLink).where(
+                ProviderLink.provider == adapter.name, ProviderLink.person_id.in_(ids)
+            )
+        )
+    }
+    status = "active" if kind == Op.UPSERT else "unsubscribed"
     for op in batch:
         if op.email in result.failed:
             _failed(op, result.failed[op.email], now)
             report.failed += 1
             continue
-        if op.person_id:
-            _link(
-                session,
-                op.person_id,
-                adapter.name,
-                status="active" if kind == Op.UPSERT else "unsubscribed",
-                provider_id=result.ids.get(op.email or ""),
-            )
+        if op.person_id in people:
+            link = known.get(op.person_id)
+            if link is None:
+                link = known[op.person_id] = ProviderLink(
+                    person_id=op.person_id, provider=adapter.name
+                )
+                session.add(link)
+            link.status, link.updated_at = status, now
+            link.provider_id = result.ids.get(op.email or "") or link.provider_id
         _done(op, now)
         report.pushed += 1
 
@@ -291,8 +314,9 @@ def push(
     """
     now = utcnow()
     ops = _due(session, adapter.name, now)
+    wanted = _wanted_upserts(session, ops)
     for op in ops:
-        if not _still_wanted(session, op):
+        if op.op == Op.UPSERT and op.person_id not in wanted:
             op.status, op.done_at, op.email = "cancelled", now, None
     session.commit()
     ops = [op for op in ops if op.status == "pending"]
@@ -382,6 +406,10 @@ def run_sync(
     still reaches the providers processed before it in the same run. The caller holds the
     lock (:func:`crm.sync.lock.sync_lock`).
     """
+    if not has_request_context():
+        # Signed unsubscribe links are built for every pushed contact: one context for all.
+        with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+            return run_sync(session, trigger=trigger, progress=progress, only=only)
     run = SyncRun(trigger=trigger)
     session.add(run)
     session.commit()
