@@ -171,6 +171,9 @@ def test_newsletter_signup_confirm_one_click_unsubscribe_and_timeline(
     assert items == ["Samtycke lämnat", "Bekräftat", "Återkallat"]
     assert "ett klick i e-postprogrammet" in page.locator("#timeline").text_content()
     page.screenshot(path=ARTIFACTS / "12-timeline.png", full_page=True)
+    page.goto(f"{live_server}/integrations/")
+    assert page.locator("#provider-mailchimp").count() == 1
+    page.screenshot(path=ARTIFACTS / "13-integrations.png", full_page=True)
 
 
 def test_testimonial_consent_feed_and_revocation(

@@ -38,6 +38,15 @@ from integrations.errors import WebhookRejected
 bp = Blueprint("sync", __name__)
 
 
+PROVIDER_NAMES = {"mailerlite": "MailerLite", "mailchimp": "Mailchimp", "brevo": "Brevo"}
+
+
+@bp.app_template_filter("provider_name")
+def provider_name(name: str) -> str:
+    """The provider's own spelling of its name."""
+    return PROVIDER_NAMES.get(name, name)
+
+
 @bp.app_context_processor
 def _provider_links() -> dict[str, Any]:
     """Let any page show a person's status at each provider (the person page uses it).
