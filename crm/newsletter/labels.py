@@ -41,6 +41,14 @@ REQUEST_KIND = {
     "restriction": _l("restriction"),
     "objection": _l("objection"),
 }
+REQUEST_STATUS = {"open": _l("open"), "completed": _l("completed"), "refused": _l("refused")}
+REQUEST_CHANNEL = {
+    "email": _l("email"),
+    "letter": _l("letter"),
+    "phone": _l("phone"),
+    "in_person": _l("in person"),
+    "preferences_page": _l("preferences page"),
+}
 PROVIDER_STATUS = {
     "active": _l("subscribed"),
     "unsubscribed": _l("unsubscribed"),
@@ -59,5 +67,7 @@ def register(bp: Blueprint) -> None:
         ("consent_action_label", ACTION),
         ("request_kind_label", REQUEST_KIND),
         ("provider_status_label", PROVIDER_STATUS),
+        ("request_status_label", REQUEST_STATUS),
+        ("request_channel_label", REQUEST_CHANNEL),
     ):
         bp.add_app_template_filter(lambda v, t=table: str(t.get(str(v), v)), name)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import mapped_column
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
+from crm.security.crypto import EncryptedText
 
 
 class DataRequest(Base):
@@ -32,6 +33,20 @@ class DataRequest(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Art. 12(3): one extension of up to two months, with a reason told to the person
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_reason: Mapped[str | None] = mapped_column(EncryptedText("data_request.extension"))
+    #: how the person's identity was checked ("known email", "BankID", "in person") and by whom
+    identity_method: Mapped[str | None] = mapped_column(String(100))
+    identity_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    identity_verified_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    #: what was done, or why it was refused (may name people: encrypted)
+    outcome: Mapped[str | None] = mapped_column(EncryptedText("data_request.outcome"))
+    completed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         CheckConstraint(

@@ -1,0 +1,82 @@
+"""Owner forms for data-subject requests."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+
+
+class NewRequestForm(FlaskForm):
+    """Register a request."""
+
+    person_id = SelectField(_l("Person"), coerce=int)
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            SelectChoice("access", _l("Access (a copy of the data)")),
+            SelectChoice("portability", _l("Data portability")),
+            SelectChoice("rectification", _l("Rectification")),
+            SelectChoice("erasure", _l("Erasure")),
+            SelectChoice("restriction", _l("Restriction")),
+            SelectChoice("objection", _l("Objection")),
+        ],
+    )
+    channel = SelectField(
+        _l("Received by"),
+        choices=[
+            SelectChoice("email", _l("Email")),
+            SelectChoice("letter", _l("Letter")),
+            SelectChoice("phone", _l("Phone")),
+            SelectChoice("in_person", _l("In person")),
+        ],
+    )
+    received_on = DateField(_l("Received on"), validators=[DataRequired()])
+
+
+class IdentityForm(FlaskForm):
+    """How the identity was checked."""
+
+    method = StringField(
+        _l("How was the identity checked?"), validators=[DataRequired(), Length(max=100)]
+    )
+
+
+class ExtendForm(FlaskForm):
+    """Extend once, with a reason."""
+
+    months = SelectField(
+        _l("Extend by"),
+        coerce=int,
+        choices=[SelectChoice(1, _l("one month")), SelectChoice(2, _l("two months"))],
+    )
+    reason = TextAreaField(
+        _l("Reason (mailed to the person)"), validators=[DataRequired(), Length(max=2000)]
+    )
+
+
+class OutcomeForm(FlaskForm):
+    """What was done, or why not."""
+
+    text = TextAreaField(
+        _l("What was done / why not"), validators=[DataRequired(), Length(max=4000)]
+    )
+
+
+class NoteForm(FlaskForm):
+    """A note for lifting a restriction."""
+
+    note = TextAreaField(
+        _l("Why is the restriction lifted? (mailed to the person)"),
+        validators=[DataRequired(), Length(max=2000)],
+    )
+
+
+class ButtonForm(FlaskForm):
+    """A form with only a CSRF token, for POST buttons."""

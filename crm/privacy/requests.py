@@ -1,0 +1,176 @@
+"""Data-subject requests (GDPR Art. 12-22): deadlines, extensions, identity, outcome.
+
+A request is due one calendar month after it was received (Art. 12(3)); it may be extended
+once, by up to two further months, with a reason the person is told within the first month;
+a refusal records why and tells the person they can complain to IMY (Art. 12(4)).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.i18n import N_
+from crm.people.models import Person
+from crm.privacy.models import DataRequest
+
+KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
+CHANNELS = ("email", "letter", "phone", "in_person", "preferences_page")
+
+
+class RequestError(ValueError):
+    """A step was refused; the message is an English msgid for the user."""
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """The same day ``months`` calendar months later, or the month's last day (31 Jan -> 28 Feb)."""
+    month_index = when.month - 1 + months
+    year, month = when.year + month_index // 12, month_index % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return when.replace(year=year, month=month, day=day)
+
+
+def open_request(
+    session: Session,
+    person: Person | None,
+    kind: str,
+    channel: str,
+    received_at: datetime,
+    actor: Actor,
+) -> DataRequest:
+    """Register a request; it is due one month after it was received."""
+    if kind not in KINDS:
+        raise RequestError(N_("Choose the kind of request."))
+    if channel not in CHANNELS:
+        raise RequestError(N_("Choose how the request arrived."))
+    if received_at > utcnow():
+        raise RequestError(N_("The request cannot have been received in the future."))
+    request = DataRequest(
+        person_id=person.id if person else None,
+        kind=kind,
+        channel=channel,
+        received_at=received_at,
+        due_at=add_months(received_at, 1),
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "privacy.request",
+        object_type="person",
+        object_id=person.id if person else None,
+        details={"kind": kind, "request": request.id},
+    )
+    return request
+
+
+def _open(request: DataRequest) -> None:
+    if request.status != "open":
+        raise RequestError(N_("This request is already closed."))
+
+
+def verify_identity(session: Session, request: DataRequest, method: str, actor: Actor) -> None:
+    """Record how and by whom the person's identity was checked."""
+    _open(request)
+    method = method.strip()
+    if not method:
+        raise RequestError(N_("Say how the identity was checked."))
+    request.identity_method = method[:100]
+    request.identity_verified_at = utcnow()
+    request.identity_verified_by_id = actor.user_id
+    audit.record(
+        session,
+        actor,
+        "privacy.identity_verified",
+        object_type="person",
+        object_id=request.person_id,
+        details={"request": request.id},
+    )
+
+
+def extend(
+    session: Session,
+    request: DataRequest,
+    months: int,
+    reason: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> None:
+    """Extend once by one or two months; only within the first month, and only with a reason."""
+    _open(request)
+    now = now or utcnow()
+    if request.extended_at is not None:
+        raise RequestError(N_("A request can be extended only once."))
+    if months not in (1, 2):
+        raise RequestError(N_("Extend by one or two months."))
+    if not reason.strip():
+        raise RequestError(N_("Give the reason; the person is told it."))
+    if now > request.due_at:
+        raise RequestError(N_("The extension must be decided within the first month."))
+    request.due_at = add_months(request.received_at, 1 + months)
+    request.extended_at, request.extension_reason = now, reason.strip()
+    audit.record(
+        session,
+        actor,
+        "privacy.request_extended",
+        object_type="person",
+        object_id=request.person_id,
+        details={"request": request.id, "months": months},
+    )
+
+
+def complete(session: Session, request: DataRequest, outcome: str, actor: Actor) -> None:
+    """Close the request as done, with what was done."""
+    _open(request)
+    if not outcome.strip():
+        raise RequestError(N_("Describe what was done."))
+    request.status, request.outcome = "completed", outcome.strip()
+    request.completed_at, request.completed_by_id = utcnow(), actor.user_id
+    audit.record(
+        session,
+        actor,
+        "privacy.request_completed",
+        object_type="person",
+        object_id=request.person_id,
+        details={"request": request.id},
+    )
+
+
+def refuse(session: Session, request: DataRequest, reason: str, actor: Actor) -> None:
+    """Close the request as refused; the reason is recorded and told to the person with IMY."""
+    _open(request)
+    if not reason.strip():
+        raise RequestError(N_("Give the reason for the refusal."))
+    request.status, request.outcome = "refused", reason.strip()
+    request.completed_at, request.completed_by_id = utcnow(), actor.user_id
+    audit.record(
+        session,
+        actor,
+        "privacy.request_refused",
+        object_type="person",
+        object_id=request.person_id,
+        details={"request": request.id},
+    )
+
+
+def open_requests(session: Session) -> list[DataRequest]:
+    """Open requests, the most urgent first."""
+    return list(
+        session.scalars(
+            select(DataRequest).where(DataRequest.status == "open").order_by(DataRequest.due_at)
+        )
+    )
+
+
+def all_requests(session: Session, limit: int = 200) -> list[DataRequest]:
+    """Every request, newest first."""
+    return list(
+        session.scalars(select(DataRequest).order_by(DataRequest.received_at.desc()).limit(limit))
+    )

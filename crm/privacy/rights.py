@@ -1,0 +1,52 @@
+"""Restriction (GDPR Art. 18) and objection to direct marketing (Art. 21)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.i18n import N_
+from crm.newsletter import services as newsletter
+from crm.newsletter import suppression
+from crm.newsletter.models import Method
+from crm.newsletter.models import Reason
+from crm.people.models import Person
+
+
+class RightsError(ValueError):
+    """A step was refused; the message is an English msgid for the user."""
+
+
+def restrict(session: Session, person: Person, actor: Actor) -> None:
+    """Keep the data but stop using it: no edits, mailing, publication or provider pushes.
+
+    Every feature checks ``restricted_at``: people edits, newsletter adds and confirmations,
+    testimonial requests, and the sync (upserts of a restricted person are cancelled).
+    """
+    if person.restricted_at is not None:
+        return
+    person.restricted_at = utcnow()
+    audit.record(session, actor, "privacy.restrict", object_type="person", object_id=person.id)
+
+
+def lift_restriction(session: Session, person: Person, note: str, actor: Actor) -> None:
+    """Lift a restriction: needs a note, and the caller notifies the person (Art. 18(3))."""
+    if person.restricted_at is None:
+        raise RightsError(N_("Processing of this person is not restricted."))
+    if not note.strip():
+        raise RightsError(N_("Write why the restriction is lifted; the person is told."))
+    person.restricted_at = None
+    audit.record(
+        session, actor, "privacy.restriction_lifted", object_type="person", object_id=person.id
+    )
+
+
+def object_to_marketing(session: Session, person: Person, actor: Actor) -> None:
+    """Art. 21(3): absolute and immediate - every list left, suppressed, every provider told."""
+    person.marketing_objection_at = person.marketing_objection_at or utcnow()
+    newsletter.unsubscribe(session, person, Method.STAFF_ON_BEHALF, actor, reason=Reason.OBJECTION)
+    if person.email:
+        suppression.suppress(session, person.email, Reason.OBJECTION)
+    audit.record(session, actor, "privacy.objection", object_type="person", object_id=person.id)

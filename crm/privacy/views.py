@@ -1,0 +1,212 @@
+"""Owner pages: data-subject requests, restriction and objection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import time
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from flask_babel import gettext as _
+from wtforms.fields import SelectChoice
+
+from crm import mail
+from crm.db import get_session
+from crm.db import utcnow
+from crm.people.models import Person
+from crm.privacy import forms
+from crm.privacy import mails
+from crm.privacy import requests
+from crm.privacy import rights
+from crm.privacy.models import DataRequest
+from crm.testimonials.services import people_choices
+from crm.web import current_actor
+
+bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+
+
+def _request_or_404(request_id: int) -> DataRequest:
+    row = get_session().get(DataRequest, request_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+def _person_or_404(person_id: int) -> Person:
+    person = get_session().get(Person, person_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def _notify(send: Any, *args: Any) -> None:
+    try:
+        if not send(*args):
+            flash(_("The person has no email address: tell them another way."), "info")
+    except mail.MailError:
+        current_app.logger.exception("notice mail failed")
+        flash(_("The mail to the person could not be sent: tell them another way."), "error")
+
+
+@bp.route("/requests", methods=["GET", "POST"])
+def index() -> Any:
+    """Requests (open first, by due date) and a form to register a new one."""
+    db = get_session()
+    form = forms.NewRequestForm()
+    form.person_id.choices = [SelectChoice(pid, label) for pid, label in people_choices(db)]
+    if form.validate_on_submit():
+        received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
+        try:
+            row = requests.open_request(
+                db,
+                db.get(Person, form.person_id.data),
+                form.kind.data,
+                form.channel.data,
+                min(received, utcnow()),
+                current_actor(),
+            )
+        except requests.RequestError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+        else:
+            db.commit()
+            flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
+            return redirect(url_for("privacy.detail", request_id=row.id))
+    return render_template(
+        "privacy/index.html",
+        form=form,
+        open_rows=requests.open_requests(db),
+        rows=requests.all_requests(db),
+        now=utcnow(),
+    )
+
+
+@bp.route("/requests/<int:request_id>")
+def detail(request_id: int) -> Any:
+    """One request with its steps."""
+    row = _request_or_404(request_id)
+    person = get_session().get(Person, row.person_id) if row.person_id else None
+    return render_template(
+        "privacy/detail.html",
+        r=row,
+        person=person,
+        now=utcnow(),
+        identity=forms.IdentityForm(prefix="id"),
+        extend_form=forms.ExtendForm(prefix="ext"),
+        complete_form=forms.OutcomeForm(prefix="done"),
+        refuse_form=forms.OutcomeForm(prefix="no"),
+    )
+
+
+def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
+    row = _request_or_404(request_id)
+    if not form.validate_on_submit():
+        flash(_("Fill in the form."), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id))
+    db = get_session()
+    try:
+        action(db, row)
+    except requests.RequestError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Saved."), "success")
+        if notify:
+            _notify(notify, db.get(Person, row.person_id) if row.person_id else None, row)
+    return redirect(url_for("privacy.detail", request_id=row.id))
+
+
+@bp.route("/requests/<int:request_id>/identity", methods=["POST"])
+def identity(request_id: int) -> Any:
+    """Record the identity check."""
+    form = forms.IdentityForm(prefix="id")
+    return _step(
+        request_id,
+        form,
+        lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+    )
+
+
+@bp.route("/requests/<int:request_id>/extend", methods=["POST"])
+def extend(request_id: int) -> Any:
+    """Extend the deadline and tell the person why."""
+    form = forms.ExtendForm(prefix="ext")
+    return _step(
+        request_id,
+        form,
+        lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
+        mails.extension_notice,
+    )
+
+
+@bp.route("/requests/<int:request_id>/complete", methods=["POST"])
+def complete(request_id: int) -> Any:
+    """Close the request as done."""
+    form = forms.OutcomeForm(prefix="done")
+    return _step(
+        request_id, form, lambda db, r: requests.complete(db, r, form.text.data, current_actor())
+    )
+
+
+@bp.route("/requests/<int:request_id>/refuse", methods=["POST"])
+def refuse(request_id: int) -> Any:
+    """Refuse, with the reason and IMY told to the person."""
+    form = forms.OutcomeForm(prefix="no")
+    return _step(
+        request_id,
+        form,
+        lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
+        mails.refusal_notice,
+    )
+
+
+@bp.route("/people/<int:person_id>/restrict", methods=["POST"])
+def restrict(person_id: int) -> Any:
+    """Restrict processing of a person (Art. 18)."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    rights.restrict(db, _person_or_404(person_id), current_actor())
+    db.commit()
+    flash(_("Processing is restricted. The data is kept but not used."), "success")
+    return redirect(url_for("people.detail", person_id=person_id))
+
+
+@bp.route("/people/<int:person_id>/lift-restriction", methods=["POST"])
+def lift_restriction(person_id: int) -> Any:
+    """Lift a restriction with a note; the person is told."""
+    form = forms.NoteForm()
+    person = _person_or_404(person_id)
+    if not form.validate_on_submit():
+        flash(_("Write why the restriction is lifted; the person is told."), "error")
+        return redirect(url_for("people.detail", person_id=person_id))
+    db = get_session()
+    try:
+        rights.lift_restriction(db, person, form.note.data, current_actor())
+    except rights.RightsError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("people.detail", person_id=person_id))
+    db.commit()
+    flash(_("The restriction is lifted."), "success")
+    _notify(mails.restriction_lifted_notice, person, form.note.data)
+    return redirect(url_for("people.detail", person_id=person_id))
+
+
+@bp.route("/people/<int:person_id>/object", methods=["POST"])
+def object_to_marketing(person_id: int) -> Any:
+    """Record an objection to direct marketing: absolute and immediate (Art. 21)."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    rights.object_to_marketing(db, _person_or_404(person_id), current_actor())
+    db.commit()
+    flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
+    return redirect(url_for("people.detail", person_id=person_id))

@@ -1,0 +1,220 @@
+"""Data-subject requests (deadlines with a frozen clock), restriction and objection."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.newsletter.models import Suppression
+from crm.outbox import OutboxOp
+from crm.outbox import ProviderLink
+from crm.people.models import Person
+from crm.privacy import requests
+from crm.privacy.models import DataRequest
+from tests.conftest import post_form
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "due"),
+    [
+        (datetime(2026, 1, 31, tzinfo=UTC), 1, datetime(2026, 2, 28, tzinfo=UTC)),
+        (datetime(2028, 1, 31, tzinfo=UTC), 1, datetime(2028, 2, 29, tzinfo=UTC)),  # leap year
+        (datetime(2026, 3, 15, tzinfo=UTC), 1, datetime(2026, 4, 15, tzinfo=UTC)),
+        (datetime(2026, 11, 30, tzinfo=UTC), 3, datetime(2027, 2, 28, tzinfo=UTC)),
+        (datetime(2026, 12, 10, tzinfo=UTC), 1, datetime(2027, 1, 10, tzinfo=UTC)),
+    ],
+)
+def test_one_calendar_month(start, months, due):
+    assert requests.add_months(start, months) == due
+
+
+def _person(db, email="anna@example.se") -> int:
+    with db() as s:
+        person = Person(name="Anna Andersson", email=email)
+        s.add(person)
+        s.commit()
+        return person.id
+
+
+def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox):
+    pid = _person(db)
+    received = (utcnow() - timedelta(days=10)).date()
+    response = post_form(
+        auth_client,
+        "/privacy/requests",
+        {
+            "person_id": pid,
+            "kind": "access",
+            "channel": "email",
+            "received_on": received.isoformat(),
+        },
+    )
+    rid = int(response.headers["Location"].rsplit("/", 1)[-1])
+    with db() as s:
+        row = s.get(DataRequest, rid)
+    assert row.due_at == requests.add_months(row.received_at, 1)
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/identity",
+        {"id-method": "känd e-postadress"},
+        page=f"/privacy/requests/{rid}",
+    )
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/extend",
+        {"ext-months": "2", "ext-reason": "Stora mängder journalhandlingar"},
+        page=f"/privacy/requests/{rid}",
+    )
+    with db() as s:
+        row = s.get(DataRequest, rid)
+    assert row.identity_method == "känd e-postadress" and row.identity_verified_by_id
+    assert row.due_at == requests.add_months(row.received_at, 3)
+    notice = inbox.last("anna@example.se").get_content()
+    assert "Stora mängder journalhandlingar" in notice and "IMY" in notice
+    # only once
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/extend",
+        {"ext-months": "1", "ext-reason": "igen"},
+        page="/privacy/requests",
+    )
+    with db() as s:
+        assert s.get(DataRequest, rid).due_at == requests.add_months(row.received_at, 3)
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/complete",
+        {"done-text": "Kopia skickad med rekommenderat brev"},
+        page=f"/privacy/requests/{rid}",
+    )
+    with db() as s:
+        row = s.get(DataRequest, rid)
+    assert row.status == "completed" and row.completed_at and row.completed_by_id
+    with db() as s:
+        from sqlalchemy import text
+
+        raw = s.execute(text("SELECT outcome FROM data_request")).scalar()
+    assert raw.startswith("v1:") and "Kopia" not in raw  # encrypted at rest
+
+
+def test_extension_only_within_the_first_month(app, db):
+    pid = _person(db)
+    with db() as s:
+        person = s.get(Person, pid)
+        row = requests.open_request(
+            s, person, "erasure", "letter", utcnow() - timedelta(days=40), Actor.cli()
+        )
+        with pytest.raises(requests.RequestError):
+            requests.extend(s, row, 1, "för sent", Actor.cli())
+        with pytest.raises(requests.RequestError):
+            requests.extend(s, row, 3, "för länge", Actor.cli(), now=row.received_at)
+        with pytest.raises(requests.RequestError):
+            requests.open_request(
+                s, person, "erasure", "letter", utcnow() + timedelta(days=1), Actor.cli()
+            )
+
+
+def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox):
+    pid = _person(db)
+    with db() as s:
+        row = requests.open_request(
+            s, s.get(Person, pid), "erasure", "email", utcnow(), Actor.cli()
+        )
+        s.commit()
+        rid = row.id
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/refuse",
+        {"no-text": "Journalen ska sparas i tio år enligt patientdatalagen."},
+        page=f"/privacy/requests/{rid}",
+    )
+    mail = inbox.last("anna@example.se").get_content()
+    assert "patientdatalagen" in mail and "Integritetsskyddsmyndigheten" in mail
+    with db() as s:
+        assert s.get(DataRequest, rid).status == "refused"
+
+
+def test_overdue_requests_stand_out(app, db, auth_client):
+    pid = _person(db)
+    with db() as s:
+        requests.open_request(
+            s, s.get(Person, pid), "access", "phone", utcnow() - timedelta(days=45), Actor.cli()
+        )
+        s.commit()
+    page = auth_client.get("/privacy/requests").get_data(as_text=True)
+    assert 'class="overdue"' in page and "försenad" in page
+    assert "försenad" in auth_client.get("/").get_data(as_text=True)
+
+
+def test_restriction_blocks_edits_and_lifting_needs_a_note(app, db, auth_client, inbox):
+    pid = _person(db)
+    post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
+    page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    assert "GDPR art. 18" in page
+    post_form(auth_client, f"/people/{pid}/edit", {"name": "Ändrad"})
+    with db() as s:
+        assert s.get(Person, pid).name == "Anna Andersson"
+    post_form(
+        auth_client, f"/privacy/people/{pid}/lift-restriction", {"note": ""}, page=f"/people/{pid}"
+    )
+    with db() as s:
+        assert s.get(Person, pid).restricted_at is not None
+    post_form(
+        auth_client,
+        f"/privacy/people/{pid}/lift-restriction",
+        {"note": "Uppgifterna är rättade."},
+        page=f"/people/{pid}",
+    )
+    with db() as s:
+        assert s.get(Person, pid).restricted_at is None
+    assert "Uppgifterna är rättade." in inbox.last("anna@example.se").get_content()
+
+
+def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
+    app.config.update(
+        BREVO_API_KEY="k", BREVO_LIST_ID="1", MAILCHIMP_API_KEY="k-us1", MAILCHIMP_LIST_ID="1"
+    )
+    pid = _person(db)
+    with db() as s:
+        from crm.newsletter import services
+
+        services.add_manual(
+            s,
+            email="anna@example.se",
+            name="",
+            method="verbal",
+            note="",
+            list_id=services.default_list(s).id,
+            actor=Actor.cli(),
+        )
+        s.add(ProviderLink(person_id=pid, provider="mailerlite", status="active"))
+        s.commit()
+    post_form(auth_client, f"/privacy/people/{pid}/object", {}, page=f"/people/{pid}")
+    with db() as s:
+        person = s.get(Person, pid)
+        assert person.marketing_objection_at is not None
+        assert "objection" in s.scalars(select(Suppression.reason)).all()
+        ops = {(o.provider, o.op) for o in s.scalars(select(OutboxOp))}
+    assert {
+        ("mailerlite", "unsubscribe"),
+        ("brevo", "unsubscribe"),
+        ("mailchimp", "unsubscribe"),
+    } <= ops
+    with db() as s:
+        from crm.newsletter import services
+
+        with pytest.raises(services.NewsletterError):
+            services.add_manual(
+                s,
+                email="anna@example.se",
+                name="",
+                method="verbal",
+                note="",
+                list_id=services.default_list(s).id,
+                actor=Actor.cli(),
+            )
