@@ -52,6 +52,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.newsletter import public as newsletter_public
     from crm.newsletter import views as newsletter_views
     from crm.people import views as people_views
+    from crm.privacy import public as privacy_public
     from crm.privacy import views as privacy_views
     from crm.sync import views as sync_views
     from crm.testimonials import public as testimonials_public
@@ -66,3 +67,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(testimonials_public.bp)
     app.register_blueprint(sync_views.bp)
     app.register_blueprint(privacy_views.bp)
+    app.register_blueprint(privacy_public.bp)

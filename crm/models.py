@@ -6,6 +6,7 @@ from crm.auth import models as auth_models  # noqa: F401
 from crm.newsletter import models as newsletter_models  # noqa: F401
 from crm.people import models as people_models  # noqa: F401
 from crm.privacy import models as privacy_models  # noqa: F401
+from crm.privacy import settings as privacy_settings  # noqa: F401
 from crm.security import ratelimit  # noqa: F401
 from crm.security import secrets_store  # noqa: F401
 from crm.sync import models as sync_models  # noqa: F401

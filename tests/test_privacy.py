@@ -218,3 +218,57 @@ def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
                 list_id=services.default_list(s).id,
                 actor=Actor.cli(),
             )
+
+
+def _settings(auth_client, **overrides):
+    data = {
+        "name": "Terapi Anna AB",
+        "org_number": "556703-7485",
+        "address": "Storgatan 1",
+        "contact_name": "Anna",
+        "contact_email": "dataskydd@praktiken.se",
+        "profile": "A",
+        "profession": "psykoterapeut",
+        "proc-Mailchimp": "1",
+        "proc-Fortnox": "1",
+        "other_processors": "Journalia | Journalsystem | nej | ",
+        **{f"ret-{k}": v for k, v in {"journal": 120, "bookkeeping": 84}.items()},
+    }
+    data.update(overrides)
+    return post_form(auth_client, "/privacy/settings", data)
+
+
+def test_settings_feed_the_policy_and_the_record(app, auth_client, client):
+    assert _settings(auth_client).status_code == 302
+    policy = client.get("/integritetspolicy").get_data(as_text=True)
+    assert "Terapi Anna AB" in policy and "556703-7485" in policy
+    assert "Mailchimp" in policy and "Data Privacy Framework" in policy
+    assert "Journalia" in policy and "Fortnox" in policy and "Loopia" not in policy
+    assert "120 månader efter den senaste journalanteckningen" in policy
+    assert "Integritetsskyddsmyndigheten" in policy
+    record = auth_client.get("/privacy/record").get_data(as_text=True)
+    assert record.count('class="card activity"') == 5
+    csv_text = auth_client.get("/privacy/record.csv").get_data(as_text=True)
+    assert "Terapi Anna AB" in csv_text and "Nyhetsbrev" in csv_text or "Newsletter" in csv_text
+
+
+def test_retention_below_the_legal_minimum_is_refused_with_the_reason(app, auth_client, client):
+    response = _settings(auth_client, **{"ret-journal": "60"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "patientdatalagen 3 kap. 17 §" in body
+    assert "Terapi Anna AB" not in client.get("/integritetspolicy").get_data(as_text=True)
+
+
+def test_invalid_settings_are_refused(app, auth_client):
+    assert _settings(auth_client, org_number="556703-7484").status_code == 422
+    assert _settings(auth_client, profession="").status_code == 422  # profile A needs it
+    assert _settings(auth_client, profile="B", profession="").status_code == 302
+
+
+def test_staff_cannot_change_settings(app, client, make_user):
+    from tests.conftest import login
+
+    staff = make_user("staff@example.se", role="staff")
+    login(client, app, staff)
+    assert client.get("/privacy/settings").status_code == 403
+    assert client.get("/privacy/record").status_code == 200

@@ -25,7 +25,7 @@ PUBLIC_ENDPOINTS = {
     "public.preferences",
     "public.preferences_data",
     "public.forget",
-    "public.privacy_policy",
+    "privacy_public.policy",
     "testimonials_public.consent",
     "testimonials_public.consent_media",
     "testimonials_public.revoke",

@@ -15,7 +15,6 @@ from flask import Response
 from flask import abort
 from flask import current_app
 from flask import jsonify
-from flask import redirect
 from flask import render_template
 from flask import request
 from flask_babel import gettext as _
@@ -322,13 +321,3 @@ def forget(token: str) -> Any:
     outcome = services.forget(db, person, _actor())
     db.commit()
     return render_template("public/forget_done.html", outcome=outcome)
-
-
-@bp.route("/integritetspolicy")
-@public
-def privacy_policy() -> Any:
-    """How the newsletter handles personal data (the practice can link its own policy)."""
-    url = current_app.config["PRIVACY_POLICY_URL"]
-    if url:
-        return redirect(url)
-    return render_template("public/privacy.html")

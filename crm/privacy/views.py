@@ -7,11 +7,13 @@ from datetime import time
 from typing import Any
 
 from flask import Blueprint
+from flask import Response
 from flask import abort
 from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
@@ -22,11 +24,14 @@ from crm.db import utcnow
 from crm.people.models import Person
 from crm.privacy import forms
 from crm.privacy import mails
+from crm.privacy import record
 from crm.privacy import requests
 from crm.privacy import rights
+from crm.privacy import settings
 from crm.privacy.models import DataRequest
 from crm.testimonials.services import people_choices
 from crm.web import current_actor
+from crm.web import owner_required
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -210,3 +215,103 @@ def object_to_marketing(person_id: int) -> Any:
     db.commit()
     flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
+
+
+# --- practice settings, record of processing ----------------------------------------------------
+
+
+def _processors_from_form(form: Any) -> list[settings.Processor]:
+    chosen = [p for p in settings.KNOWN_PROCESSORS if form.get(f"proc-{p.name}")]
+    for line in (form.get("other_processors") or "").splitlines():
+        parts = [x.strip() for x in line.split("|")]
+        if parts and parts[0]:
+            outside = len(parts) > 2 and parts[2].lower() in ("ja", "yes", "j", "y")
+            chosen.append(
+                settings.Processor(
+                    parts[0],
+                    parts[1] if len(parts) > 1 else "",
+                    outside,
+                    parts[3] if len(parts) > 3 else "",
+                )
+            )
+    return chosen
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@owner_required
+def practice_settings() -> Any:
+    """Who the controller is, the profile, processors and retention periods."""
+    db = get_session()
+    row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    form = forms.ButtonForm()
+    if request.method == "POST" and form.validate_on_submit():
+        f = request.form
+        try:
+            retention = {
+                r.kind: int(f.get(f"ret-{r.kind}", r.default_months) or 0)
+                for r in settings.RETENTION_RULES
+            }
+            settings.save(
+                db,
+                row,
+                name=f.get("name", ""),
+                org_number=f.get("org_number", ""),
+                address=f.get("address", ""),
+                contact_name=f.get("contact_name", ""),
+                contact_email=f.get("contact_email", ""),
+                profile=f.get("profile", "B"),
+                profession=f.get("profession", ""),
+                processors=_processors_from_form(f),
+                retention=retention,
+                actor=current_actor(),
+            )
+        except ValueError as err:
+            db.rollback()
+            params = {k: _(str(v)) for k, v in getattr(err, "params", {}).items()}
+            flash(_(str(err), **params), "error")
+            return render_template(
+                "privacy/settings.html",
+                row=row,
+                form=form,
+                rules=settings.RETENTION_RULES,
+                known=settings.KNOWN_PROCESSORS,
+                professions=settings.PROFESSIONS,
+                values=f,
+            ), 422
+        db.commit()
+        flash(_("Saved. The privacy policy and the record of processing follow."), "success")
+        return redirect(url_for("privacy.practice_settings"))
+    db.commit()
+    return render_template(
+        "privacy/settings.html",
+        row=row,
+        form=form,
+        rules=settings.RETENTION_RULES,
+        known=settings.KNOWN_PROCESSORS,
+        professions=settings.PROFESSIONS,
+        values=None,
+    )
+
+
+@bp.route("/record")
+def processing_record() -> Any:
+    """The record of processing activities (Art. 30)."""
+    db = get_session()
+    row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    db.commit()
+    return render_template(
+        "privacy/record.html", row=row, activities=record.activities(row), security=record.SECURITY
+    )
+
+
+@bp.route("/record.csv")
+def processing_record_csv() -> Any:
+    """The record as CSV for the supervisory authority or an auditor."""
+    db = get_session()
+    row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    db.commit()
+    return Response(
+        record.as_csv(row),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="registerforteckning.csv"'},
+    )

@@ -1,0 +1,242 @@
+"""The practice's own facts: who the controller is, its profile, processors and retention.
+
+One row. The privacy policy (/integritetspolicy) and the record of processing activities
+(Art. 30) are generated from it, so what is published always matches what is configured.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from stdnum.exceptions import ValidationError
+from stdnum.se import orgnr
+from stdnum.se import personnummer
+
+from crm import audit
+from crm.audit import Actor
+from crm.db import Base
+from crm.i18n import N_
+
+#: Licensed professions with a journal duty under patientdatalagen (legal requirements 2.2).
+PROFESSIONS = (
+    "apotekare",
+    "arbetsterapeut",
+    "audionom",
+    "barnmorska",
+    "biomedicinsk analytiker",
+    "dietist",
+    "fysioterapeut",
+    "hälso- och sjukvårdskurator",
+    "kiropraktor",
+    "logoped",
+    "läkare",
+    "naprapat",
+    "optiker",
+    "ortopedingenjör",
+    "psykolog",
+    "psykoterapeut",
+    "receptarie",
+    "röntgensjuksköterska",
+    "sjukhusfysiker",
+    "sjuksköterska",
+    "tandhygienist",
+    "tandläkare",
+)
+
+
+@dataclass(frozen=True)
+class Processor:
+    """A processor the practice uses, and whether data leaves the EU/EEA."""
+
+    name: str
+    purpose: str
+    outside_eea: bool = False
+    safeguards: str = ""
+
+
+KNOWN_PROCESSORS = (
+    Processor("MailerLite", "Utskick av nyhetsbrev"),
+    Processor(
+        "Mailchimp",
+        "Utskick av nyhetsbrev",
+        True,
+        "EU–US Data Privacy Framework och EU:s standardavtalsklausuler",
+    ),
+    Processor("Brevo", "Utskick av nyhetsbrev"),
+    Processor("Paloma", "Utskick av nyhetsbrev"),
+    Processor("Fortnox", "Bokföring och fakturering"),
+    Processor(
+        "Stripe",
+        "Betalningar",
+        True,
+        "EU–US Data Privacy Framework och EU:s standardavtalsklausuler",
+    ),
+    Processor("Zettle", "Betalningar"),
+    Processor("Loopia", "Webbhotell och e-post"),
+    Processor("Qlickboka", "Bokning av tider"),
+    Processor("Benify", "Förmånsportal"),
+)
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """A record kind, its default period and the legal minimum (months)."""
+
+    kind: str
+    label: str
+    default_months: int
+    minimum_months: int = 0
+    minimum_reason: str = ""
+
+
+RETENTION_RULES = (
+    RetentionRule(
+        "journal",
+        N_("Patient journal (profile A), after the last entry"),
+        120,
+        120,
+        N_("patientdatalagen 3 kap. 17 §: at least ten years after the last entry"),
+    ),
+    RetentionRule(
+        "journal_access_log",
+        N_("Journal access logs (profile A)"),
+        60,
+        60,
+        N_("HSLF-FS 2016:40 4 kap. 9 §: at least five years"),
+    ),
+    RetentionRule(
+        "client_card",
+        N_("Client card and health notes (profile B), after the client relationship ended"),
+        36,
+    ),
+    RetentionRule(
+        "bookkeeping",
+        N_("Bookkeeping records"),
+        84,
+        84,
+        N_("bokföringslagen 7 kap. 2 §: until the end of the seventh year"),
+    ),
+    RetentionRule("consent_records", N_("Consent records, after withdrawal"), 36),
+    RetentionRule("marketing_contacts", N_("Marketing-only contacts, after the last contact"), 12),
+    RetentionRule("inquiries", N_("Inquiries that led nowhere"), 3),
+    RetentionRule("requests", N_("Data-subject requests and breach register, after closing"), 60),
+    RetentionRule("audit_log", N_("Security and audit logs"), 12),
+)
+
+
+class SettingsError(ValueError):
+    """A setting was refused; the message is an English msgid (may carry a %(reason)s)."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.params = params
+
+
+class PracticeSettings(Base):
+    """The single settings row."""
+
+    __tablename__ = "practice_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    org_number: Mapped[str] = mapped_column(String(20), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    #: "A": licensed profession under patientdatalagen; "B": GDPR only
+    profile: Mapped[str] = mapped_column(String(1), default="B")
+    profession: Mapped[str] = mapped_column(String(60), default="")
+    #: JSON list of processors
+    processors: Mapped[str] = mapped_column(Text, default="[]")
+    #: JSON {kind: months}
+    retention: Mapped[str] = mapped_column(Text, default="{}")
+
+    def processor_list(self) -> list[Processor]:
+        """The processors as objects."""
+        return [Processor(**p) for p in json.loads(self.processors or "[]")]
+
+    def retention_months(self, kind: str) -> int:
+        """The configured period for a record kind (the default when not set)."""
+        rule = next(r for r in RETENTION_RULES if r.kind == kind)
+        return int(json.loads(self.retention or "{}").get(kind, rule.default_months))
+
+
+def load(session: Session, default_name: str = "") -> PracticeSettings:
+    """The settings row, created with defaults the first time."""
+    row = session.get(PracticeSettings, 1)
+    if row is None:
+        row = PracticeSettings(id=1, name=default_name, processors="[]", retention="{}")
+        session.add(row)
+        session.flush()
+    return row
+
+
+def check_retention(values: dict[str, int]) -> dict[str, int]:
+    """Refuse a period shorter than the legal minimum, saying which law requires more."""
+    clean = {}
+    for rule in RETENTION_RULES:
+        months = int(values.get(rule.kind, rule.default_months))
+        if months < rule.minimum_months:
+            raise SettingsError(
+                N_("%(kind)s cannot be shorter than %(months)s months: %(reason)s."),
+                kind=rule.label,
+                months=rule.minimum_months,
+                reason=rule.minimum_reason,
+            )
+        if months < 0 or months > 1200:
+            raise SettingsError(N_("Enter a number of months between 0 and 1200."))
+        clean[rule.kind] = months
+    return clean
+
+
+def save(
+    session: Session,
+    row: PracticeSettings,
+    *,
+    name: str,
+    org_number: str,
+    address: str,
+    contact_name: str,
+    contact_email: str,
+    profile: str,
+    profession: str,
+    processors: list[Processor],
+    retention: dict[str, int],
+    actor: Actor,
+) -> None:
+    """Validate and store the settings; audited with the changed field names."""
+    if profile not in ("A", "B"):
+        raise SettingsError(N_("Choose the practice profile."))
+    if profile == "A" and profession not in PROFESSIONS:
+        raise SettingsError(N_("Profile A needs the licensed profession."))
+    if org_number.strip():
+        try:
+            org_number = orgnr.format(orgnr.validate(org_number))
+        except ValidationError as err:
+            # A sole trader's organisation number is their personnummer.
+            if not personnummer.is_valid(org_number):
+                raise SettingsError(N_("The organisation number is not valid.")) from err
+    values = {
+        "name": name.strip(),
+        "org_number": org_number.strip(),
+        "address": address.strip(),
+        "contact_name": contact_name.strip(),
+        "contact_email": contact_email.strip(),
+        "profile": profile,
+        "profession": profession if profile == "A" else "",
+        "processors": json.dumps([p.__dict__ for p in processors], ensure_ascii=False),
+        "retention": json.dumps(check_retention(retention)),
+    }
+    changed = [k for k, v in values.items() if getattr(row, k) != v]
+    for key, value in values.items():
+        setattr(row, key, value)
+    if changed:
+        audit.record(session, actor, "privacy.settings", details={"fields": changed})
