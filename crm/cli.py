@@ -7,6 +7,7 @@ when something is wrong, so cron and scripts can rely on the exit code.
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -220,6 +221,61 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
         sys.exit(1)
 
 
+@click.command("export")
+@click.argument("email")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the zip.",
+)
+@with_appcontext
+def export_command(email: str, output: Path) -> None:
+    """Write everything held about a person to a zip (GDPR Art. 15 and 20)."""
+    from crm import audit
+    from crm.db import get_session
+    from crm.newsletter import services
+    from crm.privacy import export
+
+    db = get_session()
+    person = services.find_person(db, email)
+    if person is None:
+        raise click.ClickException("No person with that address.")
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(export.build(db, person))
+    audit.record(db, Actor.cli(), "privacy.export", object_type="person", object_id=person.id)
+    db.commit()
+    click.echo(f"Wrote {output} (contains personal data: hand it over safely, then delete it).")
+
+
+@click.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def erase_command(email: str, yes: bool) -> None:
+    """Erase a person: shows the plan (what is kept by law, until when), then carries it out."""
+    from crm.db import get_session
+    from crm.newsletter import services
+    from crm.privacy import erasure
+
+    db = get_session()
+    person = services.find_person(db, email)
+    if person is None:
+        raise click.ClickException("No person with that address.")
+    the_plan = erasure.plan(db, person)
+    click.echo("Deleted: " + ", ".join(the_plan.delete))
+    for kept in the_plan.keep:
+        click.echo(f"Kept: {kept.what} ({kept.why}) until {kept.until:%Y-%m-%d}")
+    click.echo("Providers told to erase: " + (", ".join(the_plan.providers) or "none"))
+    if not yes and not click.confirm("Erase now?"):
+        raise click.ClickException("Nothing was changed.")
+    erasure.execute(db, person, Actor.cli())
+    db.commit()
+    click.echo("Erased. Run `crm sync` to tell the providers.")
+
+
 @click.command("sync")
 @click.option(
     "--provider",
@@ -258,6 +314,7 @@ def retention_command(dry_run: bool) -> None:
     """Delete what its retention period ran out for (unconfirmed sign-ups, revoked media)."""
     from crm.db import get_session
     from crm.newsletter import services
+    from crm.privacy import erasure
     from crm.testimonials import services as testimonials
 
     db = get_session()
@@ -267,9 +324,11 @@ def retention_command(dry_run: bool) -> None:
         click.echo(f"unconfirmed sign-ups to delete: {count} (dry run)")
         return
     media = testimonials.purge_due_media(db)
+    held = erasure.purge_expired_holds(db)
     db.commit()
     click.echo(f"unconfirmed sign-ups deleted: {count}")
     click.echo(f"media files of withdrawn testimonials deleted: {media}")
+    click.echo(f"people kept under a legal hold that has ended, deleted: {held}")
 
 
 @click.group("audit")
@@ -306,6 +365,8 @@ def init_app(app: Flask) -> None:
         import_subscribers_command,
         retention_command,
         sync_command,
+        export_command,
+        erase_command,
         rotate_keys_command,
         audit_group,
     ):

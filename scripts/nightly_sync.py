@@ -11,6 +11,7 @@ import sys
 from crm import create_app
 from crm.db import get_session
 from crm.newsletter import services as newsletter
+from crm.privacy import erasure
 from crm.sync import lock
 from crm.sync import runner
 from crm.testimonials import services as testimonials
@@ -35,8 +36,12 @@ def main() -> int:
             print(line)
         purged = newsletter.purge_unconfirmed(db)
         media = testimonials.purge_due_media(db)
+        held = erasure.purge_expired_holds(db)
         db.commit()
-        print(f"retention: unconfirmed sign-ups deleted {purged}, media files deleted {media}")
+        print(
+            f"retention: unconfirmed sign-ups deleted {purged}, media files deleted {media}, "
+            f"people whose legal hold ended deleted {held}"
+        )
         return 0 if report.ok else 1
 
 

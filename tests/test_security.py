@@ -26,6 +26,7 @@ PUBLIC_ENDPOINTS = {
     "public.preferences_data",
     "public.forget",
     "privacy_public.policy",
+    "privacy_public.export",
     "testimonials_public.consent",
     "testimonials_public.consent_media",
     "testimonials_public.revoke",

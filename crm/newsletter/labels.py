@@ -49,6 +49,11 @@ REQUEST_CHANNEL = {
     "in_person": _l("in person"),
     "preferences_page": _l("preferences page"),
 }
+HOLD = {
+    "journal": _l("Patient journal"),
+    "bookkeeping": _l("Bookkeeping"),
+    "legal_claim": _l("Legal claim"),
+}
 PROVIDER_STATUS = {
     "active": _l("subscribed"),
     "unsubscribed": _l("unsubscribed"),
@@ -69,5 +74,6 @@ def register(bp: Blueprint) -> None:
         ("provider_status_label", PROVIDER_STATUS),
         ("request_status_label", REQUEST_STATUS),
         ("request_channel_label", REQUEST_CHANNEL),
+        ("hold_label", HOLD),
     ):
         bp.add_app_template_filter(lambda v, t=table: str(t.get(str(v), v)), name)

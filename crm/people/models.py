@@ -71,6 +71,9 @@ class Person(Base):
     visits: Mapped[list[Visit]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="Visit.visited_on.desc()"
     )
+    journal: Mapped[list[JournalEntry]] = relationship(
+        cascade="all, delete-orphan", order_by="JournalEntry.id"
+    )
 
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="lowercase_email"),
@@ -122,3 +125,24 @@ class Visit(Base):
     )
 
     person: Mapped[Person] = relationship(back_populates="visits")
+
+
+class JournalEntry(Base):
+    """A patient-journal entry (profile A): append-only; a correction is a new entry.
+
+    The newest entry starts the ten-year hold of patientdatalagen 3 kap. 17 §.
+    """
+
+    __tablename__ = "journal_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(EncryptedText("journal_entry.text"))
+    #: the entry this one corrects (the old one stays, as the law requires)
+    corrects_id: Mapped[int | None] = mapped_column(
+        ForeignKey("journal_entry.id", ondelete="SET NULL")
+    )

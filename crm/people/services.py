@@ -25,6 +25,7 @@ from crm.i18n import N_
 from crm.people import personnummer as pnr
 from crm.people.models import Art9Basis
 from crm.people.models import ClientCard
+from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
 from crm.security.crypto import keyring
@@ -239,14 +240,18 @@ def masked_personnummer(person: Person) -> str | None:
 
 
 def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str | None:
-    """Return the health notes for display and audit that they were read."""
+    """Return the health notes for display, and audit the reading.
+
+    The journal and visit notes are shown with them, so they count as read too.
+    """
     card = person.client_card
-    if card is None or card.health_notes is None:
+    notes = card.health_notes if card else None
+    if notes is None and not person.journal and not any(v.note for v in person.visits):
         return None
     audit.record(
         session, actor, "person.reveal_health_notes", object_type="person", object_id=person.id
     )
-    return card.health_notes
+    return notes or ""
 
 
 @dataclass
@@ -338,3 +343,32 @@ def audit_about(session: Session, person_id: int, limit: int = 50) -> list[Audit
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def add_journal_entry(
+    session: Session, person: Person, text: str, actor: Actor, corrects: JournalEntry | None = None
+) -> JournalEntry:
+    """Append a journal entry (entries are never changed; a correction is a new entry)."""
+    text = (text or "").strip()
+    if not text:
+        raise PersonError(N_("Write the journal entry."))
+    if corrects is not None and corrects.person_id != person.id:
+        raise PersonError(N_("Write the journal entry."))
+    entry = JournalEntry(
+        person_id=person.id,
+        text=text,
+        author_id=actor.user_id,
+        corrects_id=corrects.id if corrects else None,
+    )
+    session.add(entry)
+    person.last_contact_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.journal_entry",
+        object_type="person",
+        object_id=person.id,
+        details={"entry": entry.id, "corrects": corrects.id if corrects else None},
+    )
+    return entry

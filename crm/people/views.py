@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from crm.db import get_session
 from crm.people import forms
 from crm.people import services
+from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.web import current_actor
 
@@ -220,4 +221,27 @@ def add_visit(person_id: int) -> Any:
     else:
         db.commit()
         flash(_("Visit recorded."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/journal", methods=["POST"])
+def add_journal(person_id: int) -> Any:
+    """Append a journal entry (or a correction of an earlier one)."""
+    person = get_person_or_404(person_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    corrects = None
+    if request.form.get("corrects", "").isdigit():
+        corrects = db.get(JournalEntry, int(request.form["corrects"]))
+    try:
+        services.add_journal_entry(
+            db, person, request.form.get("text", ""), current_actor(), corrects=corrects
+        )
+    except services.PersonError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Journal entry saved."), "success")
     return redirect(url_for("people.detail", person_id=person.id))

@@ -78,5 +78,19 @@ class NoteForm(FlaskForm):
     )
 
 
+class HoldForm(FlaskForm):
+    """Data to keep despite erasure, until a date."""
+
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            SelectChoice("bookkeeping", _l("Bookkeeping (bokföringslagen)")),
+            SelectChoice("legal_claim", _l("Legal claim")),
+        ],
+    )
+    until = DateField(_l("Keep until"), validators=[DataRequired()])
+    note = StringField(_l("Note"), validators=[Length(max=500)])
+
+
 class ButtonForm(FlaskForm):
     """A form with only a CSRF token, for POST buttons."""

@@ -39,3 +39,15 @@ def restriction_lifted_notice(person: Person, note: str) -> bool:
         "privacy/mail/restriction_lifted.txt",
         note=note,
     )
+
+
+def export_link(person: Person, url: str, hours: int) -> bool:
+    """A signed link to the person's data (Art. 15/20), valid ``hours``."""
+    return _send(person, _("Your data"), "privacy/mail/export_link.txt", url=url, hours=hours)
+
+
+def erasure_receipt(person: Person, receipt: str) -> bool:
+    """What was erased, and what was kept, why and until when."""
+    return _send(
+        person, _("Your data is erased"), "privacy/mail/erasure_receipt.txt", receipt=receipt
+    )

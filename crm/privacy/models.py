@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -56,3 +57,27 @@ class DataRequest(Base):
         ),
         CheckConstraint("status in ('open', 'completed', 'refused')", name="known_status"),
     )
+
+    #: JSON list of outbox operation ids an erasure waits for (the request completes when the
+    #: providers confirmed)
+    waiting_for: Mapped[str | None] = mapped_column(Text)
+
+
+class LegalHold(Base):
+    """Data that must be kept despite an erasure request (GDPR Art. 17(3)), until a date.
+
+    The patient journal's hold is computed from its entries; this table holds the others:
+    bookkeeping (bokföringslagen) and pending legal claims.
+    """
+
+    __tablename__ = "legal_hold"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    #: "bookkeeping" or "legal_claim"
+    kind: Mapped[str] = mapped_column(String(16))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(EncryptedText("legal_hold.note"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("kind in ('bookkeeping', 'legal_claim')", name="known_kind"),)

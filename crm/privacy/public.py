@@ -5,16 +5,55 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from flask import Response
 from flask import current_app
 from flask import redirect
 from flask import render_template
+from flask import request
+from sqlalchemy import select
 
+from crm import audit
+from crm.audit import Actor
 from crm.db import get_session
+from crm.newsletter.public import bad_token_response
+from crm.people.models import Person
+from crm.privacy import export as export_zip
 from crm.privacy import record
 from crm.privacy import settings
+from crm.security import tokens
 from crm.web import public
 
 bp = Blueprint("privacy_public", __name__)
+
+
+@bp.route("/export/<token>")
+@public
+def export(token: str) -> Any:
+    """The person's own download of their data, by a signed link valid 24 hours."""
+    try:
+        payload = tokens.verify(tokens.Purpose.EXPORT, token, max_age=24 * 3600)
+    except tokens.ExpiredToken:
+        return render_template("public/export_expired.html"), 410
+    except tokens.InvalidToken:
+        return bad_token_response()
+    db = get_session()
+    person = db.scalar(select(Person).where(Person.public_id == str(payload.get("p"))))
+    if person is None:
+        return render_template("public/forgotten.html"), 404
+    data = export_zip.build(db, person)
+    audit.record(
+        db,
+        Actor("public", None, request.remote_addr),
+        "privacy.export_download",
+        object_type="person",
+        object_id=person.id,
+    )
+    db.commit()
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="mina-uppgifter.zip"'},
+    )
 
 
 @bp.route("/integritetspolicy")

@@ -18,10 +18,13 @@ from flask import url_for
 from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
+from crm import audit
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
 from crm.people.models import Person
+from crm.privacy import erasure
+from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
 from crm.privacy import record
@@ -29,7 +32,10 @@ from crm.privacy import requests
 from crm.privacy import rights
 from crm.privacy import settings
 from crm.privacy.models import DataRequest
+from crm.privacy.models import LegalHold
+from crm.security import tokens
 from crm.testimonials.services import people_choices
+from crm.web import absolute_url
 from crm.web import current_actor
 from crm.web import owner_required
 
@@ -315,3 +321,98 @@ def processing_record_csv() -> Any:
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="registerforteckning.csv"'},
     )
+
+
+# --- export and erasure -------------------------------------------------------------------------
+
+EXPORT_HOURS = 24
+
+
+def _export_response(person: Person) -> Response:
+    db = get_session()
+    data = export.build(db, person)
+    audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
+    db.commit()
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="uppgifter-{person.id}.zip"'},
+    )
+
+
+@bp.route("/requests/<int:request_id>/export")
+def export_download(request_id: int) -> Any:
+    """Staff download the access/portability export for a request."""
+    row = _request_or_404(request_id)
+    return _export_response(_person_or_404(row.person_id or 0))
+
+
+@bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
+def export_link(request_id: int) -> Any:
+    """Mail the person a signed download link that works for 24 hours."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    row = _request_or_404(request_id)
+    person = _person_or_404(row.person_id or 0)
+    token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
+    _notify(
+        mails.export_link, person, absolute_url("privacy_public.export", token=token), EXPORT_HOURS
+    )
+    db = get_session()
+    audit.record(
+        db,
+        current_actor(),
+        "privacy.export_link",
+        object_type="person",
+        object_id=person.id,
+        details={"request": row.id},
+    )
+    db.commit()
+    return redirect(url_for("privacy.detail", request_id=row.id))
+
+
+@bp.route("/requests/<int:request_id>/erase", methods=["POST"])
+def erase(request_id: int) -> Any:
+    """Carry out an erasure request as planned; the person gets the receipt."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    row = _request_or_404(request_id)
+    if row.kind != "erasure" or row.status != "open":
+        abort(400)
+    person = _person_or_404(row.person_id or 0)
+    db = get_session()
+    # The address is erased with the rest: keep it in memory for the receipt only.
+    receipt_person = Person(name=person.name, email=person.email)
+    the_plan = erasure.execute(db, person, current_actor(), request=row)
+    db.commit()
+    _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
+    flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    return redirect(url_for("privacy.detail", request_id=row.id))
+
+
+@bp.route("/people/<int:person_id>/holds", methods=["POST"])
+def add_hold(person_id: int) -> Any:
+    """Record that some data must be kept (bookkeeping, a legal claim) until a date."""
+    person = _person_or_404(person_id)
+    form = forms.HoldForm()
+    if not form.validate_on_submit():
+        flash(_("Fill in the form."), "error")
+        return redirect(url_for("people.detail", person_id=person_id))
+    db = get_session()
+    until = datetime.combine(form.until.data, time(23, 59), tzinfo=utcnow().tzinfo)
+    db.add(
+        LegalHold(
+            person_id=person.id, kind=form.kind.data, until=until, note=form.note.data or None
+        )
+    )
+    audit.record(
+        db,
+        current_actor(),
+        "privacy.hold",
+        object_type="person",
+        object_id=person.id,
+        details={"kind": form.kind.data},
+    )
+    db.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("people.detail", person_id=person_id))

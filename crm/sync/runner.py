@@ -38,6 +38,7 @@ from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people.models import Person
+from crm.privacy import erasure
 from crm.sync.models import ProviderEvent
 from crm.sync.models import ProviderState
 from crm.sync.models import SyncRun
@@ -426,6 +427,8 @@ def run_sync(
     finally:
         for adapter in active:
             adapter.close()
+    # erasure requests whose providers all confirmed are complete now
+    erasure.complete_waiting(session)
     run.finished_at = utcnow()
     report.duration = (run.finished_at - run.started_at).total_seconds()
     run.ok = report.ok
