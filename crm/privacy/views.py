@@ -103,11 +103,18 @@ def detail(request_id: int) -> Any:
     """One request with its steps."""
     row = _request_or_404(request_id)
     person = get_session().get(Person, row.person_id) if row.person_id else None
+    the_plan = (
+        erasure.plan(get_session(), person)
+        if person is not None and row.kind == "erasure" and row.status == "open"
+        else None
+    )
     return render_template(
         "privacy/detail.html",
         r=row,
         person=person,
         now=utcnow(),
+        plan=the_plan,
+        button=forms.ButtonForm(),
         identity=forms.IdentityForm(prefix="id"),
         extend_form=forms.ExtendForm(prefix="ext"),
         complete_form=forms.OutcomeForm(prefix="done"),
