@@ -311,24 +311,24 @@ def sync_command(provider: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 @with_appcontext
 def retention_command(dry_run: bool) -> None:
-    """Delete what its retention period ran out for (unconfirmed sign-ups, revoked media)."""
+    """Delete what its retention period ran out for; list what needs a decision."""
     from crm.db import get_session
-    from crm.newsletter import services
-    from crm.privacy import erasure
-    from crm.testimonials import services as testimonials
+    from crm.privacy import retention
 
     db = get_session()
-    count = services.purge_unconfirmed(db, dry_run=dry_run)
+    report = retention.run(db, dry_run=dry_run)
     if dry_run:
         db.rollback()
-        click.echo(f"unconfirmed sign-ups to delete: {count} (dry run)")
-        return
-    media = testimonials.purge_due_media(db)
-    held = erasure.purge_expired_holds(db)
-    db.commit()
-    click.echo(f"unconfirmed sign-ups deleted: {count}")
-    click.echo(f"media files of withdrawn testimonials deleted: {media}")
-    click.echo(f"people kept under a legal hold that has ended, deleted: {held}")
+    else:
+        db.commit()
+    verb = "would delete" if dry_run else "deleted"
+    for rule, count in report.deleted.items():
+        click.echo(f"{rule}: {verb} {count}")
+    for decision in report.decisions:
+        click.echo(
+            f"needs a decision: person {decision.person_id} ({decision.reason}, "
+            f"since {decision.since:%Y-%m-%d})"
+        )
 
 
 @click.group("audit")

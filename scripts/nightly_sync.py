@@ -10,11 +10,9 @@ import sys
 
 from crm import create_app
 from crm.db import get_session
-from crm.newsletter import services as newsletter
-from crm.privacy import erasure
+from crm.privacy import retention
 from crm.sync import lock
 from crm.sync import runner
-from crm.testimonials import services as testimonials
 
 
 def main() -> int:
@@ -34,13 +32,12 @@ def main() -> int:
             return 75
         for line in runner.format_report(report):
             print(line)
-        purged = newsletter.purge_unconfirmed(db)
-        media = testimonials.purge_due_media(db)
-        held = erasure.purge_expired_holds(db)
+        kept = retention.run(db)
         db.commit()
         print(
-            f"retention: unconfirmed sign-ups deleted {purged}, media files deleted {media}, "
-            f"people whose legal hold ended deleted {held}"
+            "retention: "
+            + ", ".join(f"{rule} {n}" for rule, n in kept.deleted.items())
+            + f"; decisions waiting {len(kept.decisions)}"
         )
         return 0 if report.ok else 1
 

@@ -21,9 +21,12 @@ from crm.audit import staff_names
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
+from crm.main import charts
 from crm.newsletter.models import Subscription
+from crm.outbox import OutboxOp
 from crm.people.models import ClientCard
 from crm.people.models import Person
+from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.testimonials import services as testimonial_services
 from crm.web import public
@@ -53,9 +56,17 @@ def dashboard() -> Any:
         select(DataRequest).where(DataRequest.status == "open").order_by(DataRequest.due_at)
     ).all()
     tasks = testimonial_services.removal_tasks(db)
+    decisions = retention.decisions(db)
+    failing_ops = (
+        db.scalar(select(func.count()).where(OutboxOp.status == "pending", OutboxOp.attempts > 0))
+        or 0
+    )
     return render_template(
         "main/dashboard.html",
         removal_tasks=tasks,
+        decisions=decisions,
+        failing_ops=failing_ops,
+        charts=charts.build(db),
         button=FlaskForm(),
         people=people,
         clients=clients,

@@ -54,6 +54,10 @@ HOLD = {
     "bookkeeping": _l("Bookkeeping"),
     "legal_claim": _l("Legal claim"),
 }
+DECISION = {
+    "journal": _l("journal past its ten-year hold"),
+    "client_card": _l("client card past its retention period"),
+}
 PROVIDER_STATUS = {
     "active": _l("subscribed"),
     "unsubscribed": _l("unsubscribed"),
@@ -75,5 +79,6 @@ def register(bp: Blueprint) -> None:
         ("request_status_label", REQUEST_STATUS),
         ("request_channel_label", REQUEST_CHANNEL),
         ("hold_label", HOLD),
+        ("decision_label", DECISION),
     ):
         bp.add_app_template_filter(lambda v, t=table: str(t.get(str(v), v)), name)

@@ -1,0 +1,113 @@
+"""Small charts for the dashboard, drawn on the server as SVG (no scripts, nothing external)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import time
+
+from flask_babel import gettext as _
+from markupsafe import Markup
+from markupsafe import escape
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.db import utcnow
+from crm.newsletter.models import Status
+from crm.newsletter.models import Subscription
+from crm.privacy.models import DataRequest
+from crm.privacy.requests import add_months
+from crm.sync.models import SyncRun
+
+MONTHS = 6
+WIDTH, HEIGHT, PAD = 320, 120, 18
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A titled bar chart."""
+
+    title: str
+    svg: Markup
+
+
+def _month_starts(now: datetime) -> list[datetime]:
+    first = datetime.combine(date(now.year, now.month, 1), time(), tzinfo=now.tzinfo)
+    return [add_months(first, -i) for i in range(MONTHS - 1, -1, -1)]
+
+
+def bars(
+    values: list[int], labels: list[str], title: str, colours: list[str] | None = None
+) -> Markup:
+    """An accessible SVG bar chart (a title and one <title> per bar for screen readers)."""
+    top = max(values + [1])
+    step = (WIDTH - 2 * PAD) / max(1, len(values))
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" class="chart" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    for i, (value, label) in enumerate(zip(values, labels, strict=True)):
+        h = (HEIGHT - 2 * PAD) * value / top
+        x = PAD + i * step + step * 0.15
+        y = HEIGHT - PAD - h
+        fill = (colours or [])[i] if colours else "#1f5f8b"
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" '
+            f'fill="{fill}"><title>{escape(label)}: {value}</title></rect>'
+        )
+        parts.append(
+            f'<text x="{x + step * 0.35:.1f}" y="{HEIGHT - 4}" font-size="9" '
+            f'text-anchor="middle" fill="#5a6272">{escape(label)}</text>'
+        )
+        parts.append(
+            f'<text x="{x + step * 0.35:.1f}" y="{y - 3:.1f}" font-size="9" '
+            f'text-anchor="middle" fill="#1d2330">{value}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def build(session: Session, now: datetime | None = None) -> list[Chart]:
+    """Subscribers over time, requests handled, sync health."""
+    now = now or utcnow()
+    starts = _month_starts(now)
+    labels = [f"{d:%m}/{d:%y}" for d in starts]
+    ends = [*starts[1:], add_months(starts[-1], 1)]
+    active = [
+        session.scalar(
+            select(func.count()).where(
+                Subscription.confirmed_at < end,
+                (Subscription.unsubscribed_at.is_(None)) | (Subscription.unsubscribed_at >= end),
+                Subscription.status != Status.PENDING,
+            )
+        )
+        or 0
+        for end in ends
+    ]
+    handled = [
+        session.scalar(
+            select(func.count()).where(
+                DataRequest.completed_at >= start, DataRequest.completed_at < end
+            )
+        )
+        or 0
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    runs = list(session.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(10)))[::-1]
+    pending = [sum(p.get("pending", 0) for p in json.loads(r.report).values()) for r in runs]
+    return [
+        Chart(_("Subscribers"), bars(active, labels, _("Subscribers"))),
+        Chart(_("Requests handled"), bars(handled, labels, _("Requests handled"))),
+        Chart(
+            _("Sync: operations left after each run"),
+            bars(
+                pending,
+                [f"{r.started_at:%d/%m}" for r in runs],
+                _("Sync: operations left after each run"),
+                ["#1e6b37" if r.ok else "#a4262c" for r in runs],
+            ),
+        ),
+    ]

@@ -1,0 +1,223 @@
+"""The retention engine: what has outlived its period is deleted; what needs judgement is listed.
+
+Each rule selects candidates with a query and deletes them unless it is a dry run. Every
+deletion is audited with the rule and the row id, never a name or an address. Periods come
+from the practice settings (crm/privacy/settings.py), whose minimums follow the law.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.audit import Actor
+from crm.db import utcnow
+from crm.newsletter import services as newsletter
+from crm.newsletter.models import ConsentRecord
+from crm.newsletter.models import Status
+from crm.newsletter.models import Subscription
+from crm.people.models import ClientCard
+from crm.people.models import JournalEntry
+from crm.people.models import Person
+from crm.people.models import Visit
+from crm.privacy import erasure
+from crm.privacy import settings as practice
+from crm.privacy.models import DataRequest
+from crm.privacy.models import LegalHold
+from crm.privacy.requests import add_months
+from crm.security import ratelimit
+from crm.testimonials import services as testimonials
+from crm.testimonials.models import Testimonial
+from crm.testimonials.models import TestimonialMedia
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Something whose period ended but that the owner must decide on (a journal, a client)."""
+
+    person_id: int
+    reason: str
+    since: datetime
+
+
+@dataclass
+class RetentionReport:
+    """Counts per rule, and the decisions for the dashboard."""
+
+    deleted: dict[str, int] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+
+
+def _no_other_data(now: datetime) -> list:
+    """Conditions: the person is nothing but a contact (no care, testimonial, request, hold)."""
+    pid = Person.id
+    return [
+        ~exists().where(ClientCard.person_id == pid),
+        ~exists().where(Visit.person_id == pid),
+        ~exists().where(JournalEntry.person_id == pid),
+        ~exists().where(Testimonial.person_id == pid),
+        ~exists().where(and_(DataRequest.person_id == pid, DataRequest.status == "open")),
+        ~exists().where(and_(LegalHold.person_id == pid, LegalHold.until > now)),
+        Person.restricted_at.is_(None),
+    ]
+
+
+def _last_activity(person_id_col) -> object:  # noqa: ANN001 - a SQL column
+    """The newest of: created, last contact, any subscription change."""
+    newest_sub = (
+        select(func.max(func.coalesce(Subscription.unsubscribed_at, Subscription.created_at)))
+        .where(Subscription.person_id == person_id_col)
+        .scalar_subquery()
+    )
+    return func.coalesce(newest_sub, Person.created_at)
+
+
+def marketing_contacts(session: Session, now: datetime, months: int) -> list[int]:
+    """People known only from a newsletter they left, silent for ``months``."""
+    cutoff = add_months(now, -months)
+    stmt = select(Person.id).where(
+        *_no_other_data(now),
+        exists().where(Subscription.person_id == Person.id),
+        ~exists().where(
+            and_(
+                Subscription.person_id == Person.id,
+                Subscription.status.in_([Status.ACTIVE, Status.PENDING]),
+            )
+        ),
+        _last_activity(Person.id) < cutoff,
+        or_(Person.last_contact_at.is_(None), Person.last_contact_at < cutoff),
+    )
+    return list(session.scalars(stmt))
+
+
+def inquiries(session: Session, now: datetime, months: int) -> list[int]:
+    """People who only got in touch (nothing else on file), after ``months``."""
+    cutoff = add_months(now, -months)
+    stmt = select(Person.id).where(
+        *_no_other_data(now),
+        ~exists().where(Subscription.person_id == Person.id),
+        Person.created_at < cutoff,
+        or_(Person.last_contact_at.is_(None), Person.last_contact_at < cutoff),
+    )
+    return list(session.scalars(stmt))
+
+
+def old_consent_records(session: Session, now: datetime, months: int) -> list[int]:
+    """Consent records of subscriptions withdrawn more than ``months`` ago.
+
+    The proof is no longer needed once nothing relies on the consent.
+    """
+    cutoff = add_months(now, -months)
+    stmt = (
+        select(ConsentRecord.id)
+        .join(
+            Subscription,
+            and_(
+                Subscription.person_id == ConsentRecord.person_id,
+                Subscription.list_id == ConsentRecord.list_id,
+            ),
+        )
+        .where(Subscription.status == Status.UNSUBSCRIBED, Subscription.unsubscribed_at < cutoff)
+    )
+    return list(session.scalars(stmt))
+
+
+def decisions(session: Session, now: datetime | None = None) -> list[Decision]:
+    """Journals past their ten-year hold and profile B clients past their period."""
+    now = now or utcnow()
+    row = practice.load(session, current_app.config["PRACTICE_NAME"])
+    out = []
+    newest = select(JournalEntry.person_id, func.max(JournalEntry.written_at)).group_by(
+        JournalEntry.person_id
+    )
+    for person_id, written in session.execute(newest):
+        if written.tzinfo is None:  # an aggregate skips the column type's processing
+            written = written.replace(tzinfo=UTC)
+        end = add_months(written, row.retention_months("journal"))
+        if end <= now:
+            out.append(Decision(person_id, "journal", end))
+    if row.profile == "B":
+        months = row.retention_months("client_card")
+        for card in session.scalars(select(ClientCard).where(ClientCard.client_until.is_not(None))):
+            end = add_months(
+                datetime.combine(card.client_until, datetime.min.time(), tzinfo=now.tzinfo), months
+            )
+            if end <= now:
+                out.append(Decision(card.person_id, "client_card", end))
+    return out
+
+
+def _delete_people(session: Session, ids: list[int], rule: str) -> None:
+    for person_id in ids:
+        person = session.get(Person, person_id)
+        if person is not None:
+            session.delete(person)
+            audit.record(
+                session,
+                Actor.system(),
+                "retention.delete",
+                object_type="person",
+                object_id=person_id,
+                details={"rule": rule},
+            )
+
+
+def run(session: Session, *, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
+    """Apply every rule (or, with ``dry_run``, only count); the caller commits."""
+    now = now or utcnow()
+    row = practice.load(session, current_app.config["PRACTICE_NAME"])
+    report = RetentionReport()
+    people_rules: list[tuple[str, Callable[[], list[int]]]] = [
+        (
+            "marketing_contacts",
+            lambda: marketing_contacts(session, now, row.retention_months("marketing_contacts")),
+        ),
+        ("inquiries", lambda: inquiries(session, now, row.retention_months("inquiries"))),
+    ]
+    for rule, select_ids in people_rules:
+        ids = select_ids()
+        report.deleted[rule] = len(ids)
+        if not dry_run:
+            _delete_people(session, ids, rule)
+    records = old_consent_records(session, now, row.retention_months("consent_records"))
+    report.deleted["consent_records"] = len(records)
+    if not dry_run and records:
+        session.execute(delete(ConsentRecord).where(ConsentRecord.id.in_(records)))
+        audit.record(
+            session,
+            Actor.system(),
+            "retention.delete",
+            details={"rule": "consent_records", "rows": len(records)},
+        )
+    report.deleted["unconfirmed_signups"] = newsletter.purge_unconfirmed(
+        session, now, dry_run=dry_run
+    )
+    if dry_run:
+        report.deleted["testimonial_media"] = (
+            session.scalar(
+                select(func.count()).where(
+                    TestimonialMedia.deleted_at.is_(None), TestimonialMedia.delete_after <= now
+                )
+            )
+            or 0
+        )
+    else:
+        report.deleted["testimonial_media"] = testimonials.purge_due_media(session, now)
+        report.deleted["ended_holds"] = erasure.purge_expired_holds(session, now)
+        ratelimit.purge(session, timedelta(days=2), now)
+    report.decisions = decisions(session, now)
+    return report

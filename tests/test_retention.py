@@ -1,0 +1,135 @@
+"""The retention engine, rule by rule, with the clock moved forward (no sleeping)."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from crm.audit import AuditEvent
+from crm.db import utcnow
+from crm.newsletter.models import ConsentRecord
+from crm.newsletter.models import Subscription
+from crm.people.models import ClientCard
+from crm.people.models import JournalEntry
+from crm.people.models import Person
+from crm.privacy import retention
+from crm.privacy.models import DataRequest
+from tests.conftest import post_form
+
+NOW = utcnow()
+
+
+def _people(db, **people) -> dict[str, int]:
+    """Create people by name: value = (months since last activity, what they have)."""
+    from crm.newsletter import services as newsletter
+
+    ids = {}
+    with db() as s:
+        default = newsletter.default_list(s)
+        for name, (months_ago, kind) in people.items():
+            when = NOW - timedelta(days=int(months_ago * 30.5))
+            person = Person(name=name, email=f"{name}@example.se", created_at=when)
+            s.add(person)
+            s.flush()
+            if kind in ("left", "client_left", "active"):
+                s.add(
+                    Subscription(
+                        person_id=person.id,
+                        list_id=default.id,
+                        source="manual",
+                        status="active" if kind == "active" else "unsubscribed",
+                        created_at=when,
+                        confirmed_at=when,
+                        unsubscribed_at=None if kind == "active" else when,
+                    )
+                )
+                s.add(
+                    ConsentRecord(
+                        person_id=person.id,
+                        list_id=default.id,
+                        action="withdraw",
+                        method="one_click",
+                        occurred_at=when,
+                    )
+                )
+            if kind == "client_left":
+                s.add(ClientCard(person_id=person.id, client_since=date(2020, 1, 1)))
+            if kind == "request":
+                s.add(
+                    DataRequest(
+                        person_id=person.id,
+                        kind="access",
+                        channel="email",
+                        received_at=NOW,
+                        due_at=NOW + timedelta(days=30),
+                    )
+                )
+            if kind == "restricted":
+                person.restricted_at = NOW
+            ids[name] = person.id
+        s.commit()
+    return ids
+
+
+def _alive(db, ids: dict[str, int]) -> set[str]:
+    with db() as s:
+        return {name for name, pid in ids.items() if s.get(Person, pid) is not None}
+
+
+def test_marketing_contacts_and_inquiries(app, db):
+    ids = _people(
+        db,
+        left13=(13, "left"),
+        left11=(11, "left"),
+        active20=(20, "active"),
+        client40=(40, "client_left"),
+        inquiry4=(4, "inquiry"),
+        inquiry2=(2, "inquiry"),
+        asking=(6, "request"),
+        held=(6, "restricted"),
+    )
+    with db() as s:
+        dry = retention.run(s, now=NOW, dry_run=True)
+        s.rollback()
+    assert dry.deleted["marketing_contacts"] == 1 and dry.deleted["inquiries"] == 1
+    assert _alive(db, ids) == set(ids)  # a dry run changes nothing
+    with db() as s:
+        report = retention.run(s, now=NOW)
+        s.commit()
+    assert _alive(db, ids) == set(ids) - {"left13", "inquiry4"}
+    assert report.deleted["consent_records"] == 1  # the client's, withdrawn 40 months ago
+    with db() as s:
+        details = [
+            e.details
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "retention.delete"))
+        ]
+    assert len(details) == 3 and all("example.se" not in d and "left13" not in d for d in details)
+
+
+def test_decisions_for_old_journals_and_profile_b_clients(app, db, auth_client):
+    post_form(auth_client, "/privacy/settings", {"name": "P", "profile": "B"})
+    with db() as s:
+        a = Person(name="Journal Person")
+        b = Person(name="Client Person")
+        s.add_all([a, b])
+        s.flush()
+        s.add(JournalEntry(person_id=a.id, text="x", written_at=NOW - timedelta(days=3700)))
+        s.add(ClientCard(person_id=b.id, client_until=(NOW - timedelta(days=1200)).date()))
+        s.commit()
+        decisions = {(d.person_id, d.reason) for d in retention.decisions(s, NOW)}
+    assert decisions == {(a.id, "journal"), (b.id, "client_card")}
+    page = auth_client.get("/").get_data(as_text=True)
+    assert 'id="decisions"' in page and "tioåriga" in page
+    assert page.count('class="chart"') == 3
+
+
+def test_cli_retention_reports_each_rule(app, db):
+    _people(db, inquiry9=(9, "inquiry"))
+    result = app.test_cli_runner().invoke(args=["retention", "--dry-run"])
+    assert "inquiries: would delete 1" in result.output
+    result = app.test_cli_runner().invoke(args=["retention"])
+    assert "inquiries: deleted 1" in result.output
+    with db() as s:
+        assert s.scalar(select(Person)) is None
