@@ -257,3 +257,43 @@ def test_testimonial_consent_feed_and_revocation(
     assert "instagram.example/p/42" in tasks.text_content()
     page.screenshot(path=ARTIFACTS / "23-dashboard-task.png", full_page=True)
     client.context.close()
+
+
+def test_data_subject_request_from_receipt_to_completion(app, live_server, page, owner, db):
+    from datetime import date
+
+    from crm.people.models import Person
+
+    with db() as s:
+        s.add(Person(name="Rut Registrerad", email="rut@example.se"))
+        s.commit()
+    page.goto(f"{live_server}/auth/login")
+    page.fill("#email", owner.email)
+    page.fill("#password", owner.password)
+    page.click("main button[type=submit]")
+    page.fill("#code", owner.code(app))
+    page.click("main button[type=submit]")
+
+    # receipt: a request by mail is registered; it is due in one month
+    page.goto(f"{live_server}/privacy/requests")
+    page.select_option("#kind", "access")
+    page.select_option("#channel", "email")
+    page.fill("#received_on", date.today().isoformat())
+    page.click("main form button[type=submit]")
+    assert "öppen" in page.locator("#request-status").text_content()
+    page.goto(f"{live_server}/")
+    assert page.locator("#requests").count() == 1
+    page.click("#requests a")
+
+    # identity checked, the export downloaded, the request completed
+    page.fill("#id-method", "Svar från känd e-postadress")
+    page.click("form[action$='/identity'] button")
+    with page.expect_download() as download:
+        page.click("text=Ladda ner")
+    assert download.value.suggested_filename.endswith(".zip")
+    page.fill("#done-text", "Kopian skickad krypterad via e-post.")
+    page.click("text=Markera som klar")
+    assert page.locator("#request-status").text_content() == "klar"
+    page.screenshot(path=ARTIFACTS / "30-request-done.png", full_page=True)
+    page.goto(f"{live_server}/")
+    assert page.locator("#requests").count() == 0

@@ -272,3 +272,45 @@ def test_staff_cannot_change_settings(app, client, make_user):
     login(client, app, staff)
     assert client.get("/privacy/settings").status_code == 403
     assert client.get("/privacy/record").status_code == 200
+
+
+def test_profile_a_makes_mfa_mandatory_even_when_turned_off(database_url):
+    from crm import create_app
+    from tests.conftest import PASSWORD
+    from tests.conftest import test_config
+    from tests.conftest import wipe
+
+    app = create_app(test_config(database_url, REQUIRE_MFA=False))
+    with app.app_context():
+        from crm.auth import services as auth
+        from crm.auth.models import Role
+        from crm.db import get_session
+        from crm.privacy import settings
+
+        s = get_session()
+        auth.create_user(
+            s,
+            email="dev@example.se",
+            name="D",
+            password=PASSWORD,
+            role=Role.OWNER,
+            actor=Actor.cli(),
+        )
+        settings.load(s).profile = "A"
+        s.commit()
+    client = app.test_client()
+    response = post_form(client, "/auth/login", {"email": "dev@example.se", "password": PASSWORD})
+    assert response.headers["Location"] == "/auth/mfa/setup"
+    app.extensions["crm.db"]["engine"].dispose()
+    wipe(database_url)
+
+
+def test_every_view_of_a_person_is_logged(app, db, auth_client):
+    pid = _person(db)
+    auth_client.get(f"/people/{pid}")
+    auth_client.get(f"/people/{pid}")
+    with db() as s:
+        from crm.audit import AuditEvent
+
+        views = s.scalars(select(AuditEvent).where(AuditEvent.action == "person.view")).all()
+    assert len(views) == 2 and all(v.object_id == str(pid) and v.actor_user_id for v in views)

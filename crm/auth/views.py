@@ -21,6 +21,8 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm import audit
 from crm.auth import forms
@@ -40,6 +42,22 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 #: How long a password-verified login may wait for its second factor.
 PENDING_SECONDS = 600
+
+
+def mfa_required(db: Any) -> bool:
+    """MFA is on unless turned off for development - and always for profile A practices.
+
+    HSLF-FS 2016:40 3 kap. 15 § requires strong authentication for patient data, so a
+    licensed practice cannot switch it off. Read by table name: auth imports no feature.
+    """
+    if current_app.config["REQUIRE_MFA"]:
+        return True
+    try:
+        profile = db.execute(text("SELECT profile FROM practice_settings WHERE id = 1")).scalar()
+    except SQLAlchemyError:
+        db.rollback()
+        return True  # cannot tell: be strict
+    return profile == "A"
 
 
 def _safe_next(target: str | None) -> str:
@@ -148,7 +166,7 @@ def login() -> Any:
     if user.mfa_enabled:
         _set_pending(user, "mfa")
         return redirect(url_for("auth.mfa_verify"))
-    if current_app.config["REQUIRE_MFA"]:
+    if mfa_required(db):
         _set_pending(user, "enrol")
         return redirect(url_for("auth.mfa_setup"))
     return _complete_login(user, _safe_next(request.args.get("next")), form.password.data)

@@ -338,7 +338,11 @@ def audit_about(session: Session, person_id: int, limit: int = 50) -> list[Audit
     """Return the newest audit entries about a person."""
     stmt = (
         select(AuditEvent)
-        .where(AuditEvent.object_type == "person", AuditEvent.object_id == str(person_id))
+        .where(
+            AuditEvent.object_type == "person",
+            AuditEvent.object_id == str(person_id),
+            AuditEvent.action != "person.view",  # views are in the full log, not the summary
+        )
         .order_by(AuditEvent.seq.desc())
         .limit(limit)
     )

@@ -14,6 +14,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from crm import audit
 from crm.db import get_session
 from crm.people import forms
 from crm.people import services
@@ -94,8 +95,16 @@ def create() -> Any:
 
 @bp.route("/<int:person_id>")
 def detail(person_id: int) -> Any:
-    """Show everything held about a person; protected fields stay masked until revealed."""
-    return _render_detail(get_person_or_404(person_id))
+    """Show everything held about a person; protected fields stay masked until revealed.
+
+    Every view is logged (patientdatalagen 4 kap. 3 §: access to patient data is logged and
+    the log can be extracted for the patient).
+    """
+    person = get_person_or_404(person_id)
+    db = get_session()
+    audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
+    db.commit()
+    return _render_detail(person)
 
 
 def _render_detail(person: Person, revealed: dict[str, str | None] | None = None) -> Any:
