@@ -39,6 +39,7 @@ class Op(StrEnum):
     UPSERT = "upsert"
     UNSUBSCRIBE = "unsubscribe"
     ERASE = "erase"
+    REMOVE = "remove"  # out of the audience while restricted (Art. 18), reversible
 
 
 class OutboxOp(Base):

@@ -82,6 +82,13 @@ class ProviderAdapter(ABC):
         """Mark addresses unsubscribed."""
 
     @abstractmethod
+    def remove(self, emails: Sequence[str]) -> BatchResult:
+        """Take addresses out of the audience without unsubscribing them (Art. 18 restriction).
+
+        Unlike an unsubscribe this can be undone: a later upsert brings them back.
+        """
+
+    @abstractmethod
     def erase(self, email: str) -> None:
         """Erase an address for good (GDPR); an unknown or already erased address is fine."""
 

@@ -87,6 +87,23 @@ class BrevoAdapter(ProviderAdapter):
 
         return self._in_batches(emails, send)
 
+    def remove(self, emails: Sequence[str]) -> BatchResult:
+        """Remove from our list, at most 150 addresses a call (the contact stays)."""
+
+        def send(chunk: list[str]) -> BatchResult:
+            self._request(
+                "POST",
+                f"contacts/lists/{self.list_id}/contacts/remove",
+                expected=(201, 404),
+                json={"emails": chunk},
+            )
+            return BatchResult(succeeded=chunk)
+
+        out = BatchResult()
+        for start in range(0, len(emails), 150):
+            out.merge(send(list(emails[start : start + 150])))
+        return out
+
     def erase(self, email: str) -> None:
         """DELETE the contact; unknown counts as done."""
         self._request("DELETE", f"contacts/{quote(email, safe='')}", expected=(204, 404))

@@ -105,6 +105,20 @@ class MailchimpAdapter(ProviderAdapter):
             ),
         )
 
+    def remove(self, emails: Sequence[str]) -> BatchResult:
+        """Archive the members (DELETE archives; a later upsert re-adds them).
+
+        That re-adding an archived member through the batch endpoint takes ``status_if_new``
+        is how the API treats archived contacts as far as providers.md records (UNVERIFIED).
+        """
+        for email in emails:
+            self._request(
+                "DELETE",
+                f"lists/{self.list_id}/members/{subscriber_hash(email)}",
+                expected=(204, 404),
+            )
+        return BatchResult(succeeded=list(emails))
+
     def erase(self, email: str) -> None:
         """``delete-permanent`` on the hash; unknown or already forgotten counts as done."""
         path = f"lists/{self.list_id}/members/{subscriber_hash(email)}/actions/delete-permanent"

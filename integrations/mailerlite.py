@@ -110,6 +110,22 @@ class MailerLiteAdapter(ProviderAdapter):
             ),
         )
 
+    def remove(self, emails: Sequence[str]) -> BatchResult:
+        """Unassign from the group (the subscriber and their status stay)."""
+        out = BatchResult()
+        for email in emails:
+            found = self._request(
+                "GET", f"subscribers/{quote(email, safe='')}", expected=(200, 404)
+            )
+            if found.status_code == 200:
+                sid = str((self._json(found).get("data") or {}).get("id") or "")
+                if sid:
+                    self._request(
+                        "DELETE", f"subscribers/{sid}/groups/{self.list_id}", expected=(204, 404)
+                    )
+            out.succeeded.append(email)
+        return out
+
     def erase(self, email: str) -> None:
         """Resolve the id, then ``forget`` (DELETE would keep the data)."""
         found = self._request("GET", f"subscribers/{quote(email, safe='')}", expected=(200, 404))

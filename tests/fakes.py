@@ -138,6 +138,14 @@ def _mailerlite(app: Flask, fake: Fake) -> None:
             }
         )
 
+    @app.delete("/api/subscribers/<sid>/groups/<gid>")
+    def unassign(sid: str, gid: str) -> Response:
+        c = next((c for c in fake.contacts.values() if c["id"] == sid), None)
+        if c is None or gid not in c["groups"]:
+            return Response(status=404)
+        c["groups"].remove(gid)
+        return Response(status=204)
+
     @app.get("/api/subscribers/<key>")
     def get(key: str) -> Response:
         c = fake.contacts.get(key.lower()) or next(
@@ -195,6 +203,8 @@ def _mailchimp(app: Flask, fake: Fake) -> None:
                 )
                 continue
             c = fake.contacts.get(email)
+            if c is not None and c["status"] == "archived":
+                c["status"] = m.get("status_if_new") or m.get("status")  # re-added
             if c is None:
                 c = fake.contacts[email] = {
                     "email_address": email,
@@ -228,6 +238,18 @@ def _mailchimp(app: Flask, fake: Fake) -> None:
             )
         del fake.contacts[c["email_address"]]
         fake.forgotten.add(c["email_address"])
+        return Response(status=204)
+
+    @app.delete("/3.0/lists/<list_id>/members/<h>")
+    def archive(list_id: str, h: str) -> Response:
+        c = next((c for c in fake.contacts.values() if c["id"] == h), None)
+        if c is None:
+            return Response(
+                json.dumps({"title": "Resource Not Found", "status": 404}),
+                404,
+                mimetype="application/problem+json",
+            )
+        c["status"] = "archived"
         return Response(status=204)
 
     @app.get("/3.0/lists/<list_id>/members")
@@ -272,6 +294,16 @@ def _brevo(app: Flask, fake: Fake) -> None:
             if c is not None and item.get("emailBlacklisted"):
                 c["emailBlacklisted"], c["status"] = True, "unsubscribed"
         return Response(status=204)
+
+    @app.post("/v3/contacts/lists/<int:list_id>/contacts/remove")
+    def remove_from_list(list_id: int) -> Response:
+        done = []
+        for email in request.get_json()["emails"]:
+            c = fake.contacts.get(email.lower())
+            if c is not None and list_id in c["listIds"]:
+                c["listIds"].remove(list_id)
+                done.append(email)
+        return _ok({"contacts": {"success": done, "failure": []}}, 201)
 
     @app.delete("/v3/contacts/<identifier>")
     def delete(identifier: str) -> Response:

@@ -264,7 +264,9 @@ def test_mailchimp_requests_match_the_openapi_spec():
         )
         adapter.upsert(_contacts(2))
         adapter.unsubscribe(["p0@example.se"])
+        adapter.remove(["p0@example.se"])
         adapter.erase("p1@example.se")
+    assert "DELETE" in [r["method"] for r in fake.log]  # remove = archive (reversible)
     bodies = _sent(fake, "POST", "/lists/1")
     assert len(bodies) == 2
     for body in bodies:
@@ -291,9 +293,11 @@ def test_brevo_requests_match_the_swagger_spec():
         adapter.MIN_INTERVAL = 0
         adapter.upsert(_contacts(2))
         adapter.unsubscribe(["p0@example.se"])
+        adapter.remove(["p1@example.se"])
     for path, suffix in (
         ("/contacts/import", "/contacts/import"),
         ("/contacts/batch", "/contacts/batch"),
+        ("/contacts/lists/{listId}/contacts/remove", "/contacts/remove"),
     ):
         bodies = _sent(fake, "POST", suffix)
         assert bodies

@@ -356,3 +356,39 @@ def test_nightly_script(app, fakes, tmp_path):
 def test_sync_without_providers_says_so(app):
     code, out = _sync(app)
     assert code == 0 and "No mail provider is configured" in out
+
+
+def test_restriction_takes_people_out_of_audiences_reversibly(app, db, fakes, tmp_path):
+    _import(app, tmp_path, ["r@example.se"])
+    assert _sync(app)[0] == 0
+    with app.app_context():
+        from crm.audit import Actor
+        from crm.db import get_session
+        from crm.newsletter import services
+        from crm.privacy import rights
+
+        s = get_session()
+        rights.restrict(s, services.find_person(s, "r@example.se"), Actor.cli())
+        s.commit()
+    assert _sync(app)[0] == 0
+    assert "7" not in fakes["mailerlite"].contacts["r@example.se"]["groups"]
+    assert fakes["mailchimp"].status("r@example.se") == "archived"
+    assert 7 not in fakes["brevo"].contacts["r@example.se"]["listIds"]
+    assert _status(db, "r@example.se") == "active"  # restricted, not unsubscribed
+    with app.app_context():
+        from crm.audit import Actor
+        from crm.db import get_session
+        from crm.newsletter import services
+        from crm.privacy import rights
+
+        s = get_session()
+        rights.lift_restriction(s, services.find_person(s, "r@example.se"), "rättat", Actor.cli())
+        s.commit()
+    code, out = _sync(app)
+    with db() as s:
+        ops = [(o.provider, o.op, o.status) for o in s.scalars(select(OutboxOp))]
+    assert code == 0, out
+    assert "7" in fakes["mailerlite"].contacts["r@example.se"]["groups"], (ops, out)
+    assert fakes["mailchimp"].status("r@example.se") == "subscribed"
+    assert 7 in fakes["brevo"].contacts["r@example.se"]["listIds"]
+    assert fakes["mailerlite"].status("r@example.se") == "active"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import outbox
 from crm.audit import Actor
 from crm.db import utcnow
 from crm.i18n import N_
@@ -12,6 +14,9 @@ from crm.newsletter import services as newsletter
 from crm.newsletter import suppression
 from crm.newsletter.models import Method
 from crm.newsletter.models import Reason
+from crm.newsletter.models import Status
+from crm.newsletter.models import Subscription
+from crm.outbox import Op
 from crm.people.models import Person
 
 
@@ -28,6 +33,11 @@ def restrict(session: Session, person: Person, actor: Actor) -> None:
     if person.restricted_at is not None:
         return
     person.restricted_at = utcnow()
+    if person.email:
+        # The one push a restriction allows: out of every audience, reversibly.
+        outbox.enqueue(
+            session, Op.REMOVE, person.id, person.email, outbox.providers_for(session, person.id)
+        )
     audit.record(session, actor, "privacy.restrict", object_type="person", object_id=person.id)
 
 
@@ -38,6 +48,16 @@ def lift_restriction(session: Session, person: Person, note: str, actor: Actor) 
     if not note.strip():
         raise RightsError(N_("Write why the restriction is lifted; the person is told."))
     person.restricted_at = None
+    active = session.scalar(
+        select(Subscription.id)
+        .where(Subscription.person_id == person.id, Subscription.status == Status.ACTIVE)
+        .limit(1)
+    )
+    if person.email and active is not None and not suppression.is_suppressed(session, person.email):
+        # back into the audiences it was taken out of (an upsert never resubscribes anyone)
+        outbox.enqueue(
+            session, Op.UPSERT, person.id, person.email, outbox.providers_for(session, person.id)
+        )
     audit.record(
         session, actor, "privacy.restriction_lifted", object_type="person", object_id=person.id
     )

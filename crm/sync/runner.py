@@ -261,7 +261,9 @@ def _send(
     emails = [op.email or "" for op in batch]
     ids = [op.person_id for op in batch if op.person_id]
     people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
-    if kind == Op.UPSERT:
+    if kind == Op.REMOVE:
+        result = adapter.remove(emails)
+    elif kind == Op.UPSERT:
         contacts = []
         for op in batch:
             person = people.get(op.person_id)
@@ -283,7 +285,7 @@ def _send(
             )
         )
     }
-    status = "active" if kind == Op.UPSERT else "unsubscribed"
+    status = {Op.UPSERT: "active", Op.UNSUBSCRIBE: "unsubscribed", Op.REMOVE: "removed"}[kind]
     for op in batch:
         if op.email in result.failed:
             _failed(op, result.failed[op.email], now)
