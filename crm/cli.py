@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -331,6 +332,46 @@ def retention_command(dry_run: bool) -> None:
         )
 
 
+@click.command("backup")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(target: Path) -> None:
+    """Write a consistent backup (database + encrypted media) into a new directory."""
+    from crm import backup
+
+    try:
+        manifest = backup.backup(
+            current_app.config["DATABASE_URL"], Path(current_app.instance_path), target
+        )
+    except (backup.BackupError, subprocess.CalledProcessError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(
+        f"Backup written to {target}: {len(manifest['files'])} files. Keep "
+        "CRM_ENCRYPTION_KEY elsewhere: without it the backup cannot be read."
+    )
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(source: Path, yes: bool) -> None:
+    """Replace the database and media with a backup (stop the app and the sync first)."""
+    from crm import backup
+
+    try:
+        backup.verify(source)
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from err
+    if not yes and not click.confirm("This replaces the current data. Continue?"):
+        raise click.ClickException("Nothing was changed.")
+    try:
+        backup.restore(current_app.config["DATABASE_URL"], Path(current_app.instance_path), source)
+    except (backup.BackupError, subprocess.CalledProcessError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo("Restored. Run `crm init` if the backup is from an older version.")
+
+
 @click.group("audit")
 def audit_group() -> None:
     """Inspect the audit trail."""
@@ -367,6 +408,8 @@ def init_app(app: Flask) -> None:
         sync_command,
         export_command,
         erase_command,
+        backup_command,
+        restore_command,
         rotate_keys_command,
         audit_group,
     ):

@@ -1,0 +1,144 @@
+"""Backups: a consistent online copy of the database plus the (already encrypted) media files.
+
+SQLite is copied with SQLite's online backup API, which gives a consistent snapshot while the
+app keeps running. PostgreSQL is dumped with ``pg_dump --format=custom`` (and restored with
+``pg_restore --clean``) when those tools are installed; otherwise the command says how.
+Encryption keys are never part of a backup: the copy is useless without CRM_ENCRYPTION_KEY,
+which must be kept somewhere else. A manifest with checksums lets restore refuse a damaged
+backup before touching anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from crm.db import utcnow
+
+MANIFEST = "manifest.json"
+
+
+class BackupError(RuntimeError):
+    """The backup or restore could not be done; nothing was changed."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _libpq(url: str) -> str:
+    """A SQLAlchemy URL as libpq wants it (pg_dump does not know "+psycopg")."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def backup(database_url: str, instance_path: Path, target: Path) -> dict:
+    """Write a backup into ``target`` (a new directory); return its manifest."""
+    if target.exists() and any(target.iterdir()):
+        raise BackupError(f"{target} is not empty")
+    target.mkdir(parents=True, exist_ok=True)
+    if database_url.startswith("sqlite"):
+        source = sqlite3.connect(make_url(database_url).database)
+        dest = sqlite3.connect(target / "crm.sqlite3")
+        with dest:
+            source.backup(dest)
+        dest.close()
+        source.close()
+        db_file = "crm.sqlite3"
+    else:
+        if not shutil.which("pg_dump"):
+            raise BackupError(
+                "pg_dump is not installed; run: pg_dump --format=custom "
+                '--file=crm.dump "$DATABASE_URL"'
+            )
+        subprocess.run(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                f"--file={target / 'crm.dump'}",
+                _libpq(database_url),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        db_file = "crm.dump"
+    media = instance_path / "media"
+    if media.exists():
+        shutil.copytree(media, target / "media")
+    files = (
+        [db_file]
+        + sorted(str(p.relative_to(target)) for p in (target / "media").rglob("*") if p.is_file())
+        if (target / "media").exists()
+        else [db_file]
+    )
+    manifest = {
+        "created_at": utcnow().isoformat(),
+        "database": db_file,
+        "files": {name: _sha256(target / name) for name in files},
+    }
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def verify(source: Path) -> dict:
+    """Check a backup's files against its manifest; return the manifest."""
+    try:
+        manifest = json.loads((source / MANIFEST).read_text())
+    except (OSError, ValueError) as err:
+        raise BackupError(f"{source} has no readable {MANIFEST}") from err
+    for name, digest in manifest["files"].items():
+        path = source / name
+        if not path.exists() or _sha256(path) != digest:
+            raise BackupError(f"{name} is missing or damaged")
+    return manifest
+
+
+def restore(database_url: str, instance_path: Path, source: Path) -> None:
+    """Replace the database and media with a verified backup (stop the app first)."""
+    manifest = verify(source)
+    if database_url.startswith("sqlite"):
+        if manifest["database"] != "crm.sqlite3":
+            raise BackupError("this backup is of a PostgreSQL database")
+        target_path = Path(make_url(database_url).database)
+        target_path.parent.mkdir(parents=True, exist_ok=True)
+        src = sqlite3.connect(source / "crm.sqlite3")
+        dest = sqlite3.connect(target_path)
+        with dest:
+            src.backup(dest)
+        dest.close()
+        src.close()
+    else:
+        if manifest["database"] != "crm.dump":
+            raise BackupError("this backup is of a SQLite database")
+        if not shutil.which("pg_restore"):
+            raise BackupError(
+                "pg_restore is not installed; run: pg_restore --clean "
+                '--if-exists --no-owner --dbname="$DATABASE_URL" crm.dump'
+            )
+        subprocess.run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                f"--dbname={_libpq(database_url)}",
+                str(source / "crm.dump"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    media = instance_path / "media"
+    if (source / "media").exists():
+        if media.exists():
+            shutil.rmtree(media)
+        shutil.copytree(source / "media", media)
