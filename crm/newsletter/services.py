@@ -24,6 +24,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import joinedload
 
 from crm import audit
 from crm import outbox
@@ -569,7 +570,8 @@ def subscribers(
     stmt = _filtered(f)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.order_by(Subscription.created_at.desc(), Subscription.id.desc())
+        stmt.options(joinedload(Subscription.person), joinedload(Subscription.mailing_list))
+        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()

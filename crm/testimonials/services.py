@@ -384,6 +384,7 @@ def removal_tasks(session: Session) -> list[Publication]:
     """Manual publications of revoked testimonials not yet taken down (dashboard to-dos)."""
     stmt = (
         select(Publication)
+        .options(selectinload(Publication.testimonial).selectinload(Testimonial.person))
         .join(Testimonial)
         .where(
             Testimonial.status == Status.REVOKED,
@@ -439,7 +440,11 @@ def feed(session: Session) -> list[FeedItem]:
 
 def list_all(session: Session, status: str = "") -> list[Testimonial]:
     """All testimonials for the owner, newest first."""
-    stmt = select(Testimonial).order_by(Testimonial.created_at.desc())
+    stmt = (
+        select(Testimonial)
+        .options(selectinload(Testimonial.person))
+        .order_by(Testimonial.created_at.desc())
+    )
     if status in set(Status):
         stmt = stmt.where(Testimonial.status == status)
     return list(session.scalars(stmt))
