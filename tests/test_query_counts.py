@@ -24,7 +24,7 @@ PAGES = [
     "/privacy/requests",
     "/integrations/",
     "/audit",
-    "/people/1",
+    "/people/{first}",
 ]
 
 
@@ -76,6 +76,11 @@ def _counting(app):
 @pytest.mark.parametrize("page", PAGES)
 def test_query_count_is_constant(app, db, auth_client, page):
     _seed(db, 0, 3)
+    with db() as s:
+        from sqlalchemy import func
+        from sqlalchemy import select
+
+        page = page.format(first=s.scalar(select(func.min(Person.id))))
     auth_client.get(page)  # warm caches (the lazily created default list, settings row)
     with _counting(app) as few:
         assert auth_client.get(page).status_code == 200

@@ -49,6 +49,7 @@ from crm.newsletter.models import Source
 from crm.newsletter.models import Status
 from crm.newsletter.models import Subscription
 from crm.people.models import Person
+from crm.people.models import name_keys
 from crm.people.models import new_public_id
 
 ALIASES = {
@@ -265,9 +266,13 @@ def _write(
     new_people = {}
     for row, _ in batch:
         if row.email not in people and row.email not in new_people:
+            name = row.name or row.email
+            name_key, surname_key = name_keys(name)
             new_people[row.email] = {
                 "public_id": new_public_id(),
-                "name": row.name or row.email,
+                "name": name,
+                "name_key": name_key,
+                "surname_key": surname_key,
                 "email": row.email,
                 "created_at": now,
                 "updated_at": now,

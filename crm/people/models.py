@@ -12,6 +12,7 @@ from sqlalchemy import Date
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -43,6 +44,10 @@ class Person(Base):
     #: opaque random id used in signed public links (never the email, never the row id)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     name: Mapped[str] = mapped_column(String(200))
+    #: lower-cased name and last word of it, kept in step with ``name`` (search by prefix with
+    #: an index: "kar" finds "Karin Klient", "kli" finds her too)
+    name_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    surname_key: Mapped[str | None] = mapped_column(String(200), index=True)
     #: normalised (trimmed, lower-case); None for people known only by phone or on paper
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
@@ -146,3 +151,14 @@ class JournalEntry(Base):
     corrects_id: Mapped[int | None] = mapped_column(
         ForeignKey("journal_entry.id", ondelete="SET NULL")
     )
+
+
+def name_keys(name: str) -> tuple[str, str]:
+    """The search keys of a name: all of it, and its last word, lower-cased."""
+    lowered = (name or "").strip().lower()
+    return lowered, lowered.rsplit(" ", 1)[-1]
+
+
+@event.listens_for(Person.name, "set")
+def _keep_name_keys(target: Person, value: str, _old: object, _initiator: object) -> None:
+    target.name_key, target.surname_key = name_keys(value)

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import time
+from typing import Any
 
 from sqlalchemy import Select
+from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -177,6 +179,11 @@ def find_by_personnummer(session: Session, text: str) -> Person | None:
     return session.scalar(select(Person).where(Person.personnummer_index.in_(indexes)))
 
 
+def _prefix(column: Any, key: str) -> Any:
+    """``column`` starts with ``key``, written as a range so a plain index serves it."""
+    return and_(column >= key, column < key + "\U0010ffff")
+
+
 def _search_filter(stmt: Select, query: str) -> Select:
     query = query.strip()
     if pnr.is_valid(query):
@@ -184,13 +191,14 @@ def _search_filter(stmt: Select, query: str) -> Select:
         return stmt.where(
             Person.personnummer_index.in_(keyring().blind_indexes(digits, "personnummer"))
         )
-    like = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    key = query.lower()
     clauses = [
-        Person.name.ilike(f"%{like}%", escape="\\"),
-        Person.email.ilike(f"{like.lower()}%", escape="\\"),
+        _prefix(Person.name_key, key),
+        _prefix(Person.surname_key, key),
+        _prefix(Person.email, key),
     ]
     digits = re.sub(r"\D", "", query)
-    if len(digits) >= 3:
+    if len(digits) >= 3 and len(digits) == len(re.sub(r"[\s+()-]", "", query)):
         clauses.append(
             func.replace(func.replace(Person.phone, " ", ""), "-", "").like(f"%{digits}%")
         )
