@@ -95,7 +95,10 @@ def test_public_posts_survive_garbage(app, client, body, token):
 
 
 @FUZZ
-@given(body=st.binary(max_size=300), signature=TEXT)
+@given(
+    body=st.binary(max_size=300),
+    signature=st.text(alphabet=string.ascii_letters + string.digits + "+/=-_ ", max_size=80),
+)
 def test_webhooks_reject_garbage(app, client, body, signature):
     app.config.update(
         MAILERLITE_API_KEY="k",
