@@ -283,6 +283,8 @@ def test_data_subject_request_from_receipt_to_completion(app, live_server, page,
     assert "öppen" in page.locator("#request-status").text_content()
     page.goto(f"{live_server}/")
     assert page.locator("#requests").count() == 1
+    assert page.locator("svg.chart").count() == 3
+    page.screenshot(path=ARTIFACTS / "31-dashboard.png", full_page=True)
     page.click("#requests a")
 
     # identity checked, the export downloaded, the request completed

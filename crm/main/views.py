@@ -15,6 +15,7 @@ from flask import url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from crm.audit import AuditEvent
 from crm.audit import staff_names
@@ -53,7 +54,10 @@ def dashboard() -> Any:
         or 0
     )
     requests = db.scalars(
-        select(DataRequest).where(DataRequest.status == "open").order_by(DataRequest.due_at)
+        select(DataRequest)
+        .options(selectinload(DataRequest.person))
+        .where(DataRequest.status == "open")
+        .order_by(DataRequest.due_at)
     ).all()
     tasks = testimonial_services.removal_tasks(db)
     decisions = retention.decisions(db)

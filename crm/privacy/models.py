@@ -10,10 +10,12 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
+from crm.people.models import Person
 from crm.security.crypto import EncryptedText
 
 
@@ -57,6 +59,8 @@ class DataRequest(Base):
         ),
         CheckConstraint("status in ('open', 'completed', 'refused')", name="known_status"),
     )
+
+    person: Mapped[Person | None] = relationship()
 
     #: JSON list of outbox operation ids an erasure waits for (the request completes when the
     #: providers confirmed)

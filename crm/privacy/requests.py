@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
 
 from crm import audit
 from crm.audit import Actor
@@ -164,7 +165,10 @@ def open_requests(session: Session) -> list[DataRequest]:
     """Open requests, the most urgent first."""
     return list(
         session.scalars(
-            select(DataRequest).where(DataRequest.status == "open").order_by(DataRequest.due_at)
+            select(DataRequest)
+            .options(selectinload(DataRequest.person))
+            .where(DataRequest.status == "open")
+            .order_by(DataRequest.due_at)
         )
     )
 
