@@ -16,6 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from crm.people import personnummer
+from crm.security import tokens
 from tests.conftest import csrf_token
 
 FUZZ = settings(
@@ -166,3 +167,37 @@ def test_fake_images_are_refused_not_crashing(app, prefix, rest):
     with app.app_context():
         with pytest.raises(media.MediaError):
             media.accept(prefix + rest)
+
+
+@FUZZ
+@given(garbage=st.text(max_size=200), purpose=st.sampled_from(list(tokens.Purpose)))
+def test_verify_refuses_arbitrary_strings_with_invalid_token(app, garbage, purpose):
+    """Any string ends in InvalidToken, never another exception.
+
+    Views turn InvalidToken into a clear 400/404; anything else would surface as a 500.
+    """
+    with app.app_context():
+        with pytest.raises(tokens.InvalidToken):
+            tokens.verify(purpose, garbage)
+
+
+@FUZZ
+@given(
+    payload=st.one_of(st.integers(), st.text(max_size=30), st.lists(st.integers(), max_size=3)),
+    purpose=st.sampled_from(list(tokens.Purpose)),
+    position=st.integers(min_value=0),
+    replacement=st.sampled_from(string.ascii_letters + string.digits + "-_."),
+)
+def test_every_single_character_change_is_refused(app, payload, purpose, position, replacement):
+    with app.app_context():
+        token = tokens.sign(purpose, payload)
+        assert tokens.verify(purpose, token) == payload
+        index = position % len(token)
+        if token[index] == replacement:
+            return
+        altered = token[:index] + replacement + token[index + 1 :]
+        with pytest.raises(tokens.InvalidToken):
+            tokens.verify(purpose, altered)
+        other = next(p for p in tokens.Purpose if p is not purpose)
+        with pytest.raises(tokens.InvalidToken):
+            tokens.verify(other, token)
