@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import bench_app
 from _common import bench_env
@@ -68,7 +69,10 @@ def seed(tmp: Path, count: int) -> list[str]:
         return [f"/u/{tokens.sign(tokens.Purpose.UNSUBSCRIBE, pid)}" for (pid,) in ids]
 
 
-def serve(target: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, int]:
+def serve(
+    target: str, env: dict[str, str], cwd: Path, stderr: Any = None
+) -> tuple[subprocess.Popen, int]:
+    """Start gunicorn on a free port; its log goes to ``stderr`` if given."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -83,6 +87,7 @@ def serve(target: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen
         ],
         env=env,
         cwd=cwd,
+        stderr=stderr,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -114,7 +119,7 @@ def load(port: int, script: Path, seconds: int) -> tuple[float, str]:
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
     return rps, f"p99 {p99}, non-2xx {errors.group(1) if errors else 0}"
 
 

@@ -1,0 +1,134 @@
+"""60-second load test under gunicorn: one-click unsubscribe, the public feed, the login page.
+
+One gunicorn (``wsgi:app``, BENCH_WORKERS workers, sync) serves a database seeded with
+30,000 subscribers and 20 published testimonials; wrk (``-t2 -c16``) loads each route for
+SECONDS in turn. The baseline, measured in the same run under the same settings, is
+bench/minimal_app.py's one-line route. The run passes only with zero non-2xx answers, zero
+socket errors and no "database is locked" or traceback in gunicorn's log.
+
+    .venv/bin/python bench/load.py [SECONDS]
+    CRM_BENCH_DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/load.py [SECONDS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from _common import bench_env
+from _common import tmpdir
+from unsubscribe_rate import LUA
+from unsubscribe_rate import ROOT
+from unsubscribe_rate import WORKERS
+from unsubscribe_rate import seed
+from unsubscribe_rate import serve
+
+from crm import create_app
+from crm.db import get_session
+from crm.db import utcnow
+from crm.people.models import Person
+from crm.testimonials.models import Status
+from crm.testimonials.models import Testimonial
+from crm.testimonials.models import TestimonialConsent
+
+
+def add_published_testimonials(count: int = 20) -> None:
+    """Published testimonials with website consent, so the feed has real work to do."""
+    app = create_app({"BASE_URL": "http://127.0.0.1"})
+    with app.app_context():
+        db = get_session()
+        now = utcnow()
+        for person in db.query(Person).order_by(Person.id).limit(count):
+            t = Testimonial(
+                person_id=person.id,
+                text=f"Tack för hjälpen, {person.id}! " * 5,
+                status=Status.PUBLISHED,
+            )
+            t.consents.append(
+                TestimonialConsent(
+                    content_hash="0" * 64,
+                    consented_at=now,
+                    channels=json.dumps(["website"]),
+                    media_kinds=json.dumps(["text"]),
+                )
+            )
+            db.add(t)
+        db.commit()
+
+
+def wrk(port: int, seconds: int, target: str, script: Path | None = None) -> dict[str, str]:
+    """Run wrk and pull throughput, latency percentiles and errors out of its report."""
+    cmd = ["wrk", "-t", "2", "-c", "16", "-d", f"{seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", str(script)]
+    out = subprocess.run(
+        [*cmd, f"http://127.0.0.1:{port}{target}"], capture_output=True, text=True, check=True
+    ).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": re.search(r"Requests/sec:\s+([\d.]+)", out).group(1),
+        # anchored: the thread-stats table also has columns ending in "50%" or "99%"
+        "p50": re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1),
+        "p99": re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1),
+        "errors": f"{non2xx.group(1) if non2xx else 0} non-2xx"
+        + (f", socket {socket_errors.group(1)}" if socket_errors else ""),
+    }
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("needs wrk: apt-get install wrk")
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+    tmp = tmpdir()
+    paths = seed(tmp, 30_000)
+    add_published_testimonials()
+    (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
+    (tmp / "crm.lua").write_text(LUA % (tmp / "paths.txt"))
+    (tmp / "ok.txt").write_text("\n".join(f"/ok/{p[3:]}" for p in paths[:1000]) + "\n")
+    (tmp / "ok.lua").write_text(LUA % (tmp / "ok.txt"))
+    env = {**os.environ, **bench_env(tmp)}
+    log = tmp / "gunicorn.log"
+    rows = {}
+    proc, port = serve("minimal_app:app", env, ROOT / "bench")
+    try:
+        rows["baseline (minimal POST)"] = wrk(port, seconds, "/", tmp / "ok.lua")
+    finally:
+        proc.terminate()
+        proc.wait()
+    with log.open("w") as stderr:
+        proc, port = serve("wsgi:app", env, ROOT, stderr=stderr)
+        try:
+            feed = requests.get(f"http://127.0.0.1:{port}/embed/testimonials.json", timeout=10)
+            assert feed.text.count("Tack f") == 5 * 20, "the feed should show 20 items"
+            rows["unsubscribe POST"] = wrk(port, seconds, "/", tmp / "crm.lua")
+            rows["feed (JSON)"] = wrk(port, seconds, "/embed/testimonials.json")
+            rows["login page"] = wrk(port, seconds, "/auth/login")
+        finally:
+            proc.terminate()
+            proc.wait()
+    text = log.read_text()
+    base = float(rows["baseline (minimal POST)"]["rps"])
+    print(
+        f"database: {env['CRM_DATABASE_URL'].split(':')[0]}, gunicorn -w {WORKERS}, "
+        f"wrk -t2 -c16 -d{seconds}s"
+    )
+    for name, r in rows.items():
+        print(
+            f"{name:24s} {float(r['rps']):8,.0f} req/s  ratio {float(r['rps']) / base:5.2f}  "
+            f"p50 {r['p50']:>8s}  p99 {r['p99']:>8s}  {r['errors']}"
+        )
+    print(
+        f"gunicorn log: {text.count('database is locked')} 'database is locked', "
+        f"{text.count('Traceback')} tracebacks"
+    )
+
+
+if __name__ == "__main__":
+    main()
