@@ -127,38 +127,33 @@ def extend(
     )
 
 
-def complete(session: Session, request: DataRequest, outcome: str, actor: Actor) -> None:
-    """Close the request as done, with what was done."""
+def _close(
+    session: Session, request: DataRequest, status: str, outcome: str, missing: str, actor: Actor
+) -> None:
+    """Close an open request with a required outcome text, and audit it."""
     _open(request)
     if not outcome.strip():
-        raise RequestError(N_("Describe what was done."))
-    request.status, request.outcome = "completed", outcome.strip()
+        raise RequestError(missing)
+    request.status, request.outcome = status, outcome.strip()
     request.completed_at, request.completed_by_id = utcnow(), actor.user_id
     audit.record(
         session,
         actor,
-        "privacy.request_completed",
+        f"privacy.request_{status}",
         object_type="person",
         object_id=request.person_id,
         details={"request": request.id},
     )
+
+
+def complete(session: Session, request: DataRequest, outcome: str, actor: Actor) -> None:
+    """Close the request as done, with what was done."""
+    _close(session, request, "completed", outcome, N_("Describe what was done."), actor)
 
 
 def refuse(session: Session, request: DataRequest, reason: str, actor: Actor) -> None:
     """Close the request as refused; the reason is recorded and told to the person with IMY."""
-    _open(request)
-    if not reason.strip():
-        raise RequestError(N_("Give the reason for the refusal."))
-    request.status, request.outcome = "refused", reason.strip()
-    request.completed_at, request.completed_by_id = utcnow(), actor.user_id
-    audit.record(
-        session,
-        actor,
-        "privacy.request_refused",
-        object_type="person",
-        object_id=request.person_id,
-        details={"request": request.id},
-    )
+    _close(session, request, "refused", reason, N_("Give the reason for the refusal."), actor)
 
 
 def open_requests(session: Session) -> list[DataRequest]:
