@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 
 from _common import bench_app
 from _common import bench_env
+from _common import create_owner
+from _common import login
 from _common import tmpdir
 from seed import seed
 
@@ -33,8 +34,6 @@ sys.path.insert(0, str(ROOT))
 
 from crm import audit  # noqa: E402
 from crm.audit import Actor  # noqa: E402
-from crm.auth import services as auth  # noqa: E402
-from crm.auth.models import Role  # noqa: E402
 from crm.db import get_session  # noqa: E402
 from crm.db import utcnow  # noqa: E402
 from crm.newsletter.models import ConsentRecord  # noqa: E402
@@ -42,7 +41,6 @@ from crm.people.models import JournalEntry  # noqa: E402
 from crm.people.models import Person  # noqa: E402
 from crm.privacy import export  # noqa: E402
 
-PASSWORD = "ett långt lösenord för mätningar"
 RUNS = 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -59,11 +57,7 @@ def child_stream_csv() -> None:
 
     app = create_app({"BASE_URL": "http://127.0.0.1", "REQUIRE_MFA": False})
     client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post(
-        "/auth/login", data={"csrf_token": token, "email": "bench@example.se", "password": PASSWORD}
-    )
+    login(client)
     assert client.get("/newsletter/").status_code == 200
     before = rss_mb()
     peak, size, lines = before, 0, 0
@@ -127,17 +121,7 @@ def main() -> None:
     tmp = tmpdir()
     app = bench_app(tmp)
     seed(app)
-    with app.app_context():
-        db = get_session()
-        auth.create_user(
-            db,
-            email="bench@example.se",
-            name="B",
-            password=PASSWORD,
-            role=Role.OWNER,
-            actor=Actor.cli(),
-        )
-        db.commit()
+    create_owner(app)
     env = {**os.environ, **bench_env(tmp)}
     out = subprocess.run(
         [sys.executable, __file__, "--child"], env=env, capture_output=True, text=True, check=True

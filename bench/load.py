@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import requests
 from _common import bench_env
@@ -28,6 +25,7 @@ from unsubscribe_rate import ROOT
 from unsubscribe_rate import WORKERS
 from unsubscribe_rate import seed
 from unsubscribe_rate import serve
+from unsubscribe_rate import wrk
 
 from crm import create_app
 from crm.db import get_session
@@ -60,26 +58,6 @@ def add_published_testimonials(count: int = 20) -> None:
             )
             db.add(t)
         db.commit()
-
-
-def wrk(port: int, seconds: int, target: str, script: Path | None = None) -> dict[str, str]:
-    """Run wrk and pull throughput, latency percentiles and errors out of its report."""
-    cmd = ["wrk", "-t", "2", "-c", "16", "-d", f"{seconds}s", "--latency"]
-    if script:
-        cmd += ["-s", str(script)]
-    out = subprocess.run(
-        [*cmd, f"http://127.0.0.1:{port}{target}"], capture_output=True, text=True, check=True
-    ).stdout
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {
-        "rps": re.search(r"Requests/sec:\s+([\d.]+)", out).group(1),
-        # anchored: the thread-stats table also has columns ending in "50%" or "99%"
-        "p50": re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1),
-        "p99": re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1),
-        "errors": f"{non2xx.group(1) if non2xx else 0} non-2xx"
-        + (f", socket {socket_errors.group(1)}" if socket_errors else ""),
-    }
 
 
 def main() -> None:

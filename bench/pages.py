@@ -9,25 +9,16 @@ thing the same app serves: a static file. Goal (Scale issue): p95 <= 50 ms per p
 
 from __future__ import annotations
 
-import re
 import statistics
-import sys
 import time
-from pathlib import Path
 
 from _common import bench_app
+from _common import create_owner
+from _common import login
 from _common import tmpdir
 from seed import seed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from crm.audit import Actor  # noqa: E402
-from crm.auth import services as auth  # noqa: E402
-from crm.auth.models import Role  # noqa: E402
-from crm.db import get_session  # noqa: E402
-
 RUNS = 40
-PASSWORD = "ett långt lösenord för mätningar"
 
 
 def p95(client, url: str) -> float:
@@ -44,23 +35,9 @@ def main() -> None:
     app = bench_app(tmpdir())
     app.config["REQUIRE_MFA"] = False
     seed(app)
-    with app.app_context():
-        db = get_session()
-        auth.create_user(
-            db,
-            email="bench@example.se",
-            name="B",
-            password=PASSWORD,
-            role=Role.OWNER,
-            actor=Actor.cli(),
-        )
-        db.commit()
+    create_owner(app)
     client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post(
-        "/auth/login", data={"csrf_token": token, "email": "bench@example.se", "password": PASSWORD}
-    )
+    login(client)
     base = p95(client, "/static/favicon.svg")
     pages = {
         "people list": "/people/",
