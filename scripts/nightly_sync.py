@@ -1,5 +1,7 @@
 """The nightly job: ``crm sync`` followed by ``crm retention``, for cron or a systemd timer.
 
+It also keeps the subscriber figure of each month that has closed, for the dashboard.
+
 Exits 0 only when the sync left nothing pending and retention ran; 75 when another sync is
 already running; 1 otherwise. The output is the same report ``crm sync`` prints.
 """
@@ -10,6 +12,7 @@ import sys
 
 from crm import create_app
 from crm.db import get_session
+from crm.newsletter import stats as newsletter_stats
 from crm.privacy import retention
 from crm.sync import lock
 from crm.sync import runner
@@ -33,6 +36,7 @@ def main() -> int:
         for line in runner.format_report(report):
             print(line)
         kept = retention.run(db)
+        newsletter_stats.record_recent_months(db)
         db.commit()
         print(
             "retention: "

@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from crm.db import utcnow
+from crm.newsletter.models import SubscriberMonth
 from crm.newsletter.models import Subscription
 from crm.outbox import OutboxOp
 from crm.people.models import Person
@@ -336,7 +337,7 @@ def test_sigkill_mid_run_loses_nothing_and_a_second_run_exits_at_once(app, db, f
         assert s.scalar(select(func.count()).where(OutboxOp.status == "pending")) == 0
 
 
-def test_nightly_script(app, fakes, tmp_path):
+def test_nightly_script(app, db, fakes, tmp_path):
     _ready(app)
     _import(app, tmp_path, ["n@example.se"])
     env = _subprocess_env(app, tmp_path)
@@ -351,6 +352,8 @@ def test_nightly_script(app, fakes, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK in" in result.stdout and "retention:" in result.stdout
     assert fakes["brevo"].status("n@example.se") == "active"
+    with db() as s:  # the dashboard's closed months were recorded (five before this one)
+        assert s.scalar(select(func.count()).select_from(SubscriberMonth)) == 5
 
 
 def test_sync_without_providers_says_so(app):

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
 from datetime import datetime
-from datetime import time
-from typing import Any
 
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -17,12 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.db import utcnow
-from crm.newsletter.models import Subscription
+from crm.newsletter import stats
 from crm.privacy.models import DataRequest
-from crm.privacy.requests import add_months
 from crm.sync.models import SyncRun
 
-MONTHS = 6
 WIDTH, HEIGHT, PAD = 320, 120, 18
 
 
@@ -32,11 +27,6 @@ class Chart:
 
     title: str
     svg: Markup
-
-
-def _month_starts(now: datetime) -> list[datetime]:
-    first = datetime.combine(date(now.year, now.month, 1), time(), tzinfo=now.tzinfo)
-    return [add_months(first, -i) for i in range(MONTHS - 1, -1, -1)]
 
 
 def bars(
@@ -70,41 +60,17 @@ def bars(
     return Markup("".join(parts))
 
 
-def _per_month(session: Session, column: Any) -> dict[tuple[int, int], int]:
-    """How many subscriptions have ``column`` in each (year, month): one grouped pass.
+def build(
+    session: Session, now: datetime | None = None, subscribers: int | None = None
+) -> list[Chart]:
+    """Subscribers over time, requests handled, sync health.
 
-    SQLite keeps times as ISO text, so the month is its first seven characters (strftime
-    would cost six times as much); PostgreSQL formats its timestamps.
+    ``subscribers`` is the number active right now, when the caller has counted it.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        month = func.substr(column, 1, 7)
-    else:
-        month = func.to_char(column, "YYYY-MM")
-    rows = session.execute(select(month, func.count()).where(column.is_not(None)).group_by(month))
-    return {(int(key[:4]), int(key[5:7])): n for key, n in rows}
-
-
-def _active_per_month(session: Session, ends: list[datetime]) -> list[int]:
-    """Active subscriptions at each month end: confirmations so far minus unsubscribes so far.
-
-    Two grouped passes instead of comparing every row with every month end.
-    """
-    confirmed = _per_month(session, Subscription.confirmed_at)
-    left = _per_month(session, Subscription.unsubscribed_at)
-
-    def before(counts: dict[tuple[int, int], int], end: datetime) -> int:
-        return sum(n for (y, m), n in counts.items() if (y, m) < (end.year, end.month))
-
-    return [before(confirmed, end) - before(left, end) for end in ends]
-
-
-def build(session: Session, now: datetime | None = None) -> list[Chart]:
-    """Subscribers over time, requests handled, sync health."""
     now = now or utcnow()
-    starts = _month_starts(now)
+    starts, ends = stats.month_bounds(now)
     labels = [f"{d:%m}/{d:%y}" for d in starts]
-    ends = [*starts[1:], add_months(starts[-1], 1)]
-    active = _active_per_month(session, ends)
+    active = stats.active_at_month_ends(session, starts, ends, now, current=subscribers)
     handled = [
         session.scalar(
             select(func.count()).where(

@@ -23,7 +23,7 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
 from crm.main import charts
-from crm.newsletter.models import Subscription
+from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
 from crm.people.models import ClientCard
 from crm.people.models import Person
@@ -47,12 +47,7 @@ def dashboard() -> Any:
         or 0
     )
     recent = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
-    subscribers = (
-        db.scalar(
-            select(func.count()).select_from(Subscription).where(Subscription.status == "active")
-        )
-        or 0
-    )
+    subscribers = newsletter_stats.active_now(db)
     requests = db.scalars(
         select(DataRequest)
         .options(selectinload(DataRequest.person))
@@ -65,12 +60,14 @@ def dashboard() -> Any:
         db.scalar(select(func.count()).where(OutboxOp.status == "pending", OutboxOp.attempts > 0))
         or 0
     )
+    chart_list = charts.build(db, subscribers=subscribers)
+    db.commit()  # keeps a newly closed month's subscriber figure (and first-use settings)
     return render_template(
         "main/dashboard.html",
         removal_tasks=tasks,
         decisions=decisions,
         failing_ops=failing_ops,
-        charts=charts.build(db),
+        charts=chart_list,
         button=FlaskForm(),
         people=people,
         clients=clients,

@@ -188,3 +188,20 @@ class Suppression(Base):
             name="known_reason",
         ),
     )
+
+
+class SubscriberMonth(Base):
+    """Active subscriptions at the end of a closed month.
+
+    Why: the dashboard's history chart would otherwise group every subscription twice on each
+    view (45 ms at 100,000). A closed month's figure is taken once, by the nightly job or by
+    the first dashboard view that needs it, and then stays as it was that month, even when
+    people are later erased.
+    """
+
+    __tablename__ = "subscriber_month"
+
+    #: "YYYY-MM"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    active: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -64,7 +64,8 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: indexed: the dashboard counts people who are not archived
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     #: GDPR Art. 18: processing restricted (set by the privacy feature)
     restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: GDPR Art. 21: objected to direct marketing

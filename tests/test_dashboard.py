@@ -1,0 +1,122 @@
+"""The dashboard's subscriber chart: closed months are kept, the current month is live."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+
+from crm.db import utcnow
+from crm.newsletter import stats
+from crm.newsletter.models import MailingList
+from crm.newsletter.models import SubscriberMonth
+from crm.newsletter.models import Subscription
+from crm.people.models import Person
+
+
+def _chart(page: str) -> list[int]:
+    """The bar values of the subscriber chart (the first chart on the page)."""
+    svg = page[page.index('<svg viewBox="0 0 320 120"') :]
+    svg = svg[: svg.index("</svg>")]
+    return [int(n) for n in re.findall(r"<title>\d\d/\d\d: (\d+)</title>", svg)]
+
+
+def _seed(db) -> None:
+    """Five people over the chart's six months.
+
+    A confirmed in month 1; B confirmed in month 2 and gone in month 4; C in month 4; D at
+    the start of the current month; E pending (never counted).
+    """
+    starts, _ends = stats.month_bounds(utcnow())
+    day = timedelta(days=1)
+    with db() as s:
+        mailing_list = MailingList(name="Nyhetsbrev", is_default=True)
+        s.add(mailing_list)
+        rows = [
+            ("a", starts[0] + day, None, "active"),
+            ("b", starts[1] + day, starts[3] + day, "unsubscribed"),
+            ("c", starts[3] + day, None, "active"),
+            ("d", starts[5], None, "active"),
+            ("e", None, None, "pending"),
+        ]
+        for name, confirmed, left, status in rows:
+            person = Person(name=name, email=f"{name}@example.se")
+            s.add(
+                Subscription(
+                    person=person,
+                    mailing_list=mailing_list,
+                    source="form",
+                    status=status,
+                    confirmed_at=confirmed,
+                    unsubscribed_at=left,
+                )
+            )
+        s.commit()
+
+
+def test_closed_months_are_kept_and_the_current_month_is_live(auth_client, db):
+    _seed(db)
+    first = _chart(auth_client.get("/").get_data(as_text=True))
+    assert first == [1, 2, 2, 2, 2, 3]
+    with db() as s:
+        kept = dict(s.execute(select(SubscriberMonth.month, SubscriberMonth.active)).all())
+        starts, _ends = stats.month_bounds(utcnow())
+        assert kept == {
+            stats.month_key(m): n for m, n in zip(starts[:5], [1, 2, 2, 2, 2], strict=True)
+        }
+        # person "a" is erased: the months already closed stay as they were, today drops
+        a = s.scalar(select(Person).where(Person.email == "a@example.se"))
+        s.execute(delete(Subscription).where(Subscription.person_id == a.id))
+        s.commit()
+    assert _chart(auth_client.get("/").get_data(as_text=True)) == [1, 2, 2, 2, 2, 2]
+
+
+def test_the_nightly_figures_are_recorded_once(app, db):
+    _seed(db)
+    with db() as s:
+        assert stats.record_recent_months(s) == 5
+        s.commit()
+        assert stats.record_recent_months(s) == 5
+        s.commit()
+        assert s.scalar(select(func.count()).select_from(SubscriberMonth)) == 5
+
+
+def test_two_views_racing_to_record_a_month_both_succeed(app, db, monkeypatch):
+    _seed(db)
+    real_compute = stats._compute
+
+    def compute_while_another_worker_records(session, ends):
+        values = real_compute(session, ends)
+        monkeypatch.setattr(stats, "_compute", real_compute)
+        with app.app_context():  # the other worker: its own session, commits first
+            from crm.db import get_session
+
+            other = get_session()
+            stats.record_recent_months(other)
+            other.commit()
+        return values
+
+    monkeypatch.setattr(stats, "_compute", compute_while_another_worker_records)
+    with db() as s:
+        assert stats.record_recent_months(s) == 5
+        s.commit()
+        assert s.scalar(select(func.count()).select_from(SubscriberMonth)) == 5
+
+
+def test_month_bounds_cross_the_new_year():
+    from datetime import UTC
+    from datetime import datetime
+
+    starts, ends = stats.month_bounds(datetime(2027, 2, 14, 9, tzinfo=UTC))
+    assert [f"{d:%Y-%m}" for d in starts] == [
+        "2026-09",
+        "2026-10",
+        "2026-11",
+        "2026-12",
+        "2027-01",
+        "2027-02",
+    ]
+    assert ends[-1] == datetime(2027, 3, 1, tzinfo=UTC) and ends[:-1] == starts[1:]
