@@ -25,8 +25,8 @@ from crm.i18n import LANG_COOKIE
 from crm.main import charts
 from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
+from crm.people import services as people_services
 from crm.people.models import ClientCard
-from crm.people.models import Person
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.testimonials import services as testimonial_services
@@ -39,7 +39,7 @@ bp = Blueprint("main", __name__)
 def dashboard() -> Any:
     """The owner's start page: what is held, at a glance."""
     db = get_session()
-    people = db.scalar(select(func.count()).where(Person.archived_at.is_(None))) or 0
+    people = people_services.count_current(db)
     clients = (
         db.scalar(
             select(func.count()).select_from(ClientCard).where(ClientCard.client_until.is_(None))
