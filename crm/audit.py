@@ -23,6 +23,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -137,6 +138,18 @@ def _fields(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+_chain = AuditChain.__table__
+#: built once: constructing these per call cost more than running them
+_TAKE_NEXT_SEQ = (
+    update(_chain)
+    .where(_chain.c.id == 1)
+    .values(seq=_chain.c.seq + 1)
+    .returning(_chain.c.seq, _chain.c.last_hash)
+)
+_INSERT_EVENT = insert(AuditEvent.__table__)
+_SET_LAST_HASH = update(_chain).where(_chain.c.id == 1).values(last_hash=bindparam("new_hash"))
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -152,16 +165,10 @@ def record(
 
     :param details: non-sensitive facts only: names of changed fields, counts, outcomes.
     """
-    chain, events = AuditChain.__table__, AuditEvent.__table__
     # Update first: this takes the lock that serialises appends (see the module docstring).
-    # Core statements, not the unit of work: this runs inside the database's write lock on
-    # every audited request, so it must be short.
-    head = session.execute(
-        update(chain)
-        .where(chain.c.id == 1)
-        .values(seq=chain.c.seq + 1)
-        .returning(chain.c.seq, chain.c.last_hash)
-    ).one()
+    # Prebuilt Core statements, not the unit of work: this runs inside the database's write
+    # lock on every audited request, so it must be short.
+    head = session.execute(_TAKE_NEXT_SEQ).one()
     event = AuditEvent(
         seq=head.seq,
         occurred_at=utcnow(),
@@ -175,8 +182,8 @@ def record(
         prev_hash=head.last_hash,
     )
     event.hash = _digest(_fields(event))
-    session.execute(insert(events).values({column: getattr(event, column) for column in _COLUMNS}))
-    session.execute(update(chain).where(chain.c.id == 1).values(last_hash=event.hash))
+    session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _COLUMNS})
+    session.execute(_SET_LAST_HASH, {"new_hash": event.hash})
     return event
 
 

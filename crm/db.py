@@ -291,15 +291,24 @@ def _copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]])
             )
 
 
+_INSERT_IGNORING: dict[tuple[str, str], Any] = {}
+
+
 def insert_ignoring_duplicates(session: Session, table: Table, values: dict[str, Any]) -> bool:
     """Insert a row unless it would violate a unique constraint; tell whether it was inserted.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` on both databases, so two requests racing to add
-    the same row (two clicks on one unsubscribe link) both succeed and one row results.
+    the same row (two clicks on one unsubscribe link) both succeed and one row results. The
+    statement is built once per dialect and table (it is on the unsubscribe hot path).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    result = session.execute(dialect_insert(table).values(values).on_conflict_do_nothing())
+    dialect = session.get_bind().dialect.name
+    statement = _INSERT_IGNORING.get((dialect, table.name))
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = dialect_insert(table).on_conflict_do_nothing()
+        _INSERT_IGNORING[(dialect, table.name)] = statement
+    result = session.execute(statement, values)
     return bool(result.rowcount)

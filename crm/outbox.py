@@ -19,7 +19,9 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import bindparam
 from sqlalchemy import select
+from sqlalchemy import union
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
@@ -86,13 +88,16 @@ def enabled_providers() -> list[str]:
     return [p for p in PROVIDERS if current_app.config.get(f"{p.upper()}_API_KEY")]
 
 
+#: one round trip, built once (it runs on every unsubscribe)
+_PROVIDERS_FOR = union(
+    select(ProviderLink.provider).where(ProviderLink.person_id == bindparam("person_id")),
+    select(OutboxOp.provider).where(OutboxOp.person_id == bindparam("person_id")),
+)
+
+
 def providers_for(session: Session, person_id: int) -> set[str]:
     """Every provider that has, or may have, the address: linked, or sent an op already."""
-    linked = session.scalars(
-        select(ProviderLink.provider).where(ProviderLink.person_id == person_id)
-    )
-    queued = session.scalars(select(OutboxOp.provider).where(OutboxOp.person_id == person_id))
-    return set(linked) | set(queued)
+    return set(session.scalars(_PROVIDERS_FOR, {"person_id": person_id}))
 
 
 def enqueue(session: Session, op: Op, person_id: int, email: str, providers: Iterable[str]) -> int:

@@ -18,7 +18,9 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -392,6 +394,25 @@ def person_by_public_id(session: Session, public_id: Any) -> Person | None:
     return session.scalar(select(Person).where(Person.public_id == public_id))
 
 
+_subs = Subscription.__table__
+_STILL_OPEN = _subs.c.status.in_([Status.ACTIVE, Status.PENDING])
+# The unsubscribe hot path's statements, built once (building them cost more than running them).
+_NOTHING_TO_DO = select(
+    exists().where(_subs.c.person_id == bindparam("person_id"), _STILL_OPEN),
+    exists().where(Suppression.__table__.c.email_hash == bindparam("digest")),
+)
+_LEAVE_ALL = (
+    update(_subs)
+    .where(_subs.c.person_id == bindparam("leaving_person_id"), _STILL_OPEN)
+    .values(
+        status=Status.UNSUBSCRIBED,
+        unsubscribed_at=bindparam("now", type_=_subs.c.unsubscribed_at.type),
+    )
+    .returning(_subs.c.list_id)
+)
+_INSERT_CONSENT = insert(ConsentRecord.__table__)
+
+
 def unsubscribe(
     session: Session,
     person: Person,
@@ -415,25 +436,23 @@ def unsubscribe(
     database's single write lock. The UPDATE only takes rows still active or pending, so two
     concurrent clicks record one withdrawal, not two.
     """
-    subs = Subscription.__table__
     everything = list_ids is None and person.email is not None
     digest = suppression.email_hash(session, person.email) if everything else None
-    still_open = subs.c.status.in_([Status.ACTIVE, Status.PENDING])
-    if not session.scalar(
-        select(subs.c.id).where(subs.c.person_id == person.id, still_open).limit(1)
-    ) and (digest is None or suppression.has_hash(session, digest)):
+    anything_open, suppressed = session.execute(
+        _NOTHING_TO_DO, {"person_id": person.id, "digest": digest or ""}
+    ).one()
+    if not anything_open and (digest is None or suppressed):
         return []  # nothing to do: a repeated click writes nothing
     now = utcnow()
-    target = update(subs).where(subs.c.person_id == person.id, still_open)
-    if list_ids is not None:
-        target = target.where(subs.c.list_id.in_(list(list_ids)))
-    changed = session.execute(
-        target.values(status=Status.UNSUBSCRIBED, unsubscribed_at=now).returning(subs.c.list_id)
-    ).all()
+    if list_ids is None:
+        target = _LEAVE_ALL
+    else:
+        target = _LEAVE_ALL.where(_subs.c.list_id.in_(list(list_ids)))
+    changed = session.execute(target, {"leaving_person_id": person.id, "now": now}).all()
     left = sorted(row.list_id for row in changed)
     if left:
         session.execute(
-            insert(ConsentRecord.__table__),
+            _INSERT_CONSENT,
             [
                 {
                     "person_id": person.id,
@@ -457,8 +476,13 @@ def unsubscribe(
         Suppression.__table__,
         {"email_hash": digest, "reason": str(reason), "created_at": now},
     )
-    still_on = session.scalar(
-        select(subs.c.id).where(subs.c.person_id == person.id, still_open).limit(1)
+    # leaving every list leaves nothing open; only a partial leave needs to look
+    still_on = (
+        None
+        if list_ids is None
+        else session.scalar(
+            select(_subs.c.id).where(_subs.c.person_id == person.id, _STILL_OPEN).limit(1)
+        )
     )
     if (left or added) and still_on is None and person.email:
         providers = outbox.providers_for(session, person.id) - {skip_provider}
