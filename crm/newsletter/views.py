@@ -59,7 +59,8 @@ def index() -> Any:
     except ValueError:
         page = 1
     per_page = current_app.config["PEOPLE_PER_PAGE"]
-    rows, total = services.subscribers(db, f, page, per_page)
+    counts = services.status_counts(db, f.list_id)
+    rows, total = services.subscribers(db, f, page, per_page, counts)
     lists = services.all_lists(db)
     db.commit()  # the default list may have just been created
     return render_template(
@@ -70,7 +71,7 @@ def index() -> Any:
         pages=max(1, -(-total // per_page)),
         f=f,
         lists=lists,
-        counts=services.status_counts(db, f.list_id),
+        counts=counts,
         statuses=list(Status),
         sources=list(Source),
         args={k: v for k, v in request.args.items() if k != "page"},

@@ -235,7 +235,12 @@ def search_people(
         stmt = stmt.where(Person.archived_at.is_(None))
     if query.strip():
         stmt = _search_filter(stmt, query)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if query.strip():
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    elif include_archived:
+        total = session.scalar(select(func.count()).select_from(Person)) or 0
+    else:
+        total = count_current(session)  # without a full scan, see there
     rows = session.scalars(
         stmt.order_by(Person.name, Person.id).limit(per_page).offset((page - 1) * per_page)
     ).all()

@@ -1,4 +1,4 @@
-"""The dashboard's subscriber chart: closed months are kept, the current month is live."""
+"""Figures on the owner pages: the subscriber chart (closed months kept) and list totals."""
 
 from __future__ import annotations
 
@@ -120,3 +120,29 @@ def test_month_bounds_cross_the_new_year():
         "2027-02",
     ]
     assert ends[-1] == datetime(2027, 3, 1, tzinfo=UTC) and ends[:-1] == starts[1:]
+
+
+def test_subscriber_totals_from_the_status_counts_match_a_real_count(auth_client, db):
+    """The subscriber list takes its total from the per-status counts when it can."""
+    _seed(db)
+    with db() as s:
+        other = MailingList(name="Kurser")
+        s.add(other)
+        person = s.scalar(select(Person).where(Person.email == "c@example.se"))
+        s.add(Subscription(person=person, mailing_list=other, source="form", status="active"))
+        s.commit()
+        lists = {m.name: m.id for m in s.scalars(select(MailingList))}
+    cases = {
+        "": 6,
+        "?status=active": 4,
+        "?status=pending": 1,
+        "?status=bounced": 0,
+        f"?list={lists['Kurser']}": 1,
+        f"?list={lists['Nyhetsbrev']}&status=active": 3,
+        "?source=form&status=active": 4,
+        "?q=c": 2,
+    }
+    for args, expected in cases.items():
+        page = auth_client.get(f"/newsletter/{args}").get_data(as_text=True)
+        shown = re.search(r'<p class="muted">(\d+) prenumeration', page)
+        assert shown and int(shown.group(1)) == expected, (args, shown and shown.group(0))
