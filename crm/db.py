@@ -279,16 +279,21 @@ def _copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]])
     processors = {
         name: table.c[name].type._cached_bind_processor(connection.dialect) for name in columns
     }
+    converted = [(i, name) for i, name in enumerate(columns) if processors[name] is not None]
+    memo: dict[tuple[str, Any], Any] = {}
+    getter = itemgetter(*columns)
     names = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
     cursor = connection.connection.dbapi_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(
-                [
-                    v if v is None or processors[c] is None else processors[c](v)
-                    for c, v in row.items()
-                ]
-            )
+            values = list(getter(row)) if len(columns) > 1 else [getter(row)]
+            for i, name in converted:  # each distinct value once, as in bulk_insert
+                if values[i] is not None:
+                    key = (name, values[i])
+                    if key not in memo:
+                        memo[key] = processors[name](values[i])
+                    values[i] = memo[key]
+            copy.write_row(values)
 
 
 _INSERT_IGNORING: dict[tuple[str, str], Any] = {}

@@ -113,6 +113,7 @@ def enqueue(session: Session, op: Op, person_id: int, email: str, providers: Ite
 def enqueue_upserts(session: Session, people: list[tuple[int, str]]) -> int:
     """Bulk version for imports: one upsert per enabled provider per (person id, address)."""
     now = utcnow()
+    providers = enabled_providers()
     rows = [
         {
             "provider": p,
@@ -127,7 +128,7 @@ def enqueue_upserts(session: Session, people: list[tuple[int, str]]) -> int:
             "done_at": None,
         }
         for pid, email in people
-        for p in enabled_providers()
+        for p in providers
     ]
     if rows:
         bulk_insert(session.connection(), OutboxOp.__table__, rows)

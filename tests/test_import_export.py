@@ -12,6 +12,7 @@ from crm.audit import Actor
 from crm.newsletter import importer
 from crm.newsletter import services
 from crm.newsletter import suppression
+from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Subscription
 from crm.people.models import Person
@@ -108,6 +109,37 @@ def test_reimport_is_idempotent_and_never_revives(app, db):
             )
             == 0
         )
+
+
+def test_batches_link_every_row_to_its_own_person(app, db, monkeypatch):
+    """Across batch boundaries and with people who exist already, rows stay lined up.
+
+    New ids come from MAX() on SQLite and from the sequence on PostgreSQL.
+    """
+    monkeypatch.setattr(importer, "BATCH", 3)
+    with db() as s:
+        s.add(Person(name="Finns Redan", email="p4@example.se"))
+        s.add(Person(name="Annan", email="someone.else@example.se"))  # takes an id meanwhile
+        s.commit()
+    rows = "\n".join(f"p{i}@example.se;Namn {i};verbal" for i in range(11))
+    report = _run(db, f"email;name;consent_method\n{rows}\n".encode())
+    assert report.created == 11 and not report.errors
+    with db() as s:
+        pairs = s.execute(
+            select(Person.email, Person.name, Subscription.id)
+            .join(Subscription, Subscription.person_id == Person.id)
+            .where(Person.email.like("p%@example.se"))
+        ).all()
+        assert len(pairs) == 11
+        for email, name, _ in pairs:
+            number = email.removeprefix("p").removesuffix("@example.se")
+            assert name == ("Finns Redan" if number == "4" else f"Namn {number}")
+        grants = s.execute(
+            select(Person.email, func.count(ConsentRecord.id))
+            .join(ConsentRecord, ConsentRecord.person_id == Person.id)
+            .group_by(Person.email)
+        ).all()
+        assert dict(grants) == {f"p{i}@example.se": 1 for i in range(11)}
 
 
 def test_dry_run_writes_nothing(app, db):
