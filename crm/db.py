@@ -296,7 +296,7 @@ def _copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]])
             copy.write_row(values)
 
 
-_INSERT_IGNORING: dict[tuple[str, str], Any] = {}
+_INSERT_IGNORING: dict[tuple[str, Table], Any] = {}
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -307,13 +307,13 @@ def insert_ignoring_duplicates(session: Session, table: Table, values: dict[str,
     statement is built once per dialect and table (it is on the unsubscribe hot path).
     """
     dialect = session.get_bind().dialect.name
-    statement = _INSERT_IGNORING.get((dialect, table.name))
+    statement = _INSERT_IGNORING.get((dialect, table))
     if statement is None:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         statement = dialect_insert(table).on_conflict_do_nothing()
-        _INSERT_IGNORING[(dialect, table.name)] = statement
+        _INSERT_IGNORING[(dialect, table)] = statement
     result = session.execute(statement, values)
     return bool(result.rowcount)

@@ -36,6 +36,7 @@ def main() -> int:
         for line in runner.format_report(report):
             print(line)
         kept = retention.run(db)
+        db.commit()
         newsletter_stats.record_recent_months(db)
         db.commit()
         print(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 
 from crm.db import utcnow
 from crm.newsletter import stats
@@ -28,7 +30,7 @@ def _seed(db) -> None:
     """Five people over the chart's six months.
 
     A confirmed in month 1; B confirmed in month 2 and gone in month 4; C in month 4; D at
-    the start of the current month; E pending (never counted).
+    the start of the current month; E pending and F gone before confirming (never counted).
     """
     starts, _ends = stats.month_bounds(utcnow())
     day = timedelta(days=1)
@@ -41,6 +43,7 @@ def _seed(db) -> None:
             ("c", starts[3] + day, None, "active"),
             ("d", starts[5], None, "active"),
             ("e", None, None, "pending"),
+            ("f", None, starts[2] + day, "unsubscribed"),  # never confirmed: never active
         ]
         for name, confirmed, left, status in rows:
             person = Person(name=name, email=f"{name}@example.se")
@@ -133,7 +136,7 @@ def test_subscriber_totals_from_the_status_counts_match_a_real_count(auth_client
         s.commit()
         lists = {m.name: m.id for m in s.scalars(select(MailingList))}
     cases = {
-        "": 6,
+        "": 7,
         "?status=active": 4,
         "?status=pending": 1,
         "?status=bounced": 0,
@@ -146,3 +149,29 @@ def test_subscriber_totals_from_the_status_counts_match_a_real_count(auth_client
         page = auth_client.get(f"/newsletter/{args}").get_data(as_text=True)
         shown = re.search(r'<p class="muted">(\d+) prenumeration', page)
         assert shown and int(shown.group(1)) == expected, (args, shown and shown.group(0))
+
+
+def test_months_are_utc_months_whatever_the_database_time_zone(app, db):
+    """A confirmation at 23:30 UTC on a month's last day belongs to that month.
+
+    Even when PostgreSQL's session time zone is already in the next one.
+    """
+    with db() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite stores UTC text and has no session time zone")
+        starts, ends = stats.month_bounds(utcnow())
+        mailing_list = MailingList(name="Nyhetsbrev", is_default=True)
+        late = ends[2] - timedelta(minutes=30)  # 23:30 UTC, last day of month 3
+        s.add(
+            Subscription(
+                person=Person(name="Sen", email="sen@example.se"),
+                mailing_list=mailing_list,
+                source="form",
+                status="active",
+                confirmed_at=late,
+            )
+        )
+        s.flush()
+        s.execute(text("SET LOCAL TIME ZONE 'Pacific/Kiritimati'"))  # UTC+14
+        assert stats._compute(s, ends[:4]) == [0, 0, 1, 1]
+        s.rollback()

@@ -314,3 +314,26 @@ def test_every_view_of_a_person_is_logged(app, db, auth_client):
 
         views = s.scalars(select(AuditEvent).where(AuditEvent.action == "person.view")).all()
     assert len(views) == 2 and all(v.object_id == str(pid) and v.actor_user_id for v in views)
+
+
+def test_first_use_of_the_settings_survives_a_racing_first_use(app, db, monkeypatch):
+    """Two first page views at once: the loser of the insert still gets the settings.
+
+    Before, it failed on the unique key: a 500 on a GET.
+    """
+    from crm.privacy import settings as practice
+
+    with db() as s:
+        first = practice.load(s, "Praktiken")
+        s.commit()
+        real_get = s.get
+        calls = []
+
+        def get_missing_once(model, key):
+            calls.append(key)
+            return None if len(calls) == 1 else real_get(model, key)
+
+        monkeypatch.setattr(s, "get", get_missing_once)
+        again = practice.load(s, "Another name")
+        s.commit()
+        assert len(calls) == 2 and again.id == first.id and again.name == "Praktiken"

@@ -47,16 +47,22 @@ def active_now(session: Session) -> int:
 
 
 def _per_month(session: Session, column: Any) -> dict[tuple[int, int], int]:
-    """How many subscriptions have ``column`` in each (year, month): one grouped pass.
+    """How many confirmed subscriptions have ``column`` in each UTC (year, month).
 
-    SQLite keeps times as ISO text, so the month is its first seven characters (strftime
-    would cost six times as much); PostgreSQL formats its timestamps.
+    One grouped pass. Only confirmed subscriptions count: a sign-up that was never confirmed
+    and then left was never active. SQLite keeps times as UTC ISO text, so the month is its
+    first seven characters (strftime would cost six times as much); PostgreSQL formats its
+    timestamps in UTC, whatever the server's time zone.
     """
     if session.get_bind().dialect.name == "sqlite":
         month = func.substr(column, 1, 7)
     else:
-        month = func.to_char(column, "YYYY-MM")
-    rows = session.execute(select(month, func.count()).where(column.is_not(None)).group_by(month))
+        month = func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    rows = session.execute(
+        select(month, func.count())
+        .where(column.is_not(None), Subscription.confirmed_at.is_not(None))
+        .group_by(month)
+    )
     return {(int(key[:4]), int(key[5:7])): n for key, n in rows}
 
 

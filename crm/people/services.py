@@ -212,9 +212,8 @@ def count_current(session: Session) -> int:
     SQLite), while a bare count is SQLite's fast b-tree count and the archived are few and
     read from the partial index ``ix_person_archived``.
     """
-    everyone = session.scalar(select(func.count()).select_from(Person)) or 0
-    archived = session.scalar(select(func.count()).where(Person.archived_at.is_not(None))) or 0
-    return everyone - archived
+    archived = select(func.count()).where(Person.archived_at.is_not(None)).scalar_subquery()
+    return session.scalar(select(func.count() - archived).select_from(Person)) or 0
 
 
 def search_people(

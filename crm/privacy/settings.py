@@ -23,6 +23,7 @@ from stdnum.se import personnummer
 from crm import audit
 from crm.audit import Actor
 from crm.db import Base
+from crm.db import insert_ignoring_duplicates
 from crm.i18n import N_
 
 #: Licensed professions with a journal duty under patientdatalagen (legal requirements 2.2).
@@ -173,9 +174,15 @@ def load(session: Session, default_name: str = "") -> PracticeSettings:
     """The settings row, created with defaults the first time."""
     row = session.get(PracticeSettings, 1)
     if row is None:
-        row = PracticeSettings(id=1, name=default_name, processors="[]", retention="{}")
-        session.add(row)
-        session.flush()
+        # ON CONFLICT DO NOTHING: two first page views at once both succeed (the dashboard
+        # commits on GET, so this row is kept, not rolled back as before)
+        insert_ignoring_duplicates(
+            session,
+            PracticeSettings.__table__,
+            {"id": 1, "name": default_name, "processors": "[]", "retention": "{}"},
+        )
+        row = session.get(PracticeSettings, 1)
+        assert row is not None
     return row
 
 
