@@ -105,7 +105,7 @@ def main() -> None:
         print(
             f"{name:24s} {float(r['rps']):8,.0f} req/s  ratio {float(r['rps']) / base:5.2f}  "
             f"p50 {r['p50']:>8s}  p99 {r['p99']:>8s}  {r['errors']}"
-            + (wrapped(r, paths) if name == "unsubscribe POST" else "")
+            + (wrapped(r) if name == "unsubscribe POST" else "")
         )
     print(
         f"gunicorn log: {text.count('database is locked')} 'database is locked', "
