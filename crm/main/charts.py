@@ -27,6 +27,8 @@ class Chart:
 
     title: str
     svg: Markup
+    #: said instead of the chart when there is nothing to draw yet
+    empty: str = ""
 
 
 def bars(
@@ -93,5 +95,6 @@ def build(
                 _("Sync: operations left after each run"),
                 ["#1e6b37" if r.ok else "#a4262c" for r in runs],
             ),
+            "" if runs else _("No sync has run yet."),
         ),
     ]
