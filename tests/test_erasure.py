@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from crm.audit import Actor
+from crm.audit import AuditEvent
 from crm.db import utcnow
 from crm.newsletter.models import Subscription
 from crm.newsletter.models import Suppression
@@ -238,3 +239,56 @@ def test_cli_erase(app, db):
     with db() as s:
         assert s.scalar(select(Person)) is None
     assert app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"]).exit_code != 0
+
+
+def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app, db):
+    """Forget-me by a newsletter-only subject: legal holds stand, media files go.
+
+    It used to delete the person row on its own: a bookkeeping hold was ignored and the
+    files of a testimonial stayed on disk. A client's "forget me" becomes a request due one
+    calendar month later, like every request.
+    """
+    with app.app_context():
+        from crm.db import get_session
+        from crm.newsletter import services as newsletter
+        from crm.testimonials import media
+        from crm.testimonials import services as testimonials
+
+        s = get_session()
+        newsletter.add_manual(
+            s,
+            email="kurs@example.se",
+            name="Kurs Köpare",
+            list_id=newsletter.default_list(s).id,
+            method="verbal",
+            note="",
+            actor=Actor.cli(),
+        )
+        person = newsletter.find_person(s, "kurs@example.se")
+        t = testimonials.create(s, person, "Bra kurs!", "first_name", Actor.cli())
+        stored = testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli()).stored_name
+        s.add(
+            LegalHold(person_id=person.id, kind="bookkeeping", until=utcnow() + timedelta(days=9))
+        )
+        s.commit()
+        assert newsletter.forget(s, person, Actor("public")) == "erased"
+        s.commit()
+        kept = s.scalar(select(Person).where(Person.name == "Kurs Köpare"))
+        assert kept is not None and kept.email is None and kept.archived_at is not None
+        assert s.scalar(select(func.count()).select_from(Testimonial)) == 0
+        assert not media.exists(stored)
+        assert s.scalar(select(Suppression.reason)) == "erased"
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "person.erase"))
+        assert event.details_dict["via"] == "preferences"
+        assert event.details_dict["kept"] == ["bookkeeping"]
+
+    pid = _client(db, app, journal_days_ago=None)
+    with db() as s:
+        from crm.newsletter import services as newsletter
+
+        before = utcnow()
+        assert newsletter.forget(s, s.get(Person, pid), Actor("public")) == "requested"
+        s.commit()
+        request = s.scalar(select(DataRequest).where(DataRequest.person_id == pid))
+        assert request.channel == "preferences_page" and request.kind == "erasure"
+        assert abs(request.due_at - requests.add_months(before, 1)) < timedelta(seconds=5)

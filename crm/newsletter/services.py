@@ -50,7 +50,8 @@ from crm.outbox import Op
 from crm.people.models import ClientCard
 from crm.people.models import Person
 from crm.people.models import Visit
-from crm.privacy.models import DataRequest
+from crm.privacy import erasure
+from crm.privacy import requests
 from crm.security import ratelimit
 
 EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]{2,}$")
@@ -742,46 +743,17 @@ def is_newsletter_only(session: Session, person: Person) -> bool:
 def forget(session: Session, person: Person, actor: Actor) -> str:
     """Handle "forget me" from the preferences page.
 
-    A newsletter-only subject is erased at once, keeping only the suppression entry; anyone
-    else (a client, whose records may be under a legal hold) becomes an erasure request for
-    the owner, due in one month. Returns "erased" or "requested".
+    A newsletter-only subject (no client card, no visits) is erased at once through the one
+    erasure mechanism, so legal holds, testimonial media files and the providers are handled
+    as for any erasure; anyone else (a client, whose records may be under a legal hold)
+    becomes an erasure request for the owner, due one calendar month later like every
+    request. Returns "erased" or "requested".
     """
     if person.email and is_newsletter_only(session, person):
-        suppression.suppress(session, person.email, Reason.ERASED)
-        # Art. 17/19: every provider that ever had the address erases it; the outbox keeps the
-        # address (encrypted) only until each one confirmed.
-        outbox.enqueue(
-            session, Op.ERASE, person.id, person.email, outbox.providers_for(session, person.id)
-        )
-        person_id = person.id
-        session.delete(person)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "person.erase",
-            object_type="person",
-            object_id=person_id,
-            details={"via": "preferences"},
-        )
+        erasure.execute(session, person, actor, via="preferences")
         return "erased"
     unsubscribe(session, person, Method.PREFERENCES, actor)
-    request = DataRequest(
-        person_id=person.id,
-        kind="erasure",
-        channel="preferences_page",
-        due_at=utcnow() + timedelta(days=30),
-    )
-    session.add(request)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "privacy.request",
-        object_type="person",
-        object_id=person.id,
-        details={"kind": "erasure", "request": request.id},
-    )
+    requests.open_request(session, person, "erasure", "preferences_page", utcnow(), actor)
     return "requested"
 
 

@@ -111,9 +111,16 @@ def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
 
 
 def execute(
-    session: Session, person: Person, actor: Actor, request: DataRequest | None = None
+    session: Session,
+    person: Person,
+    actor: Actor,
+    request: DataRequest | None = None,
+    via: str | None = None,
 ) -> Plan:
-    """Carry out the plan in the caller's transaction; returns it for the receipt."""
+    """Carry out the plan in the caller's transaction; returns it for the receipt.
+
+    ``via`` names where an erasure without a request came from (the audit trail keeps it).
+    """
     the_plan = plan(session, person)
     email = person.email
     if email:
@@ -163,6 +170,7 @@ def execute(
             "full": the_plan.full,
             "kept": [k.what for k in the_plan.keep],
             "providers": the_plan.providers,
+            **({"via": via} if via else {}),
         },
     )
     return the_plan
