@@ -10,6 +10,7 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from operator import itemgetter
@@ -244,55 +245,45 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
         return
     columns = list(rows[0])
     compiled = table.insert().compile(dialect=dialect, column_keys=columns)
-    processors = {name: table.c[name].type._cached_bind_processor(dialect) for name in columns}
-    memo: dict[tuple[str, Any], Any] = {}
-
-    def convert(name: str, value: Any) -> Any:
-        key = (name, value)
-        if key not in memo:
-            memo[key] = processors[name](value)
-        return memo[key]
-
-    plain = {name for name, proc in processors.items() if proc is None}
-    if compiled.positiontup is not None:
+    if compiled.positiontup is not None:  # SQLite's qmark style: tuples in statement order
         order = list(compiled.positiontup)
-        getter = itemgetter(*order)
-        needs = [(i, k) for i, k in enumerate(order) if k not in plain]
-        params: list[Any] = []
-        for row in rows:
-            values = list(getter(row)) if len(order) > 1 else [getter(row)]
-            for i, k in needs:
-                if values[i] is not None:
-                    values[i] = convert(k, values[i])
-            params.append(tuple(values))
+        params: list[Any] = [tuple(v) for v in _converted(dialect, table, rows, order)]
     else:
-        params = [
-            {k: v if k in plain or v is None else convert(k, v) for k, v in row.items()}
-            for row in rows
-        ]
+        converted = _converted(dialect, table, rows, columns)
+        params = [dict(zip(columns, v, strict=True)) for v in converted]
     connection.exec_driver_sql(compiled.string, params)
+
+
+def _converted(
+    dialect: Any, table: Table, rows: list[dict[str, Any]], order: list[str]
+) -> Iterator[list[Any]]:
+    """Each row's values in ``order``, ready for the driver.
+
+    Each column's bind processor runs once per distinct value (see :func:`bulk_insert`).
+    """
+    processors = {name: table.c[name].type._cached_bind_processor(dialect) for name in order}
+    needs = [(i, name) for i, name in enumerate(order) if processors[name] is not None]
+    memo: dict[tuple[str, Any], Any] = {}
+    getter = itemgetter(*order)
+    for row in rows:
+        values = list(getter(row)) if len(order) > 1 else [getter(row)]
+        for i, name in needs:
+            value = values[i]
+            if value is not None:
+                key = (name, value)
+                if key not in memo:
+                    memo[key] = processors[name](value)
+                values[i] = memo[key]
+        yield values
 
 
 def _copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL: stream the rows with COPY, several times faster than executemany."""
     columns = list(rows[0])
-    processors = {
-        name: table.c[name].type._cached_bind_processor(connection.dialect) for name in columns
-    }
-    converted = [(i, name) for i, name in enumerate(columns) if processors[name] is not None]
-    memo: dict[tuple[str, Any], Any] = {}
-    getter = itemgetter(*columns)
     names = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
     cursor = connection.connection.dbapi_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            values = list(getter(row)) if len(columns) > 1 else [getter(row)]
-            for i, name in converted:  # each distinct value once, as in bulk_insert
-                if values[i] is not None:
-                    key = (name, values[i])
-                    if key not in memo:
-                        memo[key] = processors[name](values[i])
-                    values[i] = memo[key]
+        for values in _converted(connection.dialect, table, rows, columns):
             copy.write_row(values)
 
 
