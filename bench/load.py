@@ -20,13 +20,13 @@ import sys
 import requests
 from _common import bench_env
 from _common import tmpdir
-from unsubscribe_rate import LUA
 from unsubscribe_rate import ROOT
 from unsubscribe_rate import WORKERS
 from unsubscribe_rate import seed
 from unsubscribe_rate import serve
 from unsubscribe_rate import warm_up
 from unsubscribe_rate import wrapped
+from unsubscribe_rate import write_scripts
 from unsubscribe_rate import wrk
 
 from crm import create_app
@@ -69,10 +69,7 @@ def main() -> None:
     tmp = tmpdir()
     paths = seed(tmp, max(30_000, 1_000 * seconds))  # more links than requests
     add_published_testimonials()
-    (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
-    (tmp / "crm.lua").write_text(LUA % (tmp / "paths.txt"))
-    (tmp / "ok.txt").write_text("\n".join(f"/ok/{p[3:]}" for p in paths[:1000]) + "\n")
-    (tmp / "ok.lua").write_text(LUA % (tmp / "ok.txt"))
+    write_scripts(tmp, paths)
     env = {**os.environ, **bench_env(tmp)}
     log = tmp / "gunicorn.log"
     rows = {}

@@ -71,6 +71,18 @@ end
 """.replace("THREADS", str(THREADS))
 
 
+def write_scripts(tmp: Path, paths: list[str]) -> None:
+    """Write the wrk scripts into ``tmp``.
+
+    crm.lua clicks the unsubscribe links; ok.lua POSTs the baseline's /ok/... route with the
+    same Lua.
+    """
+    (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
+    (tmp / "crm.lua").write_text(LUA % (tmp / "paths.txt"))
+    (tmp / "ok.txt").write_text("\n".join(f"/ok/{p[3:]}" for p in paths[:1000]) + "\n")
+    (tmp / "ok.lua").write_text(LUA % (tmp / "ok.txt"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -162,10 +174,7 @@ def main() -> None:
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 30_000
     tmp = tmpdir()
     paths = seed(tmp, count)
-    (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
-    (tmp / "crm.lua").write_text(LUA % (tmp / "paths.txt"))
-    (tmp / "ok.txt").write_text("\n".join(f"/ok/{p[3:]}" for p in paths[:1000]) + "\n")
-    (tmp / "ok.lua").write_text(LUA % (tmp / "ok.txt"))
+    write_scripts(tmp, paths)
     env = {**os.environ, **bench_env(tmp)}
     results = {}
     for name, target, cwd, script in (
