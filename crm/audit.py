@@ -166,9 +166,10 @@ def record(
     :param details: non-sensitive facts only: names of changed fields, counts, outcomes.
     """
     # Update first: this takes the lock that serialises appends (see the module docstring).
-    # Prebuilt Core statements, not the unit of work: this runs inside the database's write
-    # lock on every audited request, so it must be short.
-    head = session.execute(_TAKE_NEXT_SEQ).one()
+    # Prebuilt Core statements on the session's connection, not the unit of work: this runs
+    # inside the database's write lock on every audited request, so it must be short.
+    connection = session.connection()
+    head = connection.execute(_TAKE_NEXT_SEQ).one()
     event = AuditEvent(
         seq=head.seq,
         occurred_at=utcnow(),
@@ -182,8 +183,8 @@ def record(
         prev_hash=head.last_hash,
     )
     event.hash = _digest(_fields(event))
-    session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _COLUMNS})
-    session.execute(_SET_LAST_HASH, {"new_hash": event.hash})
+    connection.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _COLUMNS})
+    connection.execute(_SET_LAST_HASH, {"new_hash": event.hash})
     return event
 
 

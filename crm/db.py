@@ -306,5 +306,5 @@ def insert_ignoring_duplicates(session: Session, table: Table, values: dict[str,
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         statement = dialect_insert(table).on_conflict_do_nothing()
         _INSERT_IGNORING[(dialect, table)] = statement
-    result = session.execute(statement, values)
+    result = session.connection().execute(statement, values)
     return bool(result.rowcount)

@@ -97,7 +97,7 @@ _PROVIDERS_FOR = union(
 
 def providers_for(session: Session, person_id: int) -> set[str]:
     """Every provider that has, or may have, the address: linked, or sent an op already."""
-    return set(session.scalars(_PROVIDERS_FOR, {"person_id": person_id}))
+    return set(session.connection().scalars(_PROVIDERS_FOR, {"person_id": person_id}))
 
 
 def enqueue(session: Session, op: Op, person_id: int, email: str, providers: Iterable[str]) -> int:

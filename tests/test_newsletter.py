@@ -123,12 +123,19 @@ def test_unsubscribe_button_page(app, client, db, inbox):
     path = _subscribe_confirmed(client, inbox)
     page = client.get(path).get_data(as_text=True)
     assert f'action="{path}"' in page
-    assert client.post(path).status_code == 200
+    done = client.post(path)
+    assert done.status_code == 200 and "Du är avregistrerad" in done.get_data(as_text=True)
     with db() as s:
         assert (
             s.scalar(select(ConsentRecord.method).where(ConsentRecord.action == "withdraw"))
             == "unsubscribe_link"
         )
+    # the page is rendered once per language: a reader who chose English gets English
+    client.set_cookie("crm_lang", "en")
+    again = client.post(path).get_data(as_text=True)
+    assert "You are unsubscribed" in again and "Du är avregistrerad" not in again
+    client.delete_cookie("crm_lang")
+    assert "Du är avregistrerad" in client.post(path).get_data(as_text=True)
 
 
 def test_tampered_and_unknown_tokens(app, client):

@@ -17,6 +17,7 @@ from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
@@ -202,7 +203,7 @@ def unsubscribe(token: str) -> Any:
         return render_template("public/unsubscribe.html", token=token)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     db = get_session()
-    person = services.person_by_public_id(db, public_id)
+    person = services.addressee_by_public_id(db, public_id)
     if person is not None:
         services.unsubscribe(
             db,
@@ -213,7 +214,23 @@ def unsubscribe(token: str) -> Any:
         )
         db.commit()
     # Unknown or erased people get the very same page: the link reveals nothing.
-    return render_template("public/unsubscribe_done.html", token=token)
+    return _unsubscribed_page()
+
+
+def _unsubscribed_page() -> str:
+    """The page after an unsubscribe, rendered once per app and language.
+
+    It holds nothing about the request or the person (that is the point: it reveals
+    nothing), and rendering it was an eighth of a one-click unsubscribe's time. Rendered
+    afresh when templates reload (development).
+    """
+    locale = str(get_locale())
+    if current_app.jinja_env.auto_reload:
+        return render_template("public/unsubscribe_done.html")
+    pages = current_app.extensions.setdefault("crm.unsubscribed_pages", {})
+    if locale not in pages:
+        pages[locale] = render_template("public/unsubscribe_done.html")
+    return pages[locale]
 
 
 @bp.route("/u/<token>/preferences-link", methods=["POST"])
