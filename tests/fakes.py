@@ -36,6 +36,8 @@ class Fake:
     forgotten: set[str] = field(default_factory=set)
     log: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Any] = field(default_factory=list)
+    #: Mailchimp's abuse reports (spam complaints), as its API lists them
+    abuse_reports: list[dict[str, Any]] = field(default_factory=list)
     #: seconds a "timeout" fault stalls (longer than the adapter's timeout)
     stall: float = 2.0
 
@@ -260,7 +262,9 @@ def _mailchimp(app: Flask, fake: Fake) -> None:
 
     @app.get("/3.0/lists/<list_id>/abuse-reports")
     def abuse(list_id: str) -> Response:
-        return _ok({"abuse_reports": [], "total_items": 0})
+        offset, count = int(request.args.get("offset", 0)), int(request.args.get("count", 10))
+        reports = fake.abuse_reports
+        return _ok({"abuse_reports": reports[offset : offset + count], "total_items": len(reports)})
 
 
 # --- Brevo ---------------------------------------------------------------------------------------

@@ -267,6 +267,59 @@ def test_webhooks(app, db, fakes, tmp_path, client):
     assert fakes["mailerlite"].status("x@example.se") == "unsubscribed"
 
 
+def test_bounces_and_complaints_suppress_and_reach_the_other_providers(
+    app, db, fakes, tmp_path, client
+):
+    """Each provider's way of saying "bounced" or "complained" ends the subscription here.
+
+    The address is suppressed with that reason, the subscription is counted as ended in the
+    month figures (it has an end time), and the other providers are told to unsubscribe.
+    """
+    emails = [f"{n}@example.se" for n in ("ml-bounce", "ml-junk", "mc-clean", "mc-abuse", "br")]
+    _import(app, tmp_path, emails)
+    assert _sync(app)[0] == 0
+    now = utcnow()
+    for email, status in (("ml-bounce@example.se", "bounced"), ("ml-junk@example.se", "junk")):
+        contact = fakes["mailerlite"].contacts[email]
+        contact["status"], contact["updated_at"] = status, f"{now:%Y-%m-%d %H:%M:%S}"
+    fakes["mailchimp"].contacts["mc-clean@example.se"]["status"] = "cleaned"
+    fakes["mailchimp"].abuse_reports.append(
+        {"id": 41, "email_address": "mc-abuse@example.se", "date": now.isoformat()}
+    )
+    hook = client.post(
+        "/webhooks/brevo",
+        json={"event": "hard_bounce", "email": "br@example.se", "id": 9, "date": now.isoformat()},
+        headers={"Authorization": "Bearer br-token"},
+    )
+    assert hook.status_code == 200 and hook.json == {"stored": 1, "applied": 1}
+
+    code, out = _sync(app)
+    assert code == 0, out
+    expected = {
+        "ml-bounce@example.se": ("bounced", "mailerlite"),
+        "ml-junk@example.se": ("complained", "mailerlite"),
+        "mc-clean@example.se": ("bounced", "mailchimp"),
+        "mc-abuse@example.se": ("complained", "mailchimp"),
+        "br@example.se": ("bounced", "brevo"),
+    }
+    with app.app_context():
+        from crm.db import get_session
+        from crm.newsletter import stats
+        from crm.newsletter import suppression
+
+        s = get_session()
+        for email, (status, source) in expected.items():
+            sub = s.scalar(select(Subscription).join(Person).where(Person.email == email))
+            assert (sub.status, sub.unsubscribed_at is not None) == (status, True), email
+            assert suppression.reasons(s, email) == [status], email
+            for name, fake in fakes.items():
+                if name != source:
+                    assert fake.status(email) == "unsubscribed", (email, name)
+        assert stats.active_now(s) == 0
+    result = app.test_cli_runner().invoke(args=["import-subscribers", str(tmp_path / "lista.csv")])
+    assert "new 0" in result.output and "skipped suppressed 5" in result.output
+
+
 def test_integrations_page_and_retry(app, auth_client, fakes, tmp_path):
     _import(app, tmp_path, ["r@example.se"])
     page = auth_client.get("/integrations/").get_data(as_text=True)
