@@ -369,6 +369,7 @@ def test_owner_sees_timeline_and_unsubscribes_on_behalf(app, client, auth_client
         < timeline.index("Återkallat")
     )
     assert "av personal för deras räkning" in timeline
+    assert "Registrerat av Test User" in timeline  # the staff member by name, not by id
     assert _count(db, Suppression) == 1
 
 

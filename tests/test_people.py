@@ -232,4 +232,8 @@ def test_unknown_person_is_404(app, auth_client):
 def test_person_page_shows_audit_about_them(app, auth_client, db):
     _add(auth_client, name="Spårad")
     pid = _person(db, name="Spårad").id
-    assert "person.create" in auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    assert "person.create" in page
+    # who acted is shown by name, as on the dashboard and the audit page, not as "#<id>"
+    events = page[page.index("person.create") - 600 : page.index("person.create")]
+    assert "Test User" in events and "#1" not in events

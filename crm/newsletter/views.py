@@ -91,6 +91,7 @@ def subscriber(person_id: int) -> Any:
         person=person,
         subs=subs,
         records=services.timeline(db, person_id),
+        names=audit.staff_names(db),
         button=forms.ButtonForm(),
     )
 

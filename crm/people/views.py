@@ -127,6 +127,7 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         visit_form=forms.VisitForm(prefix="visit"),
         button=forms.ButtonForm(),
         events=services.audit_about(db, person.id),
+        names=audit.staff_names(db),
     )
 
 
