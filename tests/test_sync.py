@@ -414,6 +414,24 @@ def test_sync_without_providers_says_so(app):
     assert code == 0 and "No mail provider is configured" in out
 
 
+def test_integrations_page_says_which_settings_are_missing(app, auth_client):
+    """An "off" provider names the settings that switch it on; a key without its list warns."""
+    app.config["MAILCHIMP_API_KEY"] = "key-us1"  # a key, but no audience id
+    app.config["BREVO_API_KEY"], app.config["BREVO_LIST_ID"] = "key", "7"
+    page = auth_client.get("/integrations/").get_data(as_text=True)
+
+    def card(name: str) -> str:
+        start = page.index(f'id="provider-{name}"')
+        return page[start : page.index("</section>", start)]
+
+    assert "av: ingen API-nyckel" in card("mailerlite")
+    assert "CRM_MAILERLITE_API_KEY och CRM_MAILERLITE_GROUP_ID" in card("mailerlite")
+    assert "inställningar saknas" in card("mailchimp")
+    assert "CRM_MAILCHIMP_LIST_ID" in card("mailchimp")
+    assert "CRM_MAILCHIMP_API_KEY" not in card("mailchimp")
+    assert ">på<" in card("brevo") and "Sätt" not in card("brevo")
+
+
 def test_restriction_takes_people_out_of_audiences_reversibly(app, db, fakes, tmp_path):
     _import(app, tmp_path, ["r@example.se"])
     assert _sync(app)[0] == 0

@@ -121,6 +121,7 @@ def index() -> Any:
             {
                 "name": name,
                 "enabled": bool(cfg.get(f"{name.upper()}_API_KEY")),
+                "missing": _missing_settings(name),
                 "webhook": bool(cfg.get(f"{name.upper()}_WEBHOOK_SECRET")),
                 "pending": pending,
                 "failing": failing,
@@ -135,6 +136,17 @@ def index() -> Any:
         form=FlaskForm(),
         reports={r.id: json.loads(r.report) for r in runs},
     )
+
+
+def _missing_settings(name: str) -> list[str]:
+    """The settings a provider still needs, as the owner would set them (environment names).
+
+    Shown on the page, so "off" says how to switch it on, and a key without its list or group
+    (which the sync would report as an error on every run) is named before the first run.
+    """
+    prefix = name.upper()
+    needed = (f"{prefix}_API_KEY", f"{prefix}_{integrations.ADAPTERS[name].LIST_SETTING}")
+    return [f"CRM_{setting}" for setting in needed if not current_app.config.get(setting)]
 
 
 @bp.route("/integrations/retry", methods=["POST"])
