@@ -74,6 +74,8 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
     with db() as s:
         row = s.get(DataRequest, rid)
     assert row.identity_method == "känd e-postadress" and row.identity_verified_by_id
+    detail = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
+    assert "av Test User" in detail  # who checked, by name
     assert row.due_at == requests.add_months(row.received_at, 3)
     notice = inbox.last("anna@example.se").get_content()
     assert "Stora mängder journalhandlingar" in notice and "IMY" in notice

@@ -114,6 +114,7 @@ def detail(request_id: int) -> Any:
         person=person,
         now=utcnow(),
         plan=the_plan,
+        names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
         identity=forms.IdentityForm(prefix="id"),
         extend_form=forms.ExtendForm(prefix="ext"),
