@@ -211,6 +211,11 @@ def test_partial_batch_failure_is_retried_for_that_address_only(app, db, fakes, 
         failing = s.scalars(select(OutboxOp).where(OutboxOp.status == "pending")).all()
     assert [(op.provider, op.attempts) for op in failing] == [("mailerlite", 1)]
     assert "422" in failing[0].last_error
+    # the owner sees what failed, for whom (a link to the person) and why
+    page = owner_page(app, "/integrations/")
+    card = page[page.index('id="provider-mailerlite"') :]
+    person = f'href="/people/{failing[0].person_id}">person {failing[0].person_id}</a>'
+    assert "lägga till eller uppdatera · <a " + person in card and "422" in card
 
 
 def test_webhooks(app, db, fakes, tmp_path, client):

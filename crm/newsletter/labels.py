@@ -64,6 +64,12 @@ PROVIDER_STATUS = {
     "erased": _l("erased"),
     "deleted": _l("deleted at the provider"),
 }
+OUTBOX_OP = {
+    "upsert": _l("add or update"),
+    "unsubscribe": _l("unsubscribe"),
+    "erase": _l("erase"),
+    "remove": _l("take out of the audience (restriction)"),
+}
 ACTION = {"grant": _l("Consent given"), "confirm": _l("Confirmed"), "withdraw": _l("Withdrawn")}
 
 
@@ -76,6 +82,7 @@ def register(bp: Blueprint) -> None:
         ("consent_action_label", ACTION),
         ("request_kind_label", REQUEST_KIND),
         ("provider_status_label", PROVIDER_STATUS),
+        ("outbox_op_label", OUTBOX_OP),
         ("request_status_label", REQUEST_STATUS),
         ("request_channel_label", REQUEST_CHANNEL),
         ("hold_label", HOLD),
