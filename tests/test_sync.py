@@ -419,6 +419,21 @@ def test_sync_without_providers_says_so(app):
     assert code == 0 and "No mail provider is configured" in out
 
 
+def test_providers_for_sees_a_link_added_in_the_same_transaction(app):
+    """An unsubscribe or erasure right after a link was made must still reach that provider."""
+    with app.app_context():
+        from crm import outbox
+        from crm.db import get_session
+
+        s = get_session()
+        person = Person(name="Ny Länk", email="ny@example.se")
+        s.add(person)
+        s.flush()
+        s.add(outbox.ProviderLink(person_id=person.id, provider="mailchimp"))  # not flushed
+        assert outbox.providers_for(s, person.id) == {"mailchimp"}
+        s.rollback()
+
+
 def test_integrations_page_says_which_settings_are_missing(app, auth_client):
     """An "off" provider names the settings that switch it on; a key without its list warns."""
     app.config["MAILCHIMP_API_KEY"] = "key-us1"  # a key, but no audience id
@@ -431,10 +446,10 @@ def test_integrations_page_says_which_settings_are_missing(app, auth_client):
 
     assert "av: ingen API-nyckel" in card("mailerlite")
     assert "CRM_MAILERLITE_API_KEY och CRM_MAILERLITE_GROUP_ID" in card("mailerlite")
-    assert "inställningar saknas" in card("mailchimp")
+    assert "inställningar ofullständiga" in card("mailchimp")
     assert "CRM_MAILCHIMP_LIST_ID" in card("mailchimp")
     assert "CRM_MAILCHIMP_API_KEY" not in card("mailchimp")
-    assert ">på<" in card("brevo") and "Sätt" not in card("brevo")
+    assert ">på<" in card("brevo") and "CRM_BREVO" not in card("brevo")
 
 
 def test_restriction_takes_people_out_of_audiences_reversibly(app, db, fakes, tmp_path):

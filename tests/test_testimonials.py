@@ -206,6 +206,27 @@ def test_consent_scope_is_respected(app, auth_client, db, inbox):
     assert [p.channel for p in _t(db, tid).publications] == ["website"]
 
 
+def test_feed_does_not_decrypt_the_clients_personnummer(app, auth_client, db, inbox, monkeypatch):
+    """The public feed loads only the name of the person: nothing else is decrypted."""
+    tid = _create(auth_client, db, mode="full_name")
+    with db() as s:
+        s.get(Testimonial, tid).person.personnummer = "19811228-9874"
+        s.commit()
+    _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
+    from crm.security import crypto
+
+    decrypted: list[str] = []
+    real = crypto.Keyring.decrypt_text
+    monkeypatch.setattr(
+        crypto.Keyring,
+        "decrypt_text",
+        lambda self, value, context: decrypted.append(context) or real(self, value, context),
+    )
+    feed = app.test_client().get("/embed/testimonials.json").json["testimonials"]
+    assert [item["name"] for item in feed] == ["Karin Klient"]
+    assert "person.personnummer" not in decrypted and decrypted  # the text was decrypted
+
+
 def test_print_only_consent_stays_out_of_the_feed(app, auth_client, db, inbox):
     tid = _create(auth_client, db)
     _consent(

@@ -422,6 +422,7 @@ def addressee_by_public_id(session: Session, public_id: Any) -> Addressee | None
     """
     if not isinstance(public_id, str):
         return None
+    # On the connection: no autoflush, which is right for the first read of a public request.
     return session.connection().execute(_ADDRESSEE, {"public_id": public_id}).first()
 
 
@@ -470,8 +471,10 @@ def unsubscribe(
     """
     everything = list_ids is None and person.email is not None
     digest = suppression.email_hash(session, person.email) if everything else None
-    # Core statements go to the connection directly: Session.execute adds ORM bookkeeping
-    # these table statements do not need (they never autoflush either way).
+    # Statements on tables (not ORM entities) go to the connection directly: Session.execute
+    # adds ORM bookkeeping they do not need, and it would not autoflush before them either.
+    # outbox.providers_for below flushes first, so a link added earlier in this transaction
+    # is seen.
     connection = session.connection()
     anything_open, suppressed = connection.execute(
         _NOTHING_TO_DO, {"person_id": person.id, "digest": digest or ""}

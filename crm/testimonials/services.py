@@ -409,7 +409,9 @@ class FeedItem:
 def feed(session: Session) -> list[FeedItem]:
     """Published testimonials with a consent covering the website, newest first.
 
-    The text and each medium appear only if the client consented to that medium.
+    The text and each medium appear only if the client consented to that medium. Of the
+    person only the name is loaded: this runs for anonymous visitors, and loading the whole
+    row would decrypt their personnummer on every request for nothing.
     """
     stmt = (
         select(Testimonial)
@@ -417,7 +419,7 @@ def feed(session: Session) -> list[FeedItem]:
         .options(
             selectinload(Testimonial.consents),
             selectinload(Testimonial.media),
-            selectinload(Testimonial.person),
+            selectinload(Testimonial.person).load_only(Person.name, raiseload=True),
         )
         .order_by(Testimonial.updated_at.desc())
     )
