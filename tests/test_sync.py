@@ -331,10 +331,46 @@ def test_integrations_page_and_retry(app, auth_client, fakes, tmp_path):
     assert "Väntar på att skickas: 1" in page
     from tests.conftest import post_form
 
+    fakes["mailerlite"].stall = 0.5  # under the adapter's timeout: slow, but answered
+    fakes["mailerlite"].faults.append("slow")
     response = post_form(auth_client, "/integrations/retry", {}, page="/integrations/")
     assert response.status_code == 302
+    # the page answered while the sync still waits for MailerLite: it runs in a thread
+    assert app.extensions["crm.sync_thread"].is_alive()
+    app.extensions["crm.sync_thread"].join(timeout=60)
     page = auth_client.get("/integrations/").get_data(as_text=True)
+    assert "Synkroniseringen har startat" in page
     assert 'id="sync-runs"' in page and "Väntar på att skickas: 0" in page
+    assert "klar" in page[page.index('id="sync-runs"') :]
+    with app.app_context():
+        from crm.audit import AuditEvent
+        from crm.db import get_session
+
+        actions = get_session().scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert actions.index("sync.requested") < actions.index("sync.run")  # who asked, then the run
+
+
+def test_sync_button_while_another_sync_runs(app, auth_client, fakes, tmp_path):
+    """The button says so at once when the nightly job holds the lock, and starts nothing."""
+    from tests.conftest import post_form
+
+    _import(app, tmp_path, ["r@example.se"])
+    with app.app_context():
+        from crm.db import get_session
+        from crm.sync import lock
+        from crm.sync.models import SyncRun
+
+        with lock.sync_lock():  # as the nightly job would
+            s = get_session()
+            s.add(SyncRun(trigger="cli"))  # its run row, not finished yet
+            s.commit()
+            post_form(auth_client, "/integrations/retry", {}, page="/integrations/")
+            app.extensions["crm.sync_thread"].join(timeout=60)
+            page = auth_client.get("/integrations/").get_data(as_text=True)
+        assert "En synkronisering pågår redan" in page
+        assert "inte klar: pågår eller avbröts" in page
+        assert s.scalar(select(func.count()).select_from(SyncRun)) == 1  # nothing else ran
+    assert "Väntar på att skickas: 1" in auth_client.get("/integrations/").get_data(as_text=True)
 
 
 def _subprocess_env(app, tmp_path) -> dict[str, str]:
