@@ -68,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "PREFERENCES_LINK_DAYS": 30,
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     # Testimonial media: largest file per type; the request limit is the largest plus slack.
+    # ffmpeg strips metadata from audio and video uploads; None: the one on PATH
+    "FFMPEG": None,
     "MEDIA_MAX_BYTES": {
         "image": 10 * 1024 * 1024,
         "audio": 25 * 1024 * 1024,

@@ -7,6 +7,7 @@ Garbage in paths, forms, tokens, CSV files, webhook bodies and uploads must give
 from __future__ import annotations
 
 import re
+import shutil
 import string
 
 import pytest
@@ -167,6 +168,32 @@ def test_fake_images_are_refused_not_crashing(app, prefix, rest):
     with app.app_context():
         with pytest.raises(media.MediaError):
             media.accept(prefix + rest)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (CI installs it)")
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"ID3\x03\x00",
+        b"OggS\x00",
+        b"RIFF\x00\x00\x00\x00WAVE",
+        b"\x00\x00\x00\x18ftypisom",
+        b"\x00\x00\x00\x18ftypM4A ",
+        b"\x1a\x45\xdf\xa3",
+    ],
+)
+@settings(FUZZ, max_examples=15)  # each example starts ffmpeg
+@given(rest=st.binary(max_size=2000))
+def test_fake_audio_and_video_never_crash(app, prefix, rest):
+    """Garbage behind a real magic number: ffmpeg refuses it clearly, never a crash."""
+    from crm.testimonials import media
+
+    with app.app_context():
+        try:
+            clean = media.accept(prefix + rest)
+        except media.MediaError:
+            return
+        assert media.sniff(clean.data[:16]) == (clean.kind, clean.mime)
 
 
 @FUZZ

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import subprocess
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -281,10 +284,83 @@ def test_oversized_uploads_are_refused(app, auth_client, db):
     assert too_big.status_code == 413
 
 
-def test_audio_by_magic_bytes(app, auth_client, db):
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None,
+    reason="audio/video uploads need ffmpeg: run `apt-get install ffmpeg` (CI does)",
+)
+SECRETS = (b"+59.3293+018.0686", b"Kalle Klient", b"Hemlig inspelning")
+
+
+def recording(tmp_path, name: str, *inputs: str) -> bytes:
+    """A real file made by ffmpeg, carrying what a phone writes: place, owner, title."""
+    out = tmp_path / name
+    sources = [arg for spec in inputs for arg in ("-f", "lavfi", "-i", spec)]
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", *sources, "-t", "1"]
+        + ["-metadata", "location=+59.3293+018.0686/", "-metadata", "artist=Kalle Klient"]
+        + ["-metadata", "title=Hemlig inspelning", str(out)],
+        check=True,
+    )
+    return out.read_bytes()
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("name", "inputs", "mime"),
+    [
+        ("ljud.mp3", ("sine=frequency=440",), "audio/mpeg"),
+        ("ljud.ogg", ("sine=frequency=440",), "audio/ogg"),
+        ("ljud.wav", ("sine=frequency=440",), "audio/wav"),
+        ("ljud.m4a", ("sine=frequency=440",), "audio/mp4"),
+        ("film.mp4", ("testsrc=size=64x48:rate=5", "sine=frequency=440"), "video/mp4"),
+        ("film.webm", ("testsrc=size=64x48:rate=5", "sine=frequency=440"), "video/webm"),
+    ],
+)
+def test_audio_and_video_lose_location_and_other_metadata(
+    app, auth_client, db, tmp_path, name, inputs, mime
+):
+    original = recording(tmp_path, name, *inputs)
+    carried = [secret for secret in SECRETS if secret in original]
+    assert len(carried) >= 2, carried  # each format keeps at least the owner and the title
     tid = _create(auth_client, db)
-    assert _upload(auth_client, tid, b"ID3\x03\x00" + b"\x00" * 100, "ljud.bin").status_code == 302
-    assert _t(db, tid).media[0].mime == "audio/mpeg"
+    assert _upload(auth_client, tid, original, "fil.bin").status_code == 302
+    item = _t(db, tid).media[0]
+    assert item.mime == mime
+    with app.app_context():
+        stored = media_store.load(item.stored_name)
+    assert not any(secret in stored for secret in SECRETS)
+    # still a playable file of the same kind, with its sound (and picture) intact
+    (tmp_path / "stored").write_bytes(stored)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"]
+        + [str(tmp_path / "stored")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(probe) == sorted("video" if "testsrc" in i else "audio" for i in inputs)
+
+
+@needs_ffmpeg
+def test_broken_audio_is_refused_without_storing_anything(app, auth_client, db):
+    tid = _create(auth_client, db)
+    response = _upload(auth_client, tid, b"ID3\x03\x00" + b"\x00" * 100, "ljud.mp3")
+    assert response.status_code in (302, 422) and _t(db, tid).media == []
+    assert not list(Path(app.instance_path, "tmp").glob("*"))  # no plaintext left behind
+
+
+def test_audio_is_refused_when_ffmpeg_is_missing(app, auth_client, db):
+    """Without ffmpeg, audio and video are refused with the reason; never stored as uploaded."""
+    app.config["FFMPEG"] = "/nonexistent/ffmpeg"
+    tid = _create(auth_client, db)
+    page = auth_client.get(f"/testimonials/{tid}").get_data(as_text=True)
+    response = auth_client.post(
+        f"/testimonials/{tid}/media",
+        data={"csrf_token": csrf_token(page), "file": (io.BytesIO(b"ID3\x03" + b"\0" * 99), "a")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422 and _t(db, tid).media == []
+    assert "apt install ffmpeg" in auth_client.get(f"/testimonials/{tid}").get_data(as_text=True)
 
 
 def test_forged_expired_and_cross_purpose_tokens(app, auth_client, db, inbox, monkeypatch):

@@ -6,8 +6,9 @@ Pillow, which drops EXIF (including GPS), XMP and ICC comments and refuses decom
 Files are stored under instance/media/ - outside the web root - encrypted with the field
 keyring, under random names, and only served by routes that check login or consent.
 
-Audio and video are stored as uploaded: stripping their metadata needs a media toolchain
-(ffmpeg) the app does not ship; the owner page says so.
+Audio and video are re-muxed by ffmpeg into a fresh container without any metadata (phones
+write the recording place, the device and sometimes the owner's name into them). Without
+ffmpeg on the server they are refused, never stored as uploaded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +96,67 @@ def _reencode(data: bytes, mime: str) -> bytes:
     return out.getvalue()
 
 
+#: mime -> (ffmpeg demuxer for the upload, muxer for the clean copy). The input format is
+#: forced: probing could take a crafted file for a playlist that makes ffmpeg read other files.
+FFMPEG_FORMATS = {
+    "audio/mpeg": ("mp3", "mp3"),
+    "audio/ogg": ("ogg", "ogg"),
+    "audio/wav": ("wav", "wav"),
+    "audio/mp4": ("mov", "ipod"),
+    "video/mp4": ("mov", "mp4"),
+    "video/webm": ("matroska", "webm"),
+}
+FFMPEG_TIMEOUT_SECONDS = 120
+UNREADABLE = N_("The file could not be read; it may be damaged.")
+
+
+def ffmpeg_binary() -> str | None:
+    """The ffmpeg to use: the FFMPEG setting, else the one on PATH; None when there is none."""
+    return shutil.which(current_app.config.get("FFMPEG") or "ffmpeg")
+
+
+def _strip_metadata(data: bytes, kind: str, mime: str) -> bytes:
+    """Copy the audio (and video) streams into a new container that carries no metadata.
+
+    Nothing is re-encoded (no quality loss, little CPU). Global, stream and chapter metadata
+    go (GPS position, device, title, comments, encoder), and so do attached pictures and data
+    streams (action cameras record GPS tracks as a data stream). Plaintext lives only in a
+    private temporary folder under instance/ for the few moments ffmpeg needs it.
+    """
+    binary = ffmpeg_binary()
+    if binary is None:
+        raise MediaError(
+            N_(
+                "Audio and video can only be uploaded when ffmpeg is installed on the "
+                "server: it removes the location and other details phones write into "
+                "these files. Ask whoever runs the server to install it (apt install ffmpeg)."
+            )
+        )
+    demuxer, muxer = FFMPEG_FORMATS[mime]
+    # audio: its sound only (no cover picture); video: picture and sound, either may be absent
+    # (a voice memo in WebM), but a file with neither fails ("does not contain any stream")
+    streams = ["-map", "0:a"] if kind == "audio" else ["-map", "0:V?", "-map", "0:a?"]
+    scratch = Path(current_app.instance_path) / "tmp"
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as folder:
+        source, target = Path(folder, "in"), Path(folder, "out")
+        source.write_bytes(data)
+        command = [
+            binary, "-nostdin", "-v", "error", "-protocol_whitelist", "file",
+            "-f", demuxer, "-i", str(source), *streams,
+            "-map_metadata", "-1", "-map_metadata:s", "-1", "-map_chapters", "-1",
+            "-c", "copy", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+            "-flags:a", "+bitexact", "-f", muxer, str(target),
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired as err:
+            raise MediaError(UNREADABLE) from err
+        if done.returncode != 0 or not target.exists() or target.stat().st_size == 0:
+            raise MediaError(UNREADABLE)
+        return target.read_bytes()
+
+
 def accept(data: bytes) -> CleanFile:
     """Check an upload and return it cleaned, or raise :class:`MediaError`."""
     if not data:
@@ -109,6 +174,8 @@ def accept(data: bytes) -> CleanFile:
         raise MediaError(N_("The file is larger than allowed for its type."))
     if kind == "image":
         data = _reencode(data, mime)
+    else:
+        data = _strip_metadata(data, kind, mime)
     return CleanFile(kind, mime, data)
 
 
