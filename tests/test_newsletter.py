@@ -297,6 +297,24 @@ def test_preferences_leave_one_list_and_join_another(app, client, db, inbox, aut
     assert "Bekräfta" in inbox.last(EMAIL)["Subject"]
 
 
+def test_lists_on_the_signup_form_are_not_ticked_in_advance(app, client, db, auth_client):
+    """With several lists, the person ticks the ones they want; ticking none is an error."""
+    post_form(auth_client, "/newsletter/settings", {"list-name": "Kurser"})
+    page = client.get("/subscribe").get_data(as_text=True)
+    boxes = re.findall(r'<input type="checkbox" name="lists"[^>]*>', page)
+    assert len(boxes) == 2 and not any("checked" in box for box in boxes)
+    none = _signup(client, lists_offered="1")
+    assert none.status_code == 422 and "Välj en lista" in none.get_data(as_text=True)
+    assert _count(db, Subscription) == 0
+    with db() as s:
+        from crm.newsletter.models import MailingList
+
+        kurser = s.scalar(select(MailingList).where(MailingList.name == "Kurser")).id
+    assert _signup(client, lists_offered="1", lists=[str(kurser)]).status_code == 200
+    with db() as s:
+        assert s.scalars(select(Subscription.list_id)).all() == [kurser]
+
+
 def test_consent_text_versions(app, client, db, auth_client, inbox):
     _signup(client, "first@example.se")
     post_form(
@@ -389,6 +407,37 @@ def test_purge_unconfirmed_signups(app, client, db, inbox):
     assert result.exit_code == 0, result.output
     with db() as s:
         assert s.scalars(select(Person.email)).all() == ["fresh@example.se"]
+
+
+def test_purging_a_stale_signup_keeps_a_patient_and_their_journal(app, client, db, inbox):
+    """A patient who signs up on the website and never confirms keeps everything else."""
+    from crm.people.models import JournalEntry
+
+    _signup(client, "patient@example.se")
+    with db() as s:
+        sub = s.scalar(
+            select(Subscription).join(Person).where(Person.email == "patient@example.se")
+        )
+        sub.created_at = utcnow() - timedelta(days=15)
+        s.add(JournalEntry(person_id=sub.person_id, text="Samtal 1", written_at=utcnow()))
+        s.commit()
+    result = app.test_cli_runner().invoke(args=["retention"])
+    assert result.exit_code == 0, result.output
+    with db() as s:
+        assert s.scalars(select(Person.email)).all() == ["patient@example.se"]
+        assert s.scalar(select(func.count()).select_from(JournalEntry)) == 1
+        assert s.scalar(select(func.count()).select_from(Subscription)) == 0  # only the sign-up
+    # a patient (journal, no client card) who asks to be forgotten gets a request, not an
+    # immediate erasure: the owner decides what the journal hold keeps
+    _subscribe_confirmed(client, inbox, "patient@example.se")
+    with app.app_context():
+        from crm.audit import Actor
+        from crm.db import get_session
+        from crm.newsletter import services
+
+        session = get_session()
+        patient = services.find_person(session, "patient@example.se")
+        assert services.forget(session, patient, Actor("public")) == "requested"
 
 
 def test_unsubscribe_url_command(app, client, inbox, db):

@@ -230,6 +230,29 @@ def test_feed_does_not_decrypt_the_clients_personnummer(app, auth_client, db, in
     assert "person.personnummer" not in decrypted and decrypted  # the text was decrypted
 
 
+def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
+    app, auth_client, db, inbox
+):
+    from crm.privacy import rights
+
+    tid = _create(auth_client, db)
+    _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
+    feed = app.test_client().get("/embed/testimonials.json")
+    assert len(feed.json["testimonials"]) == 1
+    with app.app_context():
+        from crm.db import get_session
+
+        s = get_session()
+        person = s.get(Testimonial, tid).person
+        rights.restrict(s, person, Actor.cli())
+        s.commit()
+        assert app.test_client().get("/embed/testimonials.json").json == {"testimonials": []}
+        assert "hjälpte" not in app.test_client().get("/embed/testimonials").get_data(as_text=True)
+        rights.lift_restriction(s, person, "Uppgifterna är kontrollerade", Actor.cli())
+        s.commit()
+    assert len(app.test_client().get("/embed/testimonials.json").json["testimonials"]) == 1
+
+
 def test_print_only_consent_stays_out_of_the_feed(app, auth_client, db, inbox):
     tid = _create(auth_client, db)
     _consent(

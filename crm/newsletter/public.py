@@ -82,6 +82,7 @@ def _signup_from_request() -> tuple[services.Signup, bool]:
         source = Source.EMBED_FORM if data.get("source") == "embed" else Source.SIGNUP_FORM
         consent = data.get("consent") in ("1", "on", "yes", "true")
         list_ids = data.getlist("lists")
+    offered = not request.is_json and data.get("lists_offered") == "1"
     try:
         ids = [int(x) for x in list_ids]
         text_id = int(data.get("consent_text_id")) if data.get("consent_text_id") else None
@@ -96,6 +97,7 @@ def _signup_from_request() -> tuple[services.Signup, bool]:
         source=source,
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
+        lists_offered=offered,
     )
     return signup, bool(data.get(HONEYPOT))
 

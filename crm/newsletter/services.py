@@ -34,6 +34,7 @@ from sqlalchemy.orm import joinedload
 from crm import audit
 from crm import outbox
 from crm.audit import Actor
+from crm.db import Base
 from crm.db import insert_ignoring_duplicates
 from crm.db import utcnow
 from crm.i18n import N_
@@ -50,6 +51,7 @@ from crm.newsletter.models import Subscription
 from crm.newsletter.models import Suppression
 from crm.outbox import Op
 from crm.people.models import ClientCard
+from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
 from crm.privacy import erasure
@@ -249,6 +251,9 @@ class Signup:
     source: str = Source.SIGNUP_FORM
     ip: str | None = None
     user_agent: str | None = None
+    #: the form showed the lists to tick (none pre-ticked): ticking none is an error, not
+    #: a silent default. Without a choice shown, the default list is the one consented to.
+    lists_offered: bool = False
 
 
 @dataclass
@@ -292,6 +297,8 @@ def signup(session: Session, req: Signup) -> SignupResult:
     text = session.get(ConsentText, req.consent_text_id) if req.consent_text_id else None
     if text is None:
         text = current_consent_text(session)
+    if req.lists_offered and not req.list_ids:
+        raise NewsletterError(N_("Choose a list to subscribe to."))
     lists = _lists_for(session, req.list_ids)
     ratelimit.hit(session, ratelimit.bucket("signup-ip", req.ip or "-"))
     ratelimit.hit(session, ratelimit.bucket("signup-email", email))
@@ -771,10 +778,40 @@ def subject_data(session: Session, person: Person) -> dict[str, Any]:
 
 
 def is_newsletter_only(session: Session, person: Person) -> bool:
-    """Tell whether the person is known only as a subscriber (no client card, no visits)."""
-    has_card = session.scalar(select(ClientCard.id).where(ClientCard.person_id == person.id))
-    has_visit = session.scalar(select(Visit.id).where(Visit.person_id == person.id).limit(1))
-    return has_card is None and has_visit is None
+    """Tell whether the person is not a client: no client card, no visits, no journal.
+
+    Decides whether "forget me" erases at once (through the erasure mechanism, which keeps
+    legal holds) or becomes a request for the owner to handle.
+    """
+    for column in (ClientCard.person_id, Visit.person_id, JournalEntry.person_id):
+        if session.scalar(select(column).where(column == person.id).limit(1)) is not None:
+            return False
+    return True
+
+
+#: Tables about a person that are the newsletter's own, or only bookkeeping of where the
+#: address was sent; any other table referring to a person is "something else on file".
+NEWSLETTER_TABLES = frozenset({"subscription", "consent_record", "provider_link", "outbox_op"})
+
+
+def only_newsletter_records(session: Session, person: Person) -> bool:
+    """Tell whether nothing but newsletter records refers to the person.
+
+    Found from the schema, not from a list of features: every table with a foreign key to
+    ``person`` (client card, visits, journal, testimonials, legal holds, requests, and any
+    table added later) counts, except the newsletter's own. The purge of stale sign-ups
+    deletes the person row directly, so it must not miss anything: a fixed list once missed
+    the journal, and a patient who signed up and never confirmed lost it.
+    """
+    for table in Base.metadata.sorted_tables:
+        if table.name in NEWSLETTER_TABLES:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "person":
+                found = session.scalar(select(fk.parent).where(fk.parent == person.id).limit(1))
+                if found is not None:
+                    return False
+    return True
 
 
 def forget(session: Session, person: Person, actor: Actor) -> str:
@@ -866,7 +903,7 @@ def purge_unconfirmed(
     for person_id in people:
         person = session.get(Person, person_id)
         remaining = session.scalar(select(func.count()).where(Subscription.person_id == person_id))
-        if person is not None and not remaining and is_newsletter_only(session, person):
+        if person is not None and not remaining and only_newsletter_records(session, person):
             session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person_id))
             session.delete(person)
     if stale:

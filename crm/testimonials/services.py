@@ -409,13 +409,17 @@ class FeedItem:
 def feed(session: Session) -> list[FeedItem]:
     """Published testimonials with a consent covering the website, newest first.
 
-    The text and each medium appear only if the client consented to that medium. Of the
+    The text and each medium appear only if the client consented to that medium, and nothing
+    of a person whose processing is restricted appears. Of the
     person only the name is loaded: this runs for anonymous visitors, and loading the whole
     row would decrypt their personnummer on every request for nothing.
     """
     stmt = (
         select(Testimonial)
-        .where(Testimonial.status == Status.PUBLISHED)
+        .join(Person, Person.id == Testimonial.person_id)
+        # a restricted person's data is only stored, not used (Art. 18): out of the feed
+        # until the restriction is lifted, like every other use
+        .where(Testimonial.status == Status.PUBLISHED, Person.restricted_at.is_(None))
         .options(
             selectinload(Testimonial.consents),
             selectinload(Testimonial.media),
