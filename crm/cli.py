@@ -270,6 +270,15 @@ def erase_command(email: str, yes: bool) -> None:
     for kept in the_plan.keep:
         click.echo(f"Kept: {kept.what} ({kept.why}) until {kept.until:%Y-%m-%d}")
     click.echo("Providers told to erase: " + (", ".join(the_plan.providers) or "none"))
+    if the_plan.take_down:
+        for pub in the_plan.take_down:
+            click.echo(
+                f"Still published: {pub.channel} {pub.url or ''} (testimonial {pub.testimonial_id})"
+            )
+        raise click.ClickException(
+            "Take these down and tick them off on the testimonial page first: the erasure "
+            "would delete the only record that they exist. Nothing was changed."
+        )
     if not yes and not click.confirm("Erase now?"):
         raise click.ClickException("Nothing was changed.")
     erasure.execute(db, person, Actor.cli())

@@ -241,6 +241,62 @@ def test_cli_erase(app, db):
     assert app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"]).exit_code != 0
 
 
+def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_client):
+    """Erasing would delete the only record of an Instagram post: it must come down first."""
+    from crm.testimonials.models import Publication
+
+    with app.app_context():
+        from crm.db import get_session
+        from crm.newsletter import services as newsletter
+        from crm.testimonials import services as testimonials
+
+        s = get_session()
+        newsletter.add_manual(
+            s,
+            email="insta@example.se",
+            name="Ina Insta",
+            list_id=newsletter.default_list(s).id,
+            method="verbal",
+            note="",
+            actor=Actor.cli(),
+        )
+        person = newsletter.find_person(s, "insta@example.se")
+        t = testimonials.create(s, person, "Fantastiskt!", "first_name", Actor.cli())
+        post = Publication(channel="social", url="https://instagram.com/p/abc", automatic=False)
+        t.publications.append(post)
+        request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
+        s.commit()
+        rid, pub_id = request.id, post.id
+        assert [p.id for p in erasure.plan(s, person).take_down] == [pub_id]
+        # "forget me" on the preferences page becomes a request instead of erasing at once
+        assert newsletter.forget(s, person, Actor("public")) == "requested"
+        s.rollback()
+    page = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
+    assert 'id="take-down"' in page and "instagram.com/p/abc" in page
+    assert f'action="/privacy/requests/{rid}/erase"' not in page
+    refused = post_form(
+        auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}"
+    )
+    assert refused.status_code == 302
+    cli = app.test_cli_runner().invoke(args=["erase", "insta@example.se", "--yes"])
+    assert cli.exit_code != 0 and "instagram.com/p/abc" in cli.output
+    with db() as s:
+        assert (
+            s.scalar(select(Person.email).where(Person.name == "Ina Insta")) == "insta@example.se"
+        )
+        assert s.get(Publication, pub_id) is not None
+    # taken down and ticked off: now the erasure goes ahead
+    post_form(
+        auth_client,
+        f"/testimonials/publications/{pub_id}/removed",
+        {},
+        page=f"/privacy/requests/{rid}",
+    )
+    post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")
+    with db() as s:
+        assert s.scalar(select(Person).where(Person.name == "Ina Insta")) is None
+
+
 def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app, db):
     """Forget-me by a newsletter-only subject: legal holds stand, media files go.
 

@@ -823,7 +823,11 @@ def forget(session: Session, person: Person, actor: Actor) -> str:
     becomes an erasure request for the owner, due one calendar month later like every
     request. Returns "erased" or "requested".
     """
-    if person.email and is_newsletter_only(session, person):
+    if (
+        person.email
+        and is_newsletter_only(session, person)
+        and not erasure.plan(session, person).take_down  # the owner must take those down
+    ):
         erasure.execute(session, person, actor, via="preferences")
         return "erased"
     unsubscribe(session, person, Method.PREFERENCES, actor)

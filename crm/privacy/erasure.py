@@ -39,6 +39,7 @@ from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.requests import add_months
 from crm.testimonials import media as media_store
+from crm.testimonials.models import Publication
 from crm.testimonials.models import Testimonial
 
 
@@ -51,6 +52,10 @@ class Kept:
     until: datetime
 
 
+class ErasureBlocked(RuntimeError):
+    """Testimonials are still up in places only the owner can take them down from."""
+
+
 @dataclass
 class Plan:
     """What an erasure will do."""
@@ -59,6 +64,10 @@ class Plan:
     delete: list[str] = field(default_factory=list)
     keep: list[Kept] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
+    #: manual publications (a post, a flyer) not yet ticked off as taken down. Erasing the
+    #: testimonial would delete the only record that they exist (Art. 17(2)), so they block
+    #: the erasure until the owner has taken them down.
+    take_down: list[Publication] = field(default_factory=list)
 
     @property
     def full(self) -> bool:
@@ -107,6 +116,18 @@ def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
         )
     ]
     result.providers = sorted(outbox.providers_for(session, person.id))
+    result.take_down = list(
+        session.scalars(
+            select(Publication)
+            .join(Testimonial)
+            .where(
+                Testimonial.person_id == person.id,
+                Publication.automatic.is_(False),
+                Publication.removed_at.is_(None),
+            )
+            .order_by(Publication.id)
+        )
+    )
     return result
 
 
@@ -122,6 +143,8 @@ def execute(
     ``via`` names where an erasure without a request came from (the audit trail keeps it).
     """
     the_plan = plan(session, person)
+    if the_plan.take_down:
+        raise ErasureBlocked(f"{len(the_plan.take_down)} publication(s) still up")
     email = person.email
     if email:
         suppression.suppress(session, email, Reason.ERASED)

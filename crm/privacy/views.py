@@ -391,7 +391,12 @@ def erase(request_id: int) -> Any:
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
     receipt_person = Person(name=person.name, email=person.email)
-    the_plan = erasure.execute(db, person, current_actor(), request=row)
+    try:
+        the_plan = erasure.execute(db, person, current_actor(), request=row)
+    except erasure.ErasureBlocked:
+        db.rollback()
+        flash(_("Take the testimonial down where it was published first (see the plan)."), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id))
     db.commit()
     _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
     flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
