@@ -109,6 +109,7 @@ def test_first_run_owner_mfa_client_search_and_audit(app, live_server, page):
     page.goto(f"{live_server}/people/")
     page.fill("#q", "19811228-9874")
     page.click("form.search button[type=submit]")
+    assert "9874" not in page.url  # searched with a POST: the number is in no URL
     page.screenshot(path=ARTIFACTS / "04-search.png", full_page=True)
     page.click("text=Kalle Klient")
 

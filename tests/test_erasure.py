@@ -200,6 +200,10 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
         erasure.complete_waiting(s)
         s.commit()
         assert s.get(DataRequest, rid).status == "completed"
+        closed = s.scalar(
+            select(AuditEvent).where(AuditEvent.action == "privacy.request_completed")
+        )
+        assert closed.object_id == str(rid) and closed.actor_kind == "system"
 
 
 def test_profile_b_erasure_removes_everything_and_holds_expire(app, db, auth_client):

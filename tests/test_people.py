@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from datetime import timedelta
 
@@ -106,6 +107,28 @@ def test_pagination(app, auth_client):
     page2 = auth_client.get("/people/?page=2").get_data(as_text=True)
     assert ">C</a>" in page2 and ">A</a>" not in page2
     assert auth_client.get("/people/?page=x").status_code == 200
+
+
+def test_search_is_posted_so_no_personnummer_reaches_a_url(app, auth_client):
+    """ASVS 14.2.1 / IMY: a personnummer (or a name) searched for is never part of a URL."""
+    app.config["PEOPLE_PER_PAGE"] = 1
+    _add(auth_client, name="Kalle Klient", personnummer="811228-9874")
+    _add(auth_client, name="Kalle Annan")
+    listing = auth_client.get("/people/").get_data(as_text=True)
+    assert re.search(r'<form method="post" action="/people/" class="search"', listing)
+    found = post_form(auth_client, "/people/", {"q": "19811228-9874"}, page="/people/")
+    body = found.get_data(as_text=True)
+    assert found.status_code == 200 and "Kalle Klient" in body and "Kalle Annan" not in body
+    assert "9874" not in " ".join(re.findall(r'(?:href|action)="([^"]*)"', body))
+    # the pages of a search are POSTs that carry the query in the body
+    first = post_form(auth_client, "/people/", {"q": "kalle"}, page="/people/").get_data(
+        as_text=True
+    )
+    assert 'name="page" value="2"' in first and "?q=" not in first
+    second = post_form(auth_client, "/people/", {"q": "kalle", "page": "2"}, page="/people/")
+    assert second.status_code == 200 and "Sida 2 av 2" in second.get_data(as_text=True)
+    # without a CSRF token the search is refused
+    assert auth_client.post("/people/", data={"q": "kalle"}).status_code == 400
 
 
 def test_personnummer_masked_until_revealed_and_reveal_is_audited(app, auth_client, db):

@@ -254,6 +254,20 @@ def test_settings_feed_the_policy_and_the_record(app, auth_client, client):
     assert "Terapi Anna AB" in csv_text and "Nyhetsbrev" in csv_text or "Newsletter" in csv_text
 
 
+def test_configured_mail_providers_are_always_in_the_policy_and_record(app, auth_client, client):
+    """A provider the CRM sends addresses to is a processor, ticked in the settings or not."""
+    assert _settings(auth_client, **{"proc-Mailchimp": ""}).status_code == 302
+    policy = client.get("/integritetspolicy").get_data(as_text=True)
+    assert "Mailchimp" not in policy  # not ticked, not configured
+    app.config["MAILCHIMP_API_KEY"] = "key-us1"
+    policy = client.get("/integritetspolicy").get_data(as_text=True)
+    assert "Mailchimp" in policy and "Data Privacy Framework" in policy
+    record = auth_client.get("/privacy/record").get_data(as_text=True)
+    newsletter = record[record.index("Nyhetsbrev") :]
+    assert "Mailchimp" in newsletter
+    assert "alla uppgifter stannar inom EU/EES" not in newsletter[: newsletter.index("</section>")]
+
+
 def test_retention_below_the_legal_minimum_is_refused_with_the_reason(app, auth_client, client):
     response = _settings(auth_client, **{"ret-journal": "60"})
     body = response.get_data(as_text=True)

@@ -33,19 +33,26 @@ def get_person_or_404(person_id: int) -> Person:
     return person
 
 
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 def index() -> Any:
-    """List people with search and pagination."""
-    query = request.args.get("q", "")[:100]
-    archived = request.args.get("archived") == "1"
-    page, per_page = _page_arg(), current_app.config["PEOPLE_PER_PAGE"]
+    """List people with search and pagination.
+
+    The search form POSTs, so what was searched for (a personnummer, a name) never lands in
+    a URL, the browser history or a proxy's access log (ASVS 14.2.1); its pages are POSTs
+    too. GET still lists everyone (and takes ``?q=`` for links and scripts).
+    """
+    values = request.args
+    if request.method == "POST":
+        if not forms.ButtonForm().validate_on_submit():
+            abort(400)
+        values = request.form
+    query = values.get("q", "")[:100]
+    archived = values.get("archived") == "1"
+    try:
+        page = max(1, int(values.get("page", "1")))
+    except ValueError:
+        page = 1
+    per_page = current_app.config["PEOPLE_PER_PAGE"]
     rows, total = services.search_people(
         get_session(), query, page=page, per_page=per_page, include_archived=archived
     )
@@ -59,6 +66,7 @@ def index() -> Any:
         pages=pages,
         archived=archived,
         masked=services.masked_personnummer,
+        button=forms.ButtonForm(),
     )
 
 

@@ -244,6 +244,15 @@ def complete_waiting(session: Session) -> list[DataRequest]:
         if pending is None:
             request.status, request.completed_at = "completed", utcnow()
             done.append(request)
+            # closing a request is evidence too: when, and that it was the providers' answers
+            audit.record(
+                session,
+                Actor.system(),
+                "privacy.request_completed",
+                object_type="data_request",
+                object_id=request.id,
+                details={"kind": "erasure", "providers_confirmed": len(ids)},
+            )
     return done
 
 

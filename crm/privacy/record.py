@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from crm.outbox import enabled_providers
+from crm.privacy.settings import KNOWN_PROCESSORS
 from crm.privacy.settings import PracticeSettings
 from crm.privacy.settings import Processor
 
@@ -56,9 +58,23 @@ def _describe(processors: list[Processor], extra: str = "") -> tuple[str, str]:
     return recipients, "; ".join(outside) or _("None: all data stays in the EU/EEA")
 
 
+def processors_in_use(settings: PracticeSettings) -> list[Processor]:
+    """The processors the owner listed, plus every mail provider the CRM sends addresses to.
+
+    The app knows it uses those, so the record and the policy cannot leave them out (a
+    Mailchimp key with nothing ticked used to say "all data stays in the EU/EEA").
+    """
+    procs = settings.processor_list()
+    listed = {p.name.lower() for p in procs}
+    known = {p.name.lower(): p for p in KNOWN_PROCESSORS}
+    return procs + [
+        known[name] for name in enabled_providers() if name not in listed and name in known
+    ]
+
+
 def activities(settings: PracticeSettings) -> list[Activity]:
     """The practice's processing activities."""
-    procs = settings.processor_list()
+    procs = processors_in_use(settings)
     profile_a = settings.profile == "A"
     # Every processor appears somewhere: anything not for mail or money serves the client work
     # (booking, journal system, web hosting, free entries).
