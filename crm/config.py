@@ -12,6 +12,7 @@ import secrets
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -116,6 +117,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if app.config["MAIL_BACKEND"] is None:
         app.config["MAIL_BACKEND"] = "file" if app.config["ENV"] == "development" else "smtp"
     check_production_secrets(app)
+    check_production_base_url(app)
     _derive_cookie_settings(app)
 
 
@@ -175,6 +177,27 @@ def check_production_secrets(app: Flask) -> None:
     if app.config["ENV"] == "production" and len(str(app.config["SECRET_KEY"])) < 32:
         raise ConfigurationError(
             f"CRM_SECRET_KEY is too short (< 32 characters).\n\n{SECRETS_HELP}"
+        )
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_production_base_url(app: Flask) -> None:
+    """Refuse plain HTTP on a public address in production.
+
+    Over ``http://`` session cookies lose ``Secure``, HSTS is off, and mail providers refuse
+    RFC 8058 one-click unsubscribes (they require HTTPS). A loopback address stays allowed:
+    a deployment tried out on the machine itself, or a benchmark.
+    """
+    url = urlsplit(str(app.config["BASE_URL"]))
+    if app.config["ENV"] != "production" or url.scheme == "https":
+        return
+    if url.hostname not in LOOPBACK_HOSTS:
+        raise ConfigurationError(
+            f"CRM_BASE_URL must start with https:// in production (it is {url.scheme}://"
+            f"{url.hostname}): put the app behind a web server that terminates TLS "
+            "(nginx or Caddy, see README) and set CRM_BASE_URL=https://your.domain."
         )
 
 

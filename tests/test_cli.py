@@ -72,6 +72,15 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     assert "secrets.token_urlsafe" in result.stderr  # says how to generate them
 
 
+def test_production_refuses_plain_http_on_a_public_address(tmp_path):
+    env = _env(tmp_path, CRM_SECRET_KEY=TEST_SECRET, CRM_ENCRYPTION_KEY=TEST_KEY)
+    public = _crm({**env, "CRM_BASE_URL": "http://crm.example.se"}, "init")
+    assert public.returncode != 0 and "https://" in public.stderr and "Caddy" in public.stderr
+    # loopback (trying it out on the machine itself) and HTTPS are fine
+    assert _crm({**env, "CRM_BASE_URL": "http://127.0.0.1:8000"}, "init").returncode == 0
+    assert _crm({**env, "CRM_BASE_URL": "https://crm.example.se"}, "init").returncode == 0
+
+
 def test_init_and_create_user_from_stdin(tmp_path):
     env = _env(tmp_path, CRM_SECRET_KEY=TEST_SECRET, CRM_ENCRYPTION_KEY=TEST_KEY)
     assert _crm(env, "init").returncode == 0
