@@ -302,3 +302,34 @@ def test_data_subject_request_from_receipt_to_completion(app, live_server, page,
     page.screenshot(path=ARTIFACTS / "30-request-done.png", full_page=True)
     page.goto(f"{live_server}/")
     assert page.locator("#requests").count() == 0
+
+
+def test_breach_documented_and_reported_in_the_browser(app, live_server, page, owner):
+    """A lost phone: documented through the form, the 72-hour deadline shown, then reported."""
+    page.goto(f"{live_server}/auth/login")
+    page.fill("#email", owner.email)
+    page.fill("#password", owner.password)
+    page.click("main button[type=submit]")
+    page.fill("#code", owner.code(app))
+    page.click("main button[type=submit]")
+    page.goto(f"{live_server}/privacy/requests")
+    page.click("text=Personuppgiftsincidenter")
+    page.fill("#discovered_on", "2026-11-20")
+    page.fill("#discovered_time", "14:30")
+    page.fill("#description", "Mobil med klientmejl borttappad på tåget")
+    page.fill("#affected", "Mejl från cirka 20 klienter")
+    page.fill("#consequences", "Någon kan se att de går i terapi")
+    page.fill("#measures", "Mobilen spärrad och raderad på distans")
+    page.select_option("#risk", "risk")
+    page.click("main form button[type=submit]")
+    assert "Incidenten är dokumenterad" in page.locator("main").text_content()
+    page.screenshot(path=ARTIFACTS / "32-breach.png", full_page=True)
+    page.goto(f"{live_server}/")
+    assert "anmäl till IMY senast" in page.locator("#breaches-owed").text_content()
+    page.screenshot(path=ARTIFACTS / "33-dashboard-breach.png", full_page=True)
+    page.click("#breaches-owed a")
+    page.fill("#rep-reference", "IMY-2026-77")
+    page.click("#imy button[type=submit]")
+    assert "IMY-2026-77" in page.locator("#imy").text_content()
+    page.goto(f"{live_server}/")
+    assert page.locator("#breaches-owed").count() == 0

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text
 
 from crm.audit import Actor
+from crm.audit import AuditEvent
 from crm.db import utcnow
 from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
@@ -353,3 +356,65 @@ def test_first_use_of_the_settings_survives_a_racing_first_use(app, db, monkeypa
         again = practice.load(s, "Another name")
         s.commit()
         assert len(calls) == 2 and again.id == first.id and again.name == "Praktiken"
+
+
+def _breach(auth_client, **overrides):
+    data = {
+        "discovered_on": (utcnow() - timedelta(days=4)).date().isoformat(),
+        "discovered_time": "09:30",
+        "description": "Mobilen med klientmejl glömdes på tåget",
+        "affected": "E-post från cirka 20 klienter, några med hälsouppgifter",
+        "consequences": "Andra kan läsa att de går i terapi",
+        "measures": "Mobilen spärrad på distans, lösenord bytta",
+        "risk": "risk",
+        **overrides,
+    }
+    return post_form(auth_client, "/privacy/breaches", data)
+
+
+def test_breach_register_with_the_72_hour_clock(app, auth_client, db):
+    """Art. 33: every breach documented; a risky one reported to IMY within 72 hours."""
+    response = _breach(auth_client)
+    assert response.status_code == 302
+    detail_url = response.headers["Location"]
+    detail = auth_client.get(detail_url).get_data(as_text=True)
+    assert "Mobilen med klientmejl" in detail and 'id="imy"' in detail
+    assert "flash-error" in detail  # discovered four days ago: the 72 hours are over
+    dashboard = auth_client.get("/").get_data(as_text=True)
+    owed = dashboard[dashboard.index('id="breaches-owed"') :]
+    assert "anmäl till IMY senast" in owed and "försenad" in owed
+    with db() as s:
+        from crm.privacy.models import Breach
+
+        row = s.scalar(select(Breach))
+        stockholm = row.discovered_at.astimezone(ZoneInfo("Europe/Stockholm"))
+        assert stockholm.strftime("%H:%M") == "09:30"  # typed as the practice's local time
+        assert row.discovered_at.utcoffset() == timedelta(0)  # stored as UTC
+        raw = s.execute(text("SELECT description FROM breach")).scalar()
+        assert "Mobilen" not in raw  # encrypted at rest
+    post_form(
+        auth_client, f"{detail_url}/reported", {"rep-reference": "IMY-2026-123"}, page=detail_url
+    )
+    assert "IMY-2026-123" in auth_client.get(detail_url).get_data(as_text=True)
+    assert 'id="breaches-owed"' not in auth_client.get("/").get_data(as_text=True)
+    with db() as s:
+        actions = s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert actions[-2:] == ["breach.record", "breach.reported"]
+
+
+def test_breach_without_risk_needs_the_reason_and_a_high_risk_one_a_notice(app, auth_client, db):
+    refused = _breach(auth_client, risk="none")
+    assert refused.status_code == 422 and "Skriv varför" in refused.get_data(as_text=True)
+    assert _breach(auth_client, risk="none", no_report_reason="Krypterad disk").status_code == 302
+    assert 'id="breaches-owed"' not in auth_client.get("/").get_data(as_text=True)
+    future = _breach(auth_client, discovered_on=(utcnow() + timedelta(days=2)).date().isoformat())
+    assert future.status_code == 422
+    high = _breach(auth_client, risk="high")
+    url = high.headers["Location"]
+    post_form(auth_client, f"{url}/reported", {}, page=url)
+    owed = auth_client.get("/").get_data(as_text=True)
+    assert "berätta för de drabbade" in owed
+    post_form(auth_client, f"{url}/informed", {}, page=url)
+    assert 'id="breaches-owed"' not in auth_client.get("/").get_data(as_text=True)
+    register = auth_client.get("/privacy/breaches").get_data(as_text=True)
+    assert register.count("/privacy/breaches/") >= 2 and "inte anmäld" in register

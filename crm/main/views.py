@@ -27,6 +27,7 @@ from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
 from crm.people import services as people_services
 from crm.people.models import ClientCard
+from crm.privacy import breaches
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.testimonials import services as testimonial_services
@@ -55,6 +56,7 @@ def dashboard() -> Any:
         .order_by(DataRequest.due_at)
     ).all()
     tasks = testimonial_services.removal_tasks(db)
+    breaches_owed = breaches.owed(db)
     decisions = retention.decisions(db)
     failing_ops = (
         db.scalar(select(func.count()).where(OutboxOp.status == "pending", OutboxOp.attempts > 0))
@@ -65,6 +67,8 @@ def dashboard() -> Any:
     return render_template(
         "main/dashboard.html",
         removal_tasks=tasks,
+        breaches=breaches_owed,
+        breach_due=breaches.report_due,
         decisions=decisions,
         failing_ops=failing_ops,
         charts=chart_list,

@@ -70,6 +70,11 @@ OUTBOX_OP = {
     "erase": _l("erase"),
     "remove": _l("take out of the audience (restriction)"),
 }
+BREACH_RISK = {
+    "none": _l("unlikely to harm anyone"),
+    "risk": _l("a risk"),
+    "high": _l("a high risk"),
+}
 ACTION = {"grant": _l("Consent given"), "confirm": _l("Confirmed"), "withdraw": _l("Withdrawn")}
 
 
@@ -83,6 +88,7 @@ def register(bp: Blueprint) -> None:
         ("request_kind_label", REQUEST_KIND),
         ("provider_status_label", PROVIDER_STATUS),
         ("outbox_op_label", OUTBOX_OP),
+        ("breach_risk_label", BREACH_RISK),
         ("request_status_label", REQUEST_STATUS),
         ("request_channel_label", REQUEST_CHANNEL),
         ("hold_label", HOLD),

@@ -94,3 +94,41 @@ class HoldForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form with only a CSRF token, for POST buttons."""
+
+
+class BreachForm(FlaskForm):
+    """Document a personal data breach."""
+
+    discovered_on = DateField(_l("Discovered on"), validators=[DataRequired()])
+    discovered_time = StringField(
+        _l("at (hh:mm)"), validators=[DataRequired(), Length(max=5)], default="12:00"
+    )
+    description = TextAreaField(_l("What happened"), validators=[DataRequired(), Length(max=4000)])
+    affected = TextAreaField(
+        _l("Which data, about whom, about how many people"),
+        validators=[DataRequired(), Length(max=4000)],
+    )
+    consequences = TextAreaField(
+        _l("Likely consequences for them"), validators=[DataRequired(), Length(max=4000)]
+    )
+    measures = TextAreaField(
+        _l("What was done, and will be done, about it"),
+        validators=[DataRequired(), Length(max=4000)],
+    )
+    risk = SelectField(
+        _l("Risk to the people affected"),
+        choices=[
+            SelectChoice("risk", _l("A risk: report to IMY within 72 hours")),
+            SelectChoice("high", _l("A high risk: report to IMY and tell the people affected")),
+            SelectChoice("none", _l("Unlikely to harm anyone: not reported (say why)")),
+        ],
+    )
+    no_report_reason = TextAreaField(
+        _l("Why it is unlikely to harm anyone"), validators=[Length(max=4000)]
+    )
+
+
+class ReportedForm(FlaskForm):
+    """IMY was notified."""
+
+    reference = StringField(_l("IMY's case reference (if you have one)"), [Length(max=64)])

@@ -85,3 +85,34 @@ class LegalHold(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("kind in ('bookkeeping', 'legal_claim')", name="known_kind"),)
+
+
+class Breach(Base):
+    """A personal data breach, documented whether or not it is reported (GDPR Art. 33(5)).
+
+    ``risk`` decides what the law asks next: "none" needs a written reason for not reporting;
+    "risk" a report to IMY within 72 hours of discovery (Art. 33(1)); "high" also telling the
+    people affected without undue delay (Art. 34).
+    """
+
+    __tablename__ = "breach"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: what happened; the data and people affected; likely consequences; measures taken.
+    #: Free text that may name people: encrypted.
+    description: Mapped[str] = mapped_column(EncryptedText("breach.description"))
+    affected: Mapped[str] = mapped_column(EncryptedText("breach.affected"))
+    consequences: Mapped[str] = mapped_column(EncryptedText("breach.consequences"))
+    measures: Mapped[str] = mapped_column(EncryptedText("breach.measures"))
+    risk: Mapped[str] = mapped_column(String(8))
+    no_report_reason: Mapped[str | None] = mapped_column(EncryptedText("breach.no_report_reason"))
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    imy_reference: Mapped[str | None] = mapped_column(String(64))
+    informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("risk in ('none', 'risk', 'high')", name="known_risk"),)
