@@ -231,6 +231,27 @@ def test_cli_import_with_progress(app, db, tmp_path):
     assert "line 4: not a valid email address" in result.output
     assert result.exit_code == 1  # rows with errors: a script notices
     assert len(_statuses(db)) == 4
+    # the file gave no consent dates: the proof says so instead of passing off the import time
+    with db() as s:
+        from crm.newsletter.importer import UNDATED_NOTE
+        from crm.newsletter.models import ConsentRecord
+
+        notes = set(s.scalars(select(ConsentRecord.note)))
+    assert notes == {UNDATED_NOTE}
+
+
+def test_imported_consent_dates_are_kept_without_a_note(app, db, tmp_path):
+    path = tmp_path / "daterad.csv"
+    path.write_text("email;datum\nd@example.se;2024-03-01\n")
+    result = app.test_cli_runner().invoke(
+        args=["import-subscribers", str(path), "--consent-method", "paper_form"]
+    )
+    assert result.exit_code == 0, result.output
+    with db() as s:
+        from crm.newsletter.models import ConsentRecord
+
+        record = s.scalar(select(ConsentRecord))
+    assert record.note is None and record.occurred_at.date().isoformat() == "2024-03-01"
 
 
 def test_export_is_streamed_csv(app, auth_client, db):

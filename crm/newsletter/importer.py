@@ -53,6 +53,9 @@ from crm.people.models import Person
 from crm.people.models import name_keys
 from crm.people.models import new_public_id
 
+#: kept with an imported consent whose file gave no date (shown on the consent timeline)
+UNDATED_NOTE = "Samtyckesdatum saknades i importfilen; tiden är importens."
+
 ALIASES = {
     "email": "email",
     "e-post": "email",
@@ -330,7 +333,8 @@ def _write(
                 "text_hash": None,
                 "ip": None,
                 "user_agent": None,
-                "note": None,
+                # the proof must not claim a consent time it does not know
+                "note": None if row.consent_date else UNDATED_NOTE,
             }
         )
     bulk_insert(conn, Subscription.__table__, subs)

@@ -246,13 +246,29 @@ def preferences_link(token: str) -> Any:
         return bad_token_response()
     db = get_session()
     person = services.person_by_public_id(db, public_id)
-    if person is not None and person.email:
+    if person is not None and person.email and not _preferences_mail_throttled(db, public_id):
         try:
             mails.send_preferences_link(person)
         except mail.MailError:
             current_app.logger.exception("preferences mail failed")
             return render_template("public/mail_failed.html"), 503
     return render_template("public/preferences_sent.html")
+
+
+def _preferences_mail_throttled(db: Any, public_id: str) -> bool:
+    """At most a few preferences mails per person and hour: the button must not mail-bomb.
+
+    Counted per person, and the page says "sent" either way, so it tells nobody anything.
+    """
+    name = ratelimit.bucket("preferences-mail", public_id)
+    if ratelimit.count(db, name, timedelta(hours=1)) >= PREFERENCES_MAILS_PER_HOUR:
+        return True
+    ratelimit.hit(db, name)
+    db.commit()
+    return False
+
+
+PREFERENCES_MAILS_PER_HOUR = 3
 
 
 # --- preferences ------------------------------------------------------------------------------
