@@ -49,7 +49,10 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             Actor.cli(),
         )
         people.update_client_card(
-            s, person, people.ClientCardData(None, None, "Sömnproblem", "health_care"), Actor.cli()
+            s,
+            person,
+            people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"),
+            Actor.cli(),
         )
         if journal_days_ago is not None:
             entry = people.add_journal_entry(s, person, "Första samtalet.", Actor.cli())

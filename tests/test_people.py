@@ -166,6 +166,27 @@ def test_edit_form_never_echoes_the_personnummer(app, auth_client, db):
     assert _person(db, id=person.id).personnummer is None
 
 
+def test_health_care_basis_only_for_licensed_care(app, auth_client, db):
+    """Art. 9(2)(h) covers licensed care under patientdatalagen (profile A), not coaching."""
+    _add(auth_client)
+    pid = _person(db, name="Kalle Klient").id
+    card = {"card-health_notes": "Migrän", "card-art9_basis": "health_care"}
+    refused = post_form(auth_client, f"/people/{pid}/client", card, page=f"/people/{pid}")
+    assert "profil A" in auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    with db() as s:
+        assert s.scalar(text("SELECT count(*) FROM client_card")) == 0, refused
+    with app.app_context():
+        from crm.db import get_session
+        from crm.privacy import settings as practice
+
+        session = get_session()
+        practice.load(session, "Psykolog AB").profile = "A"
+        session.commit()
+    post_form(auth_client, f"/people/{pid}/client", card, page=f"/people/{pid}")
+    with db() as s:
+        assert s.scalar(text("SELECT art9_basis FROM client_card")) == "health_care"
+
+
 def test_health_notes_need_art9_basis_are_encrypted_and_reveal_is_audited(app, auth_client, db):
     _add(auth_client)
     pid = _person(db, name="Kalle Klient").id

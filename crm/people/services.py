@@ -17,6 +17,7 @@ from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -278,6 +279,14 @@ def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str |
     return notes or ""
 
 
+def _practice_profile(session: Session) -> str | None:
+    """The practice's profile ("A" licensed care, "B" other), read by table name.
+
+    Read with SQL, not through the privacy feature's model, so people/ imports no feature.
+    """
+    return session.execute(text("SELECT profile FROM practice_settings WHERE id = 1")).scalar()
+
+
 @dataclass
 class ClientCardData:
     """What the owner can type on a client card."""
@@ -302,6 +311,13 @@ def update_client_card(
         raise PersonError(N_("Choose the legal basis for the health notes."))
     if notes and basis is None:
         raise PersonError(N_("Health notes need a recorded legal basis (GDPR Art. 9)."))
+    if basis == Art9Basis.HEALTH_CARE and _practice_profile(session) != "A":
+        raise PersonError(
+            N_(
+                "Health care (Art. 9(2)(h)) is a basis only for licensed care under "
+                "patientdatalagen (profile A in the settings). Choose explicit consent."
+            )
+        )
     if data.client_since and data.client_until and data.client_until < data.client_since:
         raise PersonError(N_("'Client until' cannot be before 'client since'."))
     card = person.client_card
