@@ -354,17 +354,24 @@ def test_owner_adds_by_hand_only_with_consent_method(app, auth_client, db):
         },
     )
     assert _count(db, Subscription) == 0 and response.status_code == 200
-    post_form(
-        auth_client,
-        "/newsletter/add",
-        {
-            "email": "papper@example.se",
-            "name": "Per",
-            "list_id": list_id,
-            "method": "soft_opt_in",
-            "note": "klient sedan 2024",
-        },
-    )
+    soft = {
+        "email": "papper@example.se",
+        "name": "Per",
+        "list_id": list_id,
+        "method": "soft_opt_in",
+        "note": "klient sedan 2024",
+    }
+    # soft opt-in (marknadsföringslagen 19 §) only for an existing client
+    refused = post_form(auth_client, "/newsletter/add", soft).get_data(as_text=True)
+    assert "befintliga klienter" in refused and _count(db, Subscription) == 0
+    with db() as s:
+        from crm.people.models import ClientCard
+
+        per = Person(name="Per", email="papper@example.se")
+        per.client_card = ClientCard()
+        s.add(per)
+        s.commit()
+    post_form(auth_client, "/newsletter/add", soft)
     sub = _sub(db, "papper@example.se")
     assert sub.status == "active" and sub.legal_basis == "soft_opt_in"
     with db() as s:

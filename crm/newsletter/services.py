@@ -569,6 +569,14 @@ def add_manual(
     person = _find_or_create_person(session, email, name)
     if person.restricted_at is not None or person.marketing_objection_at is not None:
         raise NewsletterError(N_("This person has restricted processing or objected to marketing."))
+    if method == Method.SOFT_OPT_IN and is_newsletter_only(session, person):
+        # marknadsföringslagen 19 §: only an address got from a customer in a sale
+        raise NewsletterError(
+            N_(
+                "Soft opt-in is only for existing clients: give the person a client card "
+                "or a visit first, or record how they consented."
+            )
+        )
     sub, _ = _subscription(session, person, mlist, Source.MANUAL)
     if sub.status == Status.ACTIVE:
         raise NewsletterError(N_("This person is already on the list."))
