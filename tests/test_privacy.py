@@ -169,12 +169,16 @@ def test_restriction_blocks_edits_and_lifting_needs_a_note(app, db, auth_client,
     )
     with db() as s:
         assert s.get(Person, pid).restricted_at is not None
-    post_form(
-        auth_client,
-        f"/privacy/people/{pid}/lift-restriction",
-        {"note": "Uppgifterna är rättade."},
-        page=f"/people/{pid}",
-    )
+    # Art. 18(3): told first; if the notice cannot be mailed, the restriction stays
+    port = app.config["SMTP_PORT"]
+    app.config["SMTP_PORT"] = 1  # nothing listens there
+    lift = {"note": "Uppgifterna är rättade."}
+    post_form(auth_client, f"/privacy/people/{pid}/lift-restriction", lift, page=f"/people/{pid}")
+    with db() as s:
+        assert s.get(Person, pid).restricted_at is not None
+    assert "begränsningen ligger kvar" in auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    app.config["SMTP_PORT"] = port
+    post_form(auth_client, f"/privacy/people/{pid}/lift-restriction", lift, page=f"/people/{pid}")
     with db() as s:
         assert s.get(Person, pid).restricted_at is None
     assert "Uppgifterna är rättade." in inbox.last("anna@example.se").get_content()

@@ -218,9 +218,25 @@ def lift_restriction(person_id: int) -> Any:
         db.rollback()
         flash(_(str(err)), "error")
         return redirect(url_for("people.detail", person_id=person_id))
+    # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
+    # first and the lift is committed only once it is out
+    try:
+        mailed = mails.restriction_lifted_notice(person, form.note.data)
+    except mail.MailError:
+        db.rollback()
+        current_app.logger.exception("restriction notice failed")
+        flash(
+            _(
+                "The notice could not be mailed, so the restriction stays: the person must be "
+                "told before it is lifted. Try again later."
+            ),
+            "error",
+        )
+        return redirect(url_for("people.detail", person_id=person_id))
     db.commit()
     flash(_("The restriction is lifted."), "success")
-    _notify(mails.restriction_lifted_notice, person, form.note.data)
+    if not mailed:
+        flash(_("The person has no email address: tell them another way."), "info")
     return redirect(url_for("people.detail", person_id=person_id))
 
 
