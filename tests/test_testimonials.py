@@ -234,6 +234,7 @@ def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
     app, auth_client, db, inbox
 ):
     from crm.privacy import rights
+    from crm.testimonials import services as testimonials
 
     tid = _create(auth_client, db)
     _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
@@ -248,6 +249,15 @@ def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
         s.commit()
         assert app.test_client().get("/embed/testimonials.json").json == {"testimonials": []}
         assert "hjälpte" not in app.test_client().get("/embed/testimonials").get_data(as_text=True)
+        # nor is it edited, given files or published anywhere else meanwhile
+        t = s.get(Testimonial, tid)
+        for change in (
+            lambda: testimonials.edit(s, t, "Ny text", "first_name", Actor.cli()),
+            lambda: testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli()),
+            lambda: testimonials.add_publication(s, t, "website", "", "", None, Actor.cli()),
+        ):
+            with pytest.raises(testimonials.TestimonialError):
+                change()
         rights.lift_restriction(s, person, "Uppgifterna är kontrollerade", Actor.cli())
         s.commit()
     assert len(app.test_client().get("/embed/testimonials.json").json["testimonials"]) == 1

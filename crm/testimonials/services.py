@@ -86,12 +86,17 @@ def _check_text(text: str) -> str:
     return text
 
 
+def _refuse_if_restricted(person: Person) -> None:
+    """Art. 18: a restricted person's data is stored, not used; withdrawing stays possible."""
+    if person.restricted_at is not None:
+        raise TestimonialError(N_("Processing of this person is restricted."))
+
+
 def create(
     session: Session, person: Person, text: str, display_mode: str, actor: Actor
 ) -> Testimonial:
     """Create a draft."""
-    if person.restricted_at is not None:
-        raise TestimonialError(N_("Processing of this person is restricted."))
+    _refuse_if_restricted(person)
     if display_mode not in set(DisplayMode):
         raise TestimonialError(N_("Choose how the name is shown."))
     t = Testimonial(person=person, text=_check_text(text), display_mode=display_mode)
@@ -134,6 +139,7 @@ def _close_automatic_publications(t: Testimonial) -> None:
 
 def edit(session: Session, t: Testimonial, text: str, display_mode: str, actor: Actor) -> bool:
     """Change text or name display; returns whether anything changed (and consent was voided)."""
+    _refuse_if_restricted(t.person)
     if t.status == Status.REVOKED:
         raise TestimonialError(N_("A revoked testimonial cannot be changed."))
     if display_mode not in set(DisplayMode):
@@ -149,6 +155,7 @@ def edit(session: Session, t: Testimonial, text: str, display_mode: str, actor: 
 
 def add_media(session: Session, t: Testimonial, data: bytes, actor: Actor) -> TestimonialMedia:
     """Accept, clean and store an upload; it changes the content, so consent is voided."""
+    _refuse_if_restricted(t.person)
     if t.status == Status.REVOKED:
         raise TestimonialError(N_("A revoked testimonial cannot be changed."))
     try:
@@ -195,8 +202,7 @@ def request_consent(session: Session, t: Testimonial, actor: Actor) -> Testimoni
         raise TestimonialError(N_("A revoked testimonial cannot be changed."))
     if not t.person.email:
         raise TestimonialError(N_("The client has no email address to send the request to."))
-    if t.person.restricted_at is not None:
-        raise TestimonialError(N_("Processing of this person is restricted."))
+    _refuse_if_restricted(t.person)
     request = TestimonialConsent(content_hash=content_hash(t))
     t.consents.append(request)
     if t.status == Status.DRAFT:
@@ -340,6 +346,7 @@ def add_publication(
     actor: Actor,
 ) -> Publication:
     """Record a manual publication (an Instagram post, a printed flyer) within the consent."""
+    _refuse_if_restricted(t.person)
     consent = t.active_consent
     if consent is None:
         raise TestimonialError(N_("There is no consent in force for this testimonial."))
