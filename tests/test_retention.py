@@ -134,3 +134,50 @@ def test_cli_retention_reports_each_rule(app, db):
     assert "inquiries: deleted 1" in result.output
     with db() as s:
         assert s.scalar(select(Person)) is None
+
+
+def test_closed_requests_and_settled_breaches_go_after_their_period(app, db):
+    """The privacy notice promises 60 months after closing; open or owed ones always stay."""
+    from crm.privacy.models import Breach
+    from crm.privacy.requests import add_months
+
+    def request(status: str, closed_months_ago: int | None) -> DataRequest:
+        closed = add_months(NOW, -closed_months_ago) if closed_months_ago else None
+        return DataRequest(
+            kind="access", channel="email", status=status, received_at=NOW, due_at=NOW,
+            completed_at=closed,
+        )  # fmt: skip
+
+    def breach(months_ago: int, risk: str, reported: bool) -> Breach:
+        when = add_months(NOW, -months_ago)
+        return Breach(
+            discovered_at=when, description="x", affected="x", consequences="x", measures="x",
+            risk=risk, no_report_reason="x" if risk == "none" else None,
+            reported_at=when if reported else None,
+        )  # fmt: skip
+
+    with db() as s:
+        s.add_all(
+            [
+                request("completed", 61),
+                request("refused", 61),
+                request("completed", 59),
+                request("open", None),
+                breach(61, "none", False),
+                breach(61, "risk", True),
+                breach(70, "risk", False),  # never reported: owed, stays
+                breach(61, "high", True),  # people affected never told: owed, stays
+                breach(30, "none", False),
+            ]
+        )
+        s.commit()
+        dry = retention.run(s, now=NOW, dry_run=True)
+        s.rollback()
+    assert (dry.deleted["requests"], dry.deleted["breaches"]) == (2, 2)
+    with db() as s:
+        retention.run(s, now=NOW)
+        s.commit()
+        kept = sorted((r.status, r.completed_at is None) for r in s.scalars(select(DataRequest)))
+        assert kept == [("completed", False), ("open", True)]
+        left = sorted((b.risk, b.reported_at is None) for b in s.scalars(select(Breach)))
+        assert left == [("high", False), ("none", True), ("risk", True)]

@@ -36,6 +36,7 @@ from crm.people.models import Person
 from crm.people.models import Visit
 from crm.privacy import erasure
 from crm.privacy import settings as practice
+from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.requests import add_months
@@ -161,6 +162,42 @@ def decisions(session: Session, now: datetime | None = None) -> list[Decision]:
     return out
 
 
+def closed_requests(session: Session, now: datetime, months: int) -> list[int]:
+    """Requests closed (completed or refused) more than ``months`` ago.
+
+    Kept that long as evidence of how each was answered; then they go, as the privacy notice
+    says. Open requests are never deleted.
+    """
+    cutoff = add_months(now, -months)
+    return list(
+        session.scalars(
+            select(DataRequest.id).where(
+                DataRequest.status != "open", DataRequest.completed_at < cutoff
+            )
+        )
+    )
+
+
+def old_breaches(session: Session, now: datetime, months: int) -> list[int]:
+    """Breach entries discovered more than ``months`` ago with nothing left owed on them."""
+    cutoff = add_months(now, -months)
+    settled = or_(
+        Breach.risk == "none",
+        and_(Breach.risk == "risk", Breach.reported_at.is_not(None)),
+        and_(Breach.reported_at.is_not(None), Breach.informed_at.is_not(None)),
+    )
+    return list(session.scalars(select(Breach.id).where(Breach.discovered_at < cutoff, settled)))
+
+
+def _delete_rows(session: Session, model: type, ids: list[int], rule: str) -> None:
+    """Delete rows by id, audited with the rule and the count only."""
+    if ids:
+        session.execute(delete(model).where(model.id.in_(ids)))
+        audit.record(
+            session, Actor.system(), "retention.delete", details={"rule": rule, "rows": len(ids)}
+        )
+
+
 def _delete_people(session: Session, ids: list[int], rule: str) -> None:
     for person_id in ids:
         person = session.get(Person, person_id)
@@ -203,6 +240,14 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
             "retention.delete",
             details={"rule": "consent_records", "rows": len(records)},
         )
+    months = row.retention_months("requests")
+    for rule, model, ids in (
+        ("requests", DataRequest, closed_requests(session, now, months)),
+        ("breaches", Breach, old_breaches(session, now, months)),
+    ):
+        report.deleted[rule] = len(ids)
+        if not dry_run:
+            _delete_rows(session, model, ids, rule)
     report.deleted["unconfirmed_signups"] = newsletter.purge_unconfirmed(
         session, now, dry_run=dry_run
     )
