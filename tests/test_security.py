@@ -148,3 +148,13 @@ def test_error_pages_leak_nothing(database_url):
 @pytest.mark.parametrize("url", ["/people/abc", "/people/1/reveal", "/auth/setup/%00"])
 def test_garbage_paths_do_not_error(app, auth_client, url):
     assert auth_client.get(url).status_code in (302, 404, 405)
+
+
+def test_nul_characters_in_queries_and_forms_get_400(app, auth_client, client):
+    """PostgreSQL cannot hold NUL in text: refused up front, not a 500 inside a query."""
+    from tests.conftest import post_form
+
+    assert auth_client.get("/people/", query_string={"q": "a\x00b"}).status_code == 400
+    assert post_form(auth_client, "/people/", {"q": "\x00"}, page="/people/").status_code == 400
+    assert client.post("/subscribe", data={"email": "a\x00@example.se"}).status_code == 400
+    assert auth_client.get("/people/", query_string={"q": "anna"}).status_code == 200
