@@ -266,3 +266,32 @@ def test_export_is_streamed_csv(app, auth_client, db):
         "supp@example.se",
         "unsub@example.se",
     ]
+
+
+def test_abandoned_import_previews_are_deleted_by_retention(app, auth_client, db):
+    """A preview never confirmed leaves an (encrypted) file of addresses: gone after a day."""
+    import os
+    import re
+    from pathlib import Path
+
+    page = auth_client.get("/newsletter/import").get_data(as_text=True)
+    body = auth_client.post(
+        "/newsletter/import",
+        data={
+            "csrf_token": csrf_token(page),
+            "method": "paper_form",
+            "file": (io.BytesIO(CSV.encode()), "lista.csv"),
+        },
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    upload_id = re.search(r'name="upload_id" value="([0-9a-f]+)"', body).group(1)
+    stored = Path(app.instance_path) / "imports" / upload_id
+    runner = app.test_cli_runner()
+    dry = ["retention", "--dry-run"]
+    assert "import_previews: would delete 0" in runner.invoke(args=dry).output
+    day_old = stored.stat().st_mtime - 25 * 3600
+    os.utime(stored, (day_old, day_old))
+    assert "import_previews: would delete 1" in runner.invoke(args=dry).output
+    assert stored.exists()
+    assert "import_previews: deleted 1" in runner.invoke(args=["retention"]).output
+    assert not stored.exists()

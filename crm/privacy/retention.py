@@ -13,6 +13,7 @@ from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import and_
@@ -198,6 +199,19 @@ def _delete_rows(session: Session, model: type, ids: list[int], rule: str) -> No
         )
 
 
+#: an uploaded CSV kept between preview and import; one left longer was abandoned
+IMPORT_PREVIEW_HOURS = 24
+
+
+def stale_import_previews(now: datetime) -> list[Path]:
+    """Uploaded import files (encrypted, but full of addresses) whose preview was abandoned."""
+    folder = Path(current_app.instance_path) / "imports"
+    if not folder.is_dir():
+        return []
+    cutoff = (now - timedelta(hours=IMPORT_PREVIEW_HOURS)).timestamp()
+    return [path for path in folder.iterdir() if path.is_file() and path.stat().st_mtime < cutoff]
+
+
 def _delete_people(session: Session, ids: list[int], rule: str) -> None:
     for person_id in ids:
         person = session.get(Person, person_id)
@@ -248,6 +262,11 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         report.deleted[rule] = len(ids)
         if not dry_run:
             _delete_rows(session, model, ids, rule)
+    previews = stale_import_previews(now)
+    report.deleted["import_previews"] = len(previews)
+    if not dry_run:
+        for path in previews:
+            path.unlink(missing_ok=True)
     report.deleted["unconfirmed_signups"] = newsletter.purge_unconfirmed(
         session, now, dry_run=dry_run
     )
