@@ -39,6 +39,7 @@ from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.requests import add_months
 from crm.testimonials import media as media_store
+from crm.testimonials import services as testimonials
 from crm.testimonials.models import Publication
 from crm.testimonials.models import Testimonial
 
@@ -116,18 +117,7 @@ def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
         )
     ]
     result.providers = sorted(outbox.providers_for(session, person.id))
-    result.take_down = list(
-        session.scalars(
-            select(Publication)
-            .join(Testimonial)
-            .where(
-                Testimonial.person_id == person.id,
-                Publication.automatic.is_(False),
-                Publication.removed_at.is_(None),
-            )
-            .order_by(Publication.id)
-        )
-    )
+    result.take_down = testimonials.still_published(session, person.id)
     return result
 
 

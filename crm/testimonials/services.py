@@ -17,6 +17,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import Select
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
@@ -387,20 +388,29 @@ def tick_removed(session: Session, pub: Publication, actor: Actor) -> None:
     )
 
 
+def _still_up() -> Select[tuple[Publication]]:
+    """Manual publications (a post, a flyer) not yet ticked off as taken down, oldest first."""
+    return (
+        select(Publication)
+        .join(Testimonial)
+        .where(Publication.automatic.is_(False), Publication.removed_at.is_(None))
+        .order_by(Publication.id)
+    )
+
+
 def removal_tasks(session: Session) -> list[Publication]:
     """Manual publications of revoked testimonials not yet taken down (dashboard to-dos)."""
     stmt = (
-        select(Publication)
+        _still_up()
         .options(selectinload(Publication.testimonial).selectinload(Testimonial.person))
-        .join(Testimonial)
-        .where(
-            Testimonial.status == Status.REVOKED,
-            Publication.automatic.is_(False),
-            Publication.removed_at.is_(None),
-        )
-        .order_by(Publication.id)
+        .where(Testimonial.status == Status.REVOKED)
     )
     return list(session.scalars(stmt))
+
+
+def still_published(session: Session, person_id: int) -> list[Publication]:
+    """A person's testimonials still up in manual places (an erasure must wait for them)."""
+    return list(session.scalars(_still_up().where(Testimonial.person_id == person_id)))
 
 
 @dataclass
