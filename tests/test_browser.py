@@ -62,6 +62,16 @@ def page() -> Iterator[object]:
         assert errors == [], errors
 
 
+def log_in(page, live_server: str, app, owner) -> None:
+    """Log the owner in through the login and two-factor pages, as a person would."""
+    page.goto(f"{live_server}/auth/login")
+    page.fill("#email", owner.email)
+    page.fill("#password", owner.password)
+    page.click("main button[type=submit]")
+    page.fill("#code", owner.code(app))
+    page.click("main button[type=submit]")
+
+
 def test_first_run_owner_mfa_client_search_and_audit(app, live_server, page):
     from crm.auth import services
     from crm.db import get_session
@@ -160,12 +170,7 @@ def test_newsletter_signup_confirm_one_click_unsubscribe_and_timeline(
     assert response.status == 200
 
     # 4. the owner logs in and sees the consent timeline: grant, confirm, withdraw
-    page.goto(f"{live_server}/auth/login")
-    page.fill("#email", owner.email)
-    page.fill("#password", owner.password)
-    page.click("main button[type=submit]")
-    page.fill("#code", owner.code(app))
-    page.click("main button[type=submit]")
+    log_in(page, live_server, app, owner)
     page.goto(f"{live_server}/newsletter/")
     page.click("text=besokare@example.se")
     items = page.locator("#timeline li strong").all_text_contents()
@@ -192,12 +197,7 @@ def test_testimonial_consent_feed_and_revocation(
         person_id = s.query(Person.id).scalar()
 
     # the owner logs in, writes the testimonial and adds a photo
-    page.goto(f"{live_server}/auth/login")
-    page.fill("#email", owner.email)
-    page.fill("#password", owner.password)
-    page.click("main button[type=submit]")
-    page.fill("#code", owner.code(app))
-    page.click("main button[type=submit]")
+    log_in(page, live_server, app, owner)
     page.goto(f"{live_server}/testimonials/new?person={person_id}")
     page.fill("#text", "Samtalen gav mig verktyg jag använder varje dag.")
     page.select_option("#display_mode", "first_name")
@@ -268,12 +268,7 @@ def test_data_subject_request_from_receipt_to_completion(app, live_server, page,
     with db() as s:
         s.add(Person(name="Rut Registrerad", email="rut@example.se"))
         s.commit()
-    page.goto(f"{live_server}/auth/login")
-    page.fill("#email", owner.email)
-    page.fill("#password", owner.password)
-    page.click("main button[type=submit]")
-    page.fill("#code", owner.code(app))
-    page.click("main button[type=submit]")
+    log_in(page, live_server, app, owner)
 
     # receipt: a request by mail is registered; it is due in one month
     page.goto(f"{live_server}/privacy/requests")
@@ -306,12 +301,7 @@ def test_data_subject_request_from_receipt_to_completion(app, live_server, page,
 
 def test_breach_documented_and_reported_in_the_browser(app, live_server, page, owner):
     """A lost phone: documented through the form, the 72-hour deadline shown, then reported."""
-    page.goto(f"{live_server}/auth/login")
-    page.fill("#email", owner.email)
-    page.fill("#password", owner.password)
-    page.click("main button[type=submit]")
-    page.fill("#code", owner.code(app))
-    page.click("main button[type=submit]")
+    log_in(page, live_server, app, owner)
     page.goto(f"{live_server}/privacy/requests")
     page.click("text=Personuppgiftsincidenter")
     page.fill("#discovered_on", "2026-11-20")
