@@ -248,6 +248,24 @@ def test_cli_erase(app, db):
     assert app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"]).exit_code != 0
 
 
+def _subscriber_with_testimonial(s, email: str, name: str, text: str):
+    """A newsletter-only subscriber (added by hand) who gave a testimonial; in an app context."""
+    from crm.newsletter import services as newsletter
+    from crm.testimonials import services as testimonials
+
+    newsletter.add_manual(
+        s,
+        email=email,
+        name=name,
+        list_id=newsletter.default_list(s).id,
+        method="verbal",
+        note="",
+        actor=Actor.cli(),
+    )
+    person = newsletter.find_person(s, email)
+    return person, testimonials.create(s, person, text, "first_name", Actor.cli())
+
+
 def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_client):
     """Erasing would delete the only record of an Instagram post: it must come down first."""
     from crm.testimonials.models import Publication
@@ -255,20 +273,9 @@ def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_cl
     with app.app_context():
         from crm.db import get_session
         from crm.newsletter import services as newsletter
-        from crm.testimonials import services as testimonials
 
         s = get_session()
-        newsletter.add_manual(
-            s,
-            email="insta@example.se",
-            name="Ina Insta",
-            list_id=newsletter.default_list(s).id,
-            method="verbal",
-            note="",
-            actor=Actor.cli(),
-        )
-        person = newsletter.find_person(s, "insta@example.se")
-        t = testimonials.create(s, person, "Fantastiskt!", "first_name", Actor.cli())
+        person, t = _subscriber_with_testimonial(s, "insta@example.se", "Ina Insta", "Fantastiskt!")
         post = Publication(channel="social", url="https://instagram.com/p/abc", automatic=False)
         t.publications.append(post)
         request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
@@ -318,17 +325,7 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app
         from crm.testimonials import services as testimonials
 
         s = get_session()
-        newsletter.add_manual(
-            s,
-            email="kurs@example.se",
-            name="Kurs Köpare",
-            list_id=newsletter.default_list(s).id,
-            method="verbal",
-            note="",
-            actor=Actor.cli(),
-        )
-        person = newsletter.find_person(s, "kurs@example.se")
-        t = testimonials.create(s, person, "Bra kurs!", "first_name", Actor.cli())
+        person, t = _subscriber_with_testimonial(s, "kurs@example.se", "Kurs Köpare", "Bra kurs!")
         stored = testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli()).stored_name
         s.add(
             LegalHold(person_id=person.id, kind="bookkeeping", until=utcnow() + timedelta(days=9))
