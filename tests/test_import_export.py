@@ -158,9 +158,10 @@ def test_file_without_email_column_is_refused(app, db):
         _run(db, b"")
 
 
-def test_web_import_preview_then_confirm(app, auth_client, db):
+def _preview(auth_client):
+    """Upload CSV through the web form: the dry-run preview (the file is kept for the import)."""
     page = auth_client.get("/newsletter/import").get_data(as_text=True)
-    preview = auth_client.post(
+    return auth_client.post(
         "/newsletter/import",
         data={
             "csrf_token": csrf_token(page),
@@ -169,6 +170,10 @@ def test_web_import_preview_then_confirm(app, auth_client, db):
         },
         content_type="multipart/form-data",
     )
+
+
+def test_web_import_preview_then_confirm(app, auth_client, db):
+    preview = _preview(auth_client)
     body = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "Förhandsgranskning" in body
     with db() as s:
@@ -274,16 +279,7 @@ def test_abandoned_import_previews_are_deleted_by_retention(app, auth_client, db
     import re
     from pathlib import Path
 
-    page = auth_client.get("/newsletter/import").get_data(as_text=True)
-    body = auth_client.post(
-        "/newsletter/import",
-        data={
-            "csrf_token": csrf_token(page),
-            "method": "paper_form",
-            "file": (io.BytesIO(CSV.encode()), "lista.csv"),
-        },
-        content_type="multipart/form-data",
-    ).get_data(as_text=True)
+    body = _preview(auth_client).get_data(as_text=True)
     upload_id = re.search(r'name="upload_id" value="([0-9a-f]+)"', body).group(1)
     stored = Path(app.instance_path) / "imports" / upload_id
     runner = app.test_cli_runner()
