@@ -244,18 +244,13 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         report.deleted[rule] = len(ids)
         if not dry_run:
             _delete_people(session, ids, rule)
-    records = old_consent_records(session, now, row.retention_months("consent_records"))
-    report.deleted["consent_records"] = len(records)
-    if not dry_run and records:
-        session.execute(delete(ConsentRecord).where(ConsentRecord.id.in_(records)))
-        audit.record(
-            session,
-            Actor.system(),
-            "retention.delete",
-            details={"rule": "consent_records", "rows": len(records)},
-        )
     months = row.retention_months("requests")
     for rule, model, ids in (
+        (
+            "consent_records",
+            ConsentRecord,
+            old_consent_records(session, now, row.retention_months("consent_records")),
+        ),
         ("requests", DataRequest, closed_requests(session, now, months)),
         ("breaches", Breach, old_breaches(session, now, months)),
     ):
