@@ -92,20 +92,17 @@ def mark_informed(session: Session, breach: Breach, actor: Actor) -> None:
     audit.record(session, actor, "breach.informed", object_type="breach", object_id=breach.id)
 
 
+#: a report to IMY, or a notice to the people affected, is still owed (its negation is
+#: "settled": what retention may delete once old enough)
+OWED = or_(
+    Breach.risk.in_(["risk", "high"]) & Breach.reported_at.is_(None),
+    (Breach.risk == "high") & Breach.informed_at.is_(None),
+)
+
+
 def owed(session: Session) -> list[Breach]:
     """Breaches with a report or a notice still owed, the earliest discovered first."""
-    return list(
-        session.scalars(
-            select(Breach)
-            .where(
-                or_(
-                    Breach.risk.in_(["risk", "high"]) & Breach.reported_at.is_(None),
-                    (Breach.risk == "high") & Breach.informed_at.is_(None),
-                )
-            )
-            .order_by(Breach.discovered_at)
-        )
-    )
+    return list(session.scalars(select(Breach).where(OWED).order_by(Breach.discovered_at)))
 
 
 def register(session: Session) -> list[Breach]:

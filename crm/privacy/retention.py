@@ -35,6 +35,7 @@ from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
+from crm.privacy import breaches
 from crm.privacy import erasure
 from crm.privacy import settings as practice
 from crm.privacy.models import Breach
@@ -182,11 +183,7 @@ def closed_requests(session: Session, now: datetime, months: int) -> list[int]:
 def old_breaches(session: Session, now: datetime, months: int) -> list[int]:
     """Breach entries discovered more than ``months`` ago with nothing left owed on them."""
     cutoff = add_months(now, -months)
-    settled = or_(
-        Breach.risk == "none",
-        and_(Breach.risk == "risk", Breach.reported_at.is_not(None)),
-        and_(Breach.reported_at.is_not(None), Breach.informed_at.is_not(None)),
-    )
+    settled = ~breaches.OWED
     return list(session.scalars(select(Breach.id).where(Breach.discovered_at < cutoff, settled)))
 
 
