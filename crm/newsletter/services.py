@@ -829,15 +829,16 @@ def forget(session: Session, person: Person, actor: Actor) -> str:
     erasure mechanism, so legal holds, testimonial media files and the providers are handled
     as for any erasure; anyone else (a client, whose records may be under a legal hold)
     becomes an erasure request for the owner, due one calendar month later like every
-    request. Returns "erased" or "requested".
+    request. So does a subject whose testimonial is still up in a manual place, which the
+    owner must take down first. Returns "erased" or "requested".
     """
-    if (
-        person.email
-        and is_newsletter_only(session, person)
-        and not erasure.plan(session, person).take_down  # the owner must take those down
-    ):
-        erasure.execute(session, person, actor, via="preferences")
-        return "erased"
+    if person.email and is_newsletter_only(session, person):
+        try:
+            erasure.execute(session, person, actor, via="preferences")
+        except erasure.ErasureBlocked:
+            pass  # refused before changing anything: it becomes a request below
+        else:
+            return "erased"
     unsubscribe(session, person, Method.PREFERENCES, actor)
     requests.open_request(session, person, "erasure", "preferences_page", utcnow(), actor)
     return "requested"
