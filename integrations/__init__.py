@@ -29,14 +29,23 @@ def get_adapter(name: str, config: Mapping[str, Any], **kwargs: Any) -> Provider
     cls = ADAPTERS.get(name)
     if cls is None:
         raise IntegrationConfigError(f"unknown provider {name!r}")
+    missing = missing_settings(name, config)
+    if missing:
+        raise IntegrationConfigError(f"{missing[0]} is not set")
     prefix = name.upper()
-    key = config.get(f"{prefix}_API_KEY")
-    list_id = config.get(f"{prefix}_{cls.LIST_SETTING}")
-    if not key:
-        raise IntegrationConfigError(f"{prefix}_API_KEY is not set")
-    if not list_id:
-        raise IntegrationConfigError(f"{prefix}_{cls.LIST_SETTING} is not set")
-    return cls(str(key), str(list_id), base_url=config.get(f"{prefix}_BASE_URL"), **kwargs)
+    return cls(
+        str(config[f"{prefix}_API_KEY"]),
+        str(config[f"{prefix}_{cls.LIST_SETTING}"]),
+        base_url=config.get(f"{prefix}_BASE_URL"),
+        **kwargs,
+    )
+
+
+def missing_settings(name: str, config: Mapping[str, Any]) -> list[str]:
+    """The settings provider ``name`` still needs (the key, then its list or group)."""
+    prefix = name.upper()
+    needed = (f"{prefix}_API_KEY", f"{prefix}_{ADAPTERS[name].LIST_SETTING}")
+    return [setting for setting in needed if not config.get(setting)]
 
 
 def enabled_adapters(config: Mapping[str, Any], **kwargs: Any) -> list[ProviderAdapter]:

@@ -146,9 +146,7 @@ def _missing_settings(name: str) -> list[str]:
     Shown on the page, so "off" says how to switch it on, and a key without its list or group
     (which the sync would report as an error on every run) is named before the first run.
     """
-    prefix = name.upper()
-    needed = (f"{prefix}_API_KEY", f"{prefix}_{integrations.ADAPTERS[name].LIST_SETTING}")
-    return [f"CRM_{setting}" for setting in needed if not current_app.config.get(setting)]
+    return [f"CRM_{setting}" for setting in integrations.missing_settings(name, current_app.config)]
 
 
 @bp.route("/integrations/retry", methods=["POST"])
