@@ -27,6 +27,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from crm import db
+from crm import formkit
 from crm.audit import Actor
 from crm.config import is_https
 
@@ -49,6 +50,7 @@ def init_app(app: Flask) -> None:
     """Install CSRF, the login manager, headers and error pages on ``app``."""
     # Login is checked before CSRF, so anonymous users are sent to the login page
     # instead of getting a "form expired" error.
+    formkit.install()
     app.before_request(_refuse_nul_characters)
     app.before_request(_require_login_by_default)
     csrf.init_app(app)
