@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Nu HTML Checker for tests/test_page_quality.py, from npm's vnu-jar (needs a Java runtime).
+VNU_VERSION := 26.9.27
+VNU_JAR := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
 .PHONY: run test lint translations clean
 
@@ -19,8 +22,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	CRM_ENV=development $(BIN)/crm run --host 127.0.0.1 --port 5000
 
-## test: the whole suite (browser tests need /usr/bin/chromium)
-test: $(STAMP)
+# Installed when npm is there; without it the HTML-checker test is skipped and says why.
+$(VNU_JAR): | $(BIN)/python
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/vnu vnu-jar@$(VNU_VERSION); \
+	else echo "make: npm not found; the Nu HTML checker test will be skipped"; fi
+
+## test: the whole suite (browser tests need /usr/bin/chromium; the HTML checker Java and npm)
+test: $(STAMP) $(VNU_JAR)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

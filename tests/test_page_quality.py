@@ -1,0 +1,266 @@
+"""Every page, empty and filled, owner and public, through axe-core and the Nu HTML Checker.
+
+axe-core runs in Debian's Chromium (Playwright) on the page as a visitor gets it, CSP included,
+and fails the suite on any critical or serious violation. The Nu checker (vnu.jar from npm's
+`vnu-jar`, run on a Java runtime) reads the HTML exactly as the server sent it and fails on any
+error. `make test` installs vnu.jar under .venv/ when npm is there; `.ci/run` installs Java, npm
+and Chromium. Both are skipped, saying what is missing, on a machine without them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import post_form
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+VNU_JAR = ROOT / ".venv" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+#: axe impacts that fail the suite (issue 16: "zero critical or serious violations").
+FAILING_IMPACTS = {"critical", "serious"}
+
+
+def _person(auth_client, name: str, email: str, personnummer: str = "") -> int:
+    fields = {"name": name, "email": email, "phone": "070-123 45 67", "address": "Storgatan 1"}
+    response = post_form(auth_client, "/people/new", {**fields, "personnummer": personnummer})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[-1])
+
+
+def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
+    """A practice in use: a client, a subscriber, a testimonial, a request, a breach entry.
+
+    Returns the signed public links a visitor would get by mail.
+    """
+    from crm.db import get_session
+    from crm.security import tokens
+
+    pid = _person(auth_client, "Karin Klient", "karin@example.se", "811228-9874")
+    # a newsletter subscriber through the public sign-up and its double opt-in
+    page = client.get("/subscribe").get_data(as_text=True)
+    text_id = re.search(r'name="consent_text_id" value="(\d+)"', page).group(1)
+    client.post(
+        "/subscribe",
+        data={
+            "email": "lisa@example.se",
+            "name": "Lisa",
+            "consent": "1",
+            "consent_text_id": text_id,
+        },
+    )
+    confirm = re.search(
+        r"http://localhost(/confirm/\S+)", inbox.last("lisa@example.se").get_content()
+    )
+    post_form(client, confirm.group(1), {})
+    welcome = inbox.last("lisa@example.se")
+    unsubscribe = re.search(r"<http://localhost(/u/[^>]+)>", welcome["List-Unsubscribe"]).group(1)
+    preferences = re.search(r"http://localhost(/preferences/\S+)", welcome.get_content())
+    # a testimonial with a consent request
+    response = post_form(
+        auth_client,
+        "/testimonials/new",
+        {"person_id": pid, "text": "Det hjälpte mig verkligen.", "display_mode": "first_name"},
+        page=f"/testimonials/new?person={pid}",
+    )
+    tid = response.headers["Location"].rsplit("/", 1)[-1]
+    post_form(auth_client, f"/testimonials/{tid}/request-consent", {}, page=f"/testimonials/{tid}")
+    consent = re.search(
+        r"http://localhost(/t/consent/\S+)", inbox.last("karin@example.se").get_content()
+    )
+    # a data-subject request and a breach entry
+    response = post_form(
+        auth_client,
+        "/privacy/requests",
+        {"person_id": pid, "kind": "access", "channel": "email", "received_on": "2026-11-20"},
+    )
+    rid = response.headers["Location"].rsplit("/", 1)[-1]
+    response = post_form(
+        auth_client,
+        "/privacy/breaches",
+        {
+            "discovered_on": "2026-11-28",
+            "discovered_time": "09:30",
+            "description": "Mobilen med klientmejl glömdes på tåget",
+            "affected": "E-post från cirka 20 klienter",
+            "consequences": "Andra kan läsa att de går i terapi",
+            "measures": "Mobilen spärrad på distans",
+            "risk": "risk",
+        },
+    )
+    bid = response.headers["Location"].rsplit("/", 1)[-1]
+    with app.app_context():
+        from crm.people.models import Person
+
+        db = get_session()
+        public_id = db.get(Person, pid).public_id
+        revoke = tokens.sign(tokens.Purpose.TESTIMONIAL_REVOKE, "unknown-testimonial")
+        export = tokens.sign(tokens.Purpose.EXPORT, {"r": int(rid), "p": public_id})
+    return {
+        "person": str(pid),
+        "testimonial": tid,
+        "request": rid,
+        "breach": bid,
+        "unsubscribe": unsubscribe,
+        "preferences": preferences.group(1) if preferences else "",
+        "consent": consent.group(1),
+        "revoke": f"/t/revoke/{revoke}",
+        "export": f"/export/{export[:-4]}AAAA",  # a tampered download link: its error page
+    }
+
+
+OWNER_PAGES = [
+    "/",
+    "/people/",
+    "/people/new",
+    "/newsletter/",
+    "/newsletter/add",
+    "/newsletter/import",
+    "/newsletter/settings",
+    "/testimonials/",
+    "/privacy/requests",
+    "/privacy/breaches",
+    "/privacy/record",
+    "/privacy/settings",
+    "/integrations/",
+    "/audit",
+    "/auth/account",
+    "/auth/users",
+]
+PUBLIC_PAGES = ["/subscribe", "/integritetspolicy", "/embed/testimonials", "/no-such-page"]
+
+
+def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
+    owner = OWNER_PAGES + [
+        f"/people/{links['person']}",
+        f"/people/{links['person']}/edit",
+        f"/newsletter/people/{links['person']}",
+        f"/testimonials/{links['testimonial']}",
+        f"/testimonials/new?person={links['person']}",
+        f"/privacy/requests/{links['request']}",
+        f"/privacy/breaches/{links['breach']}",
+    ]
+    public = PUBLIC_PAGES + [
+        links["unsubscribe"],
+        links["consent"],
+        links["revoke"],
+        links["export"],
+        "/u/tampered-token",
+    ]
+    if links["preferences"]:
+        public.append(links["preferences"])
+    return owner, public
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def _pages(app, auth_client, client, inbox, filled: bool) -> tuple[list[str], list[str]]:
+    if not filled:
+        return OWNER_PAGES, PUBLIC_PAGES
+    return _filled_pages(_filled_installation(app, auth_client, client, inbox))
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="axe needs Debian's Chromium (CI installs it)")
+@pytest.mark.parametrize("filled", [False, True], ids=["empty", "filled"])
+def test_every_page_passes_axe(app, auth_client, client, inbox, owner, live_server, filled):
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    owner_pages, public_pages = _pages(app, auth_client, client, inbox, filled)
+    axe = Axe()
+    failures: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for who, urls in (("public", public_pages), ("owner", owner_pages)):
+            context = browser.new_context(locale="sv-SE")
+            page = context.new_page()
+            if who == "owner":
+                page.goto(f"{live_server}/auth/login")
+                page.fill("#email", owner.email)
+                page.fill("#password", owner.password)
+                page.click("main button[type=submit]")
+                page.fill("#code", owner.code(app))
+                page.click("main button[type=submit]")
+                page.wait_for_url(f"{live_server}/")
+            for url in urls:
+                page.goto(live_server + url)
+                for violation in axe.run(page).response["violations"]:
+                    if violation["impact"] in FAILING_IMPACTS:
+                        targets = [n["target"] for n in violation["nodes"]][:3]
+                        failures.append(
+                            f"{url}: {violation['id']} ({violation['impact']}) {targets}"
+                        )
+            context.close()
+        browser.close()
+    assert failures == [], "\n".join(failures)
+
+
+def _vnu_errors(pages: dict[str, str], workdir: Path) -> list[str]:
+    """Check the given HTML documents with one run of the Nu checker; return its errors."""
+    files = {}
+    for i, (url, html) in enumerate(pages.items()):
+        path = workdir / f"page{i}.html"
+        path.write_text(html, encoding="utf-8")
+        files[path.resolve().as_uri()] = url
+    run = subprocess.run(
+        [
+            "java",
+            "-jar",
+            str(VNU_JAR),
+            "--format",
+            "json",
+            "--exit-zero-always",
+            *map(str, sorted(workdir.glob("*.html"))),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    messages = json.loads(run.stderr or run.stdout)["messages"]
+    return [
+        f"{files.get(unquote(m.get('url', '')), m.get('url'))}:{m.get('lastLine')}: {m['message']}"
+        for m in messages
+        if m["type"] == "error"
+    ]
+
+
+@pytest.mark.skipif(
+    not (VNU_JAR.exists() and shutil.which("java")),
+    reason="the Nu HTML checker needs Java and vnu.jar (`make test` installs it with npm; CI does)",
+)
+@pytest.mark.parametrize("filled", [False, True], ids=["empty", "filled"])
+def test_every_page_passes_the_nu_html_checker(app, auth_client, client, inbox, tmp_path, filled):
+    owner_pages, public_pages = _pages(app, auth_client, client, inbox, filled)
+    pages: dict[str, str] = {}
+    for who, urls in (("owner", owner_pages), ("public", public_pages)):
+        browser = auth_client if who == "owner" else app.test_client()
+        for url in urls:
+            response = browser.get(url)
+            assert response.mimetype == "text/html", url
+            pages[url] = response.get_data(as_text=True)
+    # The checker itself must see errors, or an empty result proves nothing.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    assert _vnu_errors({"broken": "<!doctype html><title>x</title><p id=a><p id=a>"}, broken)
+    checked = tmp_path / "pages"
+    checked.mkdir()
+    errors = _vnu_errors(pages, checked)
+    assert errors == [], "\n".join(errors)
