@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 from tests.conftest import post_form
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "pages"
 CHROMIUM = Path("/usr/bin/chromium")
 VNU_JAR = ROOT / ".venv" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -178,6 +179,22 @@ def _pages(app, auth_client, client, inbox, filled: bool) -> tuple[list[str], li
     return _filled_pages(_filled_installation(app, auth_client, client, inbox))
 
 
+def _screenshot(page, who: str, url: str, filled: bool, width: int, failures: list[str]) -> None:
+    """Save a full-page screenshot for a human, and record a page wider than the screen."""
+    name = re.sub(r"[^a-z0-9]+", "-", url.split("?")[0].lower()).strip("-")[:60] or "root"
+    folder = ARTIFACTS / ("filled" if filled else "empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=folder / f"{who}-{name}-{width}.png", full_page=True)
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    if scroll_width > width:
+        failures.append(f"{url}: {scroll_width} px wide at a {width} px screen")
+    rows = page.evaluate(
+        "new Set([...document.querySelectorAll('.top nav a')].map(a => a.offsetTop)).size"
+    )
+    if rows > 1:
+        failures.append(f"{url}: the menu wraps onto {rows} rows at a {width} px screen")
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="axe needs Debian's Chromium (CI installs it)")
 @pytest.mark.parametrize("filled", [False, True], ids=["empty", "filled"])
 def test_every_page_passes_axe(app, auth_client, client, inbox, owner, live_server, filled):
@@ -201,7 +218,11 @@ def test_every_page_passes_axe(app, auth_client, client, inbox, owner, live_serv
                 page.click("main button[type=submit]")
                 page.wait_for_url(f"{live_server}/")
             for url in urls:
+                page.set_viewport_size({"width": 1280, "height": 900})
                 page.goto(live_server + url)
+                _screenshot(page, who, url, filled, 1280, failures)
+                page.set_viewport_size({"width": 390, "height": 844})
+                _screenshot(page, who, url, filled, 390, failures)
                 for violation in axe.run(page).response["violations"]:
                     if violation["impact"] in FAILING_IMPACTS:
                         targets = [n["target"] for n in violation["nodes"]][:3]
