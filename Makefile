@@ -18,9 +18,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## run: migrate the database, print the first-owner link, serve on http://127.0.0.1:5000
+## run: migrate the database, print the first-owner link, serve on http://127.0.0.1:$(PORT)
+PORT ?= 5000
 run: $(STAMP)
-	CRM_ENV=development $(BIN)/crm run --host 127.0.0.1 --port 5000
+	CRM_ENV=development $(BIN)/crm run --host 127.0.0.1 --port $(PORT)
 
 # Installed when npm is there; without it the HTML-checker test is skipped and says why.
 $(VNU_JAR): | $(BIN)/python

@@ -121,6 +121,10 @@ def run_command(host: str, port: int) -> None:
     token = services.first_owner_token(db)
     db.commit()
     base = f"http://{host}:{port}"
+    if app.config["ENV"] == "development" and not os.environ.get("CRM_BASE_URL"):
+        # Links in mails, the embed snippet and invitations must point at the port actually
+        # served; an explicit CRM_BASE_URL (a tunnel, a LAN name) still wins.
+        app.config["BASE_URL"] = base
     if token:
         with app.test_request_context():
             from flask import url_for

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import g
 from flask import render_template
@@ -29,6 +31,7 @@ from werkzeug.exceptions import HTTPException
 from crm import db
 from crm import formkit
 from crm.audit import Actor
+from crm.config import LOOPBACK_HOSTS
 from crm.config import is_https
 
 csrf = CSRFProtect()
@@ -51,6 +54,7 @@ def init_app(app: Flask) -> None:
     # Login is checked before CSRF, so anonymous users are sent to the login page
     # instead of getting a "form expired" error.
     formkit.install()
+    app.before_request(_refuse_foreign_host)
     app.before_request(_refuse_nul_characters)
     app.before_request(_require_login_by_default)
     csrf.init_app(app)
@@ -65,6 +69,33 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(lambda: {"languages": app.config["LANGUAGES"]})
+
+
+def _refuse_foreign_host() -> None:
+    """In production, answer only for the host named in ``CRM_BASE_URL``.
+
+    Every link the app mails or shows is built from ``CRM_BASE_URL``. A request that reached the
+    app under another name (a wrong proxy ``server_name``, a forged Host header, a port that
+    changed) would otherwise work while every outgoing link points elsewhere; refusing it with a
+    log line that names both hosts makes the misconfiguration visible at once. A loopback
+    ``CRM_BASE_URL`` (a trial on the machine itself, a benchmark) is not checked: only the machine
+    can reach it, and the port may differ between runs.
+    """
+    if current_app.config["ENV"] != "production":
+        return
+    base = urlsplit(str(current_app.config["BASE_URL"]))
+    if base.hostname in LOOPBACK_HOSTS:
+        return
+    expected = base.netloc.lower()
+    got = request.host.lower()
+    if got != expected:
+        current_app.logger.warning(
+            "refused a request for host %.80r: CRM_BASE_URL names %s (set CRM_BASE_URL to the "
+            "address people use, or fix the proxy's Host header)",
+            got,
+            expected,
+        )
+        abort(400)
 
 
 def public(view: F) -> F:
