@@ -180,3 +180,34 @@ def test_finding_4_rows_of_the_first_revision_survive_and_an_erased_max_id_is_no
     assert new_id > newest
     if empty_url.startswith("sqlite"):
         assert leftover == set()
+
+
+def test_finding_5_error_texts_stored_before_the_fix_lose_their_addresses(empty_url):
+    """``DELETE contacts/erase.me%40...`` stored by an older version is redacted on upgrade."""
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "b94212db19aa")
+    engine = make_engine(empty_url)
+    stamp = "'2026-01-01 00:00:00+00:00'"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outbox_op (provider, op, status, attempts, next_attempt_at, "
+                f"last_error, created_at) VALUES ('brevo', 'erase', 'pending', 3, {stamp}, "
+                f":e, {stamp})"
+            ),
+            {"e": "brevo: 503 on DELETE contacts/erase.me%40example.com"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sync_run (started_at, ok, report, trigger) "
+                f"VALUES ({stamp}, :f, :r, 'cli')"
+            ),
+            {"f": False, "r": '{"brevo": {"error": "400 Bad: erase.me@example.com exists"}}'},
+        )
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        error = conn.execute(text("SELECT last_error FROM outbox_op")).scalar_one()
+        report = conn.execute(text("SELECT report FROM sync_run")).scalar_one()
+    engine.dispose()
+    assert error == "brevo: 503 on DELETE contacts/<address>"
+    assert "erase.me" not in report and "<address>" in report

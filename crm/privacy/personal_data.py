@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,13 @@ def holds(session: Session, person: Person, _ctx: ErasureContext) -> list[Kept]:
     ]
 
 
+def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
+    """Drop holds that have ended: they justify keeping nothing (a running one stays)."""
+    session.execute(
+        delete(LegalHold).where(LegalHold.person_id == person.id, LegalHold.until <= ctx.now)
+    )
+
+
 HOLDER = register(
     PersonDataHolder(
         name="privacy",
@@ -76,5 +84,6 @@ HOLDER = register(
         sections=("requests", "legal_holds", "audit"),
         export=export,
         holds=holds,
+        erase=erase,
     )
 )

@@ -1,4 +1,4 @@
-"""Never reuse ids on SQLite: AUTOINCREMENT on every table with an integer id (issue 11, 4).
+"""Never reuse ids on SQLite (issue 11, finding 4); no address in stored error texts (finding 5).
 
 Without it SQLite gives a new row max(id) + 1, so the person created after the newest one was
 erased got the erased person's id - and with it their audit history, and anything else that
@@ -11,6 +11,10 @@ while migrating SQLite, so dropping the old table cascades to nothing.
 
 PostgreSQL: a no-op; its sequences never hand out a value twice.
 
+Error texts stored before finding 5 was fixed (an outbox operation's ``last_error``, a sync
+run's report) could quote an address, e.g. ``DELETE contacts/erase.me%40example.com``; they
+are redacted here, on both databases, with the same function the sync now uses.
+
 Revision ID: 5e1f0c2a7b3d
 Revises: b94212db19aa
 Create Date: 2026-12-02 09:00:00.000000+00:00
@@ -18,7 +22,10 @@ Create Date: 2026-12-02 09:00:00.000000+00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
+
+from integrations.errors import redact
 
 revision = "5e1f0c2a7b3d"
 down_revision = "b94212db19aa"
@@ -69,9 +76,24 @@ def _rebuild(autoincrement: bool) -> None:
             pass
 
 
+def _redact_stored_errors() -> None:
+    bind = op.get_bind()
+    for table, column in (("outbox_op", "last_error"), ("sync_run", "report")):
+        rows = bind.execute(
+            sa.text(f"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL")
+        ).all()
+        for row_id, value in rows:
+            if redact(value) != value:
+                bind.execute(
+                    sa.text(f"UPDATE {table} SET {column} = :v WHERE id = :i"),
+                    {"v": redact(value), "i": row_id},
+                )
+
+
 def upgrade() -> None:
     """Apply this revision."""
     _rebuild(True)
+    _redact_stored_errors()
 
 
 def downgrade() -> None:
