@@ -6,6 +6,10 @@ it needs; everything else goes at once: newsletter data, consents, testimonials 
 contact details. The suppression entry stays so the person is never mailed again, and every
 provider that ever had the address is told to erase it. The person gets a receipt that says
 what was kept, why and until when.
+
+Every part of it comes from the person registry (crm/privacy/registry.py): each feature's
+holds, what it deletes, the recipients it told, what blocks an erasure, and its own erase
+step. This module imports no feature's internals; only the hub's ``Person`` model.
 """
 
 from __future__ import annotations
