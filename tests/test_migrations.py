@@ -179,7 +179,8 @@ def test_finding_4_rows_of_the_first_revision_survive_and_an_erased_max_id_is_no
     engine.dispose()
     assert new_id > newest
     if empty_url.startswith("sqlite"):
-        assert leftover == set()
+        # a migration's create_table needs sqlite_autoincrement=True (autogenerate renders it)
+        assert leftover == set(), f"tables that reuse ids on SQLite: {sorted(leftover)}"
 
 
 def test_finding_5_error_texts_stored_before_the_fix_lose_their_addresses(empty_url):
