@@ -171,3 +171,38 @@ def test_every_person_linked_table_is_claimed_exported_and_erased(app, db):
         after = linked_rows(s, pid)
         left = {name: n for name, n in after.items() if n}
         assert left == {}, f"rows still pointing at the erased person: {left}"
+
+
+def test_export_and_erasure_import_no_feature():
+    """They walk the registry: only the kernel, privacy itself and the hub's model."""
+    import ast
+    from pathlib import Path
+
+    allowed = ("crm.audit", "crm.db", "crm.outbox", "crm.privacy", "crm.people.models")
+    features = (
+        "crm.auth",
+        "crm.main",
+        "crm.newsletter",
+        "crm.people",
+        "crm.sync",
+        "crm.testimonials",
+    )
+    root = Path(__file__).resolve().parent.parent / "crm" / "privacy"
+    for name in ("export.py", "erasure.py", "registry.py"):
+        tree = ast.parse((root / name).read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        wrong = sorted(
+            module
+            for module in imported
+            if module.startswith(features) and not module.startswith(allowed)
+        )
+        assert wrong == [], f"crm/privacy/{name} imports {wrong}"
