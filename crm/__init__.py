@@ -28,6 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     config.load_config(app, test_config)
 
+    # every model and every feature's entry in the person registry (export and erasure)
+    import crm.models  # noqa: F401
     from crm import db
     from crm import i18n
     from crm import web

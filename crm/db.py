@@ -23,6 +23,7 @@ from flask import g
 from sqlalchemy import Connection
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
+from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import Table
 from sqlalchemy import create_engine
@@ -79,6 +80,29 @@ class Base(DeclarativeBase):
     """Declarative base for every model; constraint names follow one convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Map the model, then make sure its table never hands out an id twice."""
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table):
+            never_reuse_ids(table)
+
+
+def never_reuse_ids(table: Table) -> None:
+    """Give a table with an integer id ``AUTOINCREMENT`` on SQLite.
+
+    Why: without it SQLite hands out max(id) + 1, so after the newest person is erased the next
+    one gets the same id and inherits everything that still points at it by id - the audit
+    trail, an outbox operation, a request's list of operations, a link in an old mail
+    (issue 11, finding 4). ``AUTOINCREMENT`` keeps the highest id ever used in
+    ``sqlite_sequence`` (https://www.sqlite.org/autoinc.html); PostgreSQL sequences never go
+    back anyway. Applied here, once, so no model (today's or a future one) can forget it; the
+    migration 20261202_0900_5e1f0c2a7b3d rebuilt the existing tables.
+    """
+    key = list(table.primary_key.columns)
+    if len(key) == 1 and isinstance(key[0].type, Integer):
+        table.dialect_options["sqlite"]["autoincrement"] = True
 
 
 def _configure_sqlite(engine: Engine) -> None:

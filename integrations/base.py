@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from abc import ABC
@@ -29,6 +30,22 @@ from integrations.types import EventType
 #: Statuses worth retrying: rate limits, "too early" (Brevo 425) and server trouble.
 RETRYABLE = {425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 120.0
+
+
+_WORD = re.compile(r"[A-Za-z_-]+")
+
+
+def endpoint(path: str) -> str:
+    """A request path fit for an error text: words kept, every id, hash or address a ``*``.
+
+    ``contacts/erase.me%40example.com`` becomes ``contacts/*`` and Mailchimp's
+    ``lists/7/members/<md5 of the address>/actions/delete-permanent`` becomes
+    ``lists/*/members/*/actions/delete-permanent``: the endpoint is still recognisable, but no
+    error names whom it was about (issue 11, finding 5).
+    """
+    return "/".join(
+        part if _WORD.fullmatch(part) else "*" for part in path.split("?")[0].strip("/").split("/")
+    )
 
 
 class ProviderAdapter(ABC):
@@ -155,7 +172,9 @@ class ProviderAdapter(ABC):
                     self.calls += 1
                     response = self._session.request(method, url, timeout=self.timeout, **kwargs)
             except requests.RequestException as err:
-                last = ProviderUnavailable(f"{self.name}: {type(err).__name__} on {method} {path}")
+                last = ProviderUnavailable(
+                    f"{self.name}: {type(err).__name__} on {method} {endpoint(path)}"
+                )
                 last.__cause__ = err
                 if attempt < self.max_retries:
                     self._sleep(min(MAX_RETRY_AFTER, 2.0**attempt))
@@ -165,10 +184,10 @@ class ProviderAdapter(ABC):
             if response.status_code in RETRYABLE:
                 delay = self._retry_after(response, attempt)
                 last = (
-                    RateLimited(f"{self.name}: 429 on {method} {path}", delay)
+                    RateLimited(f"{self.name}: 429 on {method} {endpoint(path)}", delay)
                     if response.status_code == 429
                     else ProviderUnavailable(
-                        f"{self.name}: {response.status_code} on {method} {path}"
+                        f"{self.name}: {response.status_code} on {method} {endpoint(path)}"
                     )
                 )
                 if attempt < self.max_retries:

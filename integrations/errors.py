@@ -1,12 +1,36 @@
-"""Typed provider errors: retryable or not, never carrying the API key."""
+"""Typed provider errors: retryable or not, never carrying the API key or an address."""
 
 from __future__ import annotations
 
+import re
+
+#: An e-mail address as it shows up in error texts: plain, percent-encoded once (a URL path,
+#: ``erase.me%40example.com``) or twice (``%2540``), in either case. A ``/`` ends the local
+#: part (allowed there by RFC 5322, but in error texts it is a path separator).
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9.!#$&'*+=?^_`{|}~%-]+(?:@|%40|%2540)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+",
+    re.IGNORECASE,
+)
+REDACTED = "<address>"
+
+
+def redact(text: str) -> str:
+    """Replace every e-mail address in ``text`` (plain or percent-encoded) with ``<address>``.
+
+    The one function every stored or shown error text goes through (issue 11, finding 5): an
+    error about an erased person's address must not keep the address alive in the outbox's
+    ``last_error``, a sync report or the integrations page.
+    """
+    return _ADDRESS.sub(REDACTED, text)
+
 
 class IntegrationError(Exception):
-    """Something went wrong talking to a provider."""
+    """Something went wrong talking to a provider. The message never holds an address."""
 
     retryable = False
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(redact(str(message)), *args)
 
 
 class ProviderUnavailable(IntegrationError):
@@ -31,6 +55,8 @@ class ProviderRejected(IntegrationError):
     """A 4xx the provider will answer the same way again: not retried."""
 
     def __init__(self, status: int, title: str, detail: str = "") -> None:
+        # providers echo the address in their answers ("x@y.se is already a list member")
+        title, detail = redact(title), redact(detail)
         super().__init__(f"{status} {title}: {detail}"[:500])
         self.status, self.title, self.detail = status, title, detail
 

@@ -38,6 +38,15 @@ def run_migrations_online() -> None:
     """Run migrations on a live connection, each in a transaction."""
     engine = make_engine(_url())
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a SQLite table by copying it and dropping the old one; with
+            # foreign keys on, that DROP's implicit DELETE would cascade to every child row
+            # (https://www.sqlite.org/lang_droptable.html; Alembic's batch docs, "Dealing
+            # with Referencing Foreign Keys"). The pragma is ignored inside a transaction, so
+            # it is set before one begins, and the keys are checked before committing.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -46,6 +55,10 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
     engine.dispose()
 
 

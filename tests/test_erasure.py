@@ -352,3 +352,32 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app
         request = s.scalar(select(DataRequest).where(DataRequest.person_id == pid))
         assert request.channel == "preferences_page" and request.kind == "erasure"
         assert abs(request.due_at - requests.add_months(before, 1)) < timedelta(seconds=5)
+
+
+def test_finding_4_a_new_person_never_gets_an_erased_persons_id_or_history(app, db, auth_client):
+    """Erase person 36, create another: SQLite handed out 36 again, with 36's audit trail."""
+    _client(db, app, journal_days_ago=None)
+    with db() as s:
+        person = s.scalar(select(Person).where(Person.email == EMAIL))
+        erased_id = person.id
+        erasure.execute(s, person, Actor.cli())
+        s.commit()
+        history = s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.object_type == "person", AuditEvent.object_id == str(erased_id))
+        )
+        assert history >= 2  # created, erased: the trail stays
+    with app.app_context():
+        from crm.db import get_session
+        from crm.people import services as people
+
+        s = get_session()
+        newcomer = people.create_person(
+            s, people.PersonData(name="Nils Ny", email="nils@example.se"), Actor.cli()
+        )
+        s.commit()
+        new_id = newcomer.id
+    assert new_id > erased_id
+    page = auth_client.get(f"/people/{new_id}").get_data(as_text=True)
+    assert "person.erase" not in page

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Integer
 from sqlalchemy import create_engine
 from sqlalchemy import inspect
 from sqlalchemy import text
@@ -92,3 +93,122 @@ def test_upgrade_keeps_every_row_and_fills_new_columns(empty_url):
     engine.dispose()
     assert [r.name for r in rows] == ["Person 0", "Person 1", "Person 2"]
     assert len({r.public_id for r in rows}) == 3 and all(len(r.public_id) >= 20 for r in rows)
+
+
+def _single_integer_id_tables() -> list[str]:
+    return [
+        t.name
+        for t in Base.metadata.sorted_tables
+        if len(t.primary_key.columns) == 1
+        and isinstance(next(iter(t.primary_key.columns)).type, Integer)
+    ]
+
+
+def test_finding_4_every_table_with_an_integer_id_never_reuses_ids():
+    """The class: every model with an integer id is AUTOINCREMENT on SQLite (one mechanism)."""
+    tables = _single_integer_id_tables()
+    assert {"person", "data_request", "testimonial", "subscription", "user_account"} <= set(tables)
+    assert {"consent_record", "outbox_op", "audit_event", "provider_event"} <= set(tables)
+    missing = [
+        name
+        for name in tables
+        if not Base.metadata.tables[name].dialect_options["sqlite"]["autoincrement"]
+    ]
+    assert missing == []
+
+
+def test_finding_4_rows_of_the_first_revision_survive_and_an_erased_max_id_is_not_reused(
+    empty_url,
+):
+    """SQLite reused the id of the newest erased person (and its audit history with it).
+
+    The upgrade rebuilds the tables (SQLite cannot add AUTOINCREMENT in place); every row,
+    child rows included, must survive it, and afterwards a deleted max id is never handed out
+    again. On PostgreSQL the sequences already behave so; the test runs there too.
+    """
+    cfg = alembic_config(empty_url)
+    first = ScriptDirectory.from_config(cfg).get_bases()[0]
+    command.upgrade(cfg, first)
+    engine = make_engine(empty_url)
+    stamp = "'2020-01-01 00:00:00+00:00'"
+    with engine.begin() as conn:
+        for i in range(3):
+            pid = conn.execute(
+                text(
+                    "INSERT INTO person (name, email, created_at, updated_at) "
+                    f"VALUES (:n, :e, {stamp}, {stamp}) RETURNING id"
+                ),
+                {"n": f"Person {i}", "e": f"p{i}@example.se"},
+            ).scalar_one()
+            conn.execute(
+                text(f"INSERT INTO client_card (person_id, updated_at) VALUES (:p, {stamp})"),
+                {"p": pid},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO visit (person_id, visited_on, created_at) "
+                    f"VALUES (:p, '2020-01-0{i + 1}', {stamp})"
+                ),
+                {"p": pid},
+            )
+    command.upgrade(cfg, "head")
+    with engine.begin() as conn:
+        people = conn.execute(text("SELECT id, name FROM person ORDER BY id")).all()
+        cards = conn.execute(text("SELECT person_id FROM client_card ORDER BY person_id")).all()
+        visits = conn.execute(text("SELECT person_id FROM visit ORDER BY person_id")).all()
+        assert [p.name for p in people] == ["Person 0", "Person 1", "Person 2"]
+        assert [c.person_id for c in cards] == [p.id for p in people]
+        assert [v.person_id for v in visits] == [p.id for p in people]
+        newest = people[-1].id
+        conn.execute(text("DELETE FROM person WHERE id = :i"), {"i": newest})
+        new_id = conn.execute(
+            text(
+                "INSERT INTO person (name, public_id, email, created_at, updated_at) "
+                f"VALUES ('Ny', 'new-public-id-000000', 'ny@example.se', {stamp}, {stamp}) "
+                "RETURNING id"
+            )
+        ).scalar_one()
+        if conn.dialect.name == "sqlite":
+            plain = conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master "
+                    "WHERE type = 'table' AND sql NOT LIKE '%AUTOINCREMENT%'"
+                )
+            ).scalars()
+            leftover = set(plain) & set(_single_integer_id_tables())
+    engine.dispose()
+    assert new_id > newest
+    if empty_url.startswith("sqlite"):
+        # a migration's create_table needs sqlite_autoincrement=True (autogenerate renders it)
+        assert leftover == set(), f"tables that reuse ids on SQLite: {sorted(leftover)}"
+
+
+def test_finding_5_error_texts_stored_before_the_fix_lose_their_addresses(empty_url):
+    """``DELETE contacts/erase.me%40...`` stored by an older version is redacted on upgrade."""
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "b94212db19aa")
+    engine = make_engine(empty_url)
+    stamp = "'2026-01-01 00:00:00+00:00'"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outbox_op (provider, op, status, attempts, next_attempt_at, "
+                f"last_error, created_at) VALUES ('brevo', 'erase', 'pending', 3, {stamp}, "
+                f":e, {stamp})"
+            ),
+            {"e": "brevo: 503 on DELETE contacts/erase.me%40example.com"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sync_run (started_at, ok, report, trigger) "
+                f"VALUES ({stamp}, :f, :r, 'cli')"
+            ),
+            {"f": False, "r": '{"brevo": {"error": "400 Bad: erase.me@example.com exists"}}'},
+        )
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        error = conn.execute(text("SELECT last_error FROM outbox_op")).scalar_one()
+        report = conn.execute(text("SELECT report FROM sync_run")).scalar_one()
+    engine.dispose()
+    assert error == "brevo: 503 on DELETE contacts/<address>"
+    assert "erase.me" not in report and "<address>" in report

@@ -6,6 +6,10 @@ it needs; everything else goes at once: newsletter data, consents, testimonials 
 contact details. The suppression entry stays so the person is never mailed again, and every
 provider that ever had the address is told to erase it. The person gets a receipt that says
 what was kept, why and until when.
+
+Every part of it comes from the person registry (crm/privacy/registry.py): each feature's
+holds, what it deletes, the recipients it told, what blocks an erasure, and its own erase
+step. This module imports no feature's internals; only the hub's ``Person`` model.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import json
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,33 +28,16 @@ from crm import audit
 from crm import outbox
 from crm.audit import Actor
 from crm.db import utcnow
-from crm.newsletter import suppression
-from crm.newsletter.models import ConsentRecord
-from crm.newsletter.models import Reason
-from crm.newsletter.models import Subscription
 from crm.outbox import Op
 from crm.outbox import OutboxOp
-from crm.people.models import ClientCard
-from crm.people.models import JournalEntry
 from crm.people.models import Person
-from crm.people.models import Visit
+from crm.privacy import registry
 from crm.privacy import settings as practice
 from crm.privacy.models import DataRequest
-from crm.privacy.models import LegalHold
+from crm.privacy.registry import Kept
 from crm.privacy.requests import add_months
-from crm.testimonials import media as media_store
-from crm.testimonials import services as testimonials
-from crm.testimonials.models import Publication
-from crm.testimonials.models import Testimonial
 
-
-@dataclass(frozen=True)
-class Kept:
-    """Something an erasure keeps, and why, until when."""
-
-    what: str
-    why: str
-    until: datetime
+__all__ = ["ErasureBlocked", "Kept", "Plan", "execute", "plan"]
 
 
 class ErasureBlocked(RuntimeError):
@@ -65,10 +52,10 @@ class Plan:
     delete: list[str] = field(default_factory=list)
     keep: list[Kept] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
-    #: manual publications (a post, a flyer) not yet ticked off as taken down. Erasing the
-    #: testimonial would delete the only record that they exist (Art. 17(2)), so they block
-    #: the erasure until the owner has taken them down.
-    take_down: list[Publication] = field(default_factory=list)
+    #: what must be done by hand first (today: manual publications - a post, a flyer - not yet
+    #: ticked off as taken down). Erasing the testimonial would delete the only record that
+    #: they exist (Art. 17(2)), so they block the erasure until the owner has taken them down.
+    take_down: list[Any] = field(default_factory=list)
 
     @property
     def full(self) -> bool:
@@ -76,48 +63,49 @@ class Plan:
         return not self.keep
 
 
-def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
-    """Work out what an erasure deletes, keeps (and until when) and whom it tells."""
-    now = now or utcnow()
+def _context(session: Session, now: datetime) -> registry.ErasureContext:
+    """The practice facts the holders need (profile, retention periods)."""
     row = practice.load(session, current_app.config["PRACTICE_NAME"])
-    result = Plan(person.id)
-    newest = session.scalar(
-        select(JournalEntry.written_at)
-        .where(JournalEntry.person_id == person.id)
-        .order_by(JournalEntry.written_at.desc())
-        .limit(1)
+    return registry.ErasureContext(
+        now=now,
+        profile=row.profile,
+        retention_until=lambda kind, start: add_months(start, row.retention_months(kind)),
     )
-    if newest is not None and row.profile == "A":
-        until = add_months(newest, row.retention_months("journal"))
-        if until > now:
-            result.keep.append(Kept("journal", "patientdatalagen 3 kap. 17 §", until))
-    for hold in session.scalars(select(LegalHold).where(LegalHold.person_id == person.id)):
-        if hold.until > now:
-            why = (
-                "bokföringslagen 7 kap. 2 §"
-                if hold.kind == "bookkeeping"
-                else "GDPR art. 17.3 e (rättsligt anspråk)"
-            )
-            result.keep.append(Kept(hold.kind, why, hold.until))
-    result.delete = [
-        k
-        for k in (
-            "contact_details",
-            "newsletter",
-            "consent_records",
-            "testimonials",
-            "media",
-            "client_card",
-            "visits",
-        )
-        if not (
-            result.keep
-            and k in ("client_card", "visits")
-            and any(x.what == "journal" for x in result.keep)
-        )
+
+
+def _all_holds(session: Session, person: Person, ctx: registry.ErasureContext) -> list[Kept]:
+    """Every hold the registered features impose on the person, ended ones included."""
+    return [
+        kept
+        for holder in registry.holders()
+        if holder.holds is not None
+        for kept in holder.holds(session, person, ctx)
     ]
-    result.providers = sorted(outbox.providers_for(session, person.id))
-    result.take_down = testimonials.still_published(session, person.id)
+
+
+def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
+    """Work out what an erasure deletes, keeps (and until when) and whom it tells.
+
+    Every part comes from the person registry (crm/privacy/registry.py): each feature's
+    holds, what it deletes, its recipients and what blocks an erasure.
+    """
+    now = now or utcnow()
+    ctx = _context(session, now)
+    result = Plan(person.id)
+    result.keep = [k for k in _all_holds(session, person, ctx) if k.until > now]
+    kept = {k.what for k in result.keep}
+    providers: set[str] = set()
+    for holder in registry.holders():
+        result.delete += [
+            label
+            for label in holder.deletes
+            if holder.spared_by.get(label) is None or holder.spared_by[label] not in kept
+        ]
+        if holder.recipients is not None:
+            providers |= set(holder.recipients(session, person.id))
+        if holder.blockers is not None:
+            result.take_down += holder.blockers(session, person.id)
+    result.providers = sorted(providers)
     return result
 
 
@@ -130,15 +118,18 @@ def execute(
 ) -> Plan:
     """Carry out the plan in the caller's transaction; returns it for the receipt.
 
-    ``via`` names where an erasure without a request came from (the audit trail keeps it).
+    The outbox is told first (every recipient gets an ``erase`` carrying the address until it
+    confirms), then every registered feature erases its part; the feature that holds the
+    person row goes last. ``via`` names where an erasure without a request came from (the
+    audit trail keeps it).
     """
     the_plan = plan(session, person)
     if the_plan.take_down:
         raise ErasureBlocked(f"{len(the_plan.take_down)} publication(s) still up")
-    email = person.email
-    if email:
-        suppression.suppress(session, email, Reason.ERASED)
-        outbox.enqueue(session, Op.ERASE, person.id, email, the_plan.providers)
+    ctx = _context(session, utcnow())
+    ctx.email, ctx.keep = person.email, list(the_plan.keep)
+    if ctx.email:
+        outbox.enqueue(session, Op.ERASE, person.id, ctx.email, the_plan.providers)
     session.flush()
     waiting = list(
         session.scalars(
@@ -149,23 +140,10 @@ def execute(
             )
         )
     )
-    for t in session.scalars(select(Testimonial).where(Testimonial.person_id == person.id)):
-        for item in t.media:
-            media_store.remove(item.stored_name)
-        session.delete(t)
-    session.execute(delete(Subscription).where(Subscription.person_id == person.id))
-    session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person.id))
     person_id = person.id
-    if the_plan.full:
-        session.delete(person)
-    else:
-        keeps_journal = any(k.what == "journal" for k in the_plan.keep)
-        if not keeps_journal:
-            session.execute(delete(ClientCard).where(ClientCard.person_id == person_id))
-            session.execute(delete(Visit).where(Visit.person_id == person_id))
-        # The identity a journal or a bookkeeping record needs stays; contact details go.
-        person.email = person.phone = person.address = None
-        person.archived_at = person.restricted_at = utcnow()  # kept, not used
+    for holder in registry.erasure_order():
+        if holder.erase is not None:
+            holder.erase(session, person, ctx)
     if request is not None:
         request.waiting_for = json.dumps(waiting)
         request.outcome = receipt_text(the_plan)
@@ -250,6 +228,7 @@ def purge_expired_holds(session: Session, now: datetime | None = None) -> int:
     """Delete people kept only for a hold that has ended (part of the retention run)."""
     now = now or utcnow()
     count = 0
+    ctx = _context(session, now)
     erased = session.scalars(
         select(Person).where(
             Person.email.is_(None),
@@ -258,13 +237,11 @@ def purge_expired_holds(session: Session, now: datetime | None = None) -> int:
         )
     )
     for person in erased:
-        if plan(session, person, now).keep:
-            continue
-        if (
-            not session.scalar(select(LegalHold.id).where(LegalHold.person_id == person.id))
-            and not person.journal
-        ):
+        holds = _all_holds(session, person, ctx)
+        if not holds:
             continue  # archived and restricted by hand, not an erasure with holds
+        if any(k.until > now for k in holds):
+            continue
         person_id = person.id
         session.delete(person)
         audit.record(

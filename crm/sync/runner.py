@@ -34,6 +34,7 @@ from crm.newsletter.models import Method
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Status
 from crm.newsletter.models import Subscription
+from crm.newsletter.models import Suppression
 from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
@@ -45,6 +46,7 @@ from crm.sync.models import SyncRun
 from integrations.base import ProviderAdapter
 from integrations.errors import IntegrationError
 from integrations.errors import ProviderRejected
+from integrations.errors import redact
 from integrations.types import Contact
 from integrations.types import ContactEvent
 from integrations.types import EventType
@@ -103,11 +105,27 @@ def adapters() -> list[ProviderAdapter]:
 # --- events -------------------------------------------------------------------------------------
 
 
+def _erased(session: Session) -> Callable[[str], bool]:
+    """Tell whether an address was erased (its suppression says so)."""
+    digest = suppression.hasher(session)
+    hashes = set(
+        session.scalars(select(Suppression.email_hash).where(Suppression.reason == Reason.ERASED))
+    )
+    return lambda email: digest(email) in hashes
+
+
 def store_events(session: Session, events: list[ContactEvent], source: str) -> list[ProviderEvent]:
-    """Store events not seen before (providers retry, pulls overlap); return the new ones."""
+    """Store events not seen before (providers retry, pulls overlap); return the new ones.
+
+    Events about an erased address are not stored: it is suppressed already, and storing the
+    provider's payload would bring the address back after the erasure deleted it (issue 11,
+    finding 5; a pull overlaps the previous one by a day, and a provider keeps reporting the
+    address until it has confirmed the erase).
+    """
     new = []
+    erased = _erased(session) if events else (lambda _email: False)
     for event in events:
-        if not event.email:
+        if not event.email or erased(event.email):
             continue
         digest = hashlib.sha256(event.dedupe_key.encode()).hexdigest()
         if session.scalar(select(ProviderEvent.id).where(ProviderEvent.dedupe_hash == digest)):
@@ -232,7 +250,8 @@ def _done(op: OutboxOp, now: datetime) -> None:
 
 def _failed(op: OutboxOp, error: str, now: datetime) -> None:
     op.attempts += 1
-    op.last_error = error[:500]
+    # a provider's per-address answer may quote the address (issue 11, finding 5)
+    op.last_error = redact(error)[:500]
     op.next_attempt_at = now + min(MAX_BACKOFF, timedelta(minutes=2 ** min(op.attempts, 10)))
 
 

@@ -1,0 +1,110 @@
+"""What the people feature holds about a person: the person row, client card, visits, journal.
+
+Registered in the person registry (crm/privacy/registry.py). The journal's legal hold lives
+here: patientdatalagen 3 kap. 17 § keeps a profile A practice's journal ten years (the
+practice's period, never less) after its newest entry, and with it the identity it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.db import utcnow
+from crm.people import personnummer as pnr
+from crm.people.models import ClientCard
+from crm.people.models import JournalEntry
+from crm.people.models import Person
+from crm.people.models import Visit
+from crm.privacy.registry import ErasureContext
+from crm.privacy.registry import ExportContext
+from crm.privacy.registry import Kept
+from crm.privacy.registry import PersonDataHolder
+from crm.privacy.registry import register
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, Any]:
+    """The person's own details, client card, visits and journal."""
+    card = person.client_card
+    return {
+        "person": {
+            "name": person.name,
+            "email": person.email,
+            "phone": person.phone,
+            "address": person.address,
+            "personnummer": pnr.Personnummer(person.personnummer).display()
+            if person.personnummer
+            else None,
+            "created_at": _iso(person.created_at),
+            "last_contact_at": _iso(person.last_contact_at),
+            "restricted_at": _iso(person.restricted_at),
+            "marketing_objection_at": _iso(person.marketing_objection_at),
+        },
+        "client_card": None
+        if card is None
+        else {
+            "client_since": _iso(card.client_since),
+            "client_until": _iso(card.client_until),
+            "health_notes": card.health_notes,
+            "art9_basis": card.art9_basis,
+        },
+        "visits": [{"date": v.visited_on.isoformat(), "note": v.note} for v in person.visits],
+        "journal": [
+            {
+                "id": j.id,
+                "written_at": _iso(j.written_at),
+                "text": j.text,
+                "corrects": j.corrects_id,
+            }
+            for j in person.journal
+        ],
+    }
+
+
+def holds(session: Session, person: Person, ctx: ErasureContext) -> list[Kept]:
+    """The journal's hold (profile A only), running or ended."""
+    if ctx.profile != "A":
+        return []
+    newest = session.scalar(
+        select(JournalEntry.written_at)
+        .where(JournalEntry.person_id == person.id)
+        .order_by(JournalEntry.written_at.desc())
+        .limit(1)
+    )
+    if newest is None:
+        return []
+    return [Kept("journal", "patientdatalagen 3 kap. 17 §", ctx.retention_until("journal", newest))]
+
+
+def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
+    """Delete the person, or - while a hold runs - keep only the identity the hold needs."""
+    if ctx.full:
+        session.delete(person)
+        return
+    if not ctx.keeps("journal"):
+        session.execute(delete(ClientCard).where(ClientCard.person_id == person.id))
+        session.execute(delete(Visit).where(Visit.person_id == person.id))
+    # The identity a journal or a bookkeeping record needs stays; contact details go.
+    person.email = person.phone = person.address = None
+    person.archived_at = person.restricted_at = utcnow()  # kept, not used
+
+
+HOLDER = register(
+    PersonDataHolder(
+        name="people",
+        tables=("person", "client_card", "visit", "journal_entry"),
+        sections=("person", "client_card", "visits", "journal"),
+        export=export,
+        deletes=("contact_details", "client_card", "visits"),
+        spared_by={"client_card": "journal", "visits": "journal"},
+        holds=holds,
+        erase=erase,
+    )
+)

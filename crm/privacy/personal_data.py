@@ -1,0 +1,89 @@
+"""What the privacy feature holds about a person: their requests, legal holds, audit entries.
+
+Registered in the person registry (crm/privacy/registry.py). Requests survive an erasure
+without the person (``person_id`` is set to NULL): they are the evidence of how each request
+was answered, kept for their own period (crm/privacy/retention.py). Bookkeeping and legal
+claim holds keep the person's identity until they end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.audit import AuditEvent
+from crm.people.models import Person
+from crm.privacy.models import DataRequest
+from crm.privacy.models import LegalHold
+from crm.privacy.registry import ErasureContext
+from crm.privacy.registry import ExportContext
+from crm.privacy.registry import Kept
+from crm.privacy.registry import PersonDataHolder
+from crm.privacy.registry import register
+
+WHY = {
+    "bookkeeping": "bokföringslagen 7 kap. 2 §",
+    "legal_claim": "GDPR art. 17.3 e (rättsligt anspråk)",
+}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, Any]:
+    """The person's requests, the holds on their data, the audit entries about them."""
+    return {
+        "requests": [
+            {
+                "kind": r.kind,
+                "status": r.status,
+                "received_at": _iso(r.received_at),
+                "due_at": _iso(r.due_at),
+                "completed_at": _iso(r.completed_at),
+            }
+            for r in session.scalars(select(DataRequest).where(DataRequest.person_id == person.id))
+        ],
+        "legal_holds": [
+            {"kind": h.kind, "until": _iso(h.until), "note": h.note}
+            for h in session.scalars(select(LegalHold).where(LegalHold.person_id == person.id))
+        ],
+        "audit": [
+            {"at": _iso(e.occurred_at), "action": e.action, "by": e.actor_kind}
+            for e in session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.object_type == "person", AuditEvent.object_id == str(person.id))
+                .order_by(AuditEvent.seq)
+            )
+        ],
+    }
+
+
+def holds(session: Session, person: Person, _ctx: ErasureContext) -> list[Kept]:
+    """Bookkeeping and legal-claim holds recorded for the person, running or ended."""
+    return [
+        Kept(hold.kind, WHY.get(hold.kind, WHY["legal_claim"]), hold.until)
+        for hold in session.scalars(select(LegalHold).where(LegalHold.person_id == person.id))
+    ]
+
+
+def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
+    """Drop holds that have ended: they justify keeping nothing (a running one stays)."""
+    session.execute(
+        delete(LegalHold).where(LegalHold.person_id == person.id, LegalHold.until <= ctx.now)
+    )
+
+
+HOLDER = register(
+    PersonDataHolder(
+        name="privacy",
+        tables=("data_request", "legal_hold"),
+        sections=("requests", "legal_holds", "audit"),
+        export=export,
+        holds=holds,
+        erase=erase,
+    )
+)
