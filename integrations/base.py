@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from abc import ABC
@@ -29,6 +30,17 @@ from integrations.types import EventType
 #: Statuses worth retrying: rate limits, "too early" (Brevo 425) and server trouble.
 RETRYABLE = {425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 120.0
+
+
+def same_secret(given: object, expected: object) -> bool:
+    """Compare a credential from a request with ours, in constant time, as UTF-8 bytes.
+
+    ``hmac.compare_digest`` raises TypeError for ``str`` holding non-ASCII characters, so a
+    forged header or query value would become a 500; bytes make it a plain mismatch.
+    """
+    return hmac.compare_digest(
+        str(given).encode("utf-8", "surrogatepass"), str(expected).encode("utf-8", "surrogatepass")
+    )
 
 
 class ProviderAdapter(ABC):

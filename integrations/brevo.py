@@ -10,7 +10,6 @@ rate limit is 10/s and its reset header is honoured.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
+from integrations.base import same_secret
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
 from integrations.types import Contact
@@ -140,7 +140,7 @@ class BrevoAdapter(ProviderAdapter):
     ) -> list[ContactEvent]:
         """Unsigned: the bearer token Brevo was given is the check."""
         token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(token, secret):
+        if not same_secret(token, secret):
             raise WebhookRejected("bad token")
         try:
             payload = json.loads(body)

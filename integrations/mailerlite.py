@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
+from integrations.base import same_secret
 from integrations.errors import ProviderRejected
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
@@ -168,8 +169,8 @@ class MailerLiteAdapter(ProviderAdapter):
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
     ) -> list[ContactEvent]:
         """Check ``Signature`` (HMAC-SHA256 of the raw body) in constant time, then read."""
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, headers.get("Signature", "")):
+        expected = hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
+        if not same_secret(headers.get("Signature", ""), expected):
             raise WebhookRejected("bad signature")
         try:
             payload = json.loads(body)
