@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from collections.abc import Sequence
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -38,11 +39,17 @@ class BrevoAdapter(ProviderAdapter):
     BATCH_SIZE = 100
     MIN_INTERVAL = 0.1  # 10 requests per second on /contacts
     EVENT_TYPES = {
+        # pulled listings and the webhook registration use camelCase; deliveries of
+        # marketing webhooks name their events in snake case (marketing-webhooks doc)
         "unsubscribed": EventType.UNSUBSCRIBED,
+        "unsubscribe": EventType.UNSUBSCRIBED,
         "hardBounce": EventType.BOUNCED,
         "hard_bounce": EventType.BOUNCED,
         "spam": EventType.COMPLAINED,
         "contact_deleted": EventType.DELETED,
+        "contactDeleted": EventType.DELETED,
+        "list_addition": EventType.SUBSCRIBED,
+        "listAddition": EventType.SUBSCRIBED,
     }
 
     def _auth(self) -> dict[str, Any]:
@@ -138,7 +145,13 @@ class BrevoAdapter(ProviderAdapter):
     def parse_webhook(
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
     ) -> list[ContactEvent]:
-        """Unsigned: the bearer token Brevo was given is the check."""
+        """Unsigned: the bearer token Brevo was given is the check.
+
+        Marketing webhooks (https://developers.brevo.com/docs/marketing-webhooks): a batched
+        delivery is an array; ``id`` is the *webhook's* id, the same on every event, so the
+        event is identified by what it says (event, address, time, campaign, lists); times are
+        ``ts_event`` (UTC seconds) - ``date_event`` is in the account's local time zone.
+        """
         token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not same_secret(token, secret):
             raise WebhookRejected("bad token")
@@ -151,14 +164,45 @@ class BrevoAdapter(ProviderAdapter):
         for item in items:
             if not isinstance(item, dict) or not item.get("email"):
                 continue
+            email = str(item["email"]).lower()
+            kind = str(item.get("event"))
             events.append(
                 ContactEvent(
                     self.name,
-                    str(item["email"]).lower(),
-                    self._event_type(str(item.get("event"))),
-                    parse_iso(item.get("date")),
-                    provider_event_id=str(item["id"]) if item.get("id") else None,
+                    email,
+                    self._event_type(kind),
+                    _event_time(item),
+                    provider_event_id=_event_key(kind, email, item),
                     raw=item,
                 )
             )
         return events
+
+
+def _event_time(item: Mapping[str, Any]) -> datetime | None:
+    """When a webhook event happened: ``ts_event`` (or ``ts``), UTC seconds per Brevo's docs.
+
+    ``date_event`` is local to the account's time zone and ``date`` CET/CEST, so they are
+    only used as a last resort, through ISO parsing that keeps an offset when one is given.
+    """
+    for key in ("ts_event", "ts"):
+        value = item.get(key)
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            try:
+                return datetime.fromtimestamp(float(value), UTC)
+            except (OverflowError, OSError, ValueError):
+                continue
+    return parse_iso(item.get("date_event") or item.get("date"))
+
+
+def _event_key(kind: str, email: str, item: Mapping[str, Any]) -> str:
+    """What identifies one marketing event: never the webhook's ``id`` (the same on all)."""
+    parts = [
+        kind,
+        email,
+        item.get("ts_event") or item.get("ts") or item.get("date_event") or item.get("date"),
+        item.get("camp_id"),
+        item.get("list_id"),
+        item.get("message-id") or item.get("message_id"),
+    ]
+    return "event:" + json.dumps(parts, default=str, sort_keys=True)

@@ -12,10 +12,14 @@ import hmac
 import json
 
 import pytest
+from sqlalchemy import select
 
 from crm import create_app
+from crm.newsletter.models import Subscription
+from crm.people.models import Person
 from tests.conftest import test_config
 from tests.test_sync import SECRETS
+from tests.test_sync import _import
 from tests.test_sync import fakes  # noqa: F401 - the fixture
 
 # --- finding 7: webhook input ----------------------------------------------------------------
@@ -67,3 +71,65 @@ def test_finding_7_numeric_webhook_secret_from_the_environment_is_a_string(
         assert signed.status_code == 200, signed.get_data(as_text=True)
     finally:
         numeric.extensions["crm.db"]["engine"].dispose()
+
+
+def _subscription(db, email: str) -> str | None:
+    with db() as s:
+        return s.scalar(select(Subscription.status).join(Person).where(Person.email == email))
+
+
+def _received(db) -> list[tuple[str, str, object]]:
+    from crm.sync.models import ProviderEvent
+
+    with db() as s:
+        rows = s.scalars(select(ProviderEvent).order_by(ProviderEvent.id)).all()
+        return [(r.email, r.type, r.occurred_at) for r in rows]
+
+
+# --- finding 3: Brevo marketing webhooks -----------------------------------------------------
+
+
+@pytest.mark.usefixtures("fakes")
+def test_finding_3_brevo_webhook_id_is_the_webhooks_not_the_events(app, db, tmp_path, client):
+    """Brevo's ``id`` names the webhook, the same on every event; the event names are Brevo's.
+
+    https://developers.brevo.com/docs/marketing-webhooks: ``id`` is the "Internal id of
+    webhook"; events ``unsubscribe``, ``hard_bounce``, ``spam``; ``ts_event`` in UTC seconds.
+    """
+    _import(app, tmp_path, ["u@example.se", "h@example.se", "s@example.se"])
+    batch = [
+        {
+            "id": 812,
+            "event": "unsubscribe",
+            "email": "u@example.se",
+            "camp_id": 3,
+            "list_id": [7],
+            "date_event": "2026-11-30 10:00:00",
+            "ts_event": 1796032800,
+        },
+        {
+            "id": 812,
+            "event": "hard_bounce",
+            "email": "h@example.se",
+            "camp_id": 3,
+            "date_event": "2026-11-30 10:00:05",
+            "ts_event": 1796032805,
+        },
+    ]
+    auth = {"Authorization": "Bearer br-token"}
+    first = client.post("/webhooks/brevo", json=batch, headers=auth)
+    assert first.status_code == 200 and first.json == {"stored": 2, "applied": 2}
+    spam = {"id": 812, "event": "spam", "email": "s@example.se", "ts_event": 1796032900}
+    second = client.post("/webhooks/brevo", json=spam, headers=auth)
+    assert second.json == {"stored": 1, "applied": 1}
+    # the same deliveries again (Brevo retries): nothing new
+    assert client.post("/webhooks/brevo", json=batch, headers=auth).json["stored"] == 0
+    assert client.post("/webhooks/brevo", json=spam, headers=auth).json["stored"] == 0
+    # a later event for the same address is its own event
+    later = {"id": 812, "event": "spam", "email": "u@example.se", "ts_event": 1796033000}
+    assert client.post("/webhooks/brevo", json=later, headers=auth).json["stored"] == 1
+    assert _subscription(db, "u@example.se") == "unsubscribed"
+    assert _subscription(db, "h@example.se") == "bounced"
+    assert _subscription(db, "s@example.se") == "complained"
+    times = {email: when for email, _type, when in _received(db)}
+    assert times["h@example.se"].isoformat() == "2026-11-30T10:00:05+00:00"  # ts_event is UTC
