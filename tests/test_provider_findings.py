@@ -133,3 +133,91 @@ def test_finding_3_brevo_webhook_id_is_the_webhooks_not_the_events(app, db, tmp_
     assert _subscription(db, "s@example.se") == "complained"
     times = {email: when for email, _type, when in _received(db)}
     assert times["h@example.se"].isoformat() == "2026-11-30T10:00:05+00:00"  # ts_event is UTC
+
+
+# --- finding 4: MailerLite webhooks ----------------------------------------------------------
+
+
+def _mailerlite_hook(client, payload):
+    body = json.dumps(payload).encode()
+    signature = hmac.new(b"ml-secret", body, hashlib.sha256).hexdigest()
+    return client.post(
+        "/webhooks/mailerlite",
+        data=body,
+        headers={"Signature": signature},
+        content_type="application/json",
+    )
+
+
+def _ml_subscriber(sid: str, email: str, **times: str) -> dict:
+    return {"id": sid, "email": email, "status": "active", "fields": {}, **times}
+
+
+@pytest.mark.usefixtures("fakes")
+def test_finding_4_mailerlite_batched_envelope_is_read(app, db, tmp_path, client):
+    """Batched deliveries wrap events as ``{"events": [{"type", "subscriber"}], "total"}``.
+
+    https://developers.mailerlite.com/docs/webhooks ("batchable"; ``subscriber.deleted`` is
+    only sent batched). ISO-8601 times are read, not dropped.
+    """
+    _import(app, tmp_path, ["b1@example.se", "b2@example.se", "b3@example.se"])
+    envelope = {
+        "events": [
+            {
+                "type": "subscriber.unsubscribed",
+                "subscriber": _ml_subscriber(
+                    "101",
+                    "b1@example.se",
+                    unsubscribed_at="2026-11-30T10:00:00.000000Z",
+                    updated_at="2026-11-30T10:00:00.000000Z",
+                ),
+            },
+            {
+                "type": "subscriber.spam_reported",
+                "subscriber": _ml_subscriber(
+                    "102", "b2@example.se", updated_at="2026-11-30T10:01:00.000000Z"
+                ),
+            },
+            {
+                "type": "subscriber.deleted",
+                "subscriber": _ml_subscriber(
+                    "103", "b3@example.se", updated_at="2026-11-30T10:02:00.000000Z"
+                ),
+            },
+        ],
+        "total": 3,
+    }
+    response = _mailerlite_hook(client, envelope)
+    assert response.status_code == 200 and response.json == {"stored": 3, "applied": 2}
+    assert _subscription(db, "b1@example.se") == "unsubscribed"
+    assert _subscription(db, "b2@example.se") == "complained"
+    assert _subscription(db, "b3@example.se") == "active"  # deleted there; not deleted here
+    received = {email: (kind, when) for email, kind, when in _received(db)}
+    assert received["b1@example.se"][1].isoformat() == "2026-11-30T10:00:00+00:00"
+    assert received["b3@example.se"][0] == "deleted"
+    assert _mailerlite_hook(client, envelope).json["stored"] == 0  # a retried delivery
+
+
+@pytest.mark.usefixtures("fakes")
+def test_finding_4_mailerlite_later_event_for_the_same_subscriber_is_kept(
+    app, db, tmp_path, client
+):
+    """A single delivery is the flat subscriber plus ``event``; its id is the subscriber's."""
+    _import(app, tmp_path, ["f@example.se"])
+    first = {
+        "event": "subscriber.updated",
+        **_ml_subscriber("201", "f@example.se", updated_at="2026-11-30T09:00:00.000000Z"),
+    }
+    assert _mailerlite_hook(client, first).json == {"stored": 1, "applied": 0}
+    second = {
+        "event": "subscriber.unsubscribed",
+        **_ml_subscriber(
+            "201",
+            "f@example.se",
+            unsubscribed_at="2026-11-30T10:00:00.000000Z",
+            updated_at="2026-11-30T10:00:00.000000Z",
+        ),
+    }
+    assert _mailerlite_hook(client, second).json == {"stored": 1, "applied": 1}
+    assert _subscription(db, "f@example.se") == "unsubscribed"
+    assert _mailerlite_hook(client, second).json["stored"] == 0
