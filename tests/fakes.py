@@ -189,39 +189,93 @@ def _md5(email: str) -> str:
 
 
 def _mailchimp(app: Flask, fake: Fake) -> None:
+    def forgotten_error(email: str) -> dict[str, Any]:
+        return {
+            "email_address": email,
+            "error": "Forgotten Email Not Subscribed",
+            "error_code": "ERROR_GENERIC",
+        }
+
+    def new_member(email: str, status: str) -> dict[str, Any]:
+        return {
+            "email_address": email,
+            "id": _md5(email),
+            "status": status,
+            "merge_fields": {},
+            "last_changed": "2026-01-01T00:00:00+00:00",
+        }
+
+    def set_status(c: dict[str, Any], status: str) -> None:
+        c["status"] = status
+        c["last_changed"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
     @app.post("/3.0/lists/<list_id>")
     def batch(list_id: str) -> Response:
+        """Batch subscribe/unsubscribe as documented (shared/specs/mailchimp, postListsId).
+
+        ``status`` is required per member (``status_if_new`` is not part of
+        Add_List_Members); an existing member is an ERROR_CONTACT_EXISTS item unless
+        ``update_existing``, which overwrites its status.
+        """
         body = request.get_json()
+        update_existing = bool(body.get("update_existing"))
         errors = []
         for m in body["members"]:
             email = m["email_address"].lower()
             if email in fake.forgotten:
+                errors.append(forgotten_error(email))
+                continue
+            if m.get("status") not in ("subscribed", "unsubscribed", "cleaned", "pending"):
                 errors.append(
                     {
                         "email_address": email,
-                        "error": "Forgotten Email Not Subscribed",
+                        "error": "Invalid Resource",
                         "error_code": "ERROR_GENERIC",
+                        "field": "status",
+                        "field_message": "Schema describes enum, NULL found instead",
                     }
                 )
                 continue
             c = fake.contacts.get(email)
-            if c is not None and c["status"] == "archived":
-                c["status"] = m.get("status_if_new") or m.get("status")  # re-added
             if c is None:
-                c = fake.contacts[email] = {
-                    "email_address": email,
-                    "id": _md5(email),
-                    "status": m.get("status_if_new") or m.get("status"),
-                    "merge_fields": {},
-                    "last_changed": "2026-01-01T00:00:00+00:00",
-                }
-            elif "status" in m:
-                c["status"] = m["status"]
-                c["last_changed"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+                c = fake.contacts[email] = new_member(email, m["status"])
+            elif not update_existing:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": f"{email} is already a list member, do you want to update?",
+                        "error_code": "ERROR_CONTACT_EXISTS",
+                    }
+                )
+                continue
+            else:
+                set_status(c, m["status"])
             c["merge_fields"].update(m.get("merge_fields") or {})
         return _ok(
             {"new_members": [], "updated_members": [], "errors": errors, "error_count": len(errors)}
         )
+
+    @app.put("/3.0/lists/<list_id>/members/<h>")
+    def put_member(list_id: str, h: str) -> Response:
+        """Add or update: ``status_if_new`` only applies to a new (or archived) member."""
+        m = request.get_json()
+        email = m["email_address"].lower()
+        if _md5(email) != h:
+            return _ok({"title": "Invalid Resource", "status": 400}, 400)
+        if email in fake.forgotten:
+            return _ok({"title": "Forgotten Email Not Subscribed", "status": 400}, 400)
+        c = fake.contacts.get(email)
+        if c is None:
+            status = m.get("status") or m.get("status_if_new")
+            if not status:
+                return _ok({"title": "Invalid Resource", "status": 400}, 400)
+            c = fake.contacts[email] = new_member(email, status)
+        elif c["status"] == "archived":
+            set_status(c, m.get("status") or m.get("status_if_new") or "subscribed")
+        elif "status" in m:
+            set_status(c, m["status"])
+        c["merge_fields"].update(m.get("merge_fields") or {})
+        return _ok(c)
 
     @app.post("/3.0/lists/<list_id>/members/<h>/actions/delete-permanent")
     def delete_permanent(list_id: str, h: str) -> Response:

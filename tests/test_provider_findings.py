@@ -18,6 +18,7 @@ from crm import create_app
 from crm.newsletter.models import Subscription
 from crm.people.models import Person
 from tests.conftest import test_config
+from tests.fakes import serve
 from tests.test_sync import SECRETS
 from tests.test_sync import _import
 from tests.test_sync import fakes  # noqa: F401 - the fixture
@@ -221,3 +222,109 @@ def test_finding_4_mailerlite_later_event_for_the_same_subscriber_is_kept(
     assert _mailerlite_hook(client, second).json == {"stored": 1, "applied": 1}
     assert _subscription(db, "f@example.se") == "unsubscribed"
     assert _mailerlite_hook(client, second).json["stored"] == 0
+
+
+# --- finding 1: Mailchimp upsert -------------------------------------------------------------
+
+
+def _adapter(name: str, fake, list_id: str = "7"):
+    from integrations import get_adapter
+
+    setting = "GROUP_ID" if name == "mailerlite" else "LIST_ID"
+    adapter = get_adapter(
+        name,
+        {
+            f"{name.upper()}_API_KEY": "key-us1",
+            f"{name.upper()}_{setting}": list_id,
+            f"{name.upper()}_BASE_URL": fake.url,
+        },
+        sleep=lambda _s: None,
+    )
+    adapter.MIN_INTERVAL = 0
+    return adapter
+
+
+def test_finding_1_mailchimp_batch_members_need_status_and_never_resubscribe():
+    """``Add_List_Members`` has ``status`` (required) and no ``status_if_new``.
+
+    ``update_existing: true`` overwrites an existing member's status, so the upsert adds new
+    members as subscribed with ``update_existing: false`` and updates the merge fields of the
+    existing ones with ``PUT .../members/{hash}`` and ``status_if_new``, which never changes an
+    existing member's status (shared/specs/mailchimp, Add_List_Members and
+    putListsIdMembersId; https://mailchimp.com/developer/marketing/api/list-members/).
+    """
+    from integrations.mailchimp import UNSUB_TAG
+    from integrations.types import Contact
+
+    with serve("mailchimp") as fake:
+        adapter = _adapter("mailchimp", fake)
+        result = adapter.upsert(
+            [Contact("new@example.se", "Ny", "https://crm/u/1"), Contact("left@example.se")]
+        )
+        assert sorted(result.succeeded) == ["left@example.se", "new@example.se"], result.failed
+        assert fake.status("new@example.se") == "subscribed"
+        # the member leaves at Mailchimp; later the CRM pushes a new name and link
+        fake.contacts["left@example.se"]["status"] = "unsubscribed"
+        result = adapter.upsert([Contact("left@example.se", "Lämnat", "https://crm/u/2")])
+        assert result.succeeded == ["left@example.se"], result.failed
+        member = fake.contacts["left@example.se"]
+        assert member["status"] == "unsubscribed"  # never resubscribed
+        assert member["merge_fields"] == {"FNAME": "Lämnat", UNSUB_TAG: "https://crm/u/2"}
+        for body in [r["json"] for r in fake.log if r["path"] == "/3.0/lists/7"]:
+            for m in body["members"]:
+                assert "status_if_new" not in m and m["status"] in ("subscribed", "unsubscribed")
+            if any(m["status"] == "subscribed" for m in body["members"]):
+                assert body["update_existing"] is False
+
+
+def test_finding_1_mailchimp_fake_follows_the_documented_batch_semantics():
+    """The fake itself: no status is an error item, update_existing overwrites the status."""
+    import requests
+
+    with serve("mailchimp") as fake:
+        url, auth = f"{fake.url}/lists/7", ("crm", "key-us1")
+        only_if_new = {"email_address": "a@example.se", "status_if_new": "subscribed"}
+        body = requests.post(url, json={"members": [only_if_new]}, auth=auth, timeout=5).json()
+        assert body["error_count"] == 1 and body["errors"][0]["field"] == "status"
+        assert "a@example.se" not in fake.contacts
+        fake.contacts["b@example.se"] = {
+            "email_address": "b@example.se",
+            "id": hashlib.md5(b"b@example.se").hexdigest(),  # noqa: S324
+            "status": "unsubscribed",
+            "merge_fields": {},
+        }
+        member = {"email_address": "b@example.se", "status": "subscribed"}
+        body = requests.post(url, json={"members": [member]}, auth=auth, timeout=5).json()
+        assert body["errors"][0]["error_code"] == "ERROR_CONTACT_EXISTS"
+        assert fake.status("b@example.se") == "unsubscribed"
+        requests.post(
+            url, json={"members": [member], "update_existing": True}, auth=auth, timeout=5
+        )
+        assert fake.status("b@example.se") == "subscribed"  # the documented overwrite
+
+
+def test_finding_1_mailchimp_put_bodies_match_the_openapi_spec():
+    """The PUT the upsert falls back to is the documented add-or-update member body."""
+    from tests.test_integrations import SPECS
+    from tests.test_integrations import _resolve
+    from tests.test_integrations import _spec
+
+    if not SPECS.exists():
+        pytest.skip("needs ../shared/specs next to the repository")
+    from openapi_schema_validator import OAS30Validator
+
+    from integrations.types import Contact
+
+    spec = _spec("mailchimp/mailchimp-marketing-3.0.55.openapi.yaml")
+    op = spec["paths"]["/lists/{list_id}/members/{subscriber_hash}"]["put"]
+    schema = _resolve(spec, op["requestBody"]["content"]["application/json"]["schema"])
+    # the saved copy types merge-field values as objects (see the batch contract test)
+    schema["properties"]["merge_fields"]["additionalProperties"] = {"type": "string"}
+    with serve("mailchimp") as fake:
+        adapter = _adapter("mailchimp", fake)
+        adapter.upsert([Contact("p@example.se", "P", "https://crm/u/p")])
+        adapter.upsert([Contact("p@example.se", "P2", "https://crm/u/p")])
+    puts = [r["json"] for r in fake.log if r["method"] == "PUT"]
+    assert len(puts) == 1 and "status" not in puts[0]
+    OAS30Validator(schema).validate(puts[0])
+    assert set(schema["required"]) <= set(puts[0])
