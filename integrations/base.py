@@ -104,6 +104,15 @@ class ProviderAdapter(ABC):
     def erase(self, email: str) -> None:
         """Erase an address for good (GDPR); an unknown or already erased address is fine."""
 
+    def unfinished(self, process_ids: Sequence[str]) -> list[str]:
+        """Which of the provider's asynchronous writes (``BatchResult.pending``) still run.
+
+        Until one has finished, its addresses do not exist at the provider yet, and an
+        unsubscribe or erasure sent for them would be lost or undone when it lands. Providers
+        whose writes are synchronous have none.
+        """
+        return []
+
     @abstractmethod
     def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
         """Unsubscribes, bounces and complaints since ``since`` (the caller overlaps windows)."""

@@ -2,7 +2,8 @@
 
 Pitfalls handled (shared/docs/providers.md section 3): the key goes in an ``api-key`` header;
 ``/contacts/batch`` only updates existing contacts, so new ones are created through
-``/contacts/import`` (asynchronous, one call per batch) and never with ``emailBlacklist``
+``/contacts/import`` (asynchronous, one call per batch: the caller holds later operations on
+those addresses until the import's process completed) and never with ``emailBlacklist``
 false, which could lift a blocklisting; unsubscribing sets ``emailBlacklisted``; erasure is
 DELETE, which also drops the blocklist - so the CRM keeps its own suppression entry; contacts
 rate limit is 10/s and its reset header is honoured.
@@ -20,6 +21,7 @@ from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
 from integrations.base import same_secret
+from integrations.errors import BadProviderResponse
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
 from integrations.types import Contact
@@ -56,10 +58,18 @@ class BrevoAdapter(ProviderAdapter):
         return {"headers": {"api-key": self.api_key, "Accept": "application/json"}}
 
     def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
-        """Import in batches into the list (creates or updates; never un-blocklists)."""
+        """Import in batches into the list (creates or updates; never un-blocklists).
+
+        ``POST /contacts/import`` answers 202 with a ``processId`` and creates the contacts
+        only when that background process completes (shared/specs/brevo, importContacts and
+        getProcess); each batch's process is returned in ``pending``, so the caller holds
+        later unsubscribes, erasures and removals of those addresses until it finished.
+        ``emailBlacklist`` is not sent: it "blacklists all the contacts" when true, and
+        sending false is not documented as leaving an existing blocklisting alone.
+        """
 
         def send(chunk: list[Contact]) -> BatchResult:
-            self._request(
+            response = self._request(
                 "POST",
                 "contacts/import",
                 expected=(202,),
@@ -76,9 +86,34 @@ class BrevoAdapter(ProviderAdapter):
                     "emptyContactsAttributes": False,
                 },
             )
-            return BatchResult(succeeded=[c.email for c in chunk])
+            body = self._json(response)
+            process_id = body.get("processId") if isinstance(body, dict) else None
+            if process_id is None:
+                raise BadProviderResponse(f"{self.name}: import answered without a processId")
+            emails = [c.email for c in chunk]
+            return BatchResult(succeeded=emails, pending={str(process_id): emails})
 
         return self._in_batches(contacts, send)
+
+    def unfinished(self, process_ids: Sequence[str]) -> list[str]:
+        """Imports still ``queued`` or ``in_process`` per ``GET /processes/{id}``.
+
+        A process Brevo does not know (404 "processId is invalid", or 400) has nothing left
+        to wait for. /processes falls under the 100-requests-an-hour limit of endpoints
+        outside /contacts (BR-LIM in shared/docs/providers.md), so the caller asks only when
+        an operation is waiting, once per process and run.
+        """
+        running = []
+        for process_id in process_ids:
+            response = self._request(
+                "GET", f"processes/{quote(process_id, safe='')}", expected=(200, 400, 404)
+            )
+            if response.status_code != 200:
+                continue
+            body = self._json(response)
+            if isinstance(body, dict) and body.get("status") in ("queued", "in_process"):
+                running.append(process_id)
+        return running
 
     def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
         """Blocklist addresses for marketing mail, in batches."""

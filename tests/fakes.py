@@ -38,6 +38,10 @@ class Fake:
     faults: list[Any] = field(default_factory=list)
     #: Mailchimp's abuse reports (spam complaints), as its API lists them
     abuse_reports: list[dict[str, Any]] = field(default_factory=list)
+    #: Brevo's import processes by id, and the seconds before one is processed (None: only
+    #: when the test calls finish_imports); 0 processes at once
+    processes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    import_delay: float | None = 0.0
     #: seconds a "timeout" fault stalls (longer than the adapter's timeout)
     stall: float = 2.0
 
@@ -324,26 +328,72 @@ def _mailchimp(app: Flask, fake: Fake) -> None:
 # --- Brevo ---------------------------------------------------------------------------------------
 
 
+def _apply_import(fake: Fake, body: dict[str, Any]) -> None:
+    """What a completed import does (shared/specs/brevo, requestContactImport).
+
+    Creates missing contacts, updates existing ones' attributes when ``updateExistingContacts``
+    (the default), adds them to ``listIds``, and blocklists them only when ``emailBlacklist``
+    is true - it never lifts a blocklisting.
+    """
+    update = body.get("updateExistingContacts", True)
+    for item in body["jsonBody"]:
+        email = item["email"].lower()
+        c = fake.contacts.get(email)
+        if c is not None and not update:
+            continue
+        if c is None:
+            c = fake.contacts[email] = {
+                "email": email,
+                "emailBlacklisted": False,
+                "listIds": [],
+                "attributes": {},
+                "modifiedAt": "2026-01-01T00:00:00+00:00",
+            }
+        c["attributes"].update(item.get("attributes") or {})
+        c["listIds"] = sorted(set(c["listIds"]) | set(body.get("listIds") or []))
+        if body.get("emailBlacklist"):
+            c["emailBlacklisted"] = True
+        c["status"] = "unsubscribed" if c["emailBlacklisted"] else "active"
+
+
+def finish_imports(fake: Fake, *, now: float | None = None) -> None:
+    """Process Brevo imports whose time has come (all of them when ``now`` is None)."""
+    for process in sorted(fake.processes.values(), key=lambda p: p["id"]):
+        due = process["due"]
+        if process["status"] == "completed" or (now is not None and (due is None or due > now)):
+            continue
+        _apply_import(fake, process.pop("body"))
+        process["status"] = "completed"
+
+
 def _brevo(app: Flask, fake: Fake) -> None:
+    @app.before_request
+    def run_due_imports() -> None:
+        finish_imports(fake, now=time.monotonic())
+
     @app.post("/v3/contacts/import")
     def import_() -> Response:
+        """Accept the import and process it later: 202 with a processId (importContacts)."""
         body = request.get_json()
-        for item in body["jsonBody"]:
-            email = item["email"].lower()
-            c = fake.contacts.setdefault(
-                email,
-                {
-                    "email": email,
-                    "emailBlacklisted": False,
-                    "listIds": [],
-                    "attributes": {},
-                    "modifiedAt": "2026-01-01T00:00:00+00:00",
-                },
-            )
-            c["attributes"].update(item.get("attributes") or {})
-            c["listIds"] = sorted(set(c["listIds"]) | set(body.get("listIds") or []))
-            c["status"] = "unsubscribed" if c["emailBlacklisted"] else "active"
-        return _ok({"processId": 1}, 202)
+        pid = len(fake.processes) + 1
+        delay = fake.import_delay
+        fake.processes[pid] = {
+            "id": pid,
+            "name": "IMPORTUSER",
+            "status": "queued",
+            "due": None if delay is None else time.monotonic() + delay,
+            "body": body,
+        }
+        if delay == 0:
+            finish_imports(fake, now=time.monotonic())
+        return _ok({"processId": pid}, 202)
+
+    @app.get("/v3/processes/<int:pid>")
+    def process(pid: int) -> Response:
+        p = fake.processes.get(pid)
+        if p is None:
+            return _ok({"code": "invalid_parameter", "message": "processId is invalid"}, 404)
+        return _ok({k: p[k] for k in ("id", "name", "status")})
 
     @app.post("/v3/contacts/batch")
     def batch() -> Response:

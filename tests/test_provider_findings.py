@@ -10,17 +10,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 from sqlalchemy import select
 
 from crm import create_app
 from crm.newsletter.models import Subscription
+from crm.outbox import OutboxOp
 from crm.people.models import Person
+from crm.sync.models import ProviderState
 from tests.conftest import test_config
+from tests.fakes import finish_imports
 from tests.fakes import serve
 from tests.test_sync import SECRETS
 from tests.test_sync import _import
+from tests.test_sync import _sync
 from tests.test_sync import fakes  # noqa: F401 - the fixture
 
 # --- finding 7: webhook input ----------------------------------------------------------------
@@ -328,3 +333,80 @@ def test_finding_1_mailchimp_put_bodies_match_the_openapi_spec():
     assert len(puts) == 1 and "status" not in puts[0]
     OAS30Validator(schema).validate(puts[0])
     assert set(schema["required"]) <= set(puts[0])
+
+
+# --- finding 2: Brevo imports are asynchronous -----------------------------------------------
+
+
+def test_finding_2_brevo_legal_ops_wait_for_a_pending_import(app, db, tmp_path, request):
+    """``POST /contacts/import`` answers 202 with a ``processId``; contacts appear later.
+
+    An unsubscribe, erasure or list removal pushed before the import is processed must not
+    be lost (``/contacts/batch`` skips contacts that do not exist yet, DELETE answers 404),
+    nor undone when the import lands: the operations wait until ``GET /processes/{id}``
+    says the import completed (shared/specs/brevo: importContacts, getProcess).
+    """
+    running = request.getfixturevalue("fakes")
+    brevo = running["brevo"]
+    brevo.import_delay = None  # the import stays queued until the test finishes it
+    emails = ["u@example.se", "e@example.se", "r@example.se", "keep@example.se"]
+    _import(app, tmp_path, emails)
+    code, out = _sync(app)
+    assert code == 0, out
+    assert all(email not in brevo.contacts for email in emails)  # not imported yet
+    with app.app_context():
+        from crm.audit import Actor
+        from crm.db import get_session
+        from crm.newsletter import services
+        from crm.newsletter.models import Method
+        from crm.privacy import rights
+
+        s = get_session()
+        services.unsubscribe(
+            s, services.find_person(s, "u@example.se"), Method.UNSUBSCRIBE_LINK, Actor.cli()
+        )
+        assert services.forget(s, services.find_person(s, "e@example.se"), Actor.cli()) == "erased"
+        rights.restrict(s, services.find_person(s, "r@example.se"), Actor.cli())
+        s.commit()
+    code, out = _sync(app)
+    assert code == 1, out  # Brevo's operations wait for the import
+    with db() as s:
+        waiting = s.scalars(
+            select(OutboxOp).where(OutboxOp.provider == "brevo", OutboxOp.status == "pending")
+        ).all()
+        assert sorted(op.op for op in waiting) == ["erase", "remove", "unsubscribe"]
+        assert all("import" in (op.last_error or "") for op in waiting)
+    # the other providers are not held up
+    assert running["mailchimp"].status("u@example.se") == "unsubscribed"
+    assert "e@example.se" in running["mailchimp"].forgotten
+
+    finish_imports(brevo)  # Brevo processes the import now: every contact lands, active
+    assert brevo.status("u@example.se") == "active" and "e@example.se" in brevo.contacts
+    code, out = _sync(app)
+    assert code == 0, out
+    assert brevo.status("u@example.se") == "unsubscribed"
+    assert "e@example.se" not in brevo.contacts and "e@example.se" in brevo.forgotten
+    assert 7 not in brevo.contacts["r@example.se"]["listIds"]
+    assert brevo.status("keep@example.se") == "active"
+    with db() as s:
+        assert s.scalar(
+            select(ProviderState.pending_imports).where(ProviderState.provider == "brevo")
+        ) in (None, "{}")
+
+
+def test_finding_2_brevo_fake_imports_after_a_delay():
+    """The fake processes an import only once its delay passed, as Brevo's processes do."""
+    from integrations.types import Contact
+
+    with serve("brevo") as fake:
+        fake.import_delay = 0.3
+        adapter = _adapter("brevo", fake)
+        result = adapter.upsert([Contact("a@example.se", "A")])
+        assert result.succeeded == ["a@example.se"]
+        [(process_id, members)] = result.pending.items()
+        assert members == ["a@example.se"] and "a@example.se" not in fake.contacts
+        assert adapter.unfinished([process_id]) == [process_id]
+        time.sleep(0.35)
+        assert adapter.unfinished([process_id]) == []
+        assert fake.status("a@example.se") == "active"
+        assert adapter.unfinished(["999"]) == []  # unknown to Brevo: nothing left to wait for
