@@ -38,6 +38,12 @@ def _merge_fields(contact: Contact) -> dict[str, str]:
     return {"FNAME": contact.name, UNSUB_TAG: contact.unsubscribe_url}
 
 
+def _exists(error: dict[str, Any]) -> bool:
+    """Whether a batch error item says the member is already there (by its wording)."""
+    text = str(error.get("error", "")).lower()
+    return "already a list member" in text or "compliance state" in text
+
+
 def subscriber_hash(email: str) -> str:
     """Mailchimp's member id: md5 of the lower-cased address."""
     return hashlib.md5(email.strip().lower().encode()).hexdigest()  # noqa: S324 - their scheme
@@ -73,7 +79,9 @@ class MailchimpAdapter(ProviderAdapter):
 
         With ``update_existing`` false an existing member comes back as an error item with
         ``error_code`` ERROR_CONTACT_EXISTS (shared/specs/mailchimp, Errors_inner) and is left
-        untouched; the caller decides what to do with those.
+        untouched; the caller decides what to do with those. A member who left may instead be
+        refused as "in a compliance state" (shared/docs/providers.md, "Re-subscribe
+        blocked"): that member exists too, and is treated the same way.
         """
         result, existing = BatchResult(), []
         body = self._json(
@@ -93,7 +101,7 @@ class MailchimpAdapter(ProviderAdapter):
             error = errors.get(email.lower())
             if error is None:
                 result.succeeded.append(email)
-            elif error.get("error_code") == "ERROR_CONTACT_EXISTS":
+            elif error.get("error_code") == "ERROR_CONTACT_EXISTS" or _exists(error):
                 existing.append(email)
             else:
                 result.failed[email] = str(error.get("error", ""))[:200]

@@ -410,3 +410,32 @@ def test_finding_2_brevo_fake_imports_after_a_delay():
         assert adapter.unfinished([process_id]) == []
         assert fake.status("a@example.se") == "active"
         assert adapter.unfinished(["999"]) == []  # unknown to Brevo: nothing left to wait for
+
+
+def test_finding_1_mailchimp_member_in_compliance_state_is_updated_not_failed():
+    """A member who left may be refused as "in a compliance state": still only merge fields."""
+    from integrations.types import Contact
+
+    with serve("mailchimp") as fake:
+        adapter = _adapter("mailchimp", fake)
+        adapter.upsert([Contact("gone@example.se", "Gone")])
+        fake.contacts["gone@example.se"]["status"] = "unsubscribed"
+        refusal = {
+            "email_address": "gone@example.se",
+            "error": "gone@example.se is in a compliance state due to unsubscribe, bounce, or "
+            "compliance review and cannot be subscribed.",
+            "error_code": "ERROR_GENERIC",
+        }
+        original = adapter._json  # the fake answers ERROR_CONTACT_EXISTS; reword it
+
+        def crafted(response):
+            body = original(response)
+            if isinstance(body, dict) and "errors" in body and body["errors"]:
+                body["errors"] = [refusal]
+            return body
+
+        adapter._json = crafted
+        result = adapter.upsert([Contact("gone@example.se", "Namn")])
+    assert result.succeeded == ["gone@example.se"] and not result.failed
+    assert fake.contacts["gone@example.se"]["status"] == "unsubscribed"
+    assert fake.contacts["gone@example.se"]["merge_fields"]["FNAME"] == "Namn"
