@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 import threading
 import time
@@ -45,6 +46,17 @@ def endpoint(path: str) -> str:
     """
     return "/".join(
         part if _WORD.fullmatch(part) else "*" for part in path.split("?")[0].strip("/").split("/")
+    )
+
+
+def same_secret(given: object, expected: object) -> bool:
+    """Compare a credential from a request with ours, in constant time, as UTF-8 bytes.
+
+    ``hmac.compare_digest`` raises TypeError for ``str`` holding non-ASCII characters, so a
+    forged header or query value would become a 500; bytes make it a plain mismatch.
+    """
+    return hmac.compare_digest(
+        str(given).encode("utf-8", "surrogatepass"), str(expected).encode("utf-8", "surrogatepass")
     )
 
 
@@ -108,6 +120,15 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def erase(self, email: str) -> None:
         """Erase an address for good (GDPR); an unknown or already erased address is fine."""
+
+    def unfinished(self, process_ids: Sequence[str]) -> list[str]:
+        """Which of the provider's asynchronous writes (``BatchResult.pending``) still run.
+
+        Until one has finished, its addresses do not exist at the provider yet, and an
+        unsubscribe or erasure sent for them would be lost or undone when it lands. Providers
+        whose writes are synchronous have none.
+        """
+        return []
 
     @abstractmethod
     def fetch_events(self, since: datetime | None) -> list[ContactEvent]:

@@ -2,7 +2,8 @@
 
 Pitfalls handled (shared/docs/providers.md section 3): the key goes in an ``api-key`` header;
 ``/contacts/batch`` only updates existing contacts, so new ones are created through
-``/contacts/import`` (asynchronous, one call per batch) and never with ``emailBlacklist``
+``/contacts/import`` (asynchronous, one call per batch: the caller holds later operations on
+those addresses until the import's process completed) and never with ``emailBlacklist``
 false, which could lift a blocklisting; unsubscribing sets ``emailBlacklisted``; erasure is
 DELETE, which also drops the blocklist - so the CRM keeps its own suppression entry; contacts
 rate limit is 10/s and its reset header is honoured.
@@ -10,15 +11,17 @@ rate limit is 10/s and its reset header is honoured.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Mapping
 from collections.abc import Sequence
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
+from integrations.base import same_secret
+from integrations.errors import BadProviderResponse
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
 from integrations.types import Contact
@@ -38,21 +41,35 @@ class BrevoAdapter(ProviderAdapter):
     BATCH_SIZE = 100
     MIN_INTERVAL = 0.1  # 10 requests per second on /contacts
     EVENT_TYPES = {
+        # pulled listings and the webhook registration use camelCase; deliveries of
+        # marketing webhooks name their events in snake case (marketing-webhooks doc)
         "unsubscribed": EventType.UNSUBSCRIBED,
+        "unsubscribe": EventType.UNSUBSCRIBED,
         "hardBounce": EventType.BOUNCED,
         "hard_bounce": EventType.BOUNCED,
         "spam": EventType.COMPLAINED,
         "contact_deleted": EventType.DELETED,
+        "contactDeleted": EventType.DELETED,
+        "list_addition": EventType.SUBSCRIBED,
+        "listAddition": EventType.SUBSCRIBED,
     }
 
     def _auth(self) -> dict[str, Any]:
         return {"headers": {"api-key": self.api_key, "Accept": "application/json"}}
 
     def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
-        """Import in batches into the list (creates or updates; never un-blocklists)."""
+        """Import in batches into the list (creates or updates; never un-blocklists).
+
+        ``POST /contacts/import`` answers 202 with a ``processId`` and creates the contacts
+        only when that background process completes (shared/specs/brevo, importContacts and
+        getProcess); each batch's process is returned in ``pending``, so the caller holds
+        later unsubscribes, erasures and removals of those addresses until it finished.
+        ``emailBlacklist`` is not sent: it "blacklists all the contacts" when true, and
+        sending false is not documented as leaving an existing blocklisting alone.
+        """
 
         def send(chunk: list[Contact]) -> BatchResult:
-            self._request(
+            response = self._request(
                 "POST",
                 "contacts/import",
                 expected=(202,),
@@ -69,9 +86,34 @@ class BrevoAdapter(ProviderAdapter):
                     "emptyContactsAttributes": False,
                 },
             )
-            return BatchResult(succeeded=[c.email for c in chunk])
+            body = self._json(response)
+            process_id = body.get("processId") if isinstance(body, dict) else None
+            if process_id is None:
+                raise BadProviderResponse(f"{self.name}: import answered without a processId")
+            emails = [c.email for c in chunk]
+            return BatchResult(succeeded=emails, pending={str(process_id): emails})
 
         return self._in_batches(contacts, send)
+
+    def unfinished(self, process_ids: Sequence[str]) -> list[str]:
+        """Imports still ``queued`` or ``in_process`` per ``GET /processes/{id}``.
+
+        A process Brevo does not know (404 "processId is invalid", or 400) has nothing left
+        to wait for. /processes falls under the 100-requests-an-hour limit of endpoints
+        outside /contacts (BR-LIM in shared/docs/providers.md), so the caller asks only when
+        an operation is waiting, once per process and run.
+        """
+        running = []
+        for process_id in process_ids:
+            response = self._request(
+                "GET", f"processes/{quote(process_id, safe='')}", expected=(200, 400, 404)
+            )
+            if response.status_code != 200:
+                continue
+            body = self._json(response)
+            if isinstance(body, dict) and body.get("status") in ("queued", "in_process"):
+                running.append(process_id)
+        return running
 
     def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
         """Blocklist addresses for marketing mail, in batches."""
@@ -138,9 +180,15 @@ class BrevoAdapter(ProviderAdapter):
     def parse_webhook(
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
     ) -> list[ContactEvent]:
-        """Unsigned: the bearer token Brevo was given is the check."""
+        """Unsigned: the bearer token Brevo was given is the check.
+
+        Marketing webhooks (https://developers.brevo.com/docs/marketing-webhooks): a batched
+        delivery is an array; ``id`` is the *webhook's* id, the same on every event, so the
+        event is identified by what it says (event, address, time, campaign, lists); times are
+        ``ts_event`` (UTC seconds) - ``date_event`` is in the account's local time zone.
+        """
         token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(token, secret):
+        if not same_secret(token, secret):
             raise WebhookRejected("bad token")
         try:
             payload = json.loads(body)
@@ -151,14 +199,45 @@ class BrevoAdapter(ProviderAdapter):
         for item in items:
             if not isinstance(item, dict) or not item.get("email"):
                 continue
+            email = str(item["email"]).lower()
+            kind = str(item.get("event"))
             events.append(
                 ContactEvent(
                     self.name,
-                    str(item["email"]).lower(),
-                    self._event_type(str(item.get("event"))),
-                    parse_iso(item.get("date")),
-                    provider_event_id=str(item["id"]) if item.get("id") else None,
+                    email,
+                    self._event_type(kind),
+                    _event_time(item),
+                    provider_event_id=_event_key(kind, email, item),
                     raw=item,
                 )
             )
         return events
+
+
+def _event_time(item: Mapping[str, Any]) -> datetime | None:
+    """When a webhook event happened: ``ts_event`` (or ``ts``), UTC seconds per Brevo's docs.
+
+    ``date_event`` is local to the account's time zone and ``date`` CET/CEST, so they are
+    only used as a last resort, through ISO parsing that keeps an offset when one is given.
+    """
+    for key in ("ts_event", "ts"):
+        value = item.get(key)
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            try:
+                return datetime.fromtimestamp(float(value), UTC)
+            except (OverflowError, OSError, ValueError):
+                continue
+    return parse_iso(item.get("date_event") or item.get("date"))
+
+
+def _event_key(kind: str, email: str, item: Mapping[str, Any]) -> str:
+    """What identifies one marketing event: never the webhook's ``id`` (the same on all)."""
+    parts = [
+        kind,
+        email,
+        item.get("ts_event") or item.get("ts") or item.get("date_event") or item.get("date"),
+        item.get("camp_id"),
+        item.get("list_id"),
+        item.get("message-id") or item.get("message_id"),
+    ]
+    return "event:" + json.dumps(parts, default=str, sort_keys=True)

@@ -1,9 +1,11 @@
 """Mailchimp Marketing API v3.
 
 Pitfalls handled (shared/docs/providers.md section 2): the data centre comes from the key's
-suffix; members are addressed by md5(lower(email)); upserts use ``status_if_new`` and never
-``status``, so nobody who left is resubscribed; ``POST /lists/{id}`` takes up to 500 members and
-reports per-member errors inside a 200; permanent deletion is ``actions/delete-permanent``
+suffix; members are addressed by md5(lower(email)); the batch endpoint ``POST /lists/{id}``
+needs ``status`` per member and overwrites existing members' status when ``update_existing``,
+so upserts add new members only and update existing ones with PUT and ``status_if_new``
+(nobody who left is resubscribed); it takes up to 500 members and reports per-member errors
+inside a 200; permanent deletion is ``actions/delete-permanent``
 (DELETE only archives), and "Forgotten Email Not Subscribed" means already erased; listings
 page by offset, so pulls sort by last change and the caller overlaps windows.
 """
@@ -11,7 +13,6 @@ page by offset, so pulls sort by last change and the caller overlaps windows.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from integrations.base import ProviderAdapter
+from integrations.base import same_secret
 from integrations.errors import ProviderRejected
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
@@ -30,6 +32,16 @@ from integrations.types import parse_iso
 #: merge-field tag for the CRM's unsubscribe link (tags are at most 10 characters)
 UNSUB_TAG = "CRMUNSUB"
 PAGE = 1000
+
+
+def _merge_fields(contact: Contact) -> dict[str, str]:
+    return {"FNAME": contact.name, UNSUB_TAG: contact.unsubscribe_url}
+
+
+def _exists(error: dict[str, Any]) -> bool:
+    """Whether a batch error item says the member is already there (by its wording)."""
+    text = str(error.get("error", "")).lower()
+    return "already a list member" in text or "compliance state" in text
 
 
 def subscriber_hash(email: str) -> str:
@@ -60,56 +72,110 @@ class MailchimpAdapter(ProviderAdapter):
     def _auth(self) -> dict[str, Any]:
         return {"auth": ("crm", self.api_key)}
 
-    def _members_batch(self, members: list[dict[str, Any]]) -> BatchResult:
-        result = BatchResult()
+    def _members_batch(
+        self, members: list[dict[str, Any]], *, update_existing: bool
+    ) -> tuple[BatchResult, list[str]]:
+        """One ``POST /lists/{id}``; returns the outcome and the addresses already members.
+
+        With ``update_existing`` false an existing member comes back as an error item with
+        ``error_code`` ERROR_CONTACT_EXISTS (shared/specs/mailchimp, Errors_inner) and is left
+        untouched; the caller decides what to do with those. A member who left may instead be
+        refused as "in a compliance state" (shared/docs/providers.md, "Re-subscribe
+        blocked"): that member exists too, and is treated the same way.
+        """
+        result, existing = BatchResult(), []
         body = self._json(
             self._request(
-                "POST", f"lists/{self.list_id}", json={"members": members, "update_existing": True}
+                "POST",
+                f"lists/{self.list_id}",
+                json={"members": members, "update_existing": update_existing},
             )
         )
-        failed = {
-            str(e.get("email_address", "")).lower(): str(e.get("error", ""))[:200]
+        errors = {
+            str(e.get("email_address", "")).lower(): e
             for e in body.get("errors") or []
             if isinstance(e, dict)
         }
         for member in members:
             email = member["email_address"]
-            if email.lower() in failed:
-                result.failed[email] = failed[email.lower()]
-            else:
+            error = errors.get(email.lower())
+            if error is None:
                 result.succeeded.append(email)
-        return result
+            elif error.get("error_code") == "ERROR_CONTACT_EXISTS" or _exists(error):
+                existing.append(email)
+            else:
+                result.failed[email] = str(error.get("error", ""))[:200]
+        return result, existing
+
+    def _put_member(self, contact: Contact) -> BatchResult:
+        """Add-or-update one member without touching an existing member's status.
+
+        ``PUT /lists/{id}/members/{hash}`` documents ``status_if_new`` as "required only if the
+        email address is not already present on the list" (shared/specs/mailchimp,
+        putListsIdMembersId); without ``status`` an existing member keeps theirs, while the
+        merge fields (name, the CRM's unsubscribe link) are updated.
+        """
+        try:
+            self._request(
+                "PUT",
+                f"lists/{self.list_id}/members/{subscriber_hash(contact.email)}",
+                expected=(200,),
+                json={
+                    "email_address": contact.email,
+                    "status_if_new": "subscribed",
+                    "merge_fields": _merge_fields(contact),
+                },
+            )
+        except ProviderRejected as err:
+            return BatchResult(failed={contact.email: str(err)[:200]})
+        return BatchResult(succeeded=[contact.email])
 
     def upsert(self, contacts: Sequence[Contact]) -> BatchResult:
-        """Batch-add with ``status_if_new`` only: existing members keep their status."""
-        return self._in_batches(
-            contacts,
-            lambda chunk: self._members_batch(
+        """Add new members as subscribed; update existing ones' merge fields, never status.
+
+        The batch endpoint's members take ``status`` (required; ``status_if_new`` is not part
+        of Add_List_Members) and ``update_existing: true`` "will change existing members'
+        subscription status" (shared/specs/mailchimp, postListsId), which would resubscribe
+        whoever left. So the batch runs with ``update_existing: false`` - one call per 500 -
+        and only the members it reports as existing get a PUT each. Those are few after the
+        first sync (a changed name, a lifted restriction), and the calls go one at a time,
+        well inside Mailchimp's 10 simultaneous connections.
+        """
+
+        def send(chunk: list[Contact]) -> BatchResult:
+            result, existing = self._members_batch(
                 [
                     {
                         "email_address": c.email,
-                        "status_if_new": "subscribed",
-                        "merge_fields": {"FNAME": c.name, UNSUB_TAG: c.unsubscribe_url},
+                        "status": "subscribed",
+                        "merge_fields": _merge_fields(c),
                     }
                     for c in chunk
-                ]
-            ),
-        )
+                ],
+                update_existing=False,
+            )
+            by_email = {c.email: c for c in chunk}
+            for email in existing:
+                result.merge(self._put_member(by_email[email]))
+            return result
+
+        return self._in_batches(contacts, send)
 
     def unsubscribe(self, emails: Sequence[str]) -> BatchResult:
-        """Batch-update members to ``unsubscribed``."""
+        """Batch-set members ``unsubscribed``: here overwriting the status is the point."""
         return self._in_batches(
             emails,
             lambda chunk: self._members_batch(
-                [{"email_address": e, "status": "unsubscribed"} for e in chunk]
-            ),
+                [{"email_address": e, "status": "unsubscribed"} for e in chunk],
+                update_existing=True,
+            )[0],
         )
 
     def remove(self, emails: Sequence[str]) -> BatchResult:
         """Archive the members (DELETE archives; a later upsert re-adds them).
 
-        That re-adding an archived member through the batch endpoint takes ``status_if_new``
-        is how the API treats archived contacts as far as providers.md records (UNVERIFIED).
+        That the upsert's PUT with ``status_if_new`` re-adds an archived member is how the API
+        treats archived contacts as far as providers.md records (UNVERIFIED).
         """
         for email in emails:
             self._request(
@@ -195,7 +261,7 @@ class MailchimpAdapter(ProviderAdapter):
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
     ) -> list[ContactEvent]:
         """Unsigned, form-encoded: the secret token in the URL is the only check."""
-        if not hmac.compare_digest(query.get("secret", ""), secret):
+        if not same_secret(query.get("secret", ""), secret):
             raise WebhookRejected("bad token")
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         email = form.get("data[email]", "").lower()

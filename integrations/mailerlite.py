@@ -20,24 +20,35 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
+from integrations.base import same_secret
 from integrations.errors import ProviderRejected
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
 from integrations.types import Contact
 from integrations.types import ContactEvent
 from integrations.types import EventType
+from integrations.types import parse_iso
 
 UNSUB_FIELD = "crm_unsubscribe_url"
 
 
 def _time(value: Any) -> datetime | None:
-    """MailerLite writes "yyyy-MM-dd HH:mm:ss" in UTC."""
+    """A MailerLite time: "yyyy-MM-dd HH:mm:ss" (UTC) in listings, ISO-8601 in webhooks.
+
+    Webhook payloads carry e.g. ``"2022-07-28T12:24:27.000000Z"``
+    (https://developers.mailerlite.com/docs/webhooks); the listing format keeps its old
+    reading exactly, so events pulled before stay deduplicated.
+    """
     if not value:
         return None
     try:
         return datetime.strptime(str(value)[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
-        return None
+        pass
+    when = parse_iso(value)
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
 
 
 class MailerLiteAdapter(ProviderAdapter):
@@ -167,36 +178,72 @@ class MailerLiteAdapter(ProviderAdapter):
     def parse_webhook(
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
     ) -> list[ContactEvent]:
-        """Check ``Signature`` (HMAC-SHA256 of the raw body) in constant time, then read."""
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, headers.get("Signature", "")):
+        """Check ``Signature`` (HMAC-SHA256 of the raw body) in constant time, then read.
+
+        Two shapes (https://developers.mailerlite.com/docs/webhooks): a single delivery is
+        the subscriber itself plus ``event``; a batched one (``batchable: true``, the only way
+        ``subscriber.deleted`` is sent) is ``{"events": [{"type", "subscriber"}], "total"}``.
+        The ``id`` in either is the subscriber's, so an event is identified by its type, the
+        subscriber and its time - never by the id alone.
+        """
+        expected = hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
+        if not same_secret(headers.get("Signature", ""), expected):
             raise WebhookRejected("bad signature")
         try:
             payload = json.loads(body)
         except ValueError as err:
             raise WebhookRejected("not JSON") from err
-        items = (
-            payload.get("events")
-            if isinstance(payload, dict) and "events" in payload
-            else [payload]
-        )
+        if isinstance(payload, dict) and isinstance(payload.get("events"), list):
+            items = payload["events"]
+        else:
+            items = payload if isinstance(payload, list) else [payload]
         events = []
-        for item in items if isinstance(items, list) else []:
+        for item in items:
             if not isinstance(item, dict):
                 continue
-            data = item.get("data") if isinstance(item.get("data"), dict) else item
-            email = str(data.get("email") or "").lower()
+            subscriber = _subscriber(item)
+            email = str(subscriber.get("email") or "").lower()
             if not email:
                 continue
             kind = str(item.get("type") or item.get("event") or "")
+            when = _event_time(kind, subscriber)
+            who = str(subscriber.get("id") or email)
             events.append(
                 ContactEvent(
                     self.name,
                     email,
                     self._event_type(kind),
-                    _time(data.get("updated_at")),
-                    provider_event_id=str(item["id"]) if item.get("id") else None,
+                    when,
+                    provider_event_id=f"{kind}:{who}:{when.isoformat() if when else ''}",
                     raw=item,
                 )
             )
         return events
+
+
+def _subscriber(item: dict[str, Any]) -> dict[str, Any]:
+    """The subscriber of one webhook event, whichever envelope carried it."""
+    for key in ("subscriber", "data"):  # batched events; "data" as older payloads had it
+        candidate = item.get(key)
+        if isinstance(candidate, dict):
+            inner = candidate.get("subscriber")
+            return inner if isinstance(inner, dict) else candidate
+    return item
+
+
+def _event_time(kind: str, subscriber: dict[str, Any]) -> datetime | None:
+    """When the event happened: the matching subscriber time, else its last update."""
+    specific = {
+        "subscriber.unsubscribed": "unsubscribed_at",
+        "subscriber.deleted": "deleted_at",
+        "subscriber.created": "created_at",
+    }.get(kind)
+    for value in (
+        subscriber.get(specific) if specific else None,
+        subscriber.get("updated_at"),
+        subscriber.get("created_at"),
+    ):
+        when = _time(value)
+        if when is not None:
+            return when
+    return None

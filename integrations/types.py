@@ -67,9 +67,13 @@ class BatchResult:
     failed: dict[str, str] = field(default_factory=dict)
     #: provider ids learned on the way (MailerLite), by address
     ids: dict[str, str] = field(default_factory=dict)
+    #: asynchronous work the provider accepted but has not done yet (Brevo's import
+    #: processes): process id -> the addresses in it; see ProviderAdapter.unfinished
+    pending: dict[str, list[str]] = field(default_factory=dict)
 
     def merge(self, other: BatchResult) -> None:
         """Add another batch's outcome to this one."""
         self.succeeded += other.succeeded
         self.failed.update(other.failed)
         self.ids.update(other.ids)
+        self.pending.update(other.pending)

@@ -38,6 +38,10 @@ class Fake:
     faults: list[Any] = field(default_factory=list)
     #: Mailchimp's abuse reports (spam complaints), as its API lists them
     abuse_reports: list[dict[str, Any]] = field(default_factory=list)
+    #: Brevo's import processes by id, and the seconds before one is processed (None: only
+    #: when the test calls finish_imports); 0 processes at once
+    processes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    import_delay: float | None = 0.0
     #: seconds a "timeout" fault stalls (longer than the adapter's timeout)
     stall: float = 2.0
 
@@ -189,39 +193,93 @@ def _md5(email: str) -> str:
 
 
 def _mailchimp(app: Flask, fake: Fake) -> None:
+    def forgotten_error(email: str) -> dict[str, Any]:
+        return {
+            "email_address": email,
+            "error": "Forgotten Email Not Subscribed",
+            "error_code": "ERROR_GENERIC",
+        }
+
+    def new_member(email: str, status: str) -> dict[str, Any]:
+        return {
+            "email_address": email,
+            "id": _md5(email),
+            "status": status,
+            "merge_fields": {},
+            "last_changed": "2026-01-01T00:00:00+00:00",
+        }
+
+    def set_status(c: dict[str, Any], status: str) -> None:
+        c["status"] = status
+        c["last_changed"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
     @app.post("/3.0/lists/<list_id>")
     def batch(list_id: str) -> Response:
+        """Batch subscribe/unsubscribe as documented (shared/specs/mailchimp, postListsId).
+
+        ``status`` is required per member (``status_if_new`` is not part of
+        Add_List_Members); an existing member is an ERROR_CONTACT_EXISTS item unless
+        ``update_existing``, which overwrites its status.
+        """
         body = request.get_json()
+        update_existing = bool(body.get("update_existing"))
         errors = []
         for m in body["members"]:
             email = m["email_address"].lower()
             if email in fake.forgotten:
+                errors.append(forgotten_error(email))
+                continue
+            if m.get("status") not in ("subscribed", "unsubscribed", "cleaned", "pending"):
                 errors.append(
                     {
                         "email_address": email,
-                        "error": "Forgotten Email Not Subscribed",
+                        "error": "Invalid Resource",
                         "error_code": "ERROR_GENERIC",
+                        "field": "status",
+                        "field_message": "Schema describes enum, NULL found instead",
                     }
                 )
                 continue
             c = fake.contacts.get(email)
-            if c is not None and c["status"] == "archived":
-                c["status"] = m.get("status_if_new") or m.get("status")  # re-added
             if c is None:
-                c = fake.contacts[email] = {
-                    "email_address": email,
-                    "id": _md5(email),
-                    "status": m.get("status_if_new") or m.get("status"),
-                    "merge_fields": {},
-                    "last_changed": "2026-01-01T00:00:00+00:00",
-                }
-            elif "status" in m:
-                c["status"] = m["status"]
-                c["last_changed"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+                c = fake.contacts[email] = new_member(email, m["status"])
+            elif not update_existing:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": f"{email} is already a list member, do you want to update?",
+                        "error_code": "ERROR_CONTACT_EXISTS",
+                    }
+                )
+                continue
+            else:
+                set_status(c, m["status"])
             c["merge_fields"].update(m.get("merge_fields") or {})
         return _ok(
             {"new_members": [], "updated_members": [], "errors": errors, "error_count": len(errors)}
         )
+
+    @app.put("/3.0/lists/<list_id>/members/<h>")
+    def put_member(list_id: str, h: str) -> Response:
+        """Add or update: ``status_if_new`` only applies to a new (or archived) member."""
+        m = request.get_json()
+        email = m["email_address"].lower()
+        if _md5(email) != h:
+            return _ok({"title": "Invalid Resource", "status": 400}, 400)
+        if email in fake.forgotten:
+            return _ok({"title": "Forgotten Email Not Subscribed", "status": 400}, 400)
+        c = fake.contacts.get(email)
+        if c is None:
+            status = m.get("status") or m.get("status_if_new")
+            if not status:
+                return _ok({"title": "Invalid Resource", "status": 400}, 400)
+            c = fake.contacts[email] = new_member(email, status)
+        elif c["status"] == "archived":
+            set_status(c, m.get("status") or m.get("status_if_new") or "subscribed")
+        elif "status" in m:
+            set_status(c, m["status"])
+        c["merge_fields"].update(m.get("merge_fields") or {})
+        return _ok(c)
 
     @app.post("/3.0/lists/<list_id>/members/<h>/actions/delete-permanent")
     def delete_permanent(list_id: str, h: str) -> Response:
@@ -270,26 +328,72 @@ def _mailchimp(app: Flask, fake: Fake) -> None:
 # --- Brevo ---------------------------------------------------------------------------------------
 
 
+def _apply_import(fake: Fake, body: dict[str, Any]) -> None:
+    """What a completed import does (shared/specs/brevo, requestContactImport).
+
+    Creates missing contacts, updates existing ones' attributes when ``updateExistingContacts``
+    (the default), adds them to ``listIds``, and blocklists them only when ``emailBlacklist``
+    is true - it never lifts a blocklisting.
+    """
+    update = body.get("updateExistingContacts", True)
+    for item in body["jsonBody"]:
+        email = item["email"].lower()
+        c = fake.contacts.get(email)
+        if c is not None and not update:
+            continue
+        if c is None:
+            c = fake.contacts[email] = {
+                "email": email,
+                "emailBlacklisted": False,
+                "listIds": [],
+                "attributes": {},
+                "modifiedAt": "2026-01-01T00:00:00+00:00",
+            }
+        c["attributes"].update(item.get("attributes") or {})
+        c["listIds"] = sorted(set(c["listIds"]) | set(body.get("listIds") or []))
+        if body.get("emailBlacklist"):
+            c["emailBlacklisted"] = True
+        c["status"] = "unsubscribed" if c["emailBlacklisted"] else "active"
+
+
+def finish_imports(fake: Fake, *, now: float | None = None) -> None:
+    """Process Brevo imports whose time has come (all of them when ``now`` is None)."""
+    for process in sorted(fake.processes.values(), key=lambda p: p["id"]):
+        due = process["due"]
+        if process["status"] == "completed" or (now is not None and (due is None or due > now)):
+            continue
+        _apply_import(fake, process.pop("body"))
+        process["status"] = "completed"
+
+
 def _brevo(app: Flask, fake: Fake) -> None:
+    @app.before_request
+    def run_due_imports() -> None:
+        finish_imports(fake, now=time.monotonic())
+
     @app.post("/v3/contacts/import")
     def import_() -> Response:
+        """Accept the import and process it later: 202 with a processId (importContacts)."""
         body = request.get_json()
-        for item in body["jsonBody"]:
-            email = item["email"].lower()
-            c = fake.contacts.setdefault(
-                email,
-                {
-                    "email": email,
-                    "emailBlacklisted": False,
-                    "listIds": [],
-                    "attributes": {},
-                    "modifiedAt": "2026-01-01T00:00:00+00:00",
-                },
-            )
-            c["attributes"].update(item.get("attributes") or {})
-            c["listIds"] = sorted(set(c["listIds"]) | set(body.get("listIds") or []))
-            c["status"] = "unsubscribed" if c["emailBlacklisted"] else "active"
-        return _ok({"processId": 1}, 202)
+        pid = len(fake.processes) + 1
+        delay = fake.import_delay
+        fake.processes[pid] = {
+            "id": pid,
+            "name": "IMPORTUSER",
+            "status": "queued",
+            "due": None if delay is None else time.monotonic() + delay,
+            "body": body,
+        }
+        if delay == 0:
+            finish_imports(fake, now=time.monotonic())
+        return _ok({"processId": pid}, 202)
+
+    @app.get("/v3/processes/<int:pid>")
+    def process(pid: int) -> Response:
+        p = fake.processes.get(pid)
+        if p is None:
+            return _ok({"code": "invalid_parameter", "message": "processId is invalid"}, 404)
+        return _ok({k: p[k] for k in ("id", "name", "status")})
 
     @app.post("/v3/contacts/batch")
     def batch() -> Response:

@@ -37,12 +37,19 @@ class ProviderEvent(Base):
 
 
 class ProviderState(Base):
-    """Where the last successful pull of a provider started (the next one overlaps it)."""
+    """Where the last successful pull of a provider started (the next one overlaps it).
+
+    Also the provider's asynchronous imports that have not finished yet (Brevo answers an
+    import with a processId and creates the contacts later): JSON ``{process id: [keyed
+    address hashes]}``. Unsubscribes, erasures and removals of those addresses wait for them,
+    or the import would land after them and undo them.
+    """
 
     __tablename__ = "provider_state"
 
     provider: Mapped[str] = mapped_column(String(16), primary_key=True)
     cursor: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_imports: Mapped[str | None] = mapped_column(Text)
 
 
 class SyncRun(Base):

@@ -43,10 +43,12 @@ from crm.privacy import erasure
 from crm.sync.models import ProviderEvent
 from crm.sync.models import ProviderState
 from crm.sync.models import SyncRun
+from crm.sync.pending import PendingImports
 from integrations.base import ProviderAdapter
 from integrations.errors import IntegrationError
 from integrations.errors import ProviderRejected
 from integrations.errors import redact
+from integrations.types import BatchResult
 from integrations.types import Contact
 from integrations.types import ContactEvent
 from integrations.types import EventType
@@ -262,7 +264,7 @@ def _send(
     batch: list[OutboxOp],
     now: datetime,
     report: ProviderReport,
-) -> None:
+) -> BatchResult | None:
     """Push one batch of same-kind operations and record each one's outcome."""
     if kind == Op.ERASE:
         for op in batch:
@@ -276,7 +278,7 @@ def _send(
                 _link(session, op.person_id, adapter.name, status="erased")
             _done(op, now)
             report.pushed += 1
-        return
+        return None
     emails = [op.email or "" for op in batch]
     ids = [op.person_id for op in batch if op.person_id]
     people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
@@ -321,6 +323,7 @@ def _send(
             link.provider_id = result.ids.get(op.email or "") or link.provider_id
         _done(op, now)
         report.pushed += 1
+    return result
 
 
 def push(
@@ -332,7 +335,8 @@ def push(
     """Deliver due outbox operations in provider-sized batches, committing after each batch.
 
     Operations keep their order: runs of the same kind are batched, so an upsert is never
-    sent after a later unsubscribe of the same person.
+    sent after a later unsubscribe of the same person. Operations on addresses the provider
+    is still importing asynchronously wait for the import (:mod:`crm.sync.pending`).
     """
     now = utcnow()
     ops = _due(session, adapter.name, now)
@@ -342,13 +346,14 @@ def push(
             op.status, op.done_at, op.email = "cancelled", now, None
     session.commit()
     ops = [op for op in ops if op.status == "pending"]
+    imports = PendingImports(session, adapter)
     for kind, group in groupby(ops, key=lambda op: op.op):
-        group = list(group)
+        group = list(group) if kind == Op.UPSERT else imports.hold(list(group))
         size = 1 if kind == Op.ERASE else adapter.BATCH_SIZE
         for start in range(0, len(group), size):
             batch = group[start : start + size]
             try:
-                _send(session, adapter, kind, batch, now, report)
+                result = _send(session, adapter, kind, batch, now, report)
             except IntegrationError as err:
                 for op in batch:
                     _failed(op, str(err), now)
@@ -357,8 +362,12 @@ def push(
                 if err.retryable:
                     raise  # the provider is down or throttling: stop, try next run
                 continue
+            if result is not None:
+                imports.started(result.pending)
             session.commit()
             progress(f"  {adapter.name}: {kind} {report.pushed} sent")
+    imports.tidy()
+    session.commit()
 
 
 # --- the run ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from flask import Blueprint
@@ -74,7 +75,7 @@ def _provider_links() -> dict[str, Any]:
 def webhook(provider: str) -> Any:
     """Take an event a provider pushes: verify, store once, apply, answer fast."""
     cfg = current_app.config
-    secret = cfg.get(f"{provider.upper()}_WEBHOOK_SECRET") if provider in PROVIDERS else None
+    secret = _webhook_secret(provider) if provider in PROVIDERS else None
     if not secret:
         abort(404)
     try:
@@ -93,6 +94,20 @@ def webhook(provider: str) -> Any:
     applied = runner.apply_events(db, provider)
     db.commit()
     return jsonify(stored=len(stored), applied=applied)
+
+
+def _webhook_secret(provider: str) -> str | None:
+    """The provider's webhook secret as the text the owner wrote.
+
+    ``CRM_*`` variables are parsed as JSON, so ``CRM_BREVO_WEBHOOK_SECRET=12345`` arrives as an
+    int and ``1e5`` as a float; the token the provider sends is the text, so take it from the
+    environment when parsing changed its type.
+    """
+    name = f"{provider.upper()}_WEBHOOK_SECRET"
+    value = current_app.config.get(name)
+    if value is None or value == "" or isinstance(value, str):
+        return value or None
+    return os.environ.get(f"CRM_{name}") or str(value)
 
 
 @bp.route("/integrations/")
