@@ -10,6 +10,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from typing import TypeVar
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import Response
@@ -197,6 +199,49 @@ def owner_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+#: Longest redirect target accepted; anything longer is not a link this app made.
+MAX_REDIRECT_TARGET = 2048
+
+
+def safe_redirect_target(target: str | None, fallback: str) -> str:
+    """Return ``target`` if it is a path on this site, else ``fallback`` (no open redirect).
+
+    Every redirect to a user-supplied target (``next`` after login, the language switch,
+    "back to where I was") goes through here. Checking prefixes is not enough: Werkzeug and
+    browsers drop tabs and newlines, and browsers read a backslash as ``/`` (WHATWG URL spec,
+    "special" schemes), so ``/<TAB>/evil.example`` and ``/<BACKSLASH>evil.example`` both
+    become ``//evil.example``, a link to another host. So the value is parsed: it must be a
+    path (no scheme, no host) that starts with exactly one ``/`` and holds no whitespace,
+    control character or backslash, and the same must hold after each round of
+    percent-decoding, so an encoded variant cannot slip through a component that decodes it
+    later.
+    """
+    if not target or len(target) > MAX_REDIRECT_TARGET:
+        return fallback
+    if not _is_local_path(target, allow_space=False):
+        return fallback
+    decoded = target
+    for _round in range(3):
+        previous, decoded = decoded, unquote(decoded)
+        if not _is_local_path(decoded, allow_space=True):
+            return fallback
+        if decoded == previous:
+            return target
+    return fallback  # encoded more than twice over: no link this app makes
+
+
+def _is_local_path(value: str, *, allow_space: bool) -> bool:
+    for ch in value:
+        if ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\":
+            return False
+        if ch.isspace() and not (allow_space and ch == " "):
+            return False
+    if not value.startswith("/") or value.startswith("//"):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
 
 
 def absolute_url(endpoint: str, **values: Any) -> str:

@@ -37,6 +37,7 @@ from crm.security import passwords
 from crm.web import current_actor
 from crm.web import owner_required
 from crm.web import public
+from crm.web import safe_redirect_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -61,10 +62,8 @@ def mfa_required(db: Any) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    """Return ``target`` only if it is a path on this site (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("main.dashboard")
+    """Return ``target`` only if it is a path on this site (see crm.web.safe_redirect_target)."""
+    return safe_redirect_target(target, url_for("main.dashboard"))
 
 
 def _set_pending(user: User, stage: str) -> None:
