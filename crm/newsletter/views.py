@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import secrets
@@ -24,6 +23,7 @@ from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
 from crm import audit
+from crm import csvsafe
 from crm.db import get_session
 from crm.newsletter import forms
 from crm.newsletter import importer
@@ -271,7 +271,7 @@ def export() -> Any:
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csvsafe.writer(buffer)
         writer.writerow(services.EXPORT_COLUMNS)
         for n, row in enumerate(services.export_rows(db, f), 1):
             writer.writerow(row)
