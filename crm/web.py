@@ -27,6 +27,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm import db
 from crm.audit import Actor
@@ -49,6 +50,7 @@ ERROR_PAGES = (400, 403, 404, 405, 413, 429, 500)
 
 def init_app(app: Flask) -> None:
     """Install CSRF, the login manager, headers and error pages on ``app``."""
+    _trust_proxies(app)
     # Login is checked before CSRF, so anonymous users are sent to the login page
     # instead of getting a "form expired" error.
     app.before_request(_refuse_nul_characters)
@@ -65,6 +67,24 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(lambda: {"languages": app.config["LANGUAGES"]})
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client's address, scheme and host from ``TRUSTED_PROXIES`` reverse proxies.
+
+    Behind nginx every request comes from the proxy's address, so per-IP limits would lump all
+    visitors together and consent records would hold the proxy's IP. Werkzeug's ProxyFix
+    trusts exactly the last ``n`` values of ``X-Forwarded-For``/``-Proto``/``-Host`` (the
+    ones the app's own proxies appended) and ignores whatever a client put before them
+    (https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/, and Flask's
+    "Tell Flask it is behind a proxy", https://flask.palletsprojects.com/en/stable/deploying/proxy_fix/).
+    Off by default: without a proxy these headers come from the client and prove nothing.
+    """
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=0, x_prefix=0
+        )
 
 
 def public(view: F) -> F:
