@@ -212,7 +212,7 @@ def mfa_setup() -> Any:
         return redirect(url_for("auth.login"))
     db = get_session()
     if not logging_in and not _reauthenticated_recently():
-        return _reauth_page(user, "auth/mfa_reauth.html")
+        return _reauth_page(user, "auth/mfa_reauth.html", "auth.mfa_setup")
     secret = services.begin_mfa_enrolment(db, user)
     db.commit()
     form = forms.CodeForm()
@@ -243,7 +243,7 @@ def _reauthenticated_recently() -> bool:
     return isinstance(at, int) and 0 <= time.time() - at <= REAUTH_SECONDS
 
 
-def _reauth_page(user: User, template: str) -> Any:
+def _reauth_page(user: User, template: str, endpoint: str) -> Any:
     """Ask for the password (and the current second factor); remember success for a while."""
     form = forms.ReauthForm(prefix="re")
     if not form.validate_on_submit():
@@ -262,7 +262,7 @@ def _reauth_page(user: User, template: str) -> Any:
         return render_template(template, form=form), 401
     db.commit()
     session[REAUTH_KEY] = int(time.time())
-    return redirect(request.path)
+    return redirect(url_for(endpoint))
 
 
 @bp.route("/logout", methods=["POST"])
