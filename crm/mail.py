@@ -28,6 +28,7 @@ from flask import current_app
 from werkzeug.urls import iri_to_uri
 
 from crm.db import utcnow
+from crm.security import emails
 
 
 class MailError(Exception):
@@ -81,6 +82,9 @@ def build(
     list_id: str | None = None,
 ) -> EmailMessage:
     """Build a plain-text mail; with ``unsubscribe_url`` it gets the one-click headers."""
+    if not emails.is_valid(to):
+        # a comma or a header break would mail someone else: refuse (never log the address)
+        raise MailError("refusing to mail an address that is not one plain address")
     cfg = current_app.config
     msg = EmailMessage(policy=POLICY)
     msg["From"] = cfg["MAIL_FROM"]

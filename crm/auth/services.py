@@ -28,6 +28,7 @@ from crm.auth.models import User
 from crm.auth.models import UserSession
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.security import emails
 from crm.security import passwords
 
 
@@ -65,7 +66,12 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 def create_setup_token(
     session: Session, role: Role, *, email: str | None = None, created_by: User | None = None
 ) -> str:
-    """Create a one-time account-creation link token and return it (only its hash is stored)."""
+    """Create a one-time account-creation link token and return it (only its hash is stored).
+
+    :raises AccountError: ``email`` is given but not one plain address.
+    """
+    if email is not None and not emails.is_valid(normalise_email(email)):
+        raise AccountError(N_("Enter a valid email address."))
     raw = secrets.token_urlsafe(32)
     hours = current_app.config["SETUP_LINK_HOURS"]
     session.add(
@@ -130,7 +136,7 @@ def create_user(
 ) -> User:
     """Create an account after checking the address is free and the password is strong."""
     email = normalise_email(email)
-    if "@" not in email or len(email) > 254:
+    if not emails.is_valid(email):
         raise AccountError(N_("Enter a valid email address."))
     if get_user_by_email(session, email):
         raise AccountError(N_("An account with this email address already exists."))

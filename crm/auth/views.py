@@ -425,9 +425,14 @@ def invite() -> Any:
     if services.get_user_by_email(db, form.email.data):
         flash(_("An account with this email address already exists."), "error")
         return redirect(url_for("auth.users"))
-    raw = services.create_setup_token(
-        db, Role(form.role.data), email=form.email.data, created_by=current_user
-    )
+    try:
+        raw = services.create_setup_token(
+            db, Role(form.role.data), email=form.email.data, created_by=current_user
+        )
+    except services.AccountError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("auth.users"))
     audit.record(db, current_actor(), "user.invite", details={"role": form.role.data})
     db.commit()
     link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.setup", token=raw)
