@@ -238,7 +238,7 @@ def test_ip_throttle(app, client, make_user):
 
 
 def test_mfa_throttle(app, client, owner):
-    app.config["LOGIN_MAX_FAILURES_PER_DEVICE"] = 2
+    app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] = 2  # a browser without a device cookie
     post_form(client, "/auth/login", {"email": owner.email, "password": PASSWORD})
     for _ in range(2):
         assert post_form(client, "/auth/mfa", {"code": "000000"}).status_code == 401

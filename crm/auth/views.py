@@ -101,6 +101,11 @@ def _open_session(user: User, password: str | None = None) -> None:
     db.commit()
 
 
+def _device_id(user: Any) -> str | None:
+    """Return the browser's device id if it holds a valid device cookie for ``user``."""
+    return throttle.device_id_from_cookie(request.cookies.get(throttle.DEVICE_COOKIE), user.email)
+
+
 def _with_device_cookie(response: Response, user: User) -> Response:
     """Mark this browser as one the user logged in from (see crm/auth/throttle.py)."""
     response.set_cookie(
@@ -184,15 +189,17 @@ def mfa_verify() -> Any:
         return render_template("auth/mfa_verify.html", form=form)
     db = get_session()
     actor = audit.Actor("user", user.id, request.remote_addr)
-    if throttle.mfa_throttled(db, user.id):
+    device = _device_id(user)
+    if throttle.mfa_throttled(db, user.id, device):
         flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
         return render_template("auth/mfa_verify.html", form=form), 429
     if not services.verify_second_factor(db, user, form.code.data, actor):
-        throttle.record_mfa_failure(db, user.id)
+        throttle.record_mfa_failure(db, user.id, device)
         audit.record(db, actor, "auth.mfa_failed", object_type="user", object_id=user.id)
         db.commit()
         flash(_("The code is wrong or already used."), "error")
         return render_template("auth/mfa_verify.html", form=form), 401
+    throttle.record_mfa_success(db, user.id, device)
     next_url = session["pending"]["next"]
     return _complete_login(user, next_url)
 
@@ -250,13 +257,14 @@ def _reauth_page(user: User, template: str, endpoint: str) -> Any:
         return render_template(template, form=form)
     db = get_session()
     actor = audit.Actor("user", user.id, request.remote_addr)
-    if throttle.mfa_throttled(db, user.id):
+    device = _device_id(user)
+    if throttle.mfa_throttled(db, user.id, device):
         flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
         return render_template(template, form=form), 429
     try:
         services.reauthenticate(db, user, form.password.data, form.code.data, actor)
     except services.ReauthError as err:
-        throttle.record_mfa_failure(db, user.id)
+        throttle.record_mfa_failure(db, user.id, device)
         db.commit()  # keeps the audit row and the failure count
         flash(_(str(err)), "error")
         return render_template(template, form=form), 401
@@ -319,7 +327,8 @@ def account() -> Any:
     db = get_session()
     # Two forms on one page: the field prefix tells which one was sent.
     if "pw-current" in request.form and password_form.validate_on_submit():
-        if throttle.mfa_throttled(db, current_user.id):
+        device = _device_id(current_user)
+        if throttle.mfa_throttled(db, current_user.id, device):
             flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
             return _account_page(password_form, locale_form), 429
         try:
@@ -332,7 +341,7 @@ def account() -> Any:
                 current_actor(),
             )
         except services.ReauthError as err:
-            throttle.record_mfa_failure(db, current_user.id)
+            throttle.record_mfa_failure(db, current_user.id, device)
             db.commit()  # keeps the audit row and the failure count
             flash(_(str(err)), "error")
             return _account_page(password_form, locale_form), 401
@@ -378,7 +387,8 @@ def recovery_codes() -> Any:
         flash(_("Enter your password and a code to make new recovery codes."), "error")
         return redirect(url_for("auth.account"))
     db = get_session()
-    if throttle.mfa_throttled(db, current_user.id):
+    device = _device_id(current_user)
+    if throttle.mfa_throttled(db, current_user.id, device):
         flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
         return redirect(url_for("auth.account"))
     try:
@@ -386,7 +396,7 @@ def recovery_codes() -> Any:
             db, current_user, form.password.data, form.code.data or "", current_actor()
         )
     except services.ReauthError as err:
-        throttle.record_mfa_failure(db, current_user.id)
+        throttle.record_mfa_failure(db, current_user.id, device)
         db.commit()  # keeps the audit row and the failure count
         flash(_(str(err)), "error")
         return redirect(url_for("auth.account"))
