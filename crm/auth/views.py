@@ -268,6 +268,8 @@ def _reauth_page(user: User, template: str, endpoint: str) -> Any:
         db.commit()  # keeps the audit row and the failure count
         flash(_(str(err)), "error")
         return render_template(template, form=form), 401
+    # A secret shown before this re-authentication (to whoever held the session) is not used.
+    user.totp_pending_secret = None
     db.commit()
     session[REAUTH_KEY] = int(time.time())
     return redirect(url_for(endpoint))
