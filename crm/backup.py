@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
 
+from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 
 from crm.db import utcnow
@@ -36,9 +38,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _libpq(url: str) -> str:
-    """A SQLAlchemy URL as libpq wants it (pg_dump does not know "+psycopg")."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """A SQLAlchemy URL as libpq wants it (pg_dump does not know "+psycopg"), and its environment.
+
+    The password goes into ``PGPASSWORD`` in the child's environment, never into argv: a
+    command line is readable by every user of the machine (``ps``, /proc/PID/cmdline), while
+    /proc/PID/environ is readable only by the process's owner. libpq reads ``PGPASSWORD``
+    (https://www.postgresql.org/docs/current/libpq-envars.html) when the URL has no password.
+    """
+    parsed = make_url(url)
+    password = parsed.password
+    query = dict(parsed.query)
+    if password is None and "password" in query:  # postgresql://host/db?password=...
+        password = str(query.pop("password"))
+    conninfo = URL.create(
+        "postgresql",
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=query,
+    )
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    return conninfo.render_as_string(hide_password=False), env
 
 
 def backup(database_url: str, instance_path: Path, target: Path) -> dict:
@@ -60,16 +84,18 @@ def backup(database_url: str, instance_path: Path, target: Path) -> dict:
                 "pg_dump is not installed; run: pg_dump --format=custom "
                 '--file=crm.dump "$DATABASE_URL"'
             )
+        conninfo, env = _libpq(database_url)
         subprocess.run(
             [
                 "pg_dump",
                 "--format=custom",
                 "--no-owner",
                 f"--file={target / 'crm.dump'}",
-                _libpq(database_url),
+                conninfo,
             ],
             check=True,
             capture_output=True,
+            env=env,
         )
         db_file = "crm.dump"
     media = instance_path / "media"
@@ -125,17 +151,19 @@ def restore(database_url: str, instance_path: Path, source: Path) -> None:
                 "pg_restore is not installed; run: pg_restore --clean "
                 '--if-exists --no-owner --dbname="$DATABASE_URL" crm.dump'
             )
+        conninfo, env = _libpq(database_url)
         subprocess.run(
             [
                 "pg_restore",
                 "--clean",
                 "--if-exists",
                 "--no-owner",
-                f"--dbname={_libpq(database_url)}",
+                f"--dbname={conninfo}",
                 str(source / "crm.dump"),
             ],
             check=True,
             capture_output=True,
+            env=env,
         )
     media = instance_path / "media"
     if (source / "media").exists():

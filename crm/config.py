@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     # The address users reach the app at; links printed by the CLI and in mails start with it.
     "BASE_URL": "http://127.0.0.1:5000",
     "REQUIRE_MFA": True,
+    # Reverse proxies (nginx, Caddy) in front of the app, each adding one X-Forwarded-For
+    # entry. 0 (default): trust no X-Forwarded-* header, the peer address is the client.
+    "TRUSTED_PROXIES": 0,
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
     # Login throttling (see crm/auth/throttle.py for why these cannot lock the owner out).
@@ -118,6 +121,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["MAIL_BACKEND"] = "file" if app.config["ENV"] == "development" else "smtp"
     check_production_secrets(app)
     check_production_base_url(app)
+    check_trusted_proxies(app)
     _derive_cookie_settings(app)
 
 
@@ -198,6 +202,28 @@ def check_production_base_url(app: Flask) -> None:
             f"CRM_BASE_URL must start with https:// in production (it is {url.scheme}://"
             f"{url.hostname}): put the app behind a web server that terminates TLS "
             "(nginx or Caddy, see README) and set CRM_BASE_URL=https://your.domain."
+        )
+
+
+#: More hops than any deployment of this app has: a typo, not a setup.
+MAX_TRUSTED_PROXIES = 5
+
+
+def check_trusted_proxies(app: Flask) -> None:
+    """Refuse a ``TRUSTED_PROXIES`` that is not a small whole number.
+
+    Too high a value lets a client pick its own IP address with ``X-Forwarded-For`` (and so
+    dodge every per-IP limit and forge the IP in consent records), so a wrong value stops the
+    start instead of being guessed at.
+    """
+    value = app.config["TRUSTED_PROXIES"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(
+            f"CRM_TRUSTED_PROXIES must be a whole number of proxy hops (0-{MAX_TRUSTED_PROXIES})."
+        )
+    if not 0 <= value <= MAX_TRUSTED_PROXIES:
+        raise ConfigurationError(
+            f"CRM_TRUSTED_PROXIES must be between 0 and {MAX_TRUSTED_PROXIES} (it is {value})."
         )
 
 

@@ -11,21 +11,66 @@ Settings: ``MAIL_BACKEND`` ("smtp" or "file"; development defaults to "file"), `
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import uuid
+from email.headerregistry import HeaderRegistry
+from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import format_datetime
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
+from werkzeug.urls import iri_to_uri
 
 from crm.db import utcnow
+from crm.security import emails
 
 
 class MailError(Exception):
     """A mail could not be handed to the mail server; nothing was sent."""
+
+
+class BracketedURIHeader(UnstructuredHeader):
+    """A list header (``<uri>, <uri>``) written as is: folded only between entries, never encoded.
+
+    The standard library folds any header longer than 78 characters, and an unbreakable URL
+    it can only split by turning it into RFC 2047 encoded words (``=?utf-8?q?=3Chttps...``).
+    Mail clients do not decode those in ``List-Unsubscribe``, so one-click unsubscribe broke for
+    every real URL. RFC 2369 section 2 allows folding only at whitespace (and whitespace
+    inside the brackets is ignored) and RFC 8058 section 3 requires the HTTPS URI in the header;
+    RFC 2919 (``List-Id``) has the same angle-bracket form. So the value is emitted verbatim,
+    folded only after the commas between entries, and anything that is not printable ASCII is
+    refused instead of encoded (https://www.rfc-editor.org/rfc/rfc2369#section-2,
+    https://www.rfc-editor.org/rfc/rfc8058#section-3).
+    """
+
+    def fold(self, *, policy: Any) -> str:
+        """Write ``Name: value`` verbatim, one line per entry if it has several."""
+        value = str(self)
+        if not value.isascii() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise ValueError(f"{self.name} must be printable ASCII")
+        entries = re.split(r"(?<=>)\s*,\s*(?=<)", value.strip())
+        return f"{self.name}: " + ("," + policy.linesep + " ").join(entries) + policy.linesep
+
+
+#: Headers that carry URIs in angle brackets and must reach the client unencoded.
+BRACKETED_URI_HEADERS = ("list-unsubscribe", "list-unsubscribe-post", "list-id")
+
+
+def _policy() -> Any:
+    registry = HeaderRegistry()
+    for name in BRACKETED_URI_HEADERS:
+        registry.map_to_type(name, BracketedURIHeader)
+    return default_policy.clone(header_factory=registry)
+
+
+#: The policy every outgoing mail is built (and so serialised) with.
+POLICY = _policy()
 
 
 def build(
@@ -37,8 +82,11 @@ def build(
     list_id: str | None = None,
 ) -> EmailMessage:
     """Build a plain-text mail; with ``unsubscribe_url`` it gets the one-click headers."""
+    if not emails.is_valid(to):
+        # a comma or a header break would mail someone else: refuse (never log the address)
+        raise MailError("refusing to mail an address that is not one plain address")
     cfg = current_app.config
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = cfg["MAIL_FROM"]
     msg["To"] = to
     msg["Subject"] = subject
@@ -49,7 +97,8 @@ def build(
         if not unsubscribe_url.startswith("https://") and not current_app.testing:
             # RFC 8058 needs an HTTPS URI; an http:// base URL is a deployment mistake.
             current_app.logger.warning("List-Unsubscribe URL is not HTTPS; set CRM_BASE_URL")
-        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        # ASCII only (an internationalised BASE_URL host becomes IDNA), never encoded words
+        msg["List-Unsubscribe"] = f"<{iri_to_uri(unsubscribe_url)}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if list_id:
         msg["List-Id"] = list_id

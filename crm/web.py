@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from typing import TypeVar
+from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -27,6 +28,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm import db
 from crm import formkit
@@ -51,6 +53,7 @@ ERROR_PAGES = (400, 403, 404, 405, 413, 429, 500)
 
 def init_app(app: Flask) -> None:
     """Install CSRF, the login manager, headers and error pages on ``app``."""
+    _trust_proxies(app)
     # Login is checked before CSRF, so anonymous users are sent to the login page
     # instead of getting a "form expired" error.
     formkit.install()
@@ -96,6 +99,24 @@ def _refuse_foreign_host() -> None:
             expected,
         )
         abort(400)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client's address, scheme and host from ``TRUSTED_PROXIES`` reverse proxies.
+
+    Behind nginx every request comes from the proxy's address, so per-IP limits would lump all
+    visitors together and consent records would hold the proxy's IP. Werkzeug's ProxyFix
+    trusts exactly the last ``n`` values of ``X-Forwarded-For``/``-Proto``/``-Host`` (the
+    ones the app's own proxies appended) and ignores whatever a client put before them
+    (https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/, and Flask's
+    "Tell Flask it is behind a proxy", https://flask.palletsprojects.com/en/stable/deploying/proxy_fix/).
+    Off by default: without a proxy these headers come from the client and prove nothing.
+    """
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=0, x_prefix=0
+        )
 
 
 def public(view: F) -> F:
@@ -230,6 +251,49 @@ def owner_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+#: Longest redirect target accepted; anything longer is not a link this app made.
+MAX_REDIRECT_TARGET = 2048
+
+
+def safe_redirect_target(target: str | None, fallback: str) -> str:
+    """Return ``target`` if it is a path on this site, else ``fallback`` (no open redirect).
+
+    Every redirect to a user-supplied target (``next`` after login, the language switch,
+    "back to where I was") goes through here. Checking prefixes is not enough: Werkzeug and
+    browsers drop tabs and newlines, and browsers read a backslash as ``/`` (WHATWG URL spec,
+    "special" schemes), so ``/<TAB>/evil.example`` and ``/<BACKSLASH>evil.example`` both
+    become ``//evil.example``, a link to another host. So the value is parsed: it must be a
+    path (no scheme, no host) that starts with exactly one ``/`` and holds no whitespace,
+    control character or backslash, and the same must hold after each round of
+    percent-decoding, so an encoded variant cannot slip through a component that decodes it
+    later.
+    """
+    if not target or len(target) > MAX_REDIRECT_TARGET:
+        return fallback
+    if not _is_local_path(target, allow_space=False):
+        return fallback
+    decoded = target
+    for _round in range(3):
+        previous, decoded = decoded, unquote(decoded)
+        if not _is_local_path(decoded, allow_space=True):
+            return fallback
+        if decoded == previous:
+            return target
+    return fallback  # encoded more than twice over: no link this app makes
+
+
+def _is_local_path(value: str, *, allow_space: bool) -> bool:
+    for ch in value:
+        if ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\":
+            return False
+        if ch.isspace() and not (allow_space and ch == " "):
+            return False
+    if not value.startswith("/") or value.startswith("//"):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
 
 
 def absolute_url(endpoint: str, **values: Any) -> str:

@@ -102,10 +102,12 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # the same mails exactly as they came over the wire
         self.port = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         """Store each mail as it arrives (aiosmtpd handler hook)."""
+        self.raw.append(envelope.original_content)
         self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
         return "250 OK"
 
@@ -135,6 +137,7 @@ def smtp_server() -> Iterator[Inbox]:
 def inbox(smtp_server: Inbox) -> Inbox:
     """The test SMTP server's inbox, emptied for this test."""
     smtp_server.messages.clear()
+    smtp_server.raw.clear()
     return smtp_server
 
 

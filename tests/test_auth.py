@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from crm.audit import AuditEvent
+from crm.auth import mfa
 from crm.auth import throttle
 from crm.auth.models import User
 from crm.auth.models import UserSession
@@ -68,7 +69,12 @@ def test_totp_code_cannot_be_used_twice(app, client, db, owner):
 
 def test_recovery_code_works_once(app, client, db, owner):
     login(client, app, owner)
-    page = post_form(client, "/auth/account/recovery-codes", {}, page="/auth/account")
+    page = post_form(
+        client,
+        "/auth/account/recovery-codes",
+        {"rc-password": PASSWORD, "rc-code": owner.code(app)},
+        page="/auth/account",
+    )
     import re
 
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", page.get_data(as_text=True))
@@ -165,10 +171,21 @@ def test_password_change_ends_other_sessions(app, client, owner):
     other = app.test_client()
     login(other, app, owner)
     new_password = "ett helt annat långt lösenord"
+    with app.app_context():  # both TOTP steps are spent by the two logins: use a recovery code
+        from crm.auth.models import RecoveryCode
+        from crm.db import get_session
+
+        get_session().add(RecoveryCode(user_id=owner.id, code_hash=mfa.hash_recovery_code("ab-cd")))
+        get_session().commit()
     response = post_form(
         client,
         "/auth/account",
-        {"pw-current": PASSWORD, "pw-new": new_password, "pw-confirm": new_password},
+        {
+            "pw-current": PASSWORD,
+            "pw-code": "ab-cd",
+            "pw-new": new_password,
+            "pw-confirm": new_password,
+        },
     )
     assert response.status_code == 302
     assert client.get("/people/").status_code == 200  # this browser got a fresh session
@@ -221,7 +238,7 @@ def test_ip_throttle(app, client, make_user):
 
 
 def test_mfa_throttle(app, client, owner):
-    app.config["LOGIN_MAX_FAILURES_PER_DEVICE"] = 2
+    app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] = 2  # a browser without a device cookie
     post_form(client, "/auth/login", {"email": owner.email, "password": PASSWORD})
     for _ in range(2):
         assert post_form(client, "/auth/mfa", {"code": "000000"}).status_code == 401

@@ -12,6 +12,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length
+from wtforms.validators import Optional
 
 
 class LoginForm(FlaskForm):
@@ -49,12 +50,17 @@ class SetupForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    """Change one's own password."""
+    """Change one's own password (with the second factor when enrolled)."""
 
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired()],
         render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text"},
     )
     new = PasswordField(
         _l("New password (at least 12 characters)"),
@@ -65,6 +71,21 @@ class PasswordForm(FlaskForm):
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ReauthForm(FlaskForm):
+    """Prove it is still the account's owner before a security-sensitive change."""
+
+    password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text"},
     )
 
 

@@ -28,11 +28,16 @@ from crm.auth.models import User
 from crm.auth.models import UserSession
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.security import emails
 from crm.security import passwords
 
 
 class AccountError(ValueError):
     """An account operation was refused; the message is an English msgid for the user."""
+
+
+class ReauthError(AccountError):
+    """Re-authentication failed: the caller counts it as a failed attempt and keeps the audit."""
 
 
 def hash_token(raw: str) -> str:
@@ -61,7 +66,12 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 def create_setup_token(
     session: Session, role: Role, *, email: str | None = None, created_by: User | None = None
 ) -> str:
-    """Create a one-time account-creation link token and return it (only its hash is stored)."""
+    """Create a one-time account-creation link token and return it (only its hash is stored).
+
+    :raises AccountError: ``email`` is given but not one plain address.
+    """
+    if email is not None and not emails.is_valid(normalise_email(email)):
+        raise AccountError(N_("Enter a valid email address."))
     raw = secrets.token_urlsafe(32)
     hours = current_app.config["SETUP_LINK_HOURS"]
     session.add(
@@ -126,7 +136,7 @@ def create_user(
 ) -> User:
     """Create an account after checking the address is free and the password is strong."""
     email = normalise_email(email)
-    if "@" not in email or len(email) > 254:
+    if not emails.is_valid(email):
         raise AccountError(N_("Enter a valid email address."))
     if get_user_by_email(session, email):
         raise AccountError(N_("An account with this email address already exists."))
@@ -272,18 +282,41 @@ def revoke_all_sessions(session: Session, user_id: int) -> int:
     return result.rowcount or 0
 
 
-def change_password(session: Session, user: User, current: str, new: str, actor: Actor) -> None:
-    """Change a password after checking the current one; every session of the user ends."""
-    if not passwords.verify_password(user.password_hash, current):
-        raise AccountError(N_("The current password is wrong."))
+def change_password(
+    session: Session, user: User, current: str, code: str, new: str, actor: Actor
+) -> None:
+    """Change a password after re-authentication; every session of the user ends.
+
+    The new password's policy is checked first (it reveals nothing and spends no code); then
+    :func:`reauthenticate` asks for the current password and, when enrolled, the second factor:
+    someone holding only a stolen session must not lock the owner out with a new password.
+    """
     try:
         passwords.check_policy(new, email=user.email)
     except passwords.PasswordPolicyError as err:
         raise AccountError(str(err)) from err
+    reauthenticate(session, user, current, code, actor)
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = utcnow()
     revoke_all_sessions(session, user.id)
     audit.record(session, actor, "auth.password_change", object_type="user", object_id=user.id)
+
+
+def reauthenticate(session: Session, user: User, password: str, code: str, actor: Actor) -> None:
+    """Check the password and, when MFA is enrolled, a fresh TOTP or unused recovery code.
+
+    Security-sensitive account changes (password, second factor, recovery codes) call this
+    first, so a session alone - a forgotten logged-in browser, a stolen cookie - cannot take
+    the account over (ASVS V6.3 re-authentication). A recovery code given here is spent.
+
+    :raises ReauthError: with the same message whichever of the two was wrong.
+    """
+    ok = passwords.verify_password(user.password_hash, password or "")
+    if ok and user.mfa_enabled:
+        ok = verify_second_factor(session, user, (code or "").strip(), actor)
+    if not ok:
+        audit.record(session, actor, "auth.reauth_failed", object_type="user", object_id=user.id)
+        raise ReauthError(N_("The password or the code is wrong."))
 
 
 # --- MFA --------------------------------------------------------------------------------------
@@ -319,8 +352,11 @@ def _replace_recovery_codes(session: Session, user: User) -> list[str]:
     return codes
 
 
-def regenerate_recovery_codes(session: Session, user: User, actor: Actor) -> list[str]:
-    """Replace all recovery codes (the old ones stop working)."""
+def regenerate_recovery_codes(
+    session: Session, user: User, password: str, code: str, actor: Actor
+) -> list[str]:
+    """Replace all recovery codes after re-authentication (the old ones stop working)."""
+    reauthenticate(session, user, password, code, actor)
     codes = _replace_recovery_codes(session, user)
     audit.record(session, actor, "auth.recovery_codes", object_type="user", object_id=user.id)
     return codes

@@ -10,6 +10,10 @@ An attacker who guesses at the owner's account without the owner's device cookie
 the untrusted-account bucket; the owner's own browser still logs in. The per-IP bucket is not
 consulted for a trusted device, so a shared office NAT under attack does not lock the owner out
 either. Per-account limits stay far under ASVS's 100 failures per hour.
+
+Wrong second-factor codes (at login and when re-authenticating) are counted the same way, per
+device cookie or else per account, so knowing the password is not enough to lock the owner
+out of the second step either.
 """
 
 from __future__ import annotations
@@ -101,15 +105,35 @@ def record_success(session: Session, attempt: Attempt) -> None:
         ratelimit.clear(session, names["device"])
 
 
-def mfa_throttled(session: Session, user_id: int) -> bool:
-    """Tell whether a user has failed the second factor too often lately."""
-    name = ratelimit.bucket("mfa-user", str(user_id))
-    return (
-        ratelimit.count(session, name, _window())
-        >= current_app.config["LOGIN_MAX_FAILURES_PER_DEVICE"]
-    )
+def _mfa_bucket(user_id: int, device_id: str | None) -> tuple[str, int]:
+    """The bucket a second-factor attempt counts in, and its limit.
+
+    Like logins: a browser with this user's device cookie counts only its own failures; every
+    other browser shares the account's bucket. Someone who knows the password (but not the
+    TOTP secret) can so exhaust only the untrusted bucket, while the owner's own browser still
+    gets through.
+    """
+    cfg = current_app.config
+    if device_id:
+        return ratelimit.bucket("mfa-device", device_id), cfg["LOGIN_MAX_FAILURES_PER_DEVICE"]
+    return ratelimit.bucket("mfa-user", str(user_id)), cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
 
 
-def record_mfa_failure(session: Session, user_id: int) -> None:
+def mfa_throttled(session: Session, user_id: int, device_id: str | None = None) -> bool:
+    """Tell whether second-factor attempts from this browser must wait (see ``_mfa_bucket``).
+
+    :param device_id: from :func:`device_id_from_cookie` for the user's email, or None.
+    """
+    name, limit = _mfa_bucket(user_id, device_id)
+    return ratelimit.count(session, name, _window()) >= limit
+
+
+def record_mfa_failure(session: Session, user_id: int, device_id: str | None = None) -> None:
     """Count a wrong TOTP or recovery code, server-side (a cookie counter could be replayed)."""
-    ratelimit.hit(session, ratelimit.bucket("mfa-user", str(user_id)))
+    ratelimit.hit(session, _mfa_bucket(user_id, device_id)[0])
+
+
+def record_mfa_success(session: Session, user_id: int, device_id: str | None = None) -> None:
+    """Forget this device's failures (not the account's: those may be an ongoing attack)."""
+    if device_id:
+        ratelimit.clear(session, _mfa_bucket(user_id, device_id)[0])

@@ -37,6 +37,7 @@ from crm.security import passwords
 from crm.web import current_actor
 from crm.web import owner_required
 from crm.web import public
+from crm.web import safe_redirect_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -61,10 +62,8 @@ def mfa_required(db: Any) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    """Return ``target`` only if it is a path on this site (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("main.dashboard")
+    """Return ``target`` only if it is a path on this site (see crm.web.safe_redirect_target)."""
+    return safe_redirect_target(target, url_for("main.dashboard"))
 
 
 def _set_pending(user: User, stage: str) -> None:
@@ -100,6 +99,11 @@ def _open_session(user: User, password: str | None = None) -> None:
     session.permanent = True
     login_user(user)
     db.commit()
+
+
+def _device_id(user: Any) -> str | None:
+    """Return the browser's device id if it holds a valid device cookie for ``user``."""
+    return throttle.device_id_from_cookie(request.cookies.get(throttle.DEVICE_COOKIE), user.email)
 
 
 def _with_device_cookie(response: Response, user: User) -> Response:
@@ -185,15 +189,17 @@ def mfa_verify() -> Any:
         return render_template("auth/mfa_verify.html", form=form)
     db = get_session()
     actor = audit.Actor("user", user.id, request.remote_addr)
-    if throttle.mfa_throttled(db, user.id):
+    device = _device_id(user)
+    if throttle.mfa_throttled(db, user.id, device):
         flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
         return render_template("auth/mfa_verify.html", form=form), 429
     if not services.verify_second_factor(db, user, form.code.data, actor):
-        throttle.record_mfa_failure(db, user.id)
+        throttle.record_mfa_failure(db, user.id, device)
         audit.record(db, actor, "auth.mfa_failed", object_type="user", object_id=user.id)
         db.commit()
         flash(_("The code is wrong or already used."), "error")
         return render_template("auth/mfa_verify.html", form=form), 401
+    throttle.record_mfa_success(db, user.id, device)
     next_url = session["pending"]["next"]
     return _complete_login(user, next_url)
 
@@ -201,11 +207,19 @@ def mfa_verify() -> Any:
 @bp.route("/mfa/setup", methods=["GET", "POST"])
 @public
 def mfa_setup() -> Any:
-    """Enrol an authenticator app: during a login that requires MFA, or from the account page."""
-    user = current_user if current_user.is_authenticated else _pending_user("enrol")
+    """Enrol an authenticator app: during a login that requires MFA, or from the account page.
+
+    From the account page (a logged-in session) the user re-authenticates first: without
+    that, anyone holding the session could swap the second factor and take the account over.
+    During a login the password was checked moments ago and there is no factor yet to ask for.
+    """
+    logging_in = not current_user.is_authenticated
+    user = _pending_user("enrol") if logging_in else current_user._get_current_object()
     if user is None:
         return redirect(url_for("auth.login"))
     db = get_session()
+    if not logging_in and not _reauthenticated_recently():
+        return _reauth_page(user, "auth/mfa_reauth.html", "auth.mfa_setup")
     secret = services.begin_mfa_enrolment(db, user)
     db.commit()
     form = forms.CodeForm()
@@ -217,13 +231,48 @@ def mfa_setup() -> Any:
             flash(_(str(err)), "error")
         else:
             db.commit()
-            logging_in = not current_user.is_authenticated
+            session.pop(REAUTH_KEY, None)  # one re-authentication, one change
             if logging_in:
                 _open_session(user)
             response = make_response(render_template("auth/recovery_codes.html", codes=codes))
             return _with_device_cookie(response, user) if logging_in else response
     uri = mfa.provisioning_uri(secret, user.email)
     return render_template("auth/mfa_setup.html", form=form, qr=mfa.qr_svg(uri), secret=secret)
+
+
+#: Session key and lifetime of a re-authentication before changing the second factor.
+REAUTH_KEY = "reauth_at"
+REAUTH_SECONDS = 300
+
+
+def _reauthenticated_recently() -> bool:
+    at = session.get(REAUTH_KEY)
+    return isinstance(at, int) and 0 <= time.time() - at <= REAUTH_SECONDS
+
+
+def _reauth_page(user: User, template: str, endpoint: str) -> Any:
+    """Ask for the password (and the current second factor); remember success for a while."""
+    form = forms.ReauthForm(prefix="re")
+    if not form.validate_on_submit():
+        return render_template(template, form=form)
+    db = get_session()
+    actor = audit.Actor("user", user.id, request.remote_addr)
+    device = _device_id(user)
+    if throttle.mfa_throttled(db, user.id, device):
+        flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
+        return render_template(template, form=form), 429
+    try:
+        services.reauthenticate(db, user, form.password.data, form.code.data, actor)
+    except services.ReauthError as err:
+        throttle.record_mfa_failure(db, user.id, device)
+        db.commit()  # keeps the audit row and the failure count
+        flash(_(str(err)), "error")
+        return render_template(template, form=form), 401
+    # A secret shown before this re-authentication (to whoever held the session) is not used.
+    user.totp_pending_secret = None
+    db.commit()
+    session[REAUTH_KEY] = int(time.time())
+    return redirect(url_for(endpoint))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -280,14 +329,24 @@ def account() -> Any:
     db = get_session()
     # Two forms on one page: the field prefix tells which one was sent.
     if "pw-current" in request.form and password_form.validate_on_submit():
+        device = _device_id(current_user)
+        if throttle.mfa_throttled(db, current_user.id, device):
+            flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
+            return _account_page(password_form, locale_form), 429
         try:
             services.change_password(
                 db,
                 current_user,
                 password_form.current.data,
+                password_form.code.data or "",
                 password_form.new.data,
                 current_actor(),
             )
+        except services.ReauthError as err:
+            throttle.record_mfa_failure(db, current_user.id, device)
+            db.commit()  # keeps the audit row and the failure count
+            flash(_(str(err)), "error")
+            return _account_page(password_form, locale_form), 401
         except services.AccountError as err:
             db.rollback()
             flash(_(str(err)), "error")
@@ -299,11 +358,19 @@ def account() -> Any:
         db.commit()
         flash(_("Language saved."), "success")
         return redirect(url_for("auth.account"))
+    return _account_page(password_form, locale_form)
+
+
+def _account_page(
+    password_form: forms.PasswordForm,
+    locale_form: forms.LocaleForm,
+    codes_form: forms.ReauthForm | None = None,
+) -> str:
     return render_template(
         "auth/account.html",
         password_form=password_form,
         locale_form=locale_form,
-        button=forms.ButtonForm(),
+        codes_form=codes_form or forms.ReauthForm(prefix="rc"),
         codes_left=services.unused_recovery_codes(current_user),
     )
 
@@ -316,11 +383,25 @@ def _complete_login_after_password_change() -> Response:
 
 @bp.route("/account/recovery-codes", methods=["POST"])
 def recovery_codes() -> Any:
-    """Replace the recovery codes and show the new ones once."""
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
+    """Replace the recovery codes after re-authentication and show the new ones once."""
+    form = forms.ReauthForm(prefix="rc")
+    if not form.validate_on_submit():
+        flash(_("Enter your password and a code to make new recovery codes."), "error")
+        return redirect(url_for("auth.account"))
     db = get_session()
-    codes = services.regenerate_recovery_codes(db, current_user, current_actor())
+    device = _device_id(current_user)
+    if throttle.mfa_throttled(db, current_user.id, device):
+        flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
+        return redirect(url_for("auth.account"))
+    try:
+        codes = services.regenerate_recovery_codes(
+            db, current_user, form.password.data, form.code.data or "", current_actor()
+        )
+    except services.ReauthError as err:
+        throttle.record_mfa_failure(db, current_user.id, device)
+        db.commit()  # keeps the audit row and the failure count
+        flash(_(str(err)), "error")
+        return redirect(url_for("auth.account"))
     db.commit()
     return render_template("auth/recovery_codes.html", codes=codes)
 
@@ -356,9 +437,14 @@ def invite() -> Any:
     if services.get_user_by_email(db, form.email.data):
         flash(_("An account with this email address already exists."), "error")
         return redirect(url_for("auth.users"))
-    raw = services.create_setup_token(
-        db, Role(form.role.data), email=form.email.data, created_by=current_user
-    )
+    try:
+        raw = services.create_setup_token(
+            db, Role(form.role.data), email=form.email.data, created_by=current_user
+        )
+    except services.AccountError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("auth.users"))
     audit.record(db, current_actor(), "user.invite", details={"role": form.role.data})
     db.commit()
     link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.setup", token=raw)

@@ -32,6 +32,7 @@ from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.testimonials import services as testimonial_services
 from crm.web import public
+from crm.web import safe_redirect_target
 
 bp = Blueprint("main", __name__)
 
@@ -138,9 +139,7 @@ def set_language() -> Any:
     """Remember the chosen language in a cookie (and on the account when logged in)."""
     form = FlaskForm()
     choice = request.form.get("lang", "")
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.dashboard")
+    target = safe_redirect_target(request.form.get("next"), url_for("main.dashboard"))
     response = redirect(target)
     if form.validate_on_submit() and choice in current_app.config["LANGUAGES"]:
         from flask_login import current_user

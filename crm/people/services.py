@@ -31,9 +31,8 @@ from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
+from crm.security import emails
 from crm.security.crypto import keyring
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class PersonError(ValueError):
@@ -67,7 +66,7 @@ def _clean(value: str | None) -> str | None:
 def _check_email(session: Session, email: str | None, person_id: int | None) -> None:
     if email is None:
         return
-    if not _EMAIL.match(email):
+    if not emails.is_valid(email):
         raise PersonError(N_("Enter a valid email address."))
     other = session.scalar(select(Person.id).where(Person.email == email))
     if other is not None and other != person_id:

@@ -8,7 +8,6 @@ processors outside the EU/EEA, retention, rights, IMY).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
@@ -20,6 +19,7 @@ from flask import current_app
 from flask import render_template
 from sqlalchemy.orm import Session
 
+from crm import csvsafe
 from crm.db import utcnow
 from crm.privacy import record
 from crm.privacy import registry
@@ -72,7 +72,7 @@ def build(session: Session, person: Person) -> bytes:
     data, files = collect(session, person)
     row = practice.load(session, current_app.config["PRACTICE_NAME"])
     csv_out = io.StringIO()
-    writer = csv.writer(csv_out, delimiter=";")
+    writer = csvsafe.writer(csv_out, delimiter=";")
     writer.writerow(["fält", "värde"])
     writer.writerows(_flatten(data))
     summary = render_template(

@@ -6,12 +6,12 @@ system's configuration cannot drift apart.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from crm import csvsafe
 from crm.outbox import enabled_providers
 from crm.privacy.settings import KNOWN_PROCESSORS
 from crm.privacy.settings import PracticeSettings
@@ -153,7 +153,7 @@ def activities(settings: PracticeSettings) -> list[Activity]:
 def as_csv(settings: PracticeSettings) -> str:
     """The record as CSV (semicolons, as Swedish spreadsheets expect)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csvsafe.writer(out, delimiter=";")
     writer.writerow(
         [
             _("Controller"),

@@ -39,7 +39,15 @@ SIGNATURES: tuple[tuple[int, bytes, str, str], ...] = (
     (0, b"OggS", "audio", "audio/ogg"),
     (0, b"\x1a\x45\xdf\xa3", "video", "video/webm"),
 )
-MAX_PIXELS = 40_000_000
+#: Pixels an image may have when decoded: 4096 x 4096 (16.8 Mpx). A testimonial photo is shown
+#: at a few hundred pixels; this still takes the 12 Mpx of a phone camera and 16 Mpx cameras
+#: (4928 x 3264) unscaled. Decoding costs about 4 bytes a pixel, several times over while it is
+#: re-encoded, so 40 Mpx let a 4.8 KB PNG push peak memory from 186 to 575 MB (pentest).
+MAX_PIXELS = 4096 * 4096
+#: Larger JPEGs (48 Mpx phone modes) are decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT
+#: scaling (Pillow's ``draft``), which never allocates the full size; beyond 1/8 they are
+#: refused like any other image over the budget.
+JPEG_SCALES = (2, 4, 8)
 
 
 class MediaError(ValueError):
@@ -77,23 +85,49 @@ def _limit(kind: str) -> int:
 
 
 def _reencode(data: bytes, mime: str) -> bytes:
-    """Decode and re-encode an image from its pixels alone: no metadata can survive."""
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    """Decode and re-encode an image from its pixels alone: no metadata can survive.
+
+    The size is read from the header (``Image.open`` parses it and decodes nothing) and
+    checked before a single pixel is decoded, so a tiny file declaring a huge image costs no
+    memory; JPEGs over the budget are decoded scaled down instead.
+    """
+    # Pillow's own bomb check (at open, from the header) only backs up the checks below: it
+    # must not refuse a JPEG that is decoded scaled down.
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS * JPEG_SCALES[-1] ** 2
     fmt = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}[mime]
     try:
         with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise MediaError(N_("The image has too many pixels."))
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                scale = _jpeg_scale(width, height) if img.format == "JPEG" else None
+                if scale is None:
+                    raise MediaError(N_("The image has too many pixels."))
+                img.draft("RGB", (-(-width // scale), -(-height // scale)))
+                if img.size[0] * img.size[1] > MAX_PIXELS:
+                    raise MediaError(N_("The image has too many pixels."))
             img.load()
             alpha = fmt != "JPEG" and ("A" in img.getbands() or "transparency" in img.info)
             pixels = img.convert("RGBA" if alpha else "RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise MediaError(N_("The image has too many pixels.")) from err
+    except (UnidentifiedImageError, OSError) as err:
         raise MediaError(N_("The image could not be read; it may be damaged.")) from err
     # A new image built from raw pixels carries no EXIF, GPS, XMP, ICC or comments.
-    fresh = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    mode, size, raw = pixels.mode, pixels.size, pixels.tobytes()
+    del pixels  # one decoded copy at a time keeps the peak down
+    fresh = Image.frombytes(mode, size, raw)
+    del raw
     out = io.BytesIO()
     fresh.save(out, format=fmt, **({} if fmt == "PNG" else {"quality": 90}))
     return out.getvalue()
+
+
+def _jpeg_scale(width: int, height: int) -> int | None:
+    """The smallest DCT scale-down that brings a JPEG within the pixel budget, if any."""
+    for scale in JPEG_SCALES:
+        if -(-width // scale) * -(-height // scale) <= MAX_PIXELS:
+            return scale
+    return None
 
 
 #: mime -> (ffmpeg demuxer for the upload, muxer for the clean copy). The input format is

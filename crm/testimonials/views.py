@@ -30,6 +30,7 @@ from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
 from crm.web import current_actor
+from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
 labels.register(bp)
@@ -257,12 +258,7 @@ def tick_removed(publication_id: int) -> Any:
     services.tick_removed(db, pub, current_actor())
     db.commit()
     flash(_("Marked as taken down."), "success")
-    return redirect(
-        request.form.get("next")
-        if request.form.get("next", "").startswith("/")
-        and not request.form.get("next", "").startswith("//")
-        else url_for("main.dashboard")
-    )
+    return redirect(safe_redirect_target(request.form.get("next"), url_for("main.dashboard")))
 
 
 @bp.route("/media/<name>")
