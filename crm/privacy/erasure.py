@@ -34,6 +34,7 @@ from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
+from crm.privacy import recipients
 from crm.privacy import settings as practice
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
@@ -65,6 +66,8 @@ class Plan:
     delete: list[str] = field(default_factory=list)
     keep: list[Kept] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
+    #: recipients in the processors register that no adapter reaches: each gets a task
+    manual: list[str] = field(default_factory=list)
     #: manual publications (a post, a flyer) not yet ticked off as taken down. Erasing the
     #: testimonial would delete the only record that they exist (Art. 17(2)), so they block
     #: the erasure until the owner has taken them down.
@@ -117,6 +120,9 @@ def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
         )
     ]
     result.providers = sorted(outbox.providers_for(session, person.id))
+    result.manual = [
+        m for m in recipients.manual_recipients(session) if m.lower() not in result.providers
+    ]
     result.take_down = testimonials.still_published(session, person.id)
     return result
 
@@ -149,6 +155,8 @@ def execute(
             )
         )
     )
+    # while the person row still says for whom (it may be deleted below)
+    recipients.create_tasks(session, "erasure", person, actor, request)
     for t in session.scalars(select(Testimonial).where(Testimonial.person_id == person.id)):
         for item in t.media:
             media_store.remove(item.stored_name)
@@ -169,7 +177,7 @@ def execute(
     if request is not None:
         request.waiting_for = json.dumps(waiting)
         request.outcome = receipt_text(the_plan)
-        if not waiting:
+        if not waiting and not recipients.open_count(session, request):
             request.status, request.completed_at = "completed", utcnow()
             request.completed_by_id = actor.user_id
     session.flush()
@@ -197,12 +205,21 @@ KEPT_LABELS = {
 
 
 def receipt_text(the_plan: Plan) -> str:
-    """The receipt in Swedish: what was deleted, what was kept, why and until when."""
+    """The receipt in Swedish: what was deleted and kept (why, until when), and who is told.
+
+    Only the recipients actually told are named (Art. 19): a practice without mail providers
+    does not claim to have asked any.
+    """
     lines = [
         "Dina personuppgifter är raderade: kontaktuppgifter, nyhetsbrev, samtycken och "
-        "omdömen med filer. Vi har bett våra e-posttjänster att radera din adress; en kod "
-        "skapad från adressen sparas så att du aldrig får utskick igen."
+        "omdömen med filer. En kod skapad från din e-postadress sparas så att du aldrig får "
+        "utskick igen."
     ]
+    told = [recipients.display_name(p) for p in the_plan.providers] + the_plan.manual
+    if told:
+        lines.append(
+            "Vi ber också dessa mottagare att radera det de har om dig: " + ", ".join(told) + "."
+        )
     for kept in the_plan.keep:
         lines.append(
             f"{KEPT_LABELS.get(kept.what, kept.what)} sparas enligt {kept.why} till "
@@ -212,7 +229,10 @@ def receipt_text(the_plan: Plan) -> str:
 
 
 def complete_waiting(session: Session) -> list[DataRequest]:
-    """Complete erasure requests whose provider operations are all confirmed (after a sync)."""
+    """Complete erasure requests whose providers confirmed and whose tasks are ticked off.
+
+    Called after a sync (provider confirmations) and after a recipient task is ticked off.
+    """
     done = []
     for request in session.scalars(
         select(DataRequest).where(
@@ -231,7 +251,7 @@ def complete_waiting(session: Session) -> list[DataRequest]:
             if ids
             else None
         )
-        if pending is None:
+        if pending is None and not recipients.open_count(session, request):
             request.status, request.completed_at = "completed", utcnow()
             done.append(request)
             # closing a request is evidence too: when, and that it was the providers' answers

@@ -26,6 +26,7 @@ from crm.newsletter import services as newsletter
 from crm.outbox import ProviderLink
 from crm.people import personnummer as pnr
 from crm.people.models import Person
+from crm.privacy import recipients
 from crm.privacy import record
 from crm.privacy import settings as practice
 from crm.privacy.models import DataRequest
@@ -129,6 +130,17 @@ def collect(session: Session, person: Person) -> tuple[dict[str, Any], list[tupl
             for link in session.scalars(
                 select(ProviderLink).where(ProviderLink.person_id == person.id)
             )
+        ],
+        # Art. 19, last sentence: the recipients told of an erasure, rectification,
+        # restriction or objection - by the sync (automatic) or by staff (manual)
+        "recipients_told": [
+            {
+                "recipient": t.recipient,
+                "action": t.action,
+                "how": "automatic" if t.automatic else "manual",
+                "at": _iso(t.at),
+            }
+            for t in recipients.told_about(session, person.id)
         ],
         "requests": [
             {
