@@ -10,7 +10,8 @@ Sources (stored copies, read for this adapter):
   are the contact fields FieldKey. {Id, CustomerId, OwnerId ...{ContactFieldKey:
   ContactFieldValue}}") and ``POST Api/Contact/RegisterNewContact`` ("Registers a new contact.
   Can also register it to specific contact lists"). The stored copy ends there: request bodies,
-  error shapes and rate limits are not in it.
+  error shapes and rate limits are not in it, nor the base address of these relative paths
+  (taken to be the plugin's ``/contacts/`` below: UNVERIFIED).
 - [WP] Paloma's own WordPress plugin "Paloma Widget" (GPL, author Paloma; files
   paloma_widget_admin.php and contact_control.php, seen through the public code index): the
   base address ``https://api.paloma.se/contacts/api/...`` (``contactfield``, ``contactlist``,

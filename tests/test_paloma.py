@@ -16,6 +16,7 @@ import integrations
 from crm.audit import Actor
 from crm.audit import AuditEvent
 from crm.outbox import OutboxOp
+from crm.outbox import ProviderLink
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
 from integrations.errors import OperationNotSupported
@@ -167,6 +168,14 @@ def test_paloma_end_to_end_upsert_unsubscribe_and_erase_through_the_sync(
     page = auth_client.get("/").get_data(as_text=True)
     assert 'id="recipient-tasks"' in page and "Paula Paloma &lt;paula@example.se&gt;" in page
     assert paloma.status("paula@example.se") == "active"  # the CRM claimed nothing there
+    with db() as s:
+        link = s.scalar(select(ProviderLink).where(ProviderLink.provider == "paloma"))
+        assert link.status == "active"  # until staff did it
+        task_id = s.scalar(select(RecipientTask.id).where(RecipientTask.action == "unsubscribe"))
+    post_form(auth_client, f"/privacy/recipient-tasks/{task_id}/done", {}, page="/")
+    with db() as s:
+        link = s.scalar(select(ProviderLink).where(ProviderLink.provider == "paloma"))
+        assert link.status == "unsubscribed"
 
     # erasure -> the erase at Paloma becomes a task; the request waits for it
     with app.app_context():

@@ -28,6 +28,7 @@ from crm.audit import Actor
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.outbox import OutboxOp
+from crm.outbox import ProviderLink
 from crm.people.models import Person
 from crm.privacy import settings as practice
 from crm.privacy.models import DataRequest
@@ -45,6 +46,8 @@ ACTIONS = {
 }
 #: outbox operations an adapter may be unable to do, and the task's action for each
 OP_ACTIONS = {"erase": "erase", "unsubscribe": "unsubscribe", "remove": "remove"}
+#: the provider link's status once staff did such an operation by hand
+LINK_STATUS = {"erase": "erased", "unsubscribe": "unsubscribed", "remove": "removed"}
 
 
 def display_name(provider: str) -> str:
@@ -208,6 +211,16 @@ def tick(session: Session, task: RecipientTask, actor: Actor) -> bool:
     if task.done_at is not None:
         return False
     task.done_at, task.done_by_id, task.subject = utcnow(), actor.user_id, None
+    op = session.get(OutboxOp, task.outbox_op_id) if task.outbox_op_id else None
+    if op is not None and op.person_id is not None:
+        # staff did at the provider what its API could not: the person page shows it now
+        link = session.scalar(
+            select(ProviderLink).where(
+                ProviderLink.person_id == op.person_id, ProviderLink.provider == op.provider
+            )
+        )
+        if link is not None:
+            link.status, link.updated_at = LINK_STATUS[task.action], task.done_at
     audit.record(
         session,
         actor,
