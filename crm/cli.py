@@ -270,6 +270,9 @@ def erase_command(email: str, yes: bool) -> None:
     for kept in the_plan.keep:
         click.echo(f"Kept: {kept.what} ({kept.why}) until {kept.until:%Y-%m-%d}")
     click.echo("Providers told to erase: " + (", ".join(the_plan.providers) or "none"))
+    click.echo(
+        "Recipients to tell by hand (dashboard tasks): " + (", ".join(the_plan.manual) or "none")
+    )
     if the_plan.take_down:
         for pub in the_plan.take_down:
             click.echo(

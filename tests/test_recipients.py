@@ -187,3 +187,29 @@ def test_export_summary_names_the_recipients_told(app, db, auth_client):
     assert [(t["recipient"], t["how"]) for t in data["recipients_told"]] == [("Fortnox", "manual")]
     summary = zipped.read("sammanfattning.html").decode()
     assert "Fortnox (av oss, för hand" in summary
+
+
+def test_cli_erase_names_and_creates_the_manual_recipient_tasks(app, db, auth_client):
+    _register(auth_client, "Fortnox")
+    with app.app_context():
+        from crm.db import get_session
+        from crm.newsletter import services as newsletter
+
+        s = get_session()
+        newsletter.add_manual(
+            s,
+            email=EMAIL,
+            name=NAME,
+            list_id=newsletter.default_list(s).id,
+            method="paper_form",
+            note="",
+            actor=Actor.cli(),
+        )
+        s.commit()
+    result = app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Recipients to tell by hand (dashboard tasks): Fortnox" in result.output
+    assert _tasks(db) == [("Fortnox", "erase", None)]
+    with db() as s:
+        task = s.scalar(select(RecipientTask))
+        assert task.subject == f"{NAME} <{EMAIL}>" and task.due_at > utcnow()
