@@ -213,3 +213,12 @@ def test_cli_erase_names_and_creates_the_manual_recipient_tasks(app, db, auth_cl
     with db() as s:
         task = s.scalar(select(RecipientTask))
         assert task.subject == f"{NAME} <{EMAIL}>" and task.due_at > utcnow()
+
+
+def test_tell_recipients_refuses_an_erasure_that_was_not_carried_out(app, db, auth_client):
+    """Erase tasks come with the erasure itself, never before it (nothing was erased yet)."""
+    _register(auth_client, "Fortnox")
+    _pid, rid = _person_with_request(app, "erasure")
+    page = f"/privacy/requests/{rid}"
+    post_form(auth_client, f"{page}/tell-recipients", {}, page=page)
+    assert _tasks(db) == []

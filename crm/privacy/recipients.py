@@ -263,10 +263,8 @@ def open_count(session: Session, request: DataRequest) -> int:
 
 def missing(session: Session, request: DataRequest) -> list[str]:
     """Manual recipients not yet given a task for this request."""
-    if request.kind not in ACTIONS or request.person_id is None:
-        return []
-    if request.kind == "erasure" and request.waiting_for is not None:
-        return []  # erased: its tasks were created with the erasure
+    if request.kind not in ACTIONS or request.kind == "erasure" or request.person_id is None:
+        return []  # an erasure creates its tasks itself, when it is carried out
     have = {t.recipient for t in for_request(session, request)}
     return [n for n in _to_tell(session, request.kind, request.person_id) if n not in have]
 
@@ -278,7 +276,7 @@ def tell_for_request(session: Session, request: DataRequest, actor: Actor) -> li
     """
     if request.status != "open":
         raise RequestError(N_("This request is already closed."))
-    if request.kind not in ACTIONS or request.person_id is None:
+    if request.kind not in ACTIONS or request.kind == "erasure" or request.person_id is None:
         raise RequestError(N_("This request has no recipients to tell."))
     person = session.get(Person, request.person_id)
     if person is None:
