@@ -274,6 +274,9 @@ def erase_command(email: str, yes: bool) -> None:
     for kept in the_plan.keep:
         click.echo(f"Kept: {kept.what} ({kept.why}) until {kept.until:%Y-%m-%d}")
     click.echo("Providers told to erase: " + (", ".join(the_plan.providers) or "none"))
+    click.echo(
+        "Recipients to tell by hand (dashboard tasks): " + (", ".join(the_plan.manual) or "none")
+    )
     if the_plan.take_down:
         for pub in the_plan.take_down:
             click.echo(
@@ -293,7 +296,7 @@ def erase_command(email: str, yes: bool) -> None:
 @click.command("sync")
 @click.option(
     "--provider",
-    type=click.Choice(["mailerlite", "mailchimp", "brevo"]),
+    type=click.Choice(["mailerlite", "mailchimp", "brevo", "paloma"]),
     help="Only this provider.",
 )
 @with_appcontext
@@ -315,7 +318,9 @@ def sync_command(provider: str | None) -> None:
         click.echo("Another sync is running; this one exits without doing anything.", err=True)
         sys.exit(75)
     if not report.providers:
-        click.echo("No mail provider is configured (set CRM_<PROVIDER>_API_KEY).")
+        click.echo(
+            "No mail provider is configured (set CRM_<PROVIDER>_API_KEY, or CRM_PALOMA_ACCOUNT_ID)."
+        )
     for line in runner.format_report(report):
         click.echo(line)
     sys.exit(0 if report.ok else 1)

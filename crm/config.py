@@ -98,6 +98,11 @@ DEFAULTS: dict[str, Any] = {
     "BREVO_LIST_ID": None,
     "BREVO_BASE_URL": None,
     "BREVO_WEBHOOK_SECRET": None,
+    # Paloma: user account id and API hash (Basic auth), and the contact list's Guid.
+    "PALOMA_ACCOUNT_ID": None,
+    "PALOMA_API_HASH": None,
+    "PALOMA_LIST_ID": None,
+    "PALOMA_BASE_URL": None,
     "SYNC_TIMEOUT": 15,
     "SYNC_MAX_RETRIES": 4,
 }

@@ -32,7 +32,9 @@ from crm.db import bulk_insert
 from crm.db import utcnow
 from crm.security.crypto import EncryptedText
 
-PROVIDERS = ("mailerlite", "mailchimp", "brevo")
+PROVIDERS = ("mailerlite", "mailchimp", "brevo", "paloma")
+#: the setting that switches a provider on, where it is not ``<NAME>_API_KEY``
+_KEY_SETTING = {"paloma": "PALOMA_ACCOUNT_ID"}
 
 
 class Op(StrEnum):
@@ -56,7 +58,8 @@ class OutboxOp(Base):
     #: the address, encrypted; scrubbed once the provider confirmed (an erased person's
     #: address lives nowhere else)
     email: Mapped[str | None] = mapped_column(EncryptedText("outbox_op.email"))
-    #: "pending", "done" or "cancelled" (an upsert overtaken by an unsubscribe or erasure)
+    #: "pending", "done", "cancelled" (an upsert overtaken by an unsubscribe or erasure) or
+    #: "manual" (the provider's API cannot do it: a recipient task carries it on)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -85,7 +88,8 @@ class ProviderLink(Base):
 
 def enabled_providers() -> list[str]:
     """Providers with an API key configured (a provider without one is off)."""
-    return [p for p in PROVIDERS if current_app.config.get(f"{p.upper()}_API_KEY")]
+    cfg = current_app.config
+    return [p for p in PROVIDERS if cfg.get(_KEY_SETTING.get(p, f"{p.upper()}_API_KEY"))]
 
 
 #: one round trip, built once (it runs on every unsubscribe)

@@ -15,14 +15,17 @@ from integrations.brevo import BrevoAdapter
 from integrations.errors import IntegrationConfigError
 from integrations.mailchimp import MailchimpAdapter
 from integrations.mailerlite import MailerLiteAdapter
+from integrations.paloma import PalomaAdapter
 
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
-    a.name: a for a in (MailerLiteAdapter, MailchimpAdapter, BrevoAdapter)
+    a.name: a for a in (MailerLiteAdapter, MailchimpAdapter, BrevoAdapter, PalomaAdapter)
 }
 
 
 def get_adapter(name: str, config: Mapping[str, Any], **kwargs: Any) -> ProviderAdapter:
     """Build the adapter ``name`` from ``<NAME>_API_KEY``-style settings.
+
+    Paloma has two credentials, an account id and an API hash, joined as ``id:hash``.
 
     :raises IntegrationConfigError: the provider is unknown or its key or list is missing.
     """
@@ -34,7 +37,7 @@ def get_adapter(name: str, config: Mapping[str, Any], **kwargs: Any) -> Provider
         raise IntegrationConfigError(f"{missing[0]} is not set")
     prefix = name.upper()
     return cls(
-        str(config[f"{prefix}_API_KEY"]),
+        ":".join(str(config[f"{prefix}_{setting}"]) for setting in cls.KEY_SETTINGS),
         str(config[f"{prefix}_{cls.LIST_SETTING}"]),
         base_url=config.get(f"{prefix}_BASE_URL"),
         **kwargs,
@@ -44,14 +47,16 @@ def get_adapter(name: str, config: Mapping[str, Any], **kwargs: Any) -> Provider
 def missing_settings(name: str, config: Mapping[str, Any]) -> list[str]:
     """The settings provider ``name`` still needs (the key, then its list or group)."""
     prefix = name.upper()
-    needed = (f"{prefix}_API_KEY", f"{prefix}_{ADAPTERS[name].LIST_SETTING}")
+    cls = ADAPTERS[name]
+    needed = (*(f"{prefix}_{s}" for s in cls.KEY_SETTINGS), f"{prefix}_{cls.LIST_SETTING}")
     return [setting for setting in needed if not config.get(setting)]
 
 
 def enabled_adapters(config: Mapping[str, Any], **kwargs: Any) -> list[ProviderAdapter]:
     """Adapters for every provider that has an API key (a provider without one is off)."""
-    return [
-        get_adapter(name, config, **kwargs)
-        for name in ADAPTERS
-        if config.get(f"{name.upper()}_API_KEY")
-    ]
+    return [get_adapter(name, config, **kwargs) for name in ADAPTERS if is_enabled(name, config)]
+
+
+def is_enabled(name: str, config: Mapping[str, Any]) -> bool:
+    """A provider is on when its first credential (the API key, Paloma's account id) is set."""
+    return bool(config.get(f"{name.upper()}_{ADAPTERS[name].KEY_SETTINGS[0]}"))

@@ -67,6 +67,11 @@ class ProviderAdapter(ABC):
     DEFAULT_BASE_URL: ClassVar[str]
     #: the setting naming the audience: GROUP_ID (MailerLite) or LIST_ID
     LIST_SETTING: ClassVar[str] = "LIST_ID"
+    #: the settings holding the credentials (joined with ":" into ``api_key``)
+    KEY_SETTINGS: ClassVar[tuple[str, ...]] = ("API_KEY",)
+    #: operations the provider's API cannot do: they raise OperationNotSupported and become
+    #: manual tasks (shown on the integrations page)
+    MANUAL_OPERATIONS: ClassVar[tuple[str, ...]] = ()
     BATCH_SIZE: ClassVar[int]
     #: smallest gap between two requests (the provider's published rate limit)
     MIN_INTERVAL: ClassVar[float] = 0.0

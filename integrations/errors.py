@@ -71,3 +71,16 @@ class IntegrationConfigError(Exception):
     Deliberately not an IntegrationError: configuration problems must stop the run, not be
     counted as one provider failing.
     """
+
+
+class OperationNotSupported(Exception):
+    """The provider's API cannot do this operation: a person must do it by hand.
+
+    Deliberately not an IntegrationError: it is neither a failure to retry nor a success. The
+    sync turns the operation into a manual task on the dashboard (crm/privacy/recipients.py),
+    so nothing is ever reported as done at a provider that did not do it.
+    """
+
+    def __init__(self, provider: str, operation: str, reason: str) -> None:
+        super().__init__(f"{provider} cannot {operation} through its API: {reason}"[:500])
+        self.provider, self.operation, self.reason = provider, operation, reason

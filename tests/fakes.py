@@ -428,10 +428,81 @@ def _brevo(app: Flask, fake: Fake) -> None:
         return _ok({"contacts": items[offset : offset + limit], "count": len(items)})
 
 
+# --- Paloma --------------------------------------------------------------------------------------
+#
+# The documented shapes only (integrations/paloma.py cites them): HTTP Basic auth with the
+# account id and API hash; ``GET api/contactfield`` lists {FieldKey, IsPrimaryField,
+# TranslatedName}; ``GET api/Contact/GetFlatContactByPrimaryFieldValue`` answers the flat
+# contact {Id, CustomerId, OwnerId, <FieldKey>: value}; ``POST Api/Contact/RegisterNewContact``
+# and ``PUT Api/Contact`` write. Nothing else exists: no unsubscribe, no opt-out listing.
+# ``fake.fields`` is the account's contact fields; ``fake.drop_fields`` names fields a write
+# silently ignores (to prove the adapter reads back what it wrote).
+
+PALOMA_FIELDS = [
+    {"FieldKey": "Email", "IsPrimaryField": True, "TranslatedName": "E-post"},
+    {"FieldKey": "FirstName", "IsPrimaryField": False, "TranslatedName": "Förnamn"},
+    {"FieldKey": "crm_unsubscribe_url", "IsPrimaryField": False, "TranslatedName": "CRM"},
+]
+
+
+def _paloma(app: Flask, fake: Fake) -> None:
+    fake.fields = [dict(f) for f in PALOMA_FIELDS]  # type: ignore[attr-defined]
+    fake.drop_fields = set()  # type: ignore[attr-defined]
+
+    @app.before_request
+    def basic_auth() -> Response | None:
+        auth = request.authorization
+        if auth is None or auth.type != "basic" or not auth.username or not auth.password:
+            return _ok({"Message": "Authorization has been denied for this request."}, 401)
+        return None
+
+    def flat(c: dict[str, Any]) -> dict[str, Any]:
+        return {"Id": c["Id"], "CustomerId": 1, "OwnerId": 1, **c["values"]}
+
+    def write(c: dict[str, Any], body: dict[str, Any]) -> None:
+        keys = {f["FieldKey"] for f in fake.fields}  # type: ignore[attr-defined]
+        for key, value in body.items():
+            if key in keys and key not in fake.drop_fields:  # type: ignore[attr-defined]
+                c["values"][key] = value
+
+    @app.get("/contacts/api/contactfield")
+    def fields() -> Response:
+        return _ok(fake.fields)  # type: ignore[attr-defined]
+
+    @app.get("/contacts/api/Contact/GetFlatContactByPrimaryFieldValue")
+    def by_primary() -> Response:
+        c = fake.contacts.get(request.args.get("primaryFieldValue", "").lower())
+        if c is None:
+            return _ok({"Message": "Not found"}, 404)
+        return _ok(flat(c))
+
+    @app.post("/contacts/Api/Contact/RegisterNewContact")
+    def register() -> Response:
+        body = request.get_json()
+        email = str(body["Email"]).lower()
+        c = fake.contacts.setdefault(
+            email,
+            {"Id": len(fake.contacts) + 1, "values": {}, "lists": [], "status": "active"},
+        )
+        write(c, body)
+        c["lists"] = sorted(set(c["lists"]) | set(body.get("ContactListGuids") or []))
+        return _ok(flat(c))
+
+    @app.put("/contacts/Api/Contact")
+    def update() -> Response:
+        body = request.get_json()
+        c = next((c for c in fake.contacts.values() if c["Id"] == body.get("Id")), None)
+        if c is None:
+            return _ok({"Message": "Not found"}, 404)
+        write(c, body)
+        return _ok(flat(c))
+
+
 ROUTES = {
     "mailerlite": (_mailerlite, "/api"),
     "mailchimp": (_mailchimp, "/3.0"),
     "brevo": (_brevo, "/v3"),
+    "paloma": (_paloma, "/contacts"),
 }
 
 

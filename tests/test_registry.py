@@ -33,6 +33,7 @@ from crm.privacy import export
 from crm.privacy import registry
 from crm.privacy.export import SCHEMA
 from crm.privacy.models import LegalHold
+from crm.privacy.models import RecipientTask
 from tests.test_testimonials import jpeg_with_gps
 
 EMAIL = "sara.sample@example.se"
@@ -96,6 +97,16 @@ def sample_person(s: Session) -> int:
         )
     )
     s.add(ProviderLink(person_id=person.id, provider="mailchimp", status="active"))
+    # a recipient without an adapter, told of a restriction and ticked off
+    s.add(
+        RecipientTask(
+            recipient="Fortnox",
+            action="restrict",
+            person_id=person.id,
+            due_at=utcnow(),
+            done_at=utcnow(),
+        )
+    )
     enqueue(s, Op.UPSERT, person.id, EMAIL, ["mailchimp"])
     s.flush()
     return person.id

@@ -181,3 +181,24 @@ def test_closed_requests_and_settled_breaches_go_after_their_period(app, db):
         assert kept == [("completed", False), ("open", True)]
         left = sorted((b.risk, b.reported_at is None) for b in s.scalars(select(Breach)))
         assert left == [("high", False), ("none", True), ("risk", True)]
+
+
+def test_recipient_tasks_ticked_off_go_with_the_requests_period(app, db):
+    """A ticked-off task is evidence kept as long as requests; an open one always stays."""
+    from crm.privacy.models import RecipientTask
+    from crm.privacy.requests import add_months
+
+    def task(done_months_ago: int | None) -> RecipientTask:
+        done = add_months(NOW, -done_months_ago) if done_months_ago else None
+        return RecipientTask(
+            recipient="Fortnox", action="erase", subject=None if done else "x <x@example.se>",
+            due_at=NOW, done_at=done,
+        )  # fmt: skip
+
+    with db() as s:
+        s.add_all([task(61), task(59), task(None), task(None)])
+        s.commit()
+        retention.run(s, now=NOW)
+        s.commit()
+        left = sorted(t.done_at is None for t in s.scalars(select(RecipientTask)))
+    assert left == [False, True, True]

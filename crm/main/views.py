@@ -28,6 +28,7 @@ from crm.outbox import OutboxOp
 from crm.people import services as people_services
 from crm.people.models import ClientCard
 from crm.privacy import breaches
+from crm.privacy import recipients
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.testimonials import services as testimonial_services
@@ -57,6 +58,7 @@ def dashboard() -> Any:
         .order_by(DataRequest.due_at)
     ).all()
     tasks = testimonial_services.removal_tasks(db)
+    recipient_tasks = recipients.open_tasks(db)
     breaches_owed = breaches.owed(db)
     decisions = retention.decisions(db)
     failing_ops = (
@@ -68,6 +70,7 @@ def dashboard() -> Any:
     return render_template(
         "main/dashboard.html",
         removal_tasks=tasks,
+        recipient_tasks=recipient_tasks,
         breaches=breaches_owed,
         breach_due=breaches.report_due,
         decisions=decisions,

@@ -69,6 +69,15 @@ OUTBOX_OP = {
     "unsubscribe": _l("unsubscribe"),
     "erase": _l("erase"),
     "remove": _l("take out of the audience (restriction)"),
+    "fetch_events": _l("fetch opt-outs"),
+}
+RECIPIENT_ACTION = {
+    "erase": _l("erase what they hold about the person"),
+    "rectify": _l("correct what they hold about the person"),
+    "restrict": _l("stop using the person's data until told otherwise (restriction)"),
+    "object": _l("stop all direct marketing to the person (objection)"),
+    "unsubscribe": _l("unsubscribe the address from every list"),
+    "remove": _l("take the address out of the audience (restriction)"),
 }
 BREACH_RISK = {
     "none": _l("unlikely to harm anyone"),
@@ -88,6 +97,8 @@ def register(bp: Blueprint) -> None:
         ("request_kind_label", REQUEST_KIND),
         ("provider_status_label", PROVIDER_STATUS),
         ("outbox_op_label", OUTBOX_OP),
+        ("recipient_action_label", RECIPIENT_ACTION),
+        ("manual_op_label", OUTBOX_OP),
         ("breach_risk_label", BREACH_RISK),
         ("request_status_label", REQUEST_STATUS),
         ("request_channel_label", REQUEST_CHANNEL),

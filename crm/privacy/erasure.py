@@ -31,6 +31,7 @@ from crm.db import utcnow
 from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.people.models import Person
+from crm.privacy import recipients
 from crm.privacy import registry
 from crm.privacy import settings as practice
 from crm.privacy.models import DataRequest
@@ -52,6 +53,8 @@ class Plan:
     delete: list[str] = field(default_factory=list)
     keep: list[Kept] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
+    #: recipients in the processors register that no adapter reaches: each gets a task
+    manual: list[str] = field(default_factory=list)
     #: what must be done by hand first (today: manual publications - a post, a flyer - not yet
     #: ticked off as taken down). Erasing the testimonial would delete the only record that
     #: they exist (Art. 17(2)), so they block the erasure until the owner has taken them down.
@@ -106,6 +109,9 @@ def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
         if holder.blockers is not None:
             result.take_down += holder.blockers(session, person.id)
     result.providers = sorted(providers)
+    result.manual = [
+        m for m in recipients.manual_recipients(session) if m.lower() not in result.providers
+    ]
     return result
 
 
@@ -140,6 +146,8 @@ def execute(
             )
         )
     )
+    # while the person row still says for whom (it may be deleted below)
+    recipients.create_tasks(session, "erasure", person, actor, request)
     person_id = person.id
     for holder in registry.erasure_order():
         if holder.erase is not None:
@@ -147,7 +155,7 @@ def execute(
     if request is not None:
         request.waiting_for = json.dumps(waiting)
         request.outcome = receipt_text(the_plan)
-        if not waiting:
+        if not waiting and not recipients.open_count(session, request):
             request.status, request.completed_at = "completed", utcnow()
             request.completed_by_id = actor.user_id
     session.flush()
@@ -175,12 +183,21 @@ KEPT_LABELS = {
 
 
 def receipt_text(the_plan: Plan) -> str:
-    """The receipt in Swedish: what was deleted, what was kept, why and until when."""
+    """The receipt in Swedish: what was deleted and kept (why, until when), and who is told.
+
+    Only the recipients actually told are named (Art. 19): a practice without mail providers
+    does not claim to have asked any.
+    """
     lines = [
         "Dina personuppgifter är raderade: kontaktuppgifter, nyhetsbrev, samtycken och "
-        "omdömen med filer. Vi har bett våra e-posttjänster att radera din adress; en kod "
-        "skapad från adressen sparas så att du aldrig får utskick igen."
+        "omdömen med filer. En kod skapad från din e-postadress sparas så att du aldrig får "
+        "utskick igen."
     ]
+    told = [recipients.display_name(p) for p in the_plan.providers] + the_plan.manual
+    if told:
+        lines.append(
+            "Vi ber också dessa mottagare att radera det de har om dig: " + ", ".join(told) + "."
+        )
     for kept in the_plan.keep:
         lines.append(
             f"{KEPT_LABELS.get(kept.what, kept.what)} sparas enligt {kept.why} till "
@@ -190,7 +207,10 @@ def receipt_text(the_plan: Plan) -> str:
 
 
 def complete_waiting(session: Session) -> list[DataRequest]:
-    """Complete erasure requests whose provider operations are all confirmed (after a sync)."""
+    """Complete erasure requests whose providers confirmed and whose tasks are ticked off.
+
+    Called after a sync (provider confirmations) and after a recipient task is ticked off.
+    """
     done = []
     for request in session.scalars(
         select(DataRequest).where(
@@ -209,7 +229,7 @@ def complete_waiting(session: Session) -> list[DataRequest]:
             if ids
             else None
         )
-        if pending is None:
+        if pending is None and not recipients.open_count(session, request):
             request.status, request.completed_at = "completed", utcnow()
             done.append(request)
             # closing a request is evidence too: when, and that it was the providers' answers

@@ -116,3 +116,51 @@ class Breach(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("risk in ('none', 'risk', 'high')", name="known_risk"),)
+
+
+class RecipientTask(Base):
+    """A recipient to tell by hand about an erasure, rectification, restriction or objection.
+
+    GDPR Art. 17(2), 19 and 21(3): every recipient that may hold the person's data is told.
+    Recipients with an adapter are told through the outbox; the others in the processors
+    register (the booking system, Fortnox, Stripe...) - and provider operations an adapter
+    cannot do (Paloma's erase) - become these tasks, due by the request's deadline.
+
+    It holds as little as possible: the recipient's name, what to do, and references to the
+    request, the person and the outbox operation. Only ``subject`` says for whom (name and
+    address, encrypted), because the person row may be erased before the task is done; it is
+    scrubbed when the task is ticked off. Audit rows name the task, never the person.
+    """
+
+    __tablename__ = "recipient_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the processor as the register names it ("Fortnox") or the provider ("paloma")
+    recipient: Mapped[str] = mapped_column(String(200))
+    #: erase, rectify, restrict, object, unsubscribe, remove
+    action: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_request.id", ondelete="SET NULL"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    #: the provider operation this task carries on, when an adapter could not do it
+    outbox_op_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_op.id", ondelete="SET NULL"), index=True
+    )
+    #: for whom: "name <address>", encrypted; None once ticked off
+    subject: Mapped[str | None] = mapped_column(EncryptedText("recipient_task.subject"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "action in ('erase', 'rectify', 'restrict', 'object', 'unsubscribe', 'remove')",
+            name="known_action",
+        ),
+    )

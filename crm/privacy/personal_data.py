@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm.audit import AuditEvent
 from crm.people.models import Person
+from crm.privacy import recipients
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.registry import ErasureContext
@@ -46,6 +47,17 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
                 "completed_at": _iso(r.completed_at),
             }
             for r in session.scalars(select(DataRequest).where(DataRequest.person_id == person.id))
+        ],
+        # Art. 19, last sentence: the recipients told of an erasure, rectification,
+        # restriction or objection - by the sync (automatic) or by staff (manual)
+        "recipients_told": [
+            {
+                "recipient": t.recipient,
+                "action": t.action,
+                "how": "automatic" if t.automatic else "manual",
+                "at": _iso(t.at),
+            }
+            for t in recipients.told_about(session, person.id)
         ],
         "legal_holds": [
             {"kind": h.kind, "until": _iso(h.until), "note": h.note}
@@ -80,8 +92,10 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
 HOLDER = register(
     PersonDataHolder(
         name="privacy",
-        tables=("data_request", "legal_hold"),
-        sections=("requests", "legal_holds", "audit"),
+        # recipient_task: person_id is set to NULL by an erasure; its encrypted ``subject`` (for
+        # whom) stays until staff tick the task off, since the recipient must still be told
+        tables=("data_request", "legal_hold", "recipient_task"),
+        sections=("requests", "recipients_told", "legal_holds", "audit"),
         export=export,
         holds=holds,
         erase=erase,

@@ -41,6 +41,7 @@ from crm.privacy import settings as practice
 from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
+from crm.privacy.models import RecipientTask
 from crm.privacy.requests import add_months
 from crm.security import ratelimit
 from crm.testimonials import services as testimonials
@@ -187,6 +188,22 @@ def old_breaches(session: Session, now: datetime, months: int) -> list[int]:
     return list(session.scalars(select(Breach.id).where(Breach.discovered_at < cutoff, settled)))
 
 
+def old_recipient_tasks(session: Session, now: datetime, months: int) -> list[int]:
+    """Recipient tasks ticked off more than ``months`` ago (kept as long as the requests).
+
+    Evidence that a recipient was told, kept as long as the request it answered; a task not
+    yet ticked off is never deleted.
+    """
+    cutoff = add_months(now, -months)
+    return list(
+        session.scalars(
+            select(RecipientTask.id).where(
+                RecipientTask.done_at.is_not(None), RecipientTask.done_at < cutoff
+            )
+        )
+    )
+
+
 def _delete_rows(session: Session, model: type, ids: list[int], rule: str) -> None:
     """Delete rows by id, audited with the rule and the count only."""
     if ids:
@@ -250,6 +267,7 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         ),
         ("requests", DataRequest, closed_requests(session, now, months)),
         ("breaches", Breach, old_breaches(session, now, months)),
+        ("recipient_tasks", RecipientTask, old_recipient_tasks(session, now, months)),
     ):
         report.deleted[rule] = len(ids)
         if not dry_run:

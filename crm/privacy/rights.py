@@ -18,6 +18,7 @@ from crm.newsletter.models import Status
 from crm.newsletter.models import Subscription
 from crm.outbox import Op
 from crm.people.models import Person
+from crm.privacy import recipients
 
 
 class RightsError(ValueError):
@@ -38,6 +39,8 @@ def restrict(session: Session, person: Person, actor: Actor) -> None:
         outbox.enqueue(
             session, Op.REMOVE, person.id, person.email, outbox.providers_for(session, person.id)
         )
+    # recipients no adapter reaches are told by hand (Art. 19)
+    recipients.create_tasks(session, "restriction", person, actor)
     audit.record(session, actor, "privacy.restrict", object_type="person", object_id=person.id)
 
 
@@ -69,4 +72,5 @@ def object_to_marketing(session: Session, person: Person, actor: Actor) -> None:
     newsletter.unsubscribe(session, person, Method.STAFF_ON_BEHALF, actor, reason=Reason.OBJECTION)
     if person.email:
         suppression.suppress(session, person.email, Reason.OBJECTION)
+    recipients.create_tasks(session, "objection", person, actor)
     audit.record(session, actor, "privacy.objection", object_type="person", object_id=person.id)

@@ -31,6 +31,7 @@ from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
+from crm.privacy import recipients
 from crm.privacy import record
 from crm.privacy import requests
 from crm.privacy import rights
@@ -38,6 +39,7 @@ from crm.privacy import settings
 from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
+from crm.privacy.models import RecipientTask
 from crm.security import tokens
 from crm.testimonials.services import people_choices
 from crm.web import absolute_url
@@ -119,6 +121,8 @@ def detail(request_id: int) -> Any:
         person=person,
         now=utcnow(),
         plan=the_plan,
+        tasks=recipients.for_request(get_session(), row),
+        untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
         identity=forms.IdentityForm(prefix="id"),
@@ -175,8 +179,39 @@ def complete(request_id: int) -> Any:
     """Close the request as done."""
     form = forms.OutcomeForm(prefix="done")
     return _step(
-        request_id, form, lambda db, r: requests.complete(db, r, form.text.data, current_actor())
+        request_id,
+        form,
+        lambda db, r: recipients.complete_request(db, r, form.text.data, current_actor()),
     )
+
+
+@bp.route("/requests/<int:request_id>/tell-recipients", methods=["POST"])
+def tell_recipients(request_id: int) -> Any:
+    """After a rectification, restriction or objection: a task per manual recipient."""
+    return _step(
+        request_id,
+        forms.ButtonForm(),
+        lambda db, r: recipients.tell_for_request(db, r, current_actor()),
+    )
+
+
+@bp.route("/recipient-tasks/<int:task_id>/done", methods=["POST"])
+def recipient_told(task_id: int) -> Any:
+    """Tick off a recipient task (who and when are recorded); an erasure may complete now."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    task = db.get(RecipientTask, task_id)
+    if task is None:
+        abort(404)
+    request_id = task.request_id
+    if recipients.tick(db, task, current_actor()):
+        erasure.complete_waiting(db)
+        flash(_("Marked as told."), "success")
+    db.commit()
+    if request.form.get("next") == "request" and request_id:
+        return redirect(url_for("privacy.detail", request_id=request_id))
+    return redirect(url_for("main.dashboard"))
 
 
 @bp.route("/requests/<int:request_id>/refuse", methods=["POST"])

@@ -40,12 +40,14 @@ from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people.models import Person
 from crm.privacy import erasure
+from crm.privacy import recipients
 from crm.sync.models import ProviderEvent
 from crm.sync.models import ProviderState
 from crm.sync.models import SyncRun
 from crm.sync.pending import PendingImports
 from integrations.base import ProviderAdapter
 from integrations.errors import IntegrationError
+from integrations.errors import OperationNotSupported
 from integrations.errors import ProviderRejected
 from integrations.errors import redact
 from integrations.types import BatchResult
@@ -78,6 +80,8 @@ class ProviderReport:
     failed: int = 0
     pending: int = 0
     calls: int = 0
+    #: operations the provider's API cannot do, handed to staff as dashboard tasks
+    manual: int = 0
     error: str = ""
 
 
@@ -354,6 +358,14 @@ def push(
             batch = group[start : start + size]
             try:
                 result = _send(session, adapter, kind, batch, now, report)
+            except OperationNotSupported:
+                # not a failure to retry, and never "done": staff do it, from the dashboard
+                session.rollback()
+                for op in batch:
+                    recipients.task_for_op(session, op, now)
+                report.manual += len(batch)
+                session.commit()
+                continue
             except IntegrationError as err:
                 for op in batch:
                     _failed(op, str(err), now)
@@ -402,6 +414,11 @@ def pull(
         state.cursor = started
         session.commit()
         progress(f"{adapter.name}: {report.pulled} new events, {report.applied} applied")
+    except OperationNotSupported:
+        # e.g. Paloma lists no opt-outs: nothing is pulled and the cursor stays; the README
+        # and the integrations page say how to bring them in by hand
+        session.rollback()
+        progress(f"{adapter.name}: changes cannot be pulled through its API (see README)")
     except IntegrationError as err:
         session.rollback()
         report.error = str(err)
@@ -482,7 +499,7 @@ def format_report(report: SyncReport) -> list[str]:
         line = (
             f"{name}: pulled {r.pulled}, applied {r.applied}, pushed {r.pushed}, "
             f"failed {r.failed}, pending {r.pending}, calls {r.calls}"
-        )
+        ) + (f", manual {r.manual}" if r.manual else "")
         lines.append(line + (f" - ERROR {r.error}" if r.error else ""))
     lines.append(f"{'OK' if report.ok else 'NOT DONE'} in {report.duration:.1f} s")
     return lines

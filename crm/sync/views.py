@@ -41,7 +41,12 @@ from integrations.errors import WebhookRejected
 bp = Blueprint("sync", __name__)
 
 
-PROVIDER_NAMES = {"mailerlite": "MailerLite", "mailchimp": "Mailchimp", "brevo": "Brevo"}
+PROVIDER_NAMES = {
+    "mailerlite": "MailerLite",
+    "mailchimp": "Mailchimp",
+    "brevo": "Brevo",
+    "paloma": "Paloma",
+}
 
 
 @bp.app_template_filter("provider_name")
@@ -137,7 +142,8 @@ def index() -> Any:
         providers.append(
             {
                 "name": name,
-                "enabled": bool(cfg.get(f"{name.upper()}_API_KEY")),
+                "enabled": integrations.is_enabled(name, cfg),
+                "manual": integrations.ADAPTERS[name].MANUAL_OPERATIONS,
                 "missing": _missing_settings(name),
                 "webhook": bool(cfg.get(f"{name.upper()}_WEBHOOK_SECRET")),
                 "pending": pending,
