@@ -95,6 +95,10 @@ DEFAULTS: dict[str, Any] = {
     "BREVO_LIST_ID": None,
     "BREVO_BASE_URL": None,
     "BREVO_WEBHOOK_SECRET": None,
+    # Nightly audit checkpoint (crm/privacy/checkpoint.py): a file it is appended to (on
+    # another disk or share, not next to the database) and/or a mail to every active owner.
+    "AUDIT_CHECKPOINT_FILE": None,
+    "AUDIT_CHECKPOINT_MAIL": True,
     "SYNC_TIMEOUT": 15,
     "SYNC_MAX_RETRIES": 4,
 }
