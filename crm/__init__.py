@@ -17,6 +17,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     :param test_config: settings applied last, over every other layer.
     :raises crm.config.ConfigurationError: secrets are missing outside development and tests.
     """
+    from crm import fsutil
+
+    # First, before anything writes a file: owner-only whatever the umask we were started with.
+    fsutil.restrict_umask()
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -27,6 +31,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from crm import config
 
     config.load_config(app, test_config)
+    # Repair what older versions (or a hand copy) left readable to others.
+    fsutil.tighten_tree(fsutil.private_dir(app.instance_path))
 
     from crm import db
     from crm import i18n

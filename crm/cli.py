@@ -7,7 +7,6 @@ when something is wrong, so cron and scripts can rely on the exit code.
 from __future__ import annotations
 
 import getpass
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -249,6 +248,7 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
 def export_command(email: str, output: Path) -> None:
     """Write everything held about a person to a zip (GDPR Art. 15 and 20)."""
     from crm import audit
+    from crm import fsutil
     from crm.db import get_session
     from crm.newsletter import services
     from crm.privacy import export
@@ -257,9 +257,11 @@ def export_command(email: str, output: Path) -> None:
     person = services.find_person(db, email)
     if person is None:
         raise click.ClickException("No person with that address.")
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(export.build(db, person))
+    try:
+        # A new 0600 file renamed over any old one: an existing export keeps no old mode.
+        fsutil.write_private(output, export.build(db, person))
+    except OSError as err:
+        raise click.ClickException(f"Could not write {output}: {err.strerror}.") from err
     audit.record(db, Actor.cli(), "privacy.export", object_type="person", object_id=person.id)
     db.commit()
     click.echo(f"Wrote {output} (contains personal data: hand it over safely, then delete it).")

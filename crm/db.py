@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -31,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from crm.fsutil import prepare_sqlite_file
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -188,7 +189,8 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only before SQLite creates it: its -wal/-shm files copy this file's mode.
+            prepare_sqlite_file(path)
             factory = type(
                 "WriterLockedConnection",
                 (_WriterLockedConnection,),

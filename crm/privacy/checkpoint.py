@@ -9,7 +9,6 @@ disk or a mounted backup share, never next to the database) and mails it to ever
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import fsutil
 from crm import mail
 from crm.auth.models import Role
 from crm.auth.models import User
@@ -51,17 +51,6 @@ def _owner_addresses(session: Session) -> list[str]:
             .order_by(User.id)
         )
     )
-
-
-def append_line(path: Path, line: str) -> None:
-    """Append one line to a checkpoint file, creating it owner-only (0600)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (line + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _mail_owners(session: Session, subject: str, text: str, result: CheckpointExport) -> None:
@@ -102,7 +91,7 @@ def export(session: Session) -> CheckpointExport:
     target = cfg["AUDIT_CHECKPOINT_FILE"]
     if target:
         try:
-            append_line(Path(target), line)
+            fsutil.append_private(Path(target), (line + "\n").encode())
         except OSError as err:
             result.problems.append(f"could not write the checkpoint file: {err.strerror}")
         else:
