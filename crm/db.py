@@ -32,6 +32,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from crm.fsutil import prepare_sqlite_file
+from crm.fsutil import private_fd
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -127,7 +128,7 @@ class _WriterLockedConnection(sqlite3.Connection):
         """
         if self._lock_fd is not None or not self.lock_path:
             return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = private_fd(self.lock_path, os.O_RDWR)
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         while True:
             try:

@@ -26,6 +26,7 @@ from flask import current_app
 from PIL import Image
 from PIL import UnidentifiedImageError
 
+from crm.fsutil import create_private
 from crm.fsutil import private_dir
 from crm.fsutil import write_private
 from crm.i18n import N_
@@ -141,7 +142,7 @@ def _strip_metadata(data: bytes, kind: str, mime: str) -> bytes:
     scratch = private_dir(Path(current_app.instance_path) / "tmp")
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         source, target = Path(folder, "in"), Path(folder, "out")
-        source.write_bytes(data)
+        create_private(source, data)
         command = [
             binary, "-nostdin", "-v", "error", "-protocol_whitelist", "file",
             "-f", demuxer, "-i", str(source), *streams,
