@@ -32,7 +32,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     config.load_config(app, test_config)
     # Repair what older versions (or a hand copy) left readable to others.
-    fsutil.tighten_tree(fsutil.private_dir(app.instance_path))
+    try:
+        fsutil.tighten_tree(fsutil.private_dir(app.instance_path))
+    except OSError as err:  # a read-only instance path: whatever needs it will say so
+        app.logger.warning("instance folder %s: %s", app.instance_path, err.strerror)
 
     from crm import db
     from crm import i18n

@@ -19,11 +19,14 @@ Part of the kernel: imports nothing from the app.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
 import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -157,13 +160,19 @@ def tighten_tree(root: str | os.PathLike[str]) -> int:
     """Remove group/other bits from ``root`` and everything under it; return how many changed.
 
     Run at start on the instance folder, so files written by older versions (or copied in by
-    hand) are repaired. Symlinks are neither followed nor changed.
+    hand) are repaired. Symlinks are neither followed nor changed. A file the app's user may
+    not change (owned by someone else) is logged by path and skipped: refusing to start would
+    protect nothing.
     """
     root = Path(root)
-    if not root.is_dir() or root.is_symlink():
-        return int(_tighten(root))
-    changed = int(_tighten(root))
-    for folder, dirs, files in os.walk(root):
-        for name in (*dirs, *files):
-            changed += _tighten(Path(folder, name))
+    paths = [root]
+    if root.is_dir() and not root.is_symlink():
+        for folder, dirs, files in os.walk(root):
+            paths += [Path(folder, name) for name in (*dirs, *files)]
+    changed = 0
+    for path in paths:
+        try:
+            changed += _tighten(path)
+        except PermissionError:
+            log.warning("cannot make %s owner-only: it belongs to another user", path)
     return changed
