@@ -259,6 +259,9 @@ class ChainReport:
     checkpoints_checked: int = 0
     #: exported checkpoints older than the retention anchor (their rows were pruned)
     checkpoints_pruned: int = 0
+    #: the verified head (valid when ``ok``): what :func:`checkpoint` exports
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
 
 
 @dataclass(frozen=True)
@@ -318,9 +321,19 @@ def parse_checkpoint_file(text: str) -> list[Checkpoint]:
     return found
 
 
-def _events_in_order(session: Session) -> Iterator[AuditEvent]:
-    stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+def _events_in_order(session: Session, up_to: int) -> Iterator[AuditEvent]:
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.seq <= up_to)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
+    )
     yield from session.scalars(stmt)
+
+
+def _head(session: Session) -> Any:
+    """The head as committed now (a Core read: the ORM's identity map could hold a stale one)."""
+    return session.execute(select(_chain.c.seq, _chain.c.last_hash).where(_chain.c.id == 1)).first()
 
 
 def _tag_ok(message: str, key_id: str | None, tag: str | None) -> str:
@@ -339,15 +352,18 @@ def _tag_ok(message: str, key_id: str | None, tag: str | None) -> str:
 def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
     """Walk the chain and report the first row that was altered, removed or inserted.
 
+    Reads the head first and walks the rows up to it, so entries appended meanwhile (a
+    one-click unsubscribe during the nightly run) do not look like tampering.
+
     :param checkpoints: exported positions; each must still be in the chain with its hash.
     """
     wanted: dict[int, set[str]] = {}
     for cp in checkpoints:
         wanted.setdefault(cp.seq, set()).add(cp.hash)
-    head = session.get(AuditChain, 1)
+    head = _head(session)
     if head is None:
         return ChainReport(False, 0, None, "chain head missing")
-    first = session.scalar(select(func.min(AuditEvent.seq)))
+    first = session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.seq <= head.seq))
     start = first if first is not None else head.seq + 1
     expected_prev, pruned, cps = GENESIS_HASH, 0, 0
     if start > 1:
@@ -367,7 +383,7 @@ def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> Ch
             else:
                 pruned += 1
     expected_seq, checked, keyed_seen, newest_keyed = start, 0, False, True
-    for event in _events_in_order(session):
+    for event in _events_in_order(session, head.seq):
         if event.seq != expected_seq:
             return ChainReport(False, checked, expected_seq, "row missing (sequence gap)", cps)
         if event.prev_hash != expected_prev:
@@ -399,12 +415,23 @@ def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> Ch
         )
     if head.seq != expected_seq - 1 or head.last_hash != expected_prev:
         return ChainReport(False, checked, expected_seq, "newest rows removed (head mismatch)", cps)
+    newest = session.scalar(select(func.max(AuditEvent.seq)))
+    now = _head(session)
+    if newest is not None and now is not None and newest > now.seq:
+        return ChainReport(False, checked, now.seq + 1, "rows after the head (head rewound)", cps)
     if wanted:
         missing = min(wanted)
         return ChainReport(
             False, checked, missing, "checkpoint entry missing (newest rows removed)", cps
         )
-    return ChainReport(True, checked, checkpoints_checked=cps, checkpoints_pruned=pruned)
+    return ChainReport(
+        True,
+        checked,
+        checkpoints_checked=cps,
+        checkpoints_pruned=pruned,
+        head_seq=head.seq,
+        head_hash=head.last_hash,
+    )
 
 
 class ChainBroken(Exception):
@@ -429,11 +456,9 @@ def checkpoint(session: Session) -> Checkpoint:
 
     :raises ChainBroken: the chain does not verify.
     """
-    _verified(session)
-    head = session.get(AuditChain, 1)
-    assert head is not None  # _verified checked it
-    when = session.scalar(select(AuditEvent.occurred_at).where(AuditEvent.seq == head.seq))
-    return Checkpoint(head.seq, head.last_hash, when)
+    report = _verified(session)
+    when = session.scalar(select(AuditEvent.occurred_at).where(AuditEvent.seq == report.head_seq))
+    return Checkpoint(report.head_seq, report.head_hash, when)
 
 
 def seal(session: Session) -> int:
@@ -486,12 +511,10 @@ def prune(session: Session, before: datetime, actor: Actor | None = None) -> int
 
     :raises ChainBroken: the chain does not verify; nothing was changed.
     """
-    _verified(session)
-    head = session.get(AuditChain, 1)
-    assert head is not None
+    report = _verified(session)
     last = session.scalar(
         select(func.max(AuditEvent.seq)).where(
-            AuditEvent.occurred_at < before, AuditEvent.seq < head.seq
+            AuditEvent.occurred_at < before, AuditEvent.seq < report.head_seq
         )
     )
     if last is None:
