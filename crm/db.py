@@ -26,6 +26,7 @@ from sqlalchemy import MetaData
 from sqlalchemy import Table
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -187,9 +188,10 @@ class _WriterLockedCursor(sqlite3.Cursor):
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings the app relies on."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        # None for "sqlite://" (in memory); a file: URI is left to SQLite
+        path = make_url(url).database
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        if path and path != ":memory:":
+        if path and path != ":memory:" and not path.startswith("file:"):
             # Owner-only before SQLite creates it: its -wal/-shm files copy this file's mode.
             prepare_sqlite_file(path)
             factory = type(
