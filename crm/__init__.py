@@ -17,6 +17,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     :param test_config: settings applied last, over every other layer.
     :raises crm.config.ConfigurationError: secrets are missing outside development and tests.
     """
+    from crm import fsutil
+
+    # First, before anything writes a file: owner-only whatever the umask we were started with.
+    fsutil.restrict_umask()
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -27,6 +31,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from crm import config
 
     config.load_config(app, test_config)
+    # Repair what older versions (or a hand copy) left readable to others.
+    try:
+        fsutil.tighten_tree(fsutil.private_dir(app.instance_path))
+    except OSError as err:  # a read-only instance path: whatever needs it will say so
+        app.logger.warning("instance folder %s: %s", app.instance_path, err.strerror)
 
     # every model and every feature's entry in the person registry (export and erasure)
     import crm.models  # noqa: F401

@@ -5,7 +5,8 @@ app keeps running. PostgreSQL is dumped with ``pg_dump --format=custom`` (and re
 ``pg_restore --clean``) when those tools are installed; otherwise the command says how.
 Encryption keys are never part of a backup: the copy is useless without CRM_ENCRYPTION_KEY,
 which must be kept somewhere else. A manifest with checksums lets restore refuse a damaged
-backup before touching anything.
+backup before touching anything. Everything is written owner-only (crm/fsutil.py): the backup
+folder 0700, its files 0600, and so is whatever a restore writes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 
+from crm import fsutil
 from crm.db import utcnow
 
 MANIFEST = "manifest.json"
@@ -69,9 +71,10 @@ def backup(database_url: str, instance_path: Path, target: Path) -> dict:
     """Write a backup into ``target`` (a new directory); return its manifest."""
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty")
-    target.mkdir(parents=True, exist_ok=True)
+    fsutil.private_dir(target)
     if database_url.startswith("sqlite"):
         source = sqlite3.connect(make_url(database_url).database)
+        fsutil.create_private(target / "crm.sqlite3")  # SQLite keeps an existing file's mode
         dest = sqlite3.connect(target / "crm.sqlite3")
         with dest:
             source.backup(dest)
@@ -85,6 +88,7 @@ def backup(database_url: str, instance_path: Path, target: Path) -> dict:
                 '--file=crm.dump "$DATABASE_URL"'
             )
         conninfo, env = _libpq(database_url)
+        fsutil.create_private(target / "crm.dump")  # pg_dump truncates it, keeping the mode
         subprocess.run(
             [
                 "pg_dump",
@@ -100,19 +104,20 @@ def backup(database_url: str, instance_path: Path, target: Path) -> dict:
         db_file = "crm.dump"
     media = instance_path / "media"
     if media.exists():
-        shutil.copytree(media, target / "media")
+        fsutil.copy_tree_private(media, target / "media")
     files = (
         [db_file]
         + sorted(str(p.relative_to(target)) for p in (target / "media").rglob("*") if p.is_file())
         if (target / "media").exists()
         else [db_file]
     )
+    fsutil.tighten_tree(target)  # whatever pg_dump or a copied file brought along
     manifest = {
         "created_at": utcnow().isoformat(),
         "database": db_file,
         "files": {name: _sha256(target / name) for name in files},
     }
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    fsutil.create_private(target / MANIFEST, json.dumps(manifest, indent=2).encode())
     return manifest
 
 
@@ -136,7 +141,7 @@ def restore(database_url: str, instance_path: Path, source: Path) -> None:
         if manifest["database"] != "crm.sqlite3":
             raise BackupError("this backup is of a PostgreSQL database")
         target_path = Path(make_url(database_url).database)
-        target_path.parent.mkdir(parents=True, exist_ok=True)
+        fsutil.prepare_sqlite_file(target_path)
         src = sqlite3.connect(source / "crm.sqlite3")
         dest = sqlite3.connect(target_path)
         with dest:
@@ -169,4 +174,4 @@ def restore(database_url: str, instance_path: Path, source: Path) -> None:
     if (source / "media").exists():
         if media.exists():
             shutil.rmtree(media)
-        shutil.copytree(source / "media", media)
+        fsutil.copy_tree_private(source / "media", media)

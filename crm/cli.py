@@ -41,7 +41,8 @@ def upgrade_database(url: str, revision: str = "head") -> None:
 
 
 def prepare_database() -> None:
-    """Migrate the current app's database and create its generated secrets."""
+    """Migrate the current app's database, create its generated secrets, key the audit chain."""
+    from crm import audit
     from crm.db import get_session
     from crm.newsletter import services as newsletter
     from crm.security import secrets_store
@@ -50,7 +51,10 @@ def prepare_database() -> None:
     db = get_session()
     secrets_store.ensure(db)
     newsletter.ensure_defaults(db)
+    sealed = audit.seal(db)
     db.commit()
+    if sealed:
+        click.echo(f"Audit trail: {sealed} entries from before keying sealed with the audit key.")
 
 
 @click.command("init")
@@ -150,6 +154,7 @@ def rotate_keys_command() -> None:
     Put the new key first in CRM_ENCRYPTION_KEY (keeping the old ones after it), run this,
     then the old keys can be removed.
     """
+    from crm import audit
     from crm.db import get_session
     from crm.security.rotation import rotate_all
     from crm.testimonials import media
@@ -160,6 +165,15 @@ def rotate_keys_command() -> None:
     for table, count in counts.items():
         click.echo(f"{table}: {count} values re-encrypted")
     click.echo(f"media files: {media.rotate_files()} re-encrypted")
+    try:
+        tagged = audit.rekey(db)
+    except audit.ChainBroken as err:
+        raise click.ClickException(
+            f"{err}. The audit trail was NOT re-keyed: keep the old keys in "
+            "CRM_ENCRYPTION_KEY and investigate (`crm audit verify`)."
+        ) from err
+    db.commit()
+    click.echo(f"audit trail: {tagged} entries re-keyed")
     click.echo("Done. Old keys can now be removed from CRM_ENCRYPTION_KEY.")
 
 
@@ -239,6 +253,7 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
 def export_command(email: str, output: Path) -> None:
     """Write everything held about a person to a zip (GDPR Art. 15 and 20)."""
     from crm import audit
+    from crm import fsutil
     from crm.db import get_session
     from crm.newsletter import services
     from crm.privacy import export
@@ -247,9 +262,11 @@ def export_command(email: str, output: Path) -> None:
     person = services.find_person(db, email)
     if person is None:
         raise click.ClickException("No person with that address.")
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(export.build(db, person))
+    try:
+        # A new 0600 file renamed over any old one: an existing export keeps no old mode.
+        fsutil.write_private(output, export.build(db, person))
+    except OSError as err:
+        raise click.ClickException(f"Could not write {output}: {err.strerror}.") from err
     audit.record(db, Actor.cli(), "privacy.export", object_type="person", object_id=person.id)
     db.commit()
     click.echo(f"Wrote {output} (contains personal data: hand it over safely, then delete it).")
@@ -395,16 +412,50 @@ def audit_group() -> None:
     """Inspect the audit trail."""
 
 
+def _read_checkpoints(values: tuple[str, ...], files: tuple[Path, ...]) -> list:
+    from crm.audit import Checkpoint
+    from crm.audit import parse_checkpoint_file
+
+    found = []
+    try:
+        found += [Checkpoint.parse(value) for value in values]
+        for path in files:
+            found += parse_checkpoint_file(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise click.ClickException(str(err)) from err
+    return found
+
+
 @audit_group.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    metavar="SEQ:HASH",
+    help="An exported checkpoint that must still be in the chain (repeatable).",
+)
+@click.option(
+    "--checkpoint-file",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of checkpoints, one per line, as the nightly job writes them (repeatable).",
+)
 @with_appcontext
-def audit_verify_command() -> None:
-    """Check the hash chain; report the first altered or missing row."""
+def audit_verify_command(checkpoints: tuple[str, ...], checkpoint_files: tuple[Path, ...]) -> None:
+    """Check the keyed hash chain (and exported checkpoints); report the first bad row."""
     from crm.audit import verify_chain
     from crm.db import get_session
 
-    report = verify_chain(get_session())
+    wanted = _read_checkpoints(checkpoints, checkpoint_files)
+    report = verify_chain(get_session(), wanted)
     if report.ok:
-        click.echo(f"Audit trail intact: {report.checked} entries verified.")
+        line = f"Audit trail intact: {report.checked} entries verified."
+        if wanted:
+            line += f" {report.checkpoints_checked} checkpoints match."
+        if report.checkpoints_pruned:
+            line += f" {report.checkpoints_pruned} checkpoints are older than the retained entries."
+        click.echo(line)
         return
     click.echo(
         f"Audit trail BROKEN at entry {report.broken_seq}: {report.reason} "
@@ -412,6 +463,25 @@ def audit_verify_command() -> None:
         err=True,
     )
     sys.exit(1)
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def audit_checkpoint_command() -> None:
+    """Verify the chain, then print its head as SEQ:HASH TIME to keep outside this server.
+
+    Later, `crm audit verify --checkpoint SEQ:HASH` proves nobody removed or rewrote entries
+    up to it, even someone who could write the database.
+    """
+    from crm import audit
+    from crm.db import get_session
+
+    try:
+        cp = audit.checkpoint(get_session())
+    except audit.ChainBroken as err:
+        click.echo(f"Audit trail BROKEN: {err}; no checkpoint printed.", err=True)
+        sys.exit(1)
+    click.echo(cp.line())
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -28,10 +27,14 @@ from sqlalchemy import MetaData
 from sqlalchemy import Table
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from crm.fsutil import prepare_sqlite_file
+from crm.fsutil import private_fd
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -150,7 +153,7 @@ class _WriterLockedConnection(sqlite3.Connection):
         """
         if self._lock_fd is not None or not self.lock_path:
             return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = private_fd(self.lock_path, os.O_RDWR)
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         while True:
             try:
@@ -209,10 +212,12 @@ class _WriterLockedCursor(sqlite3.Cursor):
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings the app relies on."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        # None for "sqlite://" (in memory); a file: URI is left to SQLite
+        path = make_url(url).database
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            # Owner-only before SQLite creates it: its -wal/-shm files copy this file's mode.
+            prepare_sqlite_file(path)
             factory = type(
                 "WriterLockedConnection",
                 (_WriterLockedConnection,),

@@ -28,6 +28,8 @@ from flask import current_app
 from werkzeug.urls import iri_to_uri
 
 from crm.db import utcnow
+from crm.fsutil import create_private
+from crm.fsutil import private_dir
 from crm.security import emails
 
 
@@ -126,10 +128,9 @@ def send(msg: EmailMessage) -> None:
 
 def _send_file(msg: EmailMessage) -> None:
     """Development: write the mail to instance/mail/ so it can be opened in a mail program."""
-    folder = Path(current_app.instance_path) / "mail"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(Path(current_app.instance_path) / "mail")
     name = f"{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
-    (folder / name).write_bytes(msg.as_bytes())
+    create_private(folder / name, msg.as_bytes())
     current_app.logger.info("mail written to %s", folder / name)
 
 

@@ -54,8 +54,10 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> requests
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=10)
+        # a worker that has bound the port but is still importing the app answers late: on a
+        # loaded two-core machine that took over 2 s, which is a wait, not a failure
+        except (requests.ConnectionError, requests.Timeout):
             try:  # wait for the server to come up, or to die
                 proc.wait(timeout=0.1)
             except subprocess.TimeoutExpired:

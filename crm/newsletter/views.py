@@ -25,6 +25,8 @@ from wtforms.fields import SelectChoice
 from crm import audit
 from crm import csvsafe
 from crm.db import get_session
+from crm.fsutil import create_private
+from crm.fsutil import private_dir
 from crm.newsletter import forms
 from crm.newsletter import importer
 from crm.newsletter import labels
@@ -198,16 +200,14 @@ def settings() -> Any:
 
 
 def _upload_dir() -> Path:
-    path = Path(current_app.instance_path) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(Path(current_app.instance_path) / "imports")
 
 
 def _store_upload(data: bytes) -> str:
     """Keep an uploaded file between preview and import, encrypted (it holds addresses)."""
     upload_id = secrets.token_hex(16)
     blob = keyring().encrypt(data, f"import:{upload_id}")
-    (_upload_dir() / upload_id).write_bytes(keyring().primary_kid.encode() + b":" + blob)
+    create_private(_upload_dir() / upload_id, keyring().primary_kid.encode() + b":" + blob)
     return upload_id
 
 

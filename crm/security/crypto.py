@@ -9,6 +9,9 @@ Key rotation: ``CRM_ENCRYPTION_KEY`` holds comma-separated keys, newest first. T
 encrypts; every key decrypts and every key's blind index is accepted on lookup. ``crm
 rotate-keys`` re-encrypts all values and recomputes all indexes with the first key, after which
 old keys can be removed.
+
+The audit trail is keyed from the same material (its own HKDF label, so the key is never the
+AES or blind-index key): see :meth:`Keyring.audit_tag` and ``crm/audit.py``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class _Key:
     kid: str
     aead: AESGCM
     index_key: bytes
+    audit_key: bytes
 
 
 class Keyring:
@@ -64,7 +68,14 @@ class Keyring:
                 raise ValueError("each encryption key must be 32 bytes, urlsafe-base64 encoded")
             kid = hashlib.sha256(raw).hexdigest()[:8]
             aead = AESGCM(_derive(raw, b"crm field encryption"))
-            self._keys.append(_Key(kid, aead, _derive(raw, b"crm blind index")))
+            self._keys.append(
+                _Key(
+                    kid,
+                    aead,
+                    _derive(raw, b"crm blind index"),
+                    _derive(raw, b"crm audit chain"),
+                )
+            )
         self._by_kid = {k.kid: k for k in self._keys}
 
     @property
@@ -114,6 +125,20 @@ class Keyring:
     def blind_indexes(self, value: str, purpose: str) -> list[str]:
         """Return the value's index under every key, for lookups during a key rotation."""
         return [self._index(key, value, purpose) for key in self._keys]
+
+    def audit_tag(self, chain_hash: str, kid: str | None = None) -> tuple[str, str]:
+        """Return ``(kid, HMAC-SHA256)`` of an audit row's chain hash (primary key by default).
+
+        Why keyed: anyone holding the database can recompute a plain SHA-256 chain after
+        deleting rows; nobody can recompute these tags without CRM_ENCRYPTION_KEY.
+
+        :raises CryptoError: ``kid`` is not in the keyring (an old key was removed too early).
+        """
+        key = self._keys[0] if kid is None else self._by_kid.get(kid)
+        if key is None:
+            raise CryptoError(f"unknown key id {kid}; is an old key missing from the keyring?")
+        message = b"crm audit\x00" + chain_hash.encode()
+        return key.kid, hmac.new(key.audit_key, message, hashlib.sha256).hexdigest()
 
     @staticmethod
     def _index(key: _Key, value: str, purpose: str) -> str:

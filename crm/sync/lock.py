@@ -17,6 +17,8 @@ from flask import current_app
 from sqlalchemy import text
 
 from crm.db import engine
+from crm.fsutil import private_dir
+from crm.fsutil import private_fd
 
 ADVISORY_KEY = 0x63726D73  # "crms"
 
@@ -41,8 +43,8 @@ def sync_lock() -> Iterator[None]:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
         return
     path = Path(current_app.instance_path) / "sync.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    private_dir(path.parent)
+    fd = private_fd(path, os.O_RDWR)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

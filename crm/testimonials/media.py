@@ -26,6 +26,9 @@ from flask import current_app
 from PIL import Image
 from PIL import UnidentifiedImageError
 
+from crm.fsutil import create_private
+from crm.fsutil import private_dir
+from crm.fsutil import write_private
 from crm.i18n import N_
 from crm.security.crypto import keyring
 
@@ -170,11 +173,10 @@ def _strip_metadata(data: bytes, kind: str, mime: str) -> bytes:
     # audio: its sound only (no cover picture); video: picture and sound, either may be absent
     # (a voice memo in WebM), but a file with neither fails ("does not contain any stream")
     streams = ["-map", "0:a"] if kind == "audio" else ["-map", "0:V?", "-map", "0:a?"]
-    scratch = Path(current_app.instance_path) / "tmp"
-    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    scratch = private_dir(Path(current_app.instance_path) / "tmp")
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         source, target = Path(folder, "in"), Path(folder, "out")
-        source.write_bytes(data)
+        create_private(source, data)
         command = [
             binary, "-nostdin", "-v", "error", "-protocol_whitelist", "file",
             "-f", demuxer, "-i", str(source), *streams,
@@ -214,9 +216,7 @@ def accept(data: bytes) -> CleanFile:
 
 
 def _folder() -> Path:
-    folder = Path(current_app.instance_path) / "media"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_dir(Path(current_app.instance_path) / "media")
 
 
 def store(clean: CleanFile) -> tuple[str, str]:
@@ -224,7 +224,7 @@ def store(clean: CleanFile) -> tuple[str, str]:
     name = secrets.token_hex(16)
     ring = keyring()
     blob = ring.encrypt(clean.data, f"media:{name}")
-    (_folder() / name).write_bytes(ring.primary_kid.encode() + b":" + blob)
+    write_private(_folder() / name, ring.primary_kid.encode() + b":" + blob)
     return name, hashlib.sha256(clean.data).hexdigest()
 
 
@@ -253,12 +253,15 @@ def rotate_files() -> int:
     ring = keyring()
     count = 0
     for path in _folder().iterdir():
+        if path.name.startswith("."):
+            continue  # a temporary file left by a crash (stored names are hex)
         kid, blob = path.read_bytes().split(b":", 1)
         if kid.decode() == ring.primary_kid:
             continue
         data = ring.decrypt(blob, kid.decode(), f"media:{path.name}")
-        tmp = path.with_suffix(".rotating")
-        tmp.write_bytes(ring.primary_kid.encode() + b":" + ring.encrypt(data, f"media:{path.name}"))
-        tmp.replace(path)  # atomic: a crash leaves either the old or the new file
+        # atomic: a crash leaves either the old or the new file
+        write_private(
+            path, ring.primary_kid.encode() + b":" + ring.encrypt(data, f"media:{path.name}")
+        )
         count += 1
     return count
