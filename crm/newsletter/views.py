@@ -35,15 +35,15 @@ from crm.newsletter.models import Status
 from crm.people.models import Person
 from crm.security.crypto import keyring
 from crm.web import current_actor
+from crm.web import int_arg
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
 
 
 def _filter_from_args() -> services.SubscriberFilter:
-    list_id = request.args.get("list", "")
     return services.SubscriberFilter(
         status=request.args.get("status", "") if request.args.get("status") in set(Status) else "",
-        list_id=int(list_id) if list_id.isdigit() else None,
+        list_id=int_arg("list"),
         source=request.args.get("source", "") if request.args.get("source") in set(Source) else "",
         query=request.args.get("q", "")[:100],
     )
@@ -54,10 +54,7 @@ def index() -> Any:
     """Subscribers with filters, search and counts."""
     db = get_session()
     f = _filter_from_args()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = max(1, int_arg("page", 1) or 1)
     per_page = current_app.config["PEOPLE_PER_PAGE"]
     counts = services.status_counts(db, f.list_id)
     rows, total = services.subscribers(db, f, page, per_page, counts)

@@ -43,6 +43,7 @@ from crm.testimonials.services import people_choices
 from crm.web import absolute_url
 from crm.web import current_actor
 from crm.web import owner_required
+from crm.web import parse_int
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -272,6 +273,15 @@ def _processors_from_form(form: Any) -> list[settings.Processor]:
     return chosen
 
 
+def _months(values: Any, rule: settings.RetentionRule) -> int:
+    """A retention period from the settings form (empty means 0, checked by the service)."""
+    raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
+    months = 0 if raw == "" else parse_int(raw)
+    if months is None:
+        raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
+    return months
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @owner_required
 def practice_settings() -> Any:
@@ -282,10 +292,7 @@ def practice_settings() -> Any:
     if request.method == "POST" and form.validate_on_submit():
         f = request.form
         try:
-            retention = {
-                r.kind: int(f.get(f"ret-{r.kind}", r.default_months) or 0)
-                for r in settings.RETENTION_RULES
-            }
+            retention = {r.kind: _months(f, r) for r in settings.RETENTION_RULES}
             settings.save(
                 db,
                 row,
