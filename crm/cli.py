@@ -205,7 +205,7 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
                 progress=bar.update,
             )
         except importer.ImportFileError as err:
-            raise click.ClickException(str(err)) from err
+            raise click.ClickException(err.english()) from err
     if dry_run:
         db.rollback()
     else:

@@ -224,7 +224,7 @@ def import_csv() -> Any:
             )
         except importer.ImportFileError as err:
             db.rollback()
-            flash(_(str(err)), "error")
+            flash(_(str(err), **err.params), "error")
             return render_template("newsletter/import.html", form=form), 422
         db.rollback()
         return render_template(
@@ -249,9 +249,15 @@ def import_confirm() -> Any:
         flash(_("The uploaded file is gone; upload it again."), "error")
         return redirect(url_for("newsletter.import_csv"))
     db = get_session()
-    report = importer.run(
-        db, data, default_method=request.form.get("method", ""), actor=current_actor()
-    )
+    try:
+        report = importer.run(
+            db, data, default_method=request.form.get("method", ""), actor=current_actor()
+        )
+    except importer.ImportFileError as err:
+        # a method the preview never offered (a tampered form): nothing imported, file kept
+        db.rollback()
+        flash(_(str(err), **err.params), "error")
+        return render_template("newsletter/import.html", form=forms.ImportForm()), 422
     db.commit()
     _drop_upload(upload_id)
     flash(_("Imported: %(n)s new subscribers.", n=report.created), "success")
