@@ -10,7 +10,6 @@ rate limit is 10/s and its reset header is honoured.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -19,6 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
+from integrations.base import header_bytes
+from integrations.base import secret_matches
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
 from integrations.types import Contact
@@ -140,7 +141,7 @@ class BrevoAdapter(ProviderAdapter):
     ) -> list[ContactEvent]:
         """Unsigned: the bearer token Brevo was given is the check."""
         token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(token, secret):
+        if not secret_matches(header_bytes(token), secret):
             raise WebhookRejected("bad token")
         try:
             payload = json.loads(body)

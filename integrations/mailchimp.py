@@ -11,7 +11,6 @@ page by offset, so pulls sort by last change and the caller overlaps windows.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from integrations.base import ProviderAdapter
+from integrations.base import secret_matches
 from integrations.errors import ProviderRejected
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
@@ -195,7 +195,7 @@ class MailchimpAdapter(ProviderAdapter):
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
     ) -> list[ContactEvent]:
         """Unsigned, form-encoded: the secret token in the URL is the only check."""
-        if not hmac.compare_digest(query.get("secret", ""), secret):
+        if not secret_matches(query.get("secret", ""), secret):
             raise WebhookRejected("bad token")
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         email = form.get("data[email]", "").lower()

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
+from integrations.base import header_bytes
+from integrations.base import secret_matches
 from integrations.errors import ProviderRejected
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
@@ -169,7 +171,7 @@ class MailerLiteAdapter(ProviderAdapter):
     ) -> list[ContactEvent]:
         """Check ``Signature`` (HMAC-SHA256 of the raw body) in constant time, then read."""
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, headers.get("Signature", "")):
+        if not secret_matches(header_bytes(headers.get("Signature", "")), expected):
             raise WebhookRejected("bad signature")
         try:
             payload = json.loads(body)
