@@ -151,7 +151,7 @@ def execute(
     )
     for t in session.scalars(select(Testimonial).where(Testimonial.person_id == person.id)):
         for item in t.media:
-            media_store.remove(item.stored_name)
+            media_store.remove(session, item.stored_name)
         session.delete(t)
     session.execute(delete(Subscription).where(Subscription.person_id == person.id))
     session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person.id))

@@ -25,7 +25,9 @@ from pathlib import Path
 from flask import current_app
 from PIL import Image
 from PIL import UnidentifiedImageError
+from sqlalchemy.orm import Session
 
+from crm.db import delete_file_after_commit
 from crm.i18n import N_
 from crm.security.crypto import keyring
 
@@ -200,9 +202,12 @@ def load(stored_name: str) -> bytes:
     return keyring().decrypt(blob, kid.decode(), f"media:{stored_name}")
 
 
-def remove(stored_name: str) -> None:
-    """Delete a stored file (missing files are fine: deletion is idempotent)."""
-    (_folder() / stored_name).unlink(missing_ok=True)
+def remove(session: Session, stored_name: str) -> None:
+    """Delete a stored file once ``session`` commits (missing files are fine: idempotent).
+
+    Not before: a rollback would leave its row, possibly published, pointing at nothing.
+    """
+    delete_file_after_commit(session, _folder() / stored_name)
 
 
 def exists(stored_name: str) -> bool:

@@ -184,7 +184,7 @@ def add_media(session: Session, t: Testimonial, data: bytes, actor: Actor) -> Te
 def delete_media(session: Session, item: TestimonialMedia, actor: Actor) -> None:
     """Delete a media file now; the content changed, so consent is voided."""
     t = item.testimonial
-    media_store.remove(item.stored_name)
+    media_store.remove(session, item.stored_name)
     item.deleted_at = utcnow()
     _void_consent(session, t, actor, "media_deleted")
     audit.record(
@@ -331,7 +331,7 @@ def purge_due_media(session: Session, now: datetime | None = None) -> int:
     )
     count = 0
     for item in due:
-        media_store.remove(item.stored_name)
+        media_store.remove(session, item.stored_name)
         item.deleted_at = now
         count += 1
     return count
