@@ -281,7 +281,10 @@ def erase_command(email: str, yes: bool) -> None:
         )
     if not yes and not click.confirm("Erase now?"):
         raise click.ClickException("Nothing was changed.")
-    erasure.execute(db, person, Actor.cli())
+    try:
+        erasure.execute(db, person, Actor.cli())
+    except erasure.AlreadyErased as err:
+        raise click.ClickException("Someone else erased this person meanwhile.") from err
     db.commit()
     click.echo("Erased. Run `crm sync` to tell the providers.")
 

@@ -837,6 +837,8 @@ def forget(session: Session, person: Person, actor: Actor) -> str:
             erasure.execute(session, person, actor, via="preferences")
         except erasure.ErasureBlocked:
             pass  # refused before changing anything: it becomes a request below
+        except erasure.AlreadyErased:
+            return "erased"  # a concurrent "forget me" (a double click) got there first
         else:
             return "erased"
     unsubscribe(session, person, Method.PREFERENCES, actor)

@@ -415,12 +415,19 @@ def erase(request_id: int) -> Any:
     row = _request_or_404(request_id)
     if row.kind != "erasure" or row.status != "open":
         abort(400)
+    if row.waiting_for is not None:  # carried out already, waiting for the providers
+        flash(_("This request has already been carried out."), "info")
+        return redirect(url_for("privacy.detail", request_id=row.id))
     person = _person_or_404(row.person_id or 0)
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
     receipt_person = Person(name=person.name, email=person.email)
     try:
         the_plan = erasure.execute(db, person, current_actor(), request=row)
+    except erasure.AlreadyErased:
+        db.rollback()
+        flash(_("This request has already been carried out."), "info")
+        return redirect(url_for("privacy.detail", request_id=row.id))
     except erasure.ErasureBlocked:
         db.rollback()
         flash(_("Take the testimonial down where it was published first (see the plan)."), "error")
