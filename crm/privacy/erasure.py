@@ -140,7 +140,7 @@ def execute(
     :raises AlreadyErased: a concurrent erasure got there first; nothing was changed.
     :raises ErasureBlocked: a testimonial is still up in a manual place; nothing was changed.
     """
-    _claim(session, person, request)
+    claim(session, person, request)
     the_plan = plan(session, person)
     if the_plan.take_down:
         raise ErasureBlocked(f"{len(the_plan.take_down)} publication(s) still up")
@@ -198,7 +198,7 @@ def execute(
     return the_plan
 
 
-def _claim(session: Session, person: Person, request: DataRequest | None) -> None:
+def claim(session: Session, person: Person, request: DataRequest | None = None) -> None:
     """Lock the person's row, then look again: the loser of two concurrent erasures stops here.
 
     Two erasures of one person (a double click, the owner and the person's own "forget me")
@@ -206,6 +206,9 @@ def _claim(session: Session, person: Person, request: DataRequest | None) -> Non
     person the first had deleted (a foreign-key error) or deleted it again (StaleDataError).
     A no-op UPDATE takes the row lock on PostgreSQL and, on SQLite, the writer lock (see
     ``crm.db``), so the second waits here until the first commits and then sees what it did.
+    Callers that write about the person before erasing ("forget me") claim first as well.
+
+    :raises AlreadyErased: the person is gone, or ``request`` was carried out meanwhile.
     """
     claimed = session.execute(
         update(Person)
