@@ -309,6 +309,8 @@ def practice_settings() -> Any:
             )
         except ValueError as err:
             db.rollback()
+            # the rollback may have taken a settings row created by this very request with it
+            row = settings.load(db, current_app.config["PRACTICE_NAME"])
             params = {k: _(str(v)) for k, v in getattr(err, "params", {}).items()}
             flash(_(str(err), **params), "error")
             return render_template(
