@@ -276,5 +276,7 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         report.deleted["testimonial_media"] = testimonials.purge_due_media(session, now)
         report.deleted["ended_holds"] = erasure.purge_expired_holds(session, now)
         ratelimit.purge(session, timedelta(days=2), now)
+    # after the rules above: files they queue are not orphans yet (their rows are updated)
+    report.deleted["orphan_media_files"] = testimonials.purge_orphan_files(session, now, dry_run)
     report.decisions = decisions(session, now)
     return report

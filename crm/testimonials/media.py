@@ -210,6 +210,22 @@ def remove(session: Session, stored_name: str) -> None:
     delete_file_after_commit(session, _folder() / stored_name)
 
 
+def unreferenced(keep: set[str], written_before: float) -> list[str]:
+    """Names of stored files not in ``keep`` and last written before ``written_before``.
+
+    :param written_before: a POSIX timestamp; younger files may belong to an upload whose
+        row has not committed yet.
+    """
+    folder = Path(current_app.instance_path) / "media"
+    if not folder.is_dir():
+        return []
+    return [
+        path.name
+        for path in folder.iterdir()
+        if path.is_file() and path.name not in keep and path.stat().st_mtime < written_before
+    ]
+
+
 def exists(stored_name: str) -> bool:
     """Tell whether the file is still on disk."""
     return (_folder() / stored_name).exists()
