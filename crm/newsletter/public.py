@@ -31,6 +31,7 @@ from crm.newsletter.models import Source
 from crm.people.models import Person
 from crm.security import ratelimit
 from crm.security import tokens
+from crm.web import InvalidNumber
 from crm.web import csrf
 from crm.web import form_int
 from crm.web import form_ints
@@ -122,8 +123,15 @@ def subscribe() -> Any:
         return _cors(Response(status=204))
     if request.method == "GET":
         return _signup_page()
-    req, honeypot = _signup_from_request()
     wants_json = request.is_json
+    try:
+        req, honeypot = _signup_from_request()
+    except InvalidNumber as err:
+        if not wants_json:
+            raise
+        # the practice's website reads the answer from script: JSON, with the CORS header
+        message = _("The field '%(field)s' must be a whole number.", field=err.field)
+        return _cors(jsonify(error=message)), 400
     if honeypot:  # pretend it worked; a bot learns nothing
         return (
             _cors(jsonify(status="pending"))
