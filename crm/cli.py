@@ -223,7 +223,7 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
                 progress=bar.update,
             )
         except importer.ImportFileError as err:
-            raise click.ClickException(str(err)) from err
+            raise click.ClickException(err.english()) from err
     if dry_run:
         db.rollback()
     else:
@@ -305,7 +305,10 @@ def erase_command(email: str, yes: bool) -> None:
         )
     if not yes and not click.confirm("Erase now?"):
         raise click.ClickException("Nothing was changed.")
-    erasure.execute(db, person, Actor.cli())
+    try:
+        erasure.execute(db, person, Actor.cli())
+    except erasure.AlreadyErased as err:
+        raise click.ClickException("Someone else erased this person meanwhile.") from err
     db.commit()
     click.echo("Erased. Run `crm sync` to tell the providers.")
 

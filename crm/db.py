@@ -7,6 +7,7 @@ for everything the app relies on (referential integrity, concurrent readers duri
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import time
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -30,6 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -255,6 +258,68 @@ def _close_session(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+# --- files deleted only once the transaction that stops needing them commits -------------------
+
+_FILES_KEY = "crm.delete_after_commit"
+_log = logging.getLogger(__name__)
+
+
+def delete_file_after_commit(session: Session, path: Path) -> None:
+    """Delete ``path`` when ``session``'s transaction commits; keep it if it rolls back.
+
+    Every path that deletes a file some row points at (a testimonial's media on delete,
+    revocation, erasure and retention) goes through here. Deleting first and committing
+    after meant a crash or rollback in between left a row, even a published testimonial,
+    whose file was gone. Now the worst case is the reverse: a file nobody points at any more.
+    A savepoint rolled back takes its own queued files with it.
+    """
+    if not session.in_transaction():
+        session.begin()  # so that closing the session without a commit forgets the queue
+    queue: list[tuple[SessionTransaction | None, Path]] = session.info.setdefault(_FILES_KEY, [])
+    queue.append((session.get_nested_transaction(), path))
+
+
+@event.listens_for(Session, "after_commit")
+def _delete_queued_files(session: Session) -> None:
+    """Delete the queued files once the outermost transaction has committed.
+
+    SQLAlchemy also fires this event when a savepoint is released; that commits nothing yet.
+    """
+    if session.in_nested_transaction():
+        return
+    for _savepoint, path in session.info.pop(_FILES_KEY, []):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            # the commit stands; the name is random, never personal data
+            _log.exception("could not delete the file %s after commit", path.name)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_files(session: Session, previous: SessionTransaction) -> None:
+    """Keep the files of a rolled-back savepoint (and of savepoints inside it)."""
+    if not previous.nested:
+        return
+    queue = session.info.get(_FILES_KEY)
+    if queue:
+        queue[:] = [(sp, path) for sp, path in queue if not _within(sp, previous)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_uncommitted_files(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended without a commit (rollback, close): keep every file."""
+    if transaction.parent is None:
+        session.info.pop(_FILES_KEY, None)
+
+
+def _within(savepoint: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is ancestor:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -28,6 +28,33 @@ from integrations.types import Contact
 from integrations.types import ContactEvent
 from integrations.types import EventType
 
+
+def secret_matches(given: str | bytes, expected: str) -> bool:
+    """Compare a webhook's signature or token with the expected one in constant time.
+
+    As bytes: ``hmac.compare_digest`` refuses ``str`` holding anything but ASCII with a
+    TypeError, and the given value is whatever a caller put in a header or the query string.
+    A ``str`` (a query argument, which Werkzeug decodes as UTF-8) is compared as UTF-8;
+    pass a header through :func:`header_bytes`. ``surrogatepass``: no string makes it fail.
+    """
+    if isinstance(given, str):
+        given = given.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(given, expected.encode("utf-8", "surrogatepass"))
+
+
+def header_bytes(value: str) -> bytes:
+    """Return the bytes a caller sent in a header, so they compare with a UTF-8 secret.
+
+    WSGI hands header values over as ISO-8859-1-decoded ``str`` (PEP 3333, "Unicode
+    Issues": https://peps.python.org/pep-3333/#unicode-issues), so encoding them back gives
+    the original bytes. A test client may put any ``str`` there: that falls back to UTF-8.
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
 #: Statuses worth retrying: rate limits, "too early" (Brevo 425) and server trouble.
 RETRYABLE = {425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 120.0
@@ -46,17 +73,6 @@ def endpoint(path: str) -> str:
     """
     return "/".join(
         part if _WORD.fullmatch(part) else "*" for part in path.split("?")[0].strip("/").split("/")
-    )
-
-
-def same_secret(given: object, expected: object) -> bool:
-    """Compare a credential from a request with ours, in constant time, as UTF-8 bytes.
-
-    ``hmac.compare_digest`` raises TypeError for ``str`` holding non-ASCII characters, so a
-    forged header or query value would become a 500; bytes make it a plain mismatch.
-    """
-    return hmac.compare_digest(
-        str(given).encode("utf-8", "surrogatepass"), str(expected).encode("utf-8", "surrogatepass")
     )
 
 

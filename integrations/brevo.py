@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
-from integrations.base import same_secret
+from integrations.base import header_bytes
+from integrations.base import secret_matches
 from integrations.errors import BadProviderResponse
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
@@ -188,7 +189,7 @@ class BrevoAdapter(ProviderAdapter):
         ``ts_event`` (UTC seconds) - ``date_event`` is in the account's local time zone.
         """
         token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not same_secret(token, secret):
+        if not secret_matches(header_bytes(token), str(secret)):
             raise WebhookRejected("bad token")
         try:
             payload = json.loads(body)

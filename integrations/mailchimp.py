@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from integrations.base import ProviderAdapter
-from integrations.base import same_secret
+from integrations.base import secret_matches
 from integrations.errors import ProviderRejected
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
@@ -261,7 +261,7 @@ class MailchimpAdapter(ProviderAdapter):
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], secret: str
     ) -> list[ContactEvent]:
         """Unsigned, form-encoded: the secret token in the URL is the only check."""
-        if not same_secret(query.get("secret", ""), secret):
+        if not secret_matches(query.get("secret", ""), str(secret)):
             raise WebhookRejected("bad token")
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         email = form.get("data[email]", "").lower()

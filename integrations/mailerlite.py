@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
-from integrations.base import same_secret
+from integrations.base import header_bytes
+from integrations.base import secret_matches
 from integrations.errors import ProviderRejected
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
@@ -187,7 +188,7 @@ class MailerLiteAdapter(ProviderAdapter):
         subscriber and its time - never by the id alone.
         """
         expected = hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
-        if not same_secret(headers.get("Signature", ""), expected):
+        if not secret_matches(header_bytes(headers.get("Signature", "")), expected):
             raise WebhookRejected("bad signature")
         try:
             payload = json.loads(body)

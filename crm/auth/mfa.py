@@ -40,7 +40,8 @@ def match_counter(
 ) -> int | None:
     """Return the time step ``code`` belongs to, or None if it is wrong or already used."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    # ASCII digits only: "²" passes isdigit(), and compare_digest raises on non-ASCII str
+    if not (code.isascii() and code.isdecimal() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     current = int((now if now is not None else time.time()) // STEP_SECONDS)

@@ -32,6 +32,7 @@ from crm.privacy import recipients
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.testimonials import services as testimonial_services
+from crm.web import int_arg
 from crm.web import public
 from crm.web import safe_redirect_target
 
@@ -104,23 +105,20 @@ def audit_log() -> Any:
     action = request.args.get("action", "").strip()[:64]
     object_type = request.args.get("object_type", "").strip()[:32]
     object_id = request.args.get("object_id", "").strip()[:64]
-    actor = request.args.get("actor", "").strip()
+    actor = int_arg("actor")
     if action:
         stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
     if object_type:
         stmt = stmt.where(AuditEvent.object_type == object_type)
     if object_id:
         stmt = stmt.where(AuditEvent.object_id == object_id)
-    if actor.isdigit():
-        stmt = stmt.where(AuditEvent.actor_user_id == int(actor))
+    if actor is not None:
+        stmt = stmt.where(AuditEvent.actor_user_id == actor)
     if since := _date_arg("since"):
         stmt = stmt.where(AuditEvent.occurred_at >= since)
     if until := _date_arg("until", end=True):
         stmt = stmt.where(AuditEvent.occurred_at <= until)
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = max(1, int_arg("page", 1) or 1)
     per_page = current_app.config["AUDIT_PER_PAGE"]
     rows = db.scalars(
         stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1).offset((page - 1) * per_page)

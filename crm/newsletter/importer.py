@@ -85,7 +85,18 @@ BATCH = 10000
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read; the message is an English msgid."""
+    """The file as a whole cannot be read; the message is an English msgid.
+
+    ``params`` fill its ``%(name)s`` placeholders (a line number) after translation.
+    """
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.params = params
+
+    def english(self) -> str:
+        """The message with its placeholders filled, for the command line."""
+        return str(self) % self.params if self.params else str(self)
 
 
 @dataclass
@@ -126,24 +137,56 @@ def decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _reader(text: str) -> tuple[csv.reader, list[str]]:
+def _unreadable(reader: Any, err: csv.Error) -> ImportFileError:
+    """Say on which line the csv module gave up, and why, in words a user can act on.
+
+    The module stops at the first such line and cannot resynchronise (the rest of a quoted
+    field would be read as rows), so the whole file is refused and nothing is imported.
+    """
+    line = max(1, reader.line_num)
+    if "field larger than field limit" in str(err):
+        # csv.field_size_limit(): 131072 characters unless someone raised it process-wide
+        return ImportFileError(
+            N_("Line %(line)s: a field is longer than %(limit)s characters. Nothing was imported."),
+            line=line,
+            limit=csv.field_size_limit(),
+        )
+    return ImportFileError(
+        N_("Line %(line)s cannot be read as CSV. Nothing was imported."), line=line
+    )
+
+
+def _rows(reader: Any) -> Iterator[list[str]]:
+    """Iterate over the reader, turning the csv module's errors into an ImportFileError."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise _unreadable(reader, err) from err
+        yield cells
+
+
+def _reader(text: str) -> tuple[Iterator[list[str]], Any, list[str]]:
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = _rows(reader)
     try:
-        header = next(reader)
+        header = next(rows)
     except StopIteration as err:
         raise ImportFileError(N_("The file is empty.")) from err
     columns = [ALIASES.get(h.strip().lower(), "") for h in header]
     if "email" not in columns:
         raise ImportFileError(N_("The first row must name the columns and include 'email'."))
-    return reader, columns
+    return rows, reader, columns
 
 
 def parse(text: str, default_method: str) -> Iterator[_Row | RowError]:
     """Yield one parsed row or one error per data line (line numbers count the header as 1)."""
-    reader, columns = _reader(text)
-    for cells in reader:
+    rows, reader, columns = _reader(text)
+    for cells in rows:
         line = reader.line_num
         if not "".join(cells).strip():
             continue  # a blank line

@@ -31,7 +31,10 @@ from crm.newsletter.models import Source
 from crm.people.models import Person
 from crm.security import ratelimit
 from crm.security import tokens
+from crm.web import InvalidNumber
 from crm.web import csrf
+from crm.web import form_int
+from crm.web import form_ints
 from crm.web import public
 
 bp = Blueprint("public", __name__)
@@ -76,18 +79,13 @@ def _signup_from_request() -> tuple[services.Signup, bool]:
         if not isinstance(data, dict):
             abort(400)
         source, consent = Source.API, data.get("consent") is True
-        list_ids = data.get("lists") or []
     else:
         data = request.form
         source = Source.EMBED_FORM if data.get("source") == "embed" else Source.SIGNUP_FORM
         consent = data.get("consent") in ("1", "on", "yes", "true")
-        list_ids = data.getlist("lists")
     offered = not request.is_json and data.get("lists_offered") == "1"
-    try:
-        ids = [int(x) for x in list_ids]
-        text_id = int(data.get("consent_text_id")) if data.get("consent_text_id") else None
-    except (TypeError, ValueError):
-        abort(400)
+    ids = form_ints(data, "lists")
+    text_id = form_int(data, "consent_text_id")
     signup = services.Signup(
         email=str(data.get("email") or "")[:254],
         name=str(data.get("name") or "")[:200],
@@ -125,8 +123,15 @@ def subscribe() -> Any:
         return _cors(Response(status=204))
     if request.method == "GET":
         return _signup_page()
-    req, honeypot = _signup_from_request()
     wants_json = request.is_json
+    try:
+        req, honeypot = _signup_from_request()
+    except InvalidNumber as err:
+        if not wants_json:
+            raise
+        # the practice's website reads the answer from script: JSON, with the CORS header
+        message = _("The field '%(field)s' must be a whole number.", field=err.field)
+        return _cors(jsonify(error=message)), 400
     if honeypot:  # pretend it worked; a bot learns nothing
         return (
             _cors(jsonify(status="pending"))
@@ -299,10 +304,7 @@ def preferences(token: str) -> Any:
     form = FlaskForm()
     awaiting = []
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            wanted = {int(x) for x in request.form.getlist("lists")}
-        except ValueError:
-            abort(400)
+        wanted = set(form_ints(request.form, "lists"))
         awaiting = services.set_lists(db, person, wanted, _actor(), request.user_agent.string)
         db.commit()
         if awaiting:

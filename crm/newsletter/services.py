@@ -831,6 +831,13 @@ def forget(session: Session, person: Person, actor: Actor) -> str:
     request. So does a subject whose testimonial is still up in a manual place, which the
     owner must take down first. Returns "erased" or "requested".
     """
+    try:
+        # before anything is written: a concurrent erasure (a double click, the owner) may
+        # have deleted the person since the page was read, and a request or an unsubscribe
+        # written for them would fail on its foreign key
+        erasure.claim(session, person)
+    except erasure.AlreadyErased:
+        return "erased"
     if person.email and is_newsletter_only(session, person):
         try:
             erasure.execute(session, person, actor, via="preferences")

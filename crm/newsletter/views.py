@@ -37,6 +37,7 @@ from crm.newsletter.models import Status
 from crm.people.models import Person
 from crm.security.crypto import keyring
 from crm.web import current_actor
+from crm.web import parse_int
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
 
@@ -60,7 +61,7 @@ def _filter_from(values: Any) -> services.SubscriberFilter:
     status, source = values.get("status", ""), values.get("source", "")
     return services.SubscriberFilter(
         status=status if status in set(Status) else "",
-        list_id=int(list_id) if list_id.isdigit() else None,
+        list_id=parse_int(list_id),
         source=source if source in set(Source) else "",
         query=str(values.get("q", ""))[:100],
     )
@@ -72,10 +73,7 @@ def index() -> Any:
     db = get_session()
     values = _search_values()
     f = _filter_from(values)
-    try:
-        page = max(1, int(values.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = max(1, parse_int(values.get("page", "1")) or 1)
     per_page = current_app.config["PEOPLE_PER_PAGE"]
     counts = services.status_counts(db, f.list_id)
     rows, total = services.subscribers(db, f, page, per_page, counts)
@@ -243,7 +241,7 @@ def import_csv() -> Any:
             )
         except importer.ImportFileError as err:
             db.rollback()
-            flash(_(str(err)), "error")
+            flash(_(str(err), **err.params), "error")
             return render_template("newsletter/import.html", form=form), 422
         db.rollback()
         return render_template(
@@ -268,9 +266,15 @@ def import_confirm() -> Any:
         flash(_("The uploaded file is gone; upload it again."), "error")
         return redirect(url_for("newsletter.import_csv"))
     db = get_session()
-    report = importer.run(
-        db, data, default_method=request.form.get("method", ""), actor=current_actor()
-    )
+    try:
+        report = importer.run(
+            db, data, default_method=request.form.get("method", ""), actor=current_actor()
+        )
+    except importer.ImportFileError as err:
+        # a method the preview never offered (a tampered form): nothing imported, file kept
+        db.rollback()
+        flash(_(str(err), **err.params), "error")
+        return render_template("newsletter/import.html", form=forms.ImportForm()), 422
     db.commit()
     _drop_upload(upload_id)
     flash(_("Imported: %(n)s new subscribers.", n=report.created), "success")

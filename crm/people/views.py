@@ -21,6 +21,8 @@ from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.web import current_actor
+from crm.web import form_int
+from crm.web import parse_int
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -48,10 +50,7 @@ def index() -> Any:
         values = request.form
     query = values.get("q", "")[:100]
     archived = values.get("archived") == "1"
-    try:
-        page = max(1, int(values.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = max(1, parse_int(values.get("page", "1")) or 1)
     per_page = current_app.config["PEOPLE_PER_PAGE"]
     rows, total = services.search_people(
         get_session(), query, page=page, per_page=per_page, include_archived=archived
@@ -250,8 +249,9 @@ def add_journal(person_id: int) -> Any:
         abort(400)
     db = get_session()
     corrects = None
-    if request.form.get("corrects", "").isdigit():
-        corrects = db.get(JournalEntry, int(request.form["corrects"]))
+    corrects_id = form_int(request.form, "corrects")
+    if corrects_id is not None:
+        corrects = db.get(JournalEntry, corrects_id)
     try:
         services.add_journal_entry(
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects

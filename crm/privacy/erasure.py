@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -43,6 +44,10 @@ __all__ = ["ErasureBlocked", "Kept", "Plan", "execute", "plan"]
 
 class ErasureBlocked(RuntimeError):
     """Testimonials are still up in places only the owner can take them down from."""
+
+
+class AlreadyErased(RuntimeError):
+    """Another erasure of the same person (or of the same request) committed first."""
 
 
 @dataclass
@@ -128,7 +133,11 @@ def execute(
     confirms), then every registered feature erases its part; the feature that holds the
     person row goes last. ``via`` names where an erasure without a request came from (the
     audit trail keeps it).
+
+    :raises AlreadyErased: a concurrent erasure got there first; nothing was changed.
+    :raises ErasureBlocked: a testimonial is still up in a manual place; nothing was changed.
     """
+    claim(session, person, request)
     the_plan = plan(session, person)
     if the_plan.take_down:
         raise ErasureBlocked(f"{len(the_plan.take_down)} publication(s) still up")
@@ -173,6 +182,33 @@ def execute(
         },
     )
     return the_plan
+
+
+def claim(session: Session, person: Person, request: DataRequest | None = None) -> None:
+    """Lock the person's row, then look again: the loser of two concurrent erasures stops here.
+
+    Two erasures of one person (a double click, the owner and the person's own "forget me")
+    both read the person before either commits; the second then wrote rows pointing at a
+    person the first had deleted (a foreign-key error) or deleted it again (StaleDataError).
+    A no-op UPDATE takes the row lock on PostgreSQL and, on SQLite, the writer lock (see
+    ``crm.db``), so the second waits here until the first commits and then sees what it did.
+    Callers that write about the person before erasing ("forget me") claim first as well.
+
+    :raises AlreadyErased: the person is gone, or ``request`` was carried out meanwhile.
+    """
+    claimed = session.execute(
+        update(Person)
+        .where(Person.id == person.id)
+        .values(id=Person.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        raise AlreadyErased(person.id)
+    session.refresh(person)
+    if request is not None:
+        session.refresh(request)
+        if request.status != "open" or request.waiting_for is not None:
+            raise AlreadyErased(person.id)
 
 
 KEPT_LABELS = {

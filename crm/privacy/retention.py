@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.audit import Actor
+from crm.db import delete_file_after_commit
 from crm.db import utcnow
 from crm.newsletter import services as newsletter
 from crm.newsletter.models import ConsentRecord
@@ -276,7 +277,7 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
     report.deleted["import_previews"] = len(previews)
     if not dry_run:
         for path in previews:
-            path.unlink(missing_ok=True)
+            delete_file_after_commit(session, path)
     report.deleted["unconfirmed_signups"] = newsletter.purge_unconfirmed(
         session, now, dry_run=dry_run
     )
@@ -293,5 +294,7 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         report.deleted["testimonial_media"] = testimonials.purge_due_media(session, now)
         report.deleted["ended_holds"] = erasure.purge_expired_holds(session, now)
         ratelimit.purge(session, timedelta(days=2), now)
+    # after the rules above: files they queue are not orphans yet (their rows are updated)
+    report.deleted["orphan_media_files"] = testimonials.purge_orphan_files(session, now, dry_run)
     report.decisions = decisions(session, now)
     return report

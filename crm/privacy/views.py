@@ -45,6 +45,7 @@ from crm.testimonials.services import people_choices
 from crm.web import absolute_url
 from crm.web import current_actor
 from crm.web import owner_required
+from crm.web import parse_int
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -307,6 +308,15 @@ def _processors_from_form(form: Any) -> list[settings.Processor]:
     return chosen
 
 
+def _months(values: Any, rule: settings.RetentionRule) -> int:
+    """A retention period from the settings form (empty means 0, checked by the service)."""
+    raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
+    months = 0 if raw == "" else parse_int(raw)
+    if months is None:
+        raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
+    return months
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @owner_required
 def practice_settings() -> Any:
@@ -317,10 +327,7 @@ def practice_settings() -> Any:
     if request.method == "POST" and form.validate_on_submit():
         f = request.form
         try:
-            retention = {
-                r.kind: int(f.get(f"ret-{r.kind}", r.default_months) or 0)
-                for r in settings.RETENTION_RULES
-            }
+            retention = {r.kind: _months(f, r) for r in settings.RETENTION_RULES}
             settings.save(
                 db,
                 row,
@@ -337,6 +344,8 @@ def practice_settings() -> Any:
             )
         except ValueError as err:
             db.rollback()
+            # the rollback may have taken a settings row created by this very request with it
+            row = settings.load(db, current_app.config["PRACTICE_NAME"])
             params = {k: _(str(v)) for k, v in getattr(err, "params", {}).items()}
             flash(_(str(err), **params), "error")
             return render_template(
@@ -443,12 +452,19 @@ def erase(request_id: int) -> Any:
     row = _request_or_404(request_id)
     if row.kind != "erasure" or row.status != "open":
         abort(400)
+    if row.waiting_for is not None:  # carried out already, waiting for the providers
+        flash(_("This request has already been carried out."), "info")
+        return redirect(url_for("privacy.detail", request_id=row.id))
     person = _person_or_404(row.person_id or 0)
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
     receipt_person = Person(name=person.name, email=person.email)
     try:
         the_plan = erasure.execute(db, person, current_actor(), request=row)
+    except erasure.AlreadyErased:
+        db.rollback()
+        flash(_("This request has already been carried out."), "info")
+        return redirect(url_for("privacy.detail", request_id=row.id))
     except erasure.ErasureBlocked:
         db.rollback()
         flash(_("Take the testimonial down where it was published first (see the plan)."), "error")

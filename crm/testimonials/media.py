@@ -25,7 +25,9 @@ from pathlib import Path
 from flask import current_app
 from PIL import Image
 from PIL import UnidentifiedImageError
+from sqlalchemy.orm import Session
 
+from crm.db import delete_file_after_commit
 from crm.fsutil import create_private
 from crm.fsutil import private_dir
 from crm.fsutil import write_private
@@ -234,9 +236,28 @@ def load(stored_name: str) -> bytes:
     return keyring().decrypt(blob, kid.decode(), f"media:{stored_name}")
 
 
-def remove(stored_name: str) -> None:
-    """Delete a stored file (missing files are fine: deletion is idempotent)."""
-    (_folder() / stored_name).unlink(missing_ok=True)
+def remove(session: Session, stored_name: str) -> None:
+    """Delete a stored file once ``session`` commits (missing files are fine: idempotent).
+
+    Not before: a rollback would leave its row, possibly published, pointing at nothing.
+    """
+    delete_file_after_commit(session, _folder() / stored_name)
+
+
+def unreferenced(keep: set[str], written_before: float) -> list[str]:
+    """Names of stored files not in ``keep`` and last written before ``written_before``.
+
+    :param written_before: a POSIX timestamp; younger files may belong to an upload whose
+        row has not committed yet.
+    """
+    folder = Path(current_app.instance_path) / "media"
+    if not folder.is_dir():
+        return []
+    return [
+        path.name
+        for path in folder.iterdir()
+        if path.is_file() and path.name not in keep and path.stat().st_mtime < written_before
+    ]
 
 
 def exists(stored_name: str) -> bool:

@@ -78,7 +78,7 @@ def erase(session: Session, person: Person, _ctx: ErasureContext) -> None:
     """Delete every testimonial (consents and publications cascade) and its files."""
     for t in session.scalars(select(Testimonial).where(Testimonial.person_id == person.id)):
         for item in t.media:
-            media_store.remove(item.stored_name)
+            media_store.remove(session, item.stored_name)
         session.delete(t)
 
 

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import Select
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
@@ -184,7 +185,7 @@ def add_media(session: Session, t: Testimonial, data: bytes, actor: Actor) -> Te
 def delete_media(session: Session, item: TestimonialMedia, actor: Actor) -> None:
     """Delete a media file now; the content changed, so consent is voided."""
     t = item.testimonial
-    media_store.remove(item.stored_name)
+    media_store.remove(session, item.stored_name)
     item.deleted_at = utcnow()
     _void_consent(session, t, actor, "media_deleted")
     audit.record(
@@ -331,10 +332,38 @@ def purge_due_media(session: Session, now: datetime | None = None) -> int:
     )
     count = 0
     for item in due:
-        media_store.remove(item.stored_name)
+        media_store.remove(session, item.stored_name)
         item.deleted_at = now
         count += 1
     return count
+
+
+#: an upload writes its file before its row commits, so a younger file may be on its way in
+ORPHAN_GRACE = timedelta(days=1)
+
+
+def purge_orphan_files(session: Session, now: datetime | None = None, dry_run: bool = False) -> int:
+    """Delete media files no live row points at; returns how many (would be) deleted.
+
+    Files are deleted only after their transaction commits, so a crash between the commit
+    and the deletion, or an upload whose transaction rolled back, leaves a file behind that
+    nothing refers to: still the person's photo or voice, even after an erasure.
+    """
+    now = now or utcnow()
+    since = now - ORPHAN_GRACE
+    # files deleted within the grace period are still on their way out, not orphans
+    live = set(
+        session.scalars(
+            select(TestimonialMedia.stored_name).where(
+                or_(TestimonialMedia.deleted_at.is_(None), TestimonialMedia.deleted_at > since)
+            )
+        )
+    )
+    names = media_store.unreferenced(live, since.timestamp())
+    if not dry_run:
+        for name in names:
+            media_store.remove(session, name)
+    return len(names)
 
 
 def add_publication(

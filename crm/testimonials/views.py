@@ -30,6 +30,7 @@ from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
 from crm.web import current_actor
+from crm.web import int_arg
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
@@ -83,8 +84,9 @@ def create() -> Any:
     form.person_id.choices = [
         SelectChoice(pid, label) for pid, label in services.people_choices(db)
     ]
-    if request.method == "GET" and request.args.get("person", "").isdigit():
-        form.person_id.data = int(request.args["person"])
+    person_id = int_arg("person")
+    if request.method == "GET" and person_id is not None:
+        form.person_id.data = person_id
     if form.validate_on_submit():
         person = db.get(Person, form.person_id.data)
         try:
