@@ -97,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     "BREVO_WEBHOOK_SECRET": None,
     "SYNC_TIMEOUT": 15,
     "SYNC_MAX_RETRIES": 4,
+    # seconds a sync run spends on upserts per provider before leaving the rest to the next
+    # run (MailerLite takes 5 import batches of 50 a minute: about 2,500 upserts in 10 minutes)
+    "SYNC_PUSH_SECONDS": 600,
 }
 
 FERNET_KEY_BYTES = 32

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from crm.sync.models import SyncRun
 from integrations.base import ProviderAdapter
 from integrations.errors import IntegrationError
 from integrations.errors import ProviderRejected
+from integrations.errors import RateLimited
+from integrations.errors import Throttled
 from integrations.types import Contact
 from integrations.types import ContactEvent
 from integrations.types import EventType
@@ -73,6 +76,8 @@ class ProviderReport:
     pushed: int = 0
     failed: int = 0
     pending: int = 0
+    #: left pending by a rate limit or the run's budget: not failed, sent by a later run
+    deferred: int = 0
     calls: int = 0
     error: str = ""
 
@@ -188,7 +193,13 @@ def _link(
 # --- push ---------------------------------------------------------------------------------------
 
 
-def _due(session: Session, provider: str, now: datetime) -> list[OutboxOp]:
+#: Operations the law cares about (unsubscribe and objection, erasure, restriction), in the
+#: order they go out: an erasure last, since an unsubscribe sent after it would re-create the
+#: address at MailerLite (its unsubscribe is an upsert with a status).
+LEGAL = (Op.UNSUBSCRIBE, Op.REMOVE, Op.ERASE)
+
+
+def _due(session: Session, provider: str, now: datetime, ops: tuple[str, ...]) -> list[OutboxOp]:
     return list(
         session.scalars(
             select(OutboxOp)
@@ -196,6 +207,7 @@ def _due(session: Session, provider: str, now: datetime) -> list[OutboxOp]:
                 OutboxOp.provider == provider,
                 OutboxOp.status == "pending",
                 OutboxOp.next_attempt_at <= now,
+                OutboxOp.op.in_([str(o) for o in ops]),
             )
             .order_by(OutboxOp.id)
         )
@@ -304,42 +316,159 @@ def _send(
         report.pushed += 1
 
 
-def push(
-    session: Session,
-    adapter: ProviderAdapter,
-    report: ProviderReport,
-    progress: Callable[[str], None],
-) -> None:
-    """Deliver due outbox operations in provider-sized batches, committing after each batch.
+def _rescheduled(op: OutboxOp, delay: float, now: datetime) -> None:
+    """A rate limit said "later": try again then, without counting a failed attempt."""
+    op.next_attempt_at = now + timedelta(seconds=max(delay, 1.0))
 
-    Operations keep their order: runs of the same kind are batched, so an upsert is never
-    sent after a later unsubscribe of the same person.
-    """
-    now = utcnow()
-    ops = _due(session, adapter.name, now)
-    wanted = _wanted_upserts(session, ops)
-    for op in ops:
-        if op.op == Op.UPSERT and op.person_id not in wanted:
-            op.status, op.done_at, op.email = "cancelled", now, None
-    session.commit()
-    ops = [op for op in ops if op.status == "pending"]
+
+@dataclass
+class Lane:
+    """One provider's queue in one phase of a run (its legal operations, or its upserts)."""
+
+    adapter: ProviderAdapter
+    report: ProviderReport
+    batches: deque[tuple[str, list[OutboxOp]]]
+    #: the adapter's clock: when the next batch may go, and when this lane must stop
+    ready_at: float = 0.0
+    deadline: float | None = None
+    #: 429s in a row from the provider
+    refusals: int = 0
+
+    def left(self) -> int:
+        """Operations not sent yet."""
+        return sum(len(batch) for _kind, batch in self.batches)
+
+
+def _legal_lane(
+    session: Session, adapter: ProviderAdapter, report: ProviderReport, now: datetime
+) -> Lane:
+    """Due unsubscribes, removals and erasures, in the order of LEGAL, each in creation order."""
+    rank = {kind: i for i, kind in enumerate(LEGAL)}
+    ops = sorted(_due(session, adapter.name, now, LEGAL), key=lambda op: (rank[op.op], op.id))
+    batches: deque[tuple[str, list[OutboxOp]]] = deque()
     for kind, group in groupby(ops, key=lambda op: op.op):
         group = list(group)
         size = 1 if kind == Op.ERASE else adapter.BATCH_SIZE
-        for start in range(0, len(group), size):
-            batch = group[start : start + size]
+        batches.extend((kind, group[i : i + size]) for i in range(0, len(group), size))
+    return Lane(adapter, report, batches)
+
+
+def _upsert_lane(
+    session: Session, adapter: ProviderAdapter, report: ProviderReport, now: datetime
+) -> Lane:
+    """Due upserts of people still wanted; the others are cancelled, never sent."""
+    ops = _due(session, adapter.name, now, (Op.UPSERT,))
+    wanted = _wanted_upserts(session, ops)
+    for op in ops:
+        if op.person_id not in wanted:
+            op.status, op.done_at, op.email = "cancelled", now, None
+    session.commit()
+    ops = [op for op in ops if op.status == "pending"]
+    size = adapter.BATCH_SIZE
+    batches = deque((str(Op.UPSERT), ops[i : i + size]) for i in range(0, len(ops), size))
+    return Lane(adapter, report, batches)
+
+
+def drive(
+    session: Session,
+    lanes: list[Lane],
+    progress: Callable[[str], None],
+    *,
+    budget: float | None,
+) -> set[str]:
+    """Send the lanes' batches, always the one whose provider can take it soonest.
+
+    A provider's published rate limit (the adapter paces itself: ``patience`` 0 makes it say
+    how long instead of sleeping) or a 429 pauses only that provider's lane, so one provider's
+    limits never hold up another's work. ``budget`` (seconds per lane, None for no limit) is
+    how long a lane may go on: what is left then stays pending for the next run, as does what
+    a provider refuses with 429 more often than the adapter's retries - rescheduled, not
+    counted as failed. Returns the providers that failed (down or refusing): the caller skips
+    them for the rest of the run.
+    """
+    down: set[str] = set()
+    for lane in lanes:
+        lane.adapter.patience = 0.0
+        lane.ready_at = lane.adapter.now()
+        lane.deadline = None if budget is None else lane.ready_at + budget
+    active = [lane for lane in lanes if lane.batches]
+    try:
+        while active:
+            lane = min(active, key=lambda ln: ln.ready_at - ln.adapter.now())
+            adapter, report = lane.adapter, lane.report
+            if lane.deadline is not None and max(lane.ready_at, adapter.now()) > lane.deadline:
+                report.deferred += lane.left()
+                progress(f"  {adapter.name}: {lane.left()} left for the next run (rate limit)")
+                active.remove(lane)
+                continue
+            adapter.wait(lane.ready_at - adapter.now())
+            kind, batch = lane.batches[0]
+            now = utcnow()
             try:
                 _send(session, adapter, kind, batch, now, report)
+            except Throttled as err:  # nothing was sent: come back when the window allows
+                lane.ready_at = adapter.now() + (err.retry_after or 1.0)
+                continue
+            except RateLimited as err:  # the provider refused: its limit is spent for now
+                delay = err.retry_after or 1.0
+                lane.refusals += 1
+                if budget is None and lane.refusals <= adapter.max_retries:
+                    lane.ready_at = adapter.now() + delay  # a legal operation: wait and retry
+                    continue
+                for op in batch:
+                    _rescheduled(op, delay, now)
+                session.commit()
+                report.deferred += lane.left()
+                progress(f"  {adapter.name}: rate limited, {lane.left()} left for the next run")
+                active.remove(lane)
+                continue
             except IntegrationError as err:
                 for op in batch:
                     _failed(op, str(err), now)
                 report.failed += len(batch)
                 session.commit()
-                if err.retryable:
-                    raise  # the provider is down or throttling: stop, try next run
+                lane.batches.popleft()
+                if err.retryable:  # the provider is down: stop, try next run
+                    report.error = report.error or str(err)
+                    progress(f"{adapter.name}: push FAILED: {err}")
+                    down.add(adapter.name)
+                    active.remove(lane)
                 continue
             session.commit()
+            lane.batches.popleft()
+            lane.refusals = 0
             progress(f"  {adapter.name}: {kind} {report.pushed} sent")
+            if not lane.batches:
+                active.remove(lane)
+    finally:
+        for lane in lanes:
+            lane.adapter.patience = None
+    return down
+
+
+def deliver(
+    session: Session,
+    active: list[ProviderAdapter],
+    reports: dict[str, ProviderReport],
+    progress: Callable[[str], None],
+    *,
+    budget: float | None = None,
+) -> None:
+    """Push due operations to every provider: first every provider's legal lane, then upserts.
+
+    Unsubscribes, objections, erasures and restrictions go out before any upsert at every
+    provider (ARCHITECTURE.md 7, "Outbox lanes"), so a backlog of upserts, a rate limit spent
+    on them or a failing upsert batch never delays them; the rate limit is spent on them
+    first. Upserts then get at most ``budget`` seconds per provider in this run.
+    """
+    now = utcnow()
+    for adapter in active:
+        progress(f"{adapter.name}: pushing")
+    lanes = [_legal_lane(session, a, reports[a.name], now) for a in active]
+    session.commit()
+    down = drive(session, lanes, progress, budget=None)
+    upserts = [_upsert_lane(session, a, reports[a.name], now) for a in active if a.name not in down]
+    drive(session, upserts, progress, budget=budget)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -380,22 +509,6 @@ def pull(
         progress(f"{adapter.name}: pull FAILED: {err}")
 
 
-def deliver(
-    session: Session,
-    adapter: ProviderAdapter,
-    report: ProviderReport,
-    progress: Callable[[str], None],
-) -> None:
-    """Push a provider's due outbox operations, recording a failure in the report."""
-    progress(f"{adapter.name}: pushing")
-    try:
-        push(session, adapter, report, progress)
-    except IntegrationError as err:
-        session.rollback()
-        report.error = report.error or str(err)
-        progress(f"{adapter.name}: push FAILED: {err}")
-
-
 def run_sync(
     session: Session,
     *,
@@ -422,8 +535,14 @@ def run_sync(
         for adapter in active:
             report.providers[adapter.name] = ProviderReport()
             pull(session, adapter, report.providers[adapter.name], progress)
+        deliver(
+            session,
+            active,
+            report.providers,
+            progress,
+            budget=float(current_app.config["SYNC_PUSH_SECONDS"]),
+        )
         for adapter in active:
-            deliver(session, adapter, report.providers[adapter.name], progress)
             report.providers[adapter.name].pending = _pending(session, adapter.name)
             report.providers[adapter.name].calls = adapter.calls
     finally:
@@ -455,6 +574,8 @@ def format_report(report: SyncReport) -> list[str]:
             f"{name}: pulled {r.pulled}, applied {r.applied}, pushed {r.pushed}, "
             f"failed {r.failed}, pending {r.pending}, calls {r.calls}"
         )
+        if r.deferred:
+            line += f", {r.deferred} left for the next run (rate limit)"
         lines.append(line + (f" - ERROR {r.error}" if r.error else ""))
     lines.append(f"{'OK' if report.ok else 'NOT DONE'} in {report.duration:.1f} s")
     return lines
