@@ -320,3 +320,26 @@ def test_finding_6_a_rate_limited_upsert_is_rescheduled_not_failed(app, db, limi
     assert len(ops) == 3 and {op.attempts for op in ops} == {0}
     assert all(op.next_attempt_at > utcnow() for op in ops)  # after the provider's 300 s
     assert limited["mailerlite"].status("b0@example.se") == "active"  # the others went on
+
+
+def test_finding_6_one_providers_rate_limit_does_not_delay_the_others(app, db, limited, clock):
+    """MailerLite's import limit is spent by another client: its unsubscribe waits.
+
+    Mailchimp and Brevo get theirs meanwhile; MailerLite's still goes out in this run.
+    """
+    _import(app, ["u@example.se"])
+    assert _run(app).ok
+    _act(app, "u@example.se", "unsubscribe")
+    body = {"requests": [{"method": "POST", "path": "api/subscribers", "body": IMPORTED}]}
+    clock.sleep(60)  # a fresh import window, then another client spends it
+    for _ in range(5):
+        assert requests.post(f"{limited['mailerlite'].url}/batch", json=body).status_code == 200
+    lines: list[str] = []
+    with app.app_context():
+        from crm.db import get_session
+
+        report = runner.run_sync(get_session(), progress=lines.append)
+    sent = [line.split(":")[0].strip() for line in lines if "unsubscribe 1 sent" in line]
+    assert sent[-1] == "mailerlite" and set(sent) == set(NAMES), lines
+    assert all(fake.status("u@example.se") == "unsubscribed" for fake in limited.values())
+    assert report.ok and _red(db) == 0
