@@ -32,6 +32,8 @@ from integrations.types import EventType
 #: Statuses worth retrying: rate limits, "too early" (Brevo 425) and server trouble.
 RETRYABLE = {425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 120.0
+#: headers in which a provider names how long to wait (Brevo's: seconds to its window's reset)
+WAIT_HEADERS = ("Retry-After", "x-sib-ratelimit-reset")
 
 
 def _every_request(method: str, path: str, body: Any) -> bool:
@@ -199,7 +201,7 @@ class ProviderAdapter(ABC):
         (developers.mailerlite.com/api/batching, "Rate limits"); Brevo sends the seconds to its
         window's reset in x-sib-ratelimit-reset (developers.brevo.com/docs/limit-headers).
         """
-        for header in ("Retry-After", "x-sib-ratelimit-reset"):
+        for header in WAIT_HEADERS:
             value = response.headers.get(header)
             if value:
                 try:
@@ -239,7 +241,12 @@ class ProviderAdapter(ABC):
             if response.status_code in RETRYABLE:
                 delay = self._retry_after(response, attempt)
                 if response.status_code == 429:
-                    last = RateLimited(f"{self.name}: 429 on {method} {path}", delay)
+                    named = self.RATE_LIMIT_WAIT is not None or any(
+                        response.headers.get(h) for h in WAIT_HEADERS
+                    )
+                    last = RateLimited(
+                        f"{self.name}: 429 on {method} {path}", delay if named else None
+                    )
                     if self.patience is not None and delay > self.patience:
                         raise last  # the caller has other work: it comes back after the wait
                 else:

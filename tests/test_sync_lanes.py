@@ -343,3 +343,26 @@ def test_finding_6_one_providers_rate_limit_does_not_delay_the_others(app, db, l
     assert sent[-1] == "mailerlite" and set(sent) == set(NAMES), lines
     assert all(fake.status("u@example.se") == "unsubscribed" for fake in limited.values())
     assert report.ok and _red(db) == 0
+
+
+def test_finding_6_a_legal_operation_outlasts_bare_429s_within_the_run(
+    app, db, limited, clock, monkeypatch
+):
+    """Mailchimp's 429 names no wait: the unsubscribe backs off (2, 4, 8, 16 s) and goes out."""
+    _import(app, ["u@example.se"])
+    assert _run(app).ok
+    _act(app, "u@example.se", "unsubscribe")
+    fake, original, armed = limited["mailchimp"], runner._send, [True]
+
+    def refusing(session, adapter, kind, batch, now, report):
+        if adapter.name == "mailchimp" and kind == Op.UNSUBSCRIBE and armed:
+            armed.clear()
+            fake.faults += [429] * 4  # once: the four next answers are bare 429s
+        return original(session, adapter, kind, batch, now, report)
+
+    monkeypatch.setattr(runner, "_send", refusing)
+    start = clock.now()
+    report = _run(app)
+    assert fake.status("u@example.se") == "unsubscribed"
+    assert report.ok and report.providers["mailchimp"].failed == 0 and _red(db) == 0
+    assert clock.now() - start >= 2 + 4 + 8 + 16

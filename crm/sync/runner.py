@@ -43,6 +43,7 @@ from crm.privacy import erasure
 from crm.sync.models import ProviderEvent
 from crm.sync.models import ProviderState
 from crm.sync.models import SyncRun
+from integrations.base import MAX_RETRY_AFTER
 from integrations.base import ProviderAdapter
 from integrations.errors import IntegrationError
 from integrations.errors import ProviderRejected
@@ -413,7 +414,10 @@ def drive(
                 delay = err.retry_after or 1.0
                 lane.refusals += 1
                 if budget is None and lane.refusals <= adapter.max_retries:
-                    lane.ready_at = adapter.now() + delay  # a legal operation: wait and retry
+                    # a legal operation: wait and retry, backing off when no wait was named
+                    # (Mailchimp sends none); other lanes go on meanwhile
+                    backoff = 1.0 if err.retry_after else 2.0**lane.refusals
+                    lane.ready_at = adapter.now() + min(MAX_RETRY_AFTER, delay * backoff)
                     continue
                 for op in batch:
                     _rescheduled(op, delay, now)
