@@ -41,7 +41,7 @@ def main() -> None:
             app.config[f"{prefix}_{'GROUP_ID' if name == 'mailerlite' else 'LIST_ID'}"] = "7"
             app.config[f"{prefix}_BASE_URL"] = fake.url
         for cls in ProviderAdapter.__subclasses__():
-            cls.MIN_INTERVAL = 0  # "no rate limit": measure calls and our own overhead
+            cls.LIMITS = ()  # "no rate limit": measure calls and our own overhead
         csv = "email;name\n" + "".join(f"s{i}@example.se;S {i}\n" for i in range(n))
         with app.app_context():
             db = get_session()

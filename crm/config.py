@@ -109,6 +109,9 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_CHECKPOINT_MAIL": True,
     "SYNC_TIMEOUT": 15,
     "SYNC_MAX_RETRIES": 4,
+    # seconds a sync run spends on upserts per provider before leaving the rest to the next
+    # run (MailerLite takes 5 import batches of 50 a minute: about 2,500 upserts in 10 minutes)
+    "SYNC_PUSH_SECONDS": 600,
 }
 
 FERNET_KEY_BYTES = 32

@@ -67,7 +67,12 @@ class OutboxOp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_outbox_op_pending", "provider", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_op_pending", "provider", "status", "next_attempt_at"),
+        # a run finds the legal operations first (crm/sync/runner.py, lanes) without walking
+        # a backlog of thousands of pending upserts
+        Index("ix_outbox_op_lane", "provider", "status", "op", "next_attempt_at"),
+    )
 
 
 class ProviderLink(Base):

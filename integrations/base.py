@@ -8,9 +8,11 @@ import threading
 import time
 from abc import ABC
 from abc import abstractmethod
+from collections import deque
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from typing import ClassVar
@@ -22,6 +24,7 @@ from integrations.errors import BadProviderResponse
 from integrations.errors import ProviderRejected
 from integrations.errors import ProviderUnavailable
 from integrations.errors import RateLimited
+from integrations.errors import Throttled
 from integrations.errors import WebhookRejected
 from integrations.types import BatchResult
 from integrations.types import Contact
@@ -58,6 +61,26 @@ def header_bytes(value: str) -> bytes:
 #: Statuses worth retrying: rate limits, "too early" (Brevo 425) and server trouble.
 RETRYABLE = {425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 120.0
+#: headers in which a provider names how long to wait (Brevo's: seconds to its window's reset)
+WAIT_HEADERS = ("Retry-After", "x-sib-ratelimit-reset")
+
+
+def _every_request(method: str, path: str, body: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Window:
+    """A published rate limit: at most ``calls`` requests in any ``seconds``.
+
+    ``applies(method, path, json_body)`` picks the requests it counts (all by default), so a
+    provider with per-endpoint limits (Brevo) or a second, lower limit for some requests
+    (MailerLite's imports) lists several windows.
+    """
+
+    calls: int
+    seconds: float
+    applies: Callable[[str, str, Any], bool] = _every_request
 
 
 _WORD = re.compile(r"[A-Za-z_-]+")
@@ -89,8 +112,12 @@ class ProviderAdapter(ABC):
     #: manual tasks (shown on the integrations page)
     MANUAL_OPERATIONS: ClassVar[tuple[str, ...]] = ()
     BATCH_SIZE: ClassVar[int]
-    #: smallest gap between two requests (the provider's published rate limit)
-    MIN_INTERVAL: ClassVar[float] = 0.0
+    #: the provider's published rate limits, kept on the client side so that a large sync
+    #: paces itself instead of collecting 429s
+    LIMITS: ClassVar[tuple[Window, ...]] = ()
+    #: how long to wait after a 429 that names no time (no Retry-After or reset header):
+    #: None backs off exponentially; a provider whose limit is a window waits for the window
+    RATE_LIMIT_WAIT: ClassVar[float | None] = None
     #: most requests in flight at once (Mailchimp allows 10 connections per key)
     MAX_CONCURRENCY: ClassVar[int] = 10
     EVENT_TYPES: ClassVar[Mapping[str, EventType]] = {}
@@ -105,6 +132,7 @@ class ProviderAdapter(ABC):
         max_retries: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.api_key, self.list_id = api_key, list_id
         self.base_url = (base_url or self.default_base_url()).rstrip("/")
@@ -112,8 +140,17 @@ class ProviderAdapter(ABC):
         self._session = session or requests.Session()
         self._owns_session = session is None
         self._slots = threading.BoundedSemaphore(self.MAX_CONCURRENCY)
-        self._last_request = 0.0
-        self._clock = threading.Lock()
+        self._clock = clock or time.monotonic
+        #: waits the injected ``sleep`` did not really take (tests pass one that returns at
+        #: once): added to the clock, so pacing and budgets still see the time as passed
+        self._skew = 0.0
+        self._sent: list[deque[float]] = [deque() for _ in self.LIMITS]
+        self._pacing = threading.Lock()
+        #: longest wait for a rate limit this adapter may sit out itself; None waits as long
+        #: as the provider asks. With a lower value, a request that would have to wait longer
+        #: raises Throttled (nothing sent) or RateLimited (the provider answered 429), so the
+        #: caller can do other work meanwhile (crm/sync/runner.py's lanes set 0).
+        self.patience: float | None = None
         #: HTTP calls made (for the sync report and the call-count benchmark)
         self.calls = 0
 
@@ -176,23 +213,62 @@ class ProviderAdapter(ABC):
             out.merge(send(list(items[start : start + self.BATCH_SIZE])))
         return out
 
-    def _throttle(self) -> None:
-        if not self.MIN_INTERVAL:
+    def now(self) -> float:
+        """The adapter's monotonic time in seconds (its clock plus waits not really taken)."""
+        return self._clock() + self._skew
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``; what the sleep function did not really wait still counts."""
+        if seconds <= 0:
             return
-        with self._clock:
-            wait = self._last_request + self.MIN_INTERVAL - time.monotonic()
-            if wait > 0:
-                self._sleep(wait)
-            self._last_request = time.monotonic()
+        before = self._clock()
+        self._sleep(seconds)
+        self._skew += max(0.0, seconds - (self._clock() - before))
+
+    def _pace(self, method: str, path: str, body: Any) -> None:
+        """Wait until the request fits every published window it counts against, then count it.
+
+        Raises Throttled instead of waiting longer than ``patience``.
+        """
+        with self._pacing:
+            windows = [
+                (w, sent)
+                for w, sent in zip(self.LIMITS, self._sent, strict=True)
+                if w.applies(method, path, body)
+            ]
+            if not windows:
+                return
+            now = self.now()
+            delay = 0.0
+            for window, sent in windows:
+                while sent and sent[0] <= now - window.seconds:
+                    sent.popleft()
+                if len(sent) >= window.calls:
+                    delay = max(delay, sent[len(sent) - window.calls] + window.seconds - now)
+            if delay > 0:
+                if self.patience is not None and delay > self.patience:
+                    raise Throttled(f"{self.name}: rate limit, next slot in {delay:.1f} s", delay)
+                self.wait(delay)
+                now = self.now()
+            for _window, sent in windows:
+                sent.append(now)
 
     def _retry_after(self, response: requests.Response, attempt: int) -> float:
-        for header in ("Retry-After", "x-sib-ratelimit-reset"):
+        """Seconds to wait before retrying: what the provider says, else a provider default.
+
+        MailerLite sends Retry-After on its global limit, but nothing on its import limit
+        (developers.mailerlite.com/api/batching, "Rate limits"); Brevo sends the seconds to its
+        window's reset in x-sib-ratelimit-reset (developers.brevo.com/docs/limit-headers).
+        """
+        for header in WAIT_HEADERS:
             value = response.headers.get(header)
             if value:
                 try:
                     return min(MAX_RETRY_AFTER, max(0.0, float(value)))
                 except ValueError:
                     pass
+        if response.status_code == 429 and self.RATE_LIMIT_WAIT is not None:
+            return self.RATE_LIMIT_WAIT
         return min(MAX_RETRY_AFTER, 2.0**attempt)
 
     def _request(
@@ -208,7 +284,7 @@ class ProviderAdapter(ABC):
         kwargs.update(self._auth())
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
-            self._throttle()
+            self._pace(method, path, kwargs.get("json"))
             try:
                 with self._slots:
                     self.calls += 1
@@ -219,21 +295,27 @@ class ProviderAdapter(ABC):
                 )
                 last.__cause__ = err
                 if attempt < self.max_retries:
-                    self._sleep(min(MAX_RETRY_AFTER, 2.0**attempt))
+                    self.wait(min(MAX_RETRY_AFTER, 2.0**attempt))
                 continue
             if response.status_code in expected:
                 return response
             if response.status_code in RETRYABLE:
                 delay = self._retry_after(response, attempt)
-                last = (
-                    RateLimited(f"{self.name}: 429 on {method} {endpoint(path)}", delay)
-                    if response.status_code == 429
-                    else ProviderUnavailable(
+                if response.status_code == 429:
+                    named = self.RATE_LIMIT_WAIT is not None or any(
+                        response.headers.get(h) for h in WAIT_HEADERS
+                    )
+                    last = RateLimited(
+                        f"{self.name}: 429 on {method} {endpoint(path)}", delay if named else None
+                    )
+                    if self.patience is not None and delay > self.patience:
+                        raise last  # the caller has other work: it comes back after the wait
+                else:
+                    last = ProviderUnavailable(
                         f"{self.name}: {response.status_code} on {method} {endpoint(path)}"
                     )
-                )
                 if attempt < self.max_retries:
-                    self._sleep(delay)
+                    self.wait(delay)
                 continue
             raise self._rejected(response)
         assert last is not None

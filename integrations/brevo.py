@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
+from integrations.base import Window
 from integrations.base import header_bytes
 from integrations.base import secret_matches
 from integrations.errors import BadProviderResponse
@@ -34,13 +35,28 @@ UNSUB_ATTRIBUTE = "CRM_UNSUBSCRIBE_URL"
 PAGE = 1000
 
 
+def _contacts(method: str, path: str, body: Any) -> bool:
+    return path.strip("/").split("/")[0] == "contacts"
+
+
+def _other(method: str, path: str, body: Any) -> bool:
+    return not _contacts(method, path, body)
+
+
 class BrevoAdapter(ProviderAdapter):
     """Brevo API v3."""
 
     name = "brevo"
     DEFAULT_BASE_URL = "https://api.brevo.com/v3"
     BATCH_SIZE = 100
-    MIN_INTERVAL = 0.1  # 10 requests per second on /contacts
+    # developers.brevo.com/docs/api-limits, general tier (every plan): all endpoints under
+    # /v3/contacts 10 per second and 36,000 per hour, every other endpoint 100 per hour; a
+    # 429 beyond them carries x-sib-ratelimit-reset (developers.brevo.com/docs/limit-headers).
+    LIMITS = (
+        Window(10, 1.0, _contacts),
+        Window(36_000, 3600.0, _contacts),
+        Window(100, 3600.0, _other),
+    )
     EVENT_TYPES = {
         # pulled listings and the webhook registration use camelCase; deliveries of
         # marketing webhooks name their events in snake case (marketing-webhooks doc)

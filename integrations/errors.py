@@ -47,6 +47,14 @@ class RateLimited(ProviderUnavailable):
         self.retry_after = retry_after
 
 
+class Throttled(RateLimited):
+    """Not sent at all: the provider's published limit would be exceeded for ``retry_after`` s.
+
+    Raised instead of waiting when the caller set the adapter's ``patience`` lower than the
+    wait, so a sync can serve another provider (or another lane) in the meantime.
+    """
+
+
 class BadProviderResponse(ProviderUnavailable):
     """A 2xx whose body is not the JSON it should be (retried: it is usually transient)."""
 

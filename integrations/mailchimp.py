@@ -55,7 +55,11 @@ class MailchimpAdapter(ProviderAdapter):
     name = "mailchimp"
     DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
     BATCH_SIZE = 500
-    MAX_CONCURRENCY = 10  # "limit of 10 concurrent connections for your API key"
+    # No request quota is published, only concurrency: "limit of 10 concurrent connections
+    # for your API key" (mailchimp.com/developer/marketing/guides/run-async-requests-batch-
+    # endpoint/); beyond it a 429 TooManyRequests (mailchimp.com/developer/marketing/docs/
+    # errors/) without Retry-After or rate headers, so the exponential back-off applies.
+    MAX_CONCURRENCY = 10
     EVENT_TYPES = {
         "unsubscribed": EventType.UNSUBSCRIBED,
         "unsubscribe": EventType.UNSUBSCRIBED,

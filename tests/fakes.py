@@ -6,14 +6,20 @@ forgotten addresses; Brevo's batch only updates and DELETE drops the blocklist).
 is logged for contract checks. ``faults`` is a queue applied to the next requests: an int
 status, a (status, headers) pair, "timeout", "reset", "badjson" or "slow" (answers normally
 after ``stall`` seconds).
+
+``limits = True`` makes a fake enforce its provider's published rate limits and answer 429
+the way that provider documents (see ``_limited``); off by default so the suite stays fast.
+``clock`` is the time the limits are counted in (tests share a virtual one with the adapter).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ from typing import Any
 
 from flask import Flask
 from flask import Response
+from flask import g
 from flask import request
 from werkzeug.serving import make_server
 
@@ -44,6 +51,15 @@ class Fake:
     import_delay: float | None = 0.0
     #: seconds a "timeout" fault stalls (longer than the adapter's timeout)
     stall: float = 2.0
+    #: enforce the provider's published rate limits (see _limited)
+    limits: bool = False
+    clock: Callable[[], float] = time.monotonic
+    #: 429s answered because of ``limits``, by bucket
+    throttled: dict[str, int] = field(default_factory=dict)
+    #: fixed windows: bucket -> [window start, requests counted]
+    windows: dict[str, list[float]] = field(default_factory=dict)
+    inflight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def status(self, email: str) -> str | None:
         """The provider-side status of an address (None when absent)."""
@@ -71,22 +87,134 @@ def _fault(fake: Fake) -> Response | None:
     )
 
 
+# --- published rate limits ------------------------------------------------------------------
+
+
+def _count(fake: Fake, bucket: str, calls: int, seconds: float) -> tuple[bool, int, float]:
+    """Count a request in a fixed window; (allowed, remaining, seconds to the window's reset)."""
+    now = fake.clock()
+    window = fake.windows.get(bucket)
+    if window is None or now >= window[0] + seconds:
+        window = fake.windows[bucket] = [now, 0]
+    reset = window[0] + seconds - now
+    if window[1] >= calls:
+        fake.throttled[bucket] = fake.throttled.get(bucket, 0) + 1
+        return False, 0, reset
+    window[1] += 1
+    return True, int(calls - window[1]), reset
+
+
+def _mailerlite_limits(fake: Fake, body: Any) -> tuple[Response | None, dict[str, str]]:
+    # developers.mailerlite.com/getting-started, "Rate limits": 120 requests a minute; over
+    # it 429 {"message": "Too Many Attempts."} with X-RateLimit-Limit, X-RateLimit-Remaining
+    # and Retry-After. /api/batching, "Rate limits": a batch made only of POST api/subscribers
+    # is an import, 5 a minute, over it 429 {"message": "You're being rate limited on import
+    # creation."} - the page shows no headers, so none are sent.
+    ok, remaining, reset = _count(fake, "global", 120, 60.0)
+    headers = {"X-RateLimit-Limit": "120", "X-RateLimit-Remaining": str(remaining)}
+    if not ok:
+        headers["Retry-After"] = str(max(1, math.ceil(reset)))
+        return _ok({"message": "Too Many Attempts."}, 429), headers
+    items = body.get("requests") if request.path == "/api/batch" and body else None
+    upsert = ("POST", "api/subscribers")
+    if items and all((r.get("method"), r.get("path")) == upsert for r in items):
+        ok, _, _ = _count(fake, "import", 5, 60.0)
+        if not ok:
+            return _ok({"message": "You're being rate limited on import creation."}, 429), {}
+    return None, headers
+
+
+def _brevo_limits(fake: Fake) -> tuple[Response | None, dict[str, str]]:
+    # developers.brevo.com/docs/api-limits (general tier): /v3/contacts/* 10 per second and
+    # 36,000 per hour, all other endpoints 100 per hour. docs/limit-headers: responses carry
+    # x-sib-ratelimit-limit, -remaining and -reset (seconds); no Retry-After is documented.
+    # The 429 body's wording is not documented (UNVERIFIED); Brevo's errorModel shape is used.
+    if request.path.startswith("/v3/contacts"):
+        buckets = [("contacts-s", 10, 1.0), ("contacts-h", 36_000, 3600.0)]
+    else:
+        buckets = [("other-h", 100, 3600.0)]
+    headers: dict[str, str] = {}
+    for bucket, calls, seconds in buckets:
+        ok, remaining, reset = _count(fake, bucket, calls, seconds)
+        if not headers or not ok:
+            headers = {
+                "x-sib-ratelimit-limit": str(calls),
+                "x-sib-ratelimit-remaining": str(remaining),
+                "x-sib-ratelimit-reset": str(max(1, math.ceil(reset))),
+            }
+        if not ok:
+            body = {"code": "too_many_requests", "message": "Rate limit exceeded"}
+            return _ok(body, 429), headers
+    return None, headers
+
+
+def _mailchimp_limits(fake: Fake) -> Response | None:
+    # "limit of 10 concurrent connections for your API key" (mailchimp.com/developer/
+    # marketing/guides/run-async-requests-batch-endpoint/); over it 429 TooManyRequests
+    # (mailchimp.com/developer/marketing/docs/errors/) as problem+json, without Retry-After
+    # or rate-limit headers (none are documented).
+    if fake.inflight >= 10:
+        fake.throttled["connections"] = fake.throttled.get("connections", 0) + 1
+        return Response(
+            json.dumps(
+                {
+                    "type": "https://mailchimp.com/developer/marketing/docs/errors/",
+                    "title": "Too Many Requests",
+                    "status": 429,
+                    "detail": "You have exceeded the limit of 10 simultaneous connections.",
+                    "instance": "",
+                }
+            ),
+            429,
+            mimetype="application/problem+json",
+        )
+    fake.inflight += 1
+    g.counted = True
+    return None
+
+
+def _limited(fake: Fake, body: Any) -> Response | None:
+    """Apply the provider's published limits to this request; a 429 answer, or None."""
+    with fake.lock:
+        if fake.name == "mailchimp":
+            return _mailchimp_limits(fake)
+        answer, headers = (
+            _mailerlite_limits(fake, body) if fake.name == "mailerlite" else _brevo_limits(fake)
+        )
+    g.limit_headers = headers
+    return answer
+
+
 def _app(fake: Fake, routes: Any) -> Flask:
     app = Flask(f"fake-{fake.name}")
 
     @app.before_request
     def record_and_fault() -> Response | None:
         body = request.get_data()
+        parsed = json.loads(body) if request.is_json and body else None
         fake.log.append(
             {
                 "method": request.method,
                 "path": request.path,
                 "args": request.args.to_dict(),
                 "headers": dict(request.headers),
-                "json": json.loads(body) if request.is_json and body else None,
+                "json": parsed,
             }
         )
-        return _fault(fake)
+        # limits first: a stalled request ("slow") holds its Mailchimp connection meanwhile
+        answer = _limited(fake, parsed) if fake.limits else None
+        return answer if answer is not None else _fault(fake)
+
+    @app.after_request
+    def limit_headers(response: Response) -> Response:
+        response.headers.update(g.get("limit_headers") or {})
+        return response
+
+    @app.teardown_request
+    def release(_exc: BaseException | None) -> None:
+        if g.get("counted"):
+            with fake.lock:
+                fake.inflight -= 1
 
     routes(app, fake)
     return app

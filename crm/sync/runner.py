@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -45,10 +46,13 @@ from crm.sync.models import ProviderEvent
 from crm.sync.models import ProviderState
 from crm.sync.models import SyncRun
 from crm.sync.pending import PendingImports
+from integrations.base import MAX_RETRY_AFTER
 from integrations.base import ProviderAdapter
 from integrations.errors import IntegrationError
 from integrations.errors import OperationNotSupported
 from integrations.errors import ProviderRejected
+from integrations.errors import RateLimited
+from integrations.errors import Throttled
 from integrations.errors import redact
 from integrations.types import BatchResult
 from integrations.types import Contact
@@ -79,6 +83,8 @@ class ProviderReport:
     pushed: int = 0
     failed: int = 0
     pending: int = 0
+    #: left pending by a rate limit or the run's budget: not failed, sent by a later run
+    deferred: int = 0
     calls: int = 0
     #: operations the provider's API cannot do, handed to staff as dashboard tasks
     manual: int = 0
@@ -212,7 +218,13 @@ def _link(
 # --- push ---------------------------------------------------------------------------------------
 
 
-def _due(session: Session, provider: str, now: datetime) -> list[OutboxOp]:
+#: Operations the law cares about (unsubscribe and objection, erasure, restriction), in the
+#: order they go out: an erasure last, since an unsubscribe sent after it would re-create the
+#: address at MailerLite (its unsubscribe is an upsert with a status).
+LEGAL = (Op.UNSUBSCRIBE, Op.REMOVE, Op.ERASE)
+
+
+def _due(session: Session, provider: str, now: datetime, ops: tuple[str, ...]) -> list[OutboxOp]:
     return list(
         session.scalars(
             select(OutboxOp)
@@ -220,6 +232,7 @@ def _due(session: Session, provider: str, now: datetime) -> list[OutboxOp]:
                 OutboxOp.provider == provider,
                 OutboxOp.status == "pending",
                 OutboxOp.next_attempt_at <= now,
+                OutboxOp.op.in_([str(o) for o in ops]),
             )
             .order_by(OutboxOp.id)
         )
@@ -330,32 +343,109 @@ def _send(
     return result
 
 
-def push(
+def _rescheduled(op: OutboxOp, delay: float, now: datetime) -> None:
+    """A rate limit said "later": try again then, without counting a failed attempt."""
+    op.next_attempt_at = now + timedelta(seconds=max(delay, 1.0))
+
+
+@dataclass
+class Lane:
+    """One provider's queue in one phase of a run (its legal operations, or its upserts)."""
+
+    adapter: ProviderAdapter
+    report: ProviderReport
+    batches: deque[tuple[str, list[OutboxOp]]]
+    #: the adapter's clock: when the next batch may go, and when this lane must stop
+    ready_at: float = 0.0
+    deadline: float | None = None
+    #: 429s in a row from the provider
+    refusals: int = 0
+    #: the provider's asynchronous imports still running (Brevo): legal operations on their
+    #: addresses wait for them, upserts that start one record it (crm/sync/pending.py)
+    imports: PendingImports | None = None
+
+    def left(self) -> int:
+        """Operations not sent yet."""
+        return sum(len(batch) for _kind, batch in self.batches)
+
+
+def _legal_lane(
     session: Session,
     adapter: ProviderAdapter,
     report: ProviderReport,
-    progress: Callable[[str], None],
-) -> None:
-    """Deliver due outbox operations in provider-sized batches, committing after each batch.
+    now: datetime,
+    imports: PendingImports,
+) -> Lane:
+    """Due unsubscribes, removals and erasures, in the order of LEGAL, each in creation order.
 
-    Operations keep their order: runs of the same kind are batched, so an upsert is never
-    sent after a later unsubscribe of the same person. Operations on addresses the provider
-    is still importing asynchronously wait for the import (:mod:`crm.sync.pending`).
+    Operations on addresses the provider is still importing asynchronously wait for the import
+    (:mod:`crm.sync.pending`): sent first, they would be undone when the import lands.
     """
-    now = utcnow()
-    ops = _due(session, adapter.name, now)
+    rank = {kind: i for i, kind in enumerate(LEGAL)}
+    ops = sorted(_due(session, adapter.name, now, LEGAL), key=lambda op: (rank[op.op], op.id))
+    batches: deque[tuple[str, list[OutboxOp]]] = deque()
+    for kind, group in groupby(ops, key=lambda op: op.op):
+        group = imports.hold(list(group))
+        size = 1 if kind == Op.ERASE else adapter.BATCH_SIZE
+        batches.extend((kind, group[i : i + size]) for i in range(0, len(group), size))
+    return Lane(adapter, report, batches, imports=imports)
+
+
+def _upsert_lane(
+    session: Session,
+    adapter: ProviderAdapter,
+    report: ProviderReport,
+    now: datetime,
+    imports: PendingImports,
+) -> Lane:
+    """Due upserts of people still wanted; the others are cancelled, never sent."""
+    ops = _due(session, adapter.name, now, (Op.UPSERT,))
     wanted = _wanted_upserts(session, ops)
     for op in ops:
-        if op.op == Op.UPSERT and op.person_id not in wanted:
+        if op.person_id not in wanted:
             op.status, op.done_at, op.email = "cancelled", now, None
     session.commit()
     ops = [op for op in ops if op.status == "pending"]
-    imports = PendingImports(session, adapter)
-    for kind, group in groupby(ops, key=lambda op: op.op):
-        group = list(group) if kind == Op.UPSERT else imports.hold(list(group))
-        size = 1 if kind == Op.ERASE else adapter.BATCH_SIZE
-        for start in range(0, len(group), size):
-            batch = group[start : start + size]
+    size = adapter.BATCH_SIZE
+    batches = deque((str(Op.UPSERT), ops[i : i + size]) for i in range(0, len(ops), size))
+    return Lane(adapter, report, batches, imports=imports)
+
+
+def drive(
+    session: Session,
+    lanes: list[Lane],
+    progress: Callable[[str], None],
+    *,
+    budget: float | None,
+) -> set[str]:
+    """Send the lanes' batches, always the one whose provider can take it soonest.
+
+    A provider's published rate limit (the adapter paces itself: ``patience`` 0 makes it say
+    how long instead of sleeping) or a 429 pauses only that provider's lane, so one provider's
+    limits never hold up another's work. ``budget`` (seconds per lane, None for no limit) is
+    how long a lane may go on: what is left then stays pending for the next run, as does what
+    a provider refuses with 429 more often than the adapter's retries - rescheduled, not
+    counted as failed. Returns the providers that failed (down or refusing): the caller skips
+    them for the rest of the run.
+    """
+    down: set[str] = set()
+    for lane in lanes:
+        lane.adapter.patience = 0.0
+        lane.ready_at = lane.adapter.now()
+        lane.deadline = None if budget is None else lane.ready_at + budget
+    active = [lane for lane in lanes if lane.batches]
+    try:
+        while active:
+            lane = min(active, key=lambda ln: ln.ready_at - ln.adapter.now())
+            adapter, report = lane.adapter, lane.report
+            if lane.deadline is not None and max(lane.ready_at, adapter.now()) > lane.deadline:
+                report.deferred += lane.left()
+                progress(f"  {adapter.name}: {lane.left()} left for the next run (rate limit)")
+                active.remove(lane)
+                continue
+            adapter.wait(lane.ready_at - adapter.now())
+            kind, batch = lane.batches[0]
+            now = utcnow()
             try:
                 result = _send(session, adapter, kind, batch, now, report)
             except OperationNotSupported:
@@ -365,20 +455,87 @@ def push(
                     recipients.task_for_op(session, op, now)
                 report.manual += len(batch)
                 session.commit()
+                lane.batches.popleft()
+                if not lane.batches:
+                    active.remove(lane)
+                continue
+            except Throttled as err:  # nothing was sent: come back when the window allows
+                lane.ready_at = adapter.now() + (err.retry_after or 1.0)
+                continue
+            except RateLimited as err:  # the provider refused: its limit is spent for now
+                delay = err.retry_after or 1.0
+                lane.refusals += 1
+                if budget is None and lane.refusals <= adapter.max_retries:
+                    # a legal operation: wait and retry, backing off when no wait was named
+                    # (Mailchimp sends none); other lanes go on meanwhile
+                    backoff = 1.0 if err.retry_after else 2.0**lane.refusals
+                    lane.ready_at = adapter.now() + min(MAX_RETRY_AFTER, delay * backoff)
+                    continue
+                for op in batch:
+                    _rescheduled(op, delay, now)
+                session.commit()
+                report.deferred += lane.left()
+                progress(f"  {adapter.name}: rate limited, {lane.left()} left for the next run")
+                active.remove(lane)
                 continue
             except IntegrationError as err:
                 for op in batch:
                     _failed(op, str(err), now)
                 report.failed += len(batch)
                 session.commit()
-                if err.retryable:
-                    raise  # the provider is down or throttling: stop, try next run
+                lane.batches.popleft()
+                if err.retryable:  # the provider is down: stop, try next run
+                    report.error = report.error or str(err)
+                    progress(f"{adapter.name}: push FAILED: {err}")
+                    down.add(adapter.name)
+                    active.remove(lane)
+                elif not lane.batches:
+                    active.remove(lane)
                 continue
-            if result is not None:
-                imports.started(result.pending)
+            if result is not None and lane.imports is not None:
+                lane.imports.started(result.pending)
             session.commit()
+            lane.batches.popleft()
+            lane.refusals = 0
             progress(f"  {adapter.name}: {kind} {report.pushed} sent")
-    imports.tidy()
+            if not lane.batches:
+                active.remove(lane)
+    finally:
+        for lane in lanes:
+            lane.adapter.patience = None
+    return down
+
+
+def deliver(
+    session: Session,
+    active: list[ProviderAdapter],
+    reports: dict[str, ProviderReport],
+    progress: Callable[[str], None],
+    *,
+    budget: float | None = None,
+) -> None:
+    """Push due operations to every provider: first every provider's legal lane, then upserts.
+
+    Unsubscribes, objections, erasures and restrictions go out before any upsert at every
+    provider (ARCHITECTURE.md 7, "Outbox lanes"), so a backlog of upserts, a rate limit spent
+    on them or a failing upsert batch never delays them; the rate limit is spent on them
+    first. Upserts then get at most ``budget`` seconds per provider in this run.
+    """
+    now = utcnow()
+    for adapter in active:
+        progress(f"{adapter.name}: pushing")
+    imports = {a.name: PendingImports(session, a) for a in active}
+    lanes = [_legal_lane(session, a, reports[a.name], now, imports[a.name]) for a in active]
+    session.commit()
+    down = drive(session, lanes, progress, budget=None)
+    upserts = [
+        _upsert_lane(session, a, reports[a.name], now, imports[a.name])
+        for a in active
+        if a.name not in down
+    ]
+    drive(session, upserts, progress, budget=budget)
+    for pending in imports.values():
+        pending.tidy()
     session.commit()
 
 
@@ -425,22 +582,6 @@ def pull(
         progress(f"{adapter.name}: pull FAILED: {err}")
 
 
-def deliver(
-    session: Session,
-    adapter: ProviderAdapter,
-    report: ProviderReport,
-    progress: Callable[[str], None],
-) -> None:
-    """Push a provider's due outbox operations, recording a failure in the report."""
-    progress(f"{adapter.name}: pushing")
-    try:
-        push(session, adapter, report, progress)
-    except IntegrationError as err:
-        session.rollback()
-        report.error = report.error or str(err)
-        progress(f"{adapter.name}: push FAILED: {err}")
-
-
 def run_sync(
     session: Session,
     *,
@@ -467,8 +608,14 @@ def run_sync(
         for adapter in active:
             report.providers[adapter.name] = ProviderReport()
             pull(session, adapter, report.providers[adapter.name], progress)
+        deliver(
+            session,
+            active,
+            report.providers,
+            progress,
+            budget=float(current_app.config["SYNC_PUSH_SECONDS"]),
+        )
         for adapter in active:
-            deliver(session, adapter, report.providers[adapter.name], progress)
             report.providers[adapter.name].pending = _pending(session, adapter.name)
             report.providers[adapter.name].calls = adapter.calls
     finally:
@@ -500,6 +647,8 @@ def format_report(report: SyncReport) -> list[str]:
             f"{name}: pulled {r.pulled}, applied {r.applied}, pushed {r.pushed}, "
             f"failed {r.failed}, pending {r.pending}, calls {r.calls}"
         ) + (f", manual {r.manual}" if r.manual else "")
+        if r.deferred:
+            line += f", {r.deferred} left for the next run (rate limit)"
         lines.append(line + (f" - ERROR {r.error}" if r.error else ""))
     lines.append(f"{'OK' if report.ok else 'NOT DONE'} in {report.duration:.1f} s")
     return lines
