@@ -36,6 +36,7 @@ from crm.people.models import Person
 from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialConsent
+from crm.testimonials.models import content_hash
 
 
 def add_published_testimonials(count: int = 20) -> None:
@@ -46,13 +47,14 @@ def add_published_testimonials(count: int = 20) -> None:
         now = utcnow()
         for person in db.query(Person).order_by(Person.id).limit(count):
             t = Testimonial(
-                person_id=person.id,
+                person=person,
                 text=f"Tack för hjälpen, {person.id}! " * 5,
                 status=Status.PUBLISHED,
             )
             t.consents.append(
                 TestimonialConsent(
-                    content_hash="0" * 64,
+                    # the feed shows only content whose hash is the one consented to
+                    content_hash=content_hash(t),
                     consented_at=now,
                     channels=json.dumps(["website"]),
                     media_kinds=json.dumps(["text"]),

@@ -10,4 +10,5 @@ from crm.privacy import settings as privacy_settings  # noqa: F401
 from crm.security import ratelimit  # noqa: F401
 from crm.security import secrets_store  # noqa: F401
 from crm.sync import models as sync_models  # noqa: F401
+from crm.testimonials import feed as testimonial_feed  # noqa: F401 - bumps the feed generation
 from crm.testimonials import models as testimonial_models  # noqa: F401

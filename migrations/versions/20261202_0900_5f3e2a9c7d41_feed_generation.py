@@ -1,0 +1,35 @@
+"""The public feed's generation row: a per-process feed cache knows when to build anew.
+
+Revision ID: 5f3e2a9c7d41
+Revises: b94212db19aa
+Create Date: 2026-12-02 09:00:00.000000+00:00
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "5f3e2a9c7d41"
+down_revision = "b94212db19aa"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Apply this revision."""
+    table = op.create_table(
+        "feed_generation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("nonce", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_generation")),
+    )
+    op.bulk_insert(table, [{"id": 1, "generation": 1, "nonce": secrets.token_hex(8)}])
+
+
+def downgrade() -> None:
+    """Revert this revision."""
+    op.drop_table("feed_generation")
