@@ -49,6 +49,7 @@ def add_published_testimonials(count: int = 20) -> None:
             t = Testimonial(
                 person=person,
                 text=f"Tack för hjälpen, {person.id}! " * 5,
+                display_mode="first_name",
                 status=Status.PUBLISHED,
             )
             t.consents.append(
@@ -90,6 +91,7 @@ def main() -> None:
             warm_up(port, paths[0])  # GET: shows the button, changes nothing
             rows["unsubscribe POST"] = wrk(port, seconds, "/", tmp / "crm.lua")
             rows["feed (JSON)"] = wrk(port, seconds, "/embed/testimonials.json")
+            rows["feed (HTML)"] = wrk(port, seconds, "/embed/testimonials")
             rows["login page"] = wrk(port, seconds, "/auth/login")
         finally:
             proc.terminate()

@@ -35,6 +35,8 @@ from crm.web import public
 
 bp = Blueprint("testimonials_public", __name__)
 labels.register(bp)
+# the feed's plain GETs are answered from memory in front of Flask (see feed.FastPath)
+bp.record_once(lambda state: feed_cache.install(state.app))
 
 #: Caches may keep the feed but must ask again every time (cheap: an ETag answers 304), so a
 #: revocation disappears from every visitor's view at once, not after a cache period.
@@ -159,6 +161,9 @@ def _feed() -> feed_cache.Snapshot:
 def _cached(snapshot: feed_cache.Snapshot, variant: str, render: Any, mimetype: str) -> Any:
     """Answer with a body rendered once per feed generation (ETag and 304 as before)."""
     data, etag = snapshot.body(variant, render)
+    # tell the fast path which generation and body this answer is (it may replay it)
+    request.environ[feed_cache.ENVIRON_KEY] = snapshot.key
+    request.environ[feed_cache.ENVIRON_VARIANT] = variant
     response = current_app.response_class(data, mimetype=mimetype)
     response.set_etag(etag)
     return _conditional(response)
