@@ -285,7 +285,8 @@ class FastPath:
             held, self._held = self._held, []
         for connection in held:
             try:
-                connection.close()
+                # closed for real, never handed back: on PostgreSQL it was put in autocommit
+                connection.invalidate()
             except Exception:  # noqa: BLE001, S110 - closing a connection already gone
                 pass
         self._local = threading.local()
