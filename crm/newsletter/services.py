@@ -364,7 +364,8 @@ def confirm_payload(person: Person, lists: Sequence[MailingList]) -> dict[str, A
 def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | None) -> bool:
     """Activate the pending subscriptions a confirmation link names; idempotent.
 
-    Returns False when the person no longer exists (erased): the caller shows the same page.
+    Returns whether anything was activated (False too when the person no longer exists, or
+    is restricted): the caller shows the same page either way, and welcomes only then.
     """
     if not isinstance(payload, dict):
         return False
@@ -419,7 +420,7 @@ def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | No
             object_id=person.id,
             details={"lists": changed, "suppression_lifted": lifted},
         )
-    return True
+    return bool(changed)
 
 
 # --- unsubscribe ------------------------------------------------------------------------------
