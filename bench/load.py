@@ -1,4 +1,4 @@
-"""60-second load test under gunicorn: one-click unsubscribe, the public feed, the login page.
+"""60-second load test under gunicorn: one-click unsubscribe, the public feed (JSON, HTML), login.
 
 One gunicorn (``wsgi:app``, BENCH_WORKERS workers, sync) serves a database seeded with
 30,000 subscribers and 20 published testimonials; wrk (``-t2 -c16``) loads each route for
@@ -36,6 +36,7 @@ from crm.people.models import Person
 from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialConsent
+from crm.testimonials.models import content_hash
 
 
 def add_published_testimonials(count: int = 20) -> None:
@@ -46,13 +47,15 @@ def add_published_testimonials(count: int = 20) -> None:
         now = utcnow()
         for person in db.query(Person).order_by(Person.id).limit(count):
             t = Testimonial(
-                person_id=person.id,
+                person=person,
                 text=f"Tack för hjälpen, {person.id}! " * 5,
+                display_mode="first_name",
                 status=Status.PUBLISHED,
             )
             t.consents.append(
                 TestimonialConsent(
-                    content_hash="0" * 64,
+                    # the feed shows only content whose hash is the one consented to
+                    content_hash=content_hash(t),
                     consented_at=now,
                     channels=json.dumps(["website"]),
                     media_kinds=json.dumps(["text"]),
@@ -83,11 +86,13 @@ def main() -> None:
     with log.open("w") as stderr:
         proc, port = serve("wsgi:app", env, ROOT, stderr=stderr)
         try:
-            feed = requests.get(f"http://127.0.0.1:{port}/embed/testimonials.json", timeout=10)
+            # workers boot slowly on a busy machine: a generous first wait
+            feed = requests.get(f"http://127.0.0.1:{port}/embed/testimonials.json", timeout=60)
             assert feed.text.count("Tack f") == 5 * 20, "the feed should show 20 items"
             warm_up(port, paths[0])  # GET: shows the button, changes nothing
             rows["unsubscribe POST"] = wrk(port, seconds, "/", tmp / "crm.lua")
             rows["feed (JSON)"] = wrk(port, seconds, "/embed/testimonials.json")
+            rows["feed (HTML)"] = wrk(port, seconds, "/embed/testimonials")
             rows["login page"] = wrk(port, seconds, "/auth/login")
         finally:
             proc.terminate()

@@ -18,5 +18,6 @@ from crm.security import ratelimit  # noqa: F401
 from crm.security import secrets_store  # noqa: F401
 from crm.sync import models as sync_models  # noqa: F401
 from crm.sync import personal_data as sync_data  # noqa: F401
+from crm.testimonials import feed as testimonial_feed  # noqa: F401 - bumps the feed generation
 from crm.testimonials import models as testimonial_models  # noqa: F401
 from crm.testimonials import personal_data as testimonial_data  # noqa: F401

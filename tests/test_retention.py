@@ -81,7 +81,8 @@ def _alive(db, ids: dict[str, int]) -> set[str]:
 def test_marketing_contacts_and_inquiries(app, db):
     ids = _people(
         db,
-        left13=(13, "left"),
+        left40=(40, "left"),
+        left13=(13, "left"),  # past its 12 months, but the withdrawal is owed as proof (36)
         left11=(11, "left"),
         active20=(20, "active"),
         client40=(40, "client_left"),
@@ -98,14 +99,14 @@ def test_marketing_contacts_and_inquiries(app, db):
     with db() as s:
         report = retention.run(s, now=NOW)
         s.commit()
-    assert _alive(db, ids) == set(ids) - {"left13", "inquiry4"}
+    assert _alive(db, ids) == set(ids) - {"left40", "inquiry4"}
     assert report.deleted["consent_records"] == 1  # the client's, withdrawn 40 months ago
     with db() as s:
         details = [
             e.details
             for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "retention.delete"))
         ]
-    assert len(details) == 3 and all("example.se" not in d and "left13" not in d for d in details)
+    assert len(details) == 3 and all("example.se" not in d and "left40" not in d for d in details)
 
 
 def test_decisions_for_old_journals_and_profile_b_clients(app, db, auth_client):

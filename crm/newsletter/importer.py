@@ -32,8 +32,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import union
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -42,6 +44,7 @@ from crm.audit import Actor
 from crm.db import bulk_insert
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.newsletter import rules
 from crm.newsletter import services
 from crm.newsletter import suppression
 from crm.newsletter.models import ConsentRecord
@@ -49,7 +52,10 @@ from crm.newsletter.models import Method
 from crm.newsletter.models import Source
 from crm.newsletter.models import Status
 from crm.newsletter.models import Subscription
+from crm.people.models import ClientCard
+from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.people.models import Visit
 from crm.people.models import name_keys
 from crm.people.models import new_public_id
 
@@ -240,8 +246,31 @@ def run(
             select(Subscription.person_id, Subscription.list_id, Subscription.status)
         )
     }
+    # the facts the rules need, for everyone at once (crm/newsletter/rules.py decides)
+    held: dict[int, tuple[bool, bool]] = {
+        pid: (restricted, objected)
+        for pid, restricted, objected in session.execute(
+            select(
+                Person.id,
+                Person.restricted_at.is_not(None),
+                Person.marketing_objection_at.is_not(None),
+            ).where(
+                or_(Person.restricted_at.is_not(None), Person.marketing_objection_at.is_not(None))
+            )
+        )
+    }
+    clients = set(
+        session.scalars(
+            union(
+                select(ClientCard.person_id),
+                select(Visit.person_id),
+                select(JournalEntry.person_id),
+            )
+        )
+    )
     report = ImportReport()
     pending: list[tuple[_Row, int]] = []
+    activate: list[tuple[_Row, int]] = []
     seen: set[tuple[str, int]] = set()
     for item in parse(decode(data), default_method):
         report.rows += 1
@@ -258,20 +287,35 @@ def run(
             report.already += 1
             continue
         seen.add((item.email, list_id))
-        if email_hash(item.email) in suppressed:
-            report.skipped_suppressed += 1
-            continue
-        status = existing.get((people.get(item.email, -1), list_id))
-        if status in (Status.ACTIVE, Status.PENDING):
-            report.already += 1
-        elif status is not None:
-            report.skipped_unsubscribed += 1  # unsubscribed, bounced, complained: never revived
-        else:
+        person_id = people.get(item.email, -1)
+        restricted, objected = held.get(person_id, (False, False))
+        facts = rules.Facts(
+            suppressed=email_hash(item.email) in suppressed,
+            restricted=restricted,
+            objected=objected,
+            client=person_id in clients,
+            status=existing.get((person_id, list_id)),
+        )
+        decision = rules.decide(facts, item.method)
+        if decision.outcome == rules.Outcome.CREATE_ACTIVE:
             report.created += 1
             pending.append((item, list_id))
+        elif decision.outcome == rules.Outcome.ACTIVATE:
+            report.created += 1  # a sign-up left unconfirmed, now with the consent on file
+            activate.append((item, list_id))
+        elif decision.outcome == rules.Outcome.ALREADY:
+            report.already += 1
+        elif facts.suppressed:
+            report.skipped_suppressed += 1
+        elif facts.status in rules.ENDED:
+            report.skipped_unsubscribed += 1  # unsubscribed, bounced, complained: never revived
+        else:  # restricted, objected, soft opt-in for a stranger: say so on the row
+            report.errors.append(RowError(item.line, decision.reason or ""))
     if not dry_run:
         for start in range(0, len(pending), BATCH):
             _write(session, pending[start : start + BATCH], people, actor)
+        if activate:
+            _activate(session, activate, people, actor)
         audit.record(
             session,
             actor,
@@ -285,6 +329,40 @@ def run(
             },
         )
     return report
+
+
+def _activate(
+    session: Session, rows: list[tuple[_Row, int]], people: dict[str, int], actor: Actor
+) -> None:
+    """Activate pending subscriptions the file brings a staff-recorded consent for."""
+    now = utcnow()
+    for row, list_id in rows:
+        person = session.get(Person, people[row.email])
+        sub = session.scalar(
+            select(Subscription).where(
+                Subscription.person_id == person.id, Subscription.list_id == list_id
+            )
+        )
+        given = (
+            datetime.combine(row.consent_date, datetime.min.time(), tzinfo=UTC)
+            if row.consent_date
+            else now
+        )
+        sub.status, sub.confirmed_at = Status.ACTIVE, given
+        sub.legal_basis = "soft_opt_in" if row.method == Method.SOFT_OPT_IN else "consent"
+        session.add(
+            ConsentRecord(
+                person_id=person.id,
+                list_id=list_id,
+                action="grant",
+                method=row.method,
+                occurred_at=given,
+                staff_user_id=actor.user_id,
+                note=None if row.consent_date else UNDATED_NOTE,
+            )
+        )
+    session.flush()
+    outbox.enqueue_upserts(session, sorted({(people[row.email], row.email) for row, _ in rows}))
 
 
 _DRAW_PERSON_IDS = text(

@@ -181,12 +181,13 @@ def confirm(token: str) -> Any:
     if request.method == "GET" or not form.validate_on_submit():
         return render_template("public/confirm.html", form=form)
     db = get_session()
-    services.confirm(db, payload, request.remote_addr, request.user_agent.string)
+    activated = services.confirm(db, payload, request.remote_addr, request.user_agent.string)
     db.commit()
     person = services.person_by_public_id(
         db, payload.get("p") if isinstance(payload, dict) else None
     )
-    if person is not None and person.email:
+    # no welcome for a repeated click, nor for a person whose processing is restricted
+    if activated and person is not None and person.email:
         try:
             mails.send_welcome(person)
         except mail.MailError:

@@ -37,6 +37,7 @@ from crm.db import Base
 from crm.db import insert_ignoring_duplicates
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.newsletter import rules
 from crm.newsletter import suppression
 from crm.newsletter.models import MANUAL_METHODS
 from crm.newsletter.models import ConsentRecord
@@ -176,34 +177,41 @@ def find_person(session: Session, email: str) -> Person | None:
     return session.scalar(select(Person).where(Person.email == suppression.normalise(email)))
 
 
-def _find_or_create_person(session: Session, email: str, name: str) -> Person:
-    person = find_person(session, email)
-    if person is None:
-        person = Person(
-            email=suppression.normalise(email),
-            name=(name or "").strip()[:200] or suppression.normalise(email),
-        )
-        session.add(person)
-        session.flush()
-    elif name and person.name == person.email:
-        person.name = name.strip()[:200]
+def _create_person(session: Session, email: str, name: str) -> Person:
+    """Add a person for a new address (named by the address when no name is given)."""
+    person = Person(email=email, name=(name or "").strip()[:200] or email)
+    session.add(person)
+    session.flush()
     return person
 
 
-def _subscription(
-    session: Session, person: Person, mlist: MailingList, source: str
-) -> tuple[Subscription, bool]:
-    sub = session.scalar(
-        select(Subscription).where(
-            Subscription.person_id == person.id, Subscription.list_id == mlist.id
+def facts(session: Session, person: Person | None, email: str, list_id: int) -> rules.Facts:
+    """Gather what :func:`crm.newsletter.rules.decide` looks at, for one address and list."""
+    suppressed = suppression.is_suppressed(session, email)
+    if person is None or person.id is None:
+        return rules.Facts(suppressed=suppressed)
+    status = session.scalar(
+        select(Subscription.status).where(
+            Subscription.person_id == person.id, Subscription.list_id == list_id
         )
     )
-    if sub is not None:
-        return sub, False
-    sub = Subscription(person_id=person.id, list_id=mlist.id, source=source)
-    session.add(sub)
-    session.flush()
-    return sub, True
+    latest = session.execute(
+        select(ConsentRecord.action, ConsentRecord.method)
+        .where(ConsentRecord.person_id == person.id, ConsentRecord.list_id == list_id)
+        .order_by(ConsentRecord.id.desc())
+        .limit(1)
+    ).first()
+    return rules.Facts(
+        suppressed=suppressed,
+        restricted=person.restricted_at is not None,
+        objected=person.marketing_objection_at is not None,
+        client=not is_newsletter_only(session, person),
+        status=status,
+        # a public sign-up's grant is the newest record: it awaits its confirmation click
+        signup_awaiting=latest is not None
+        and latest.action == "grant"
+        and latest.method == Method.WEB_FORM,
+    )
 
 
 def _record(
@@ -301,15 +309,30 @@ def signup(session: Session, req: Signup) -> SignupResult:
     lists = _lists_for(session, req.list_ids)
     ratelimit.hit(session, ratelimit.bucket("signup-ip", req.ip or "-"))
     ratelimit.hit(session, ratelimit.bucket("signup-email", email))
-    person = _find_or_create_person(session, email, req.name)
+    # An existing person is never changed by an anonymous form: not the name, not a
+    # withdrawal, not a suppression (finding 10). Only the confirmation click counts.
+    person = find_person(session, email) or _create_person(session, email, req.name)
     result = SignupResult(person)
     for mlist in lists:
-        sub, _ = _subscription(session, person, mlist, req.source)
-        if sub.status == Status.ACTIVE:
-            continue  # already confirmed; say nothing different (no enumeration)
-        sub.status = Status.PENDING
-        sub.source = req.source
-        sub.created_at = utcnow()
+        decision = rules.decide(
+            facts(session, person, email, mlist.id), Method.WEB_FORM, public=True
+        )
+        if not decision.allowed:
+            continue  # already on the list, or restricted: say nothing different (no enumeration)
+        sub = session.scalar(
+            select(Subscription).where(
+                Subscription.person_id == person.id, Subscription.list_id == mlist.id
+            )
+        )
+        if sub is None:
+            session.add(
+                Subscription(
+                    person_id=person.id, list_id=mlist.id, source=req.source, status=Status.PENDING
+                )
+            )
+        elif sub.status == Status.PENDING:
+            sub.created_at = utcnow()  # a new link: the wait before the purge starts again
+        # a subscription the person left stays as it is: the grant below awaits the click
         _record(
             session,
             person,
@@ -340,7 +363,8 @@ def confirm_payload(person: Person, lists: Sequence[MailingList]) -> dict[str, A
 def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | None) -> bool:
     """Activate the pending subscriptions a confirmation link names; idempotent.
 
-    Returns False when the person no longer exists (erased): the caller shows the same page.
+    Returns whether anything was activated (False too when the person no longer exists, or
+    is restricted): the caller shows the same page either way, and welcomes only then.
     """
     if not isinstance(payload, dict):
         return False
@@ -354,8 +378,13 @@ def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | No
                 Subscription.person_id == person.id, Subscription.list_id == list_id
             )
         )
-        if sub is None or sub.status != Status.PENDING:
+        if sub is None:
             continue
+        decision = rules.decide(
+            facts(session, person, person.email, sub.list_id), Method.DOUBLE_OPT_IN
+        )
+        if decision.outcome != rules.Outcome.ACTIVATE:
+            continue  # already active, restricted (Art. 18), or no sign-up awaits this click
         grant = session.scalar(
             select(ConsentRecord)
             .where(
@@ -390,7 +419,7 @@ def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | No
             object_id=person.id,
             details={"lists": changed, "suppression_lifted": lifted},
         )
-    return True
+    return bool(changed)
 
 
 # --- unsubscribe ------------------------------------------------------------------------------
@@ -555,37 +584,25 @@ def add_manual(
         raise NewsletterError(N_("Enter a valid email address."))
     if method not in {m.value for m in MANUAL_METHODS}:
         raise NewsletterError(N_("Say how consent was obtained."))
-    if suppression.is_suppressed(session, email):
-        raise NewsletterError(
-            N_(
-                "This address has unsubscribed or objected. Only the person "
-                "can subscribe again, through the sign-up form."
-            )
-        )
     mlist = session.get(MailingList, list_id)
     if mlist is None:
         raise NewsletterError(N_("Choose a list to subscribe to."))
-    person = _find_or_create_person(session, email, name)
-    if person.restricted_at is not None or person.marketing_objection_at is not None:
-        raise NewsletterError(N_("This person has restricted processing or objected to marketing."))
-    if method == Method.SOFT_OPT_IN and is_newsletter_only(session, person):
-        # marknadsföringslagen 19 §: only an address got from a customer in a sale
-        raise NewsletterError(
-            N_(
-                "Soft opt-in is only for existing clients: give the person a client card "
-                "or a visit first, or record how they consented."
-            )
+    person = find_person(session, email)
+    decision = rules.decide(facts(session, person, email, mlist.id), method)
+    if not decision.allowed:
+        raise NewsletterError(decision.reason or rules.ALREADY)
+    if person is None:
+        person = _create_person(session, email, name)
+    elif name and person.name == person.email:
+        person.name = name.strip()[:200]  # the owner typed the name the import lacked
+    sub = session.scalar(
+        select(Subscription).where(
+            Subscription.person_id == person.id, Subscription.list_id == mlist.id
         )
-    sub, _ = _subscription(session, person, mlist, Source.MANUAL)
-    if sub.status == Status.ACTIVE:
-        raise NewsletterError(N_("This person is already on the list."))
-    if sub.status in (Status.UNSUBSCRIBED, Status.COMPLAINED, Status.BOUNCED):
-        raise NewsletterError(
-            N_(
-                "This address has unsubscribed or objected. Only the person "
-                "can subscribe again, through the sign-up form."
-            )
-        )
+    )
+    if sub is None:
+        sub = Subscription(person_id=person.id, list_id=mlist.id, source=Source.MANUAL)
+        session.add(sub)
     sub.status, sub.source, sub.confirmed_at = Status.ACTIVE, Source.MANUAL, utcnow()
     sub.legal_basis = "soft_opt_in" if method == Method.SOFT_OPT_IN else "consent"
     _record(
@@ -900,8 +917,10 @@ def purge_unconfirmed(
 ) -> int:
     """Delete sign-ups left unconfirmed 7 days after their link expired; returns how many.
 
-    A person known only through such sign-ups is deleted with them (consent records go with
-    the person); anyone with anything else on file keeps their person row.
+    A person known only through such sign-ups is deleted with them (their unconfirmed grants
+    go with the person); anyone with anything else on file keeps their person row, and so
+    does anyone with a confirmation or a withdrawal on record: that proof is owed for the
+    consent-record period, which the retention rule for consent records enforces.
     """
     now = now or utcnow()
     days = current_app.config["CONFIRM_LINK_DAYS"] + 7
@@ -922,7 +941,17 @@ def purge_unconfirmed(
     for person_id in people:
         person = session.get(Person, person_id)
         remaining = session.scalar(select(func.count()).where(Subscription.person_id == person_id))
-        if person is not None and not remaining and only_newsletter_records(session, person):
+        proof = session.scalar(
+            select(ConsentRecord.id)
+            .where(ConsentRecord.person_id == person_id, ConsentRecord.action != "grant")
+            .limit(1)
+        )
+        if (
+            person is not None
+            and not remaining
+            and proof is None
+            and only_newsletter_records(session, person)
+        ):
             session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person_id))
             session.delete(person)
     if stale:

@@ -6,6 +6,7 @@ Every change is audited with the names of the fields that changed, never their v
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -140,8 +141,27 @@ def create_person(session: Session, data: PersonData, actor: Actor) -> Person:
     return person
 
 
+#: Called in the caller's transaction after a person's details changed, with the names of the
+#: fields that changed. Why: other features show a person's data elsewhere (a testimonial
+#: shows the name) and must react to a rectification - people/ imports no feature, so they
+#: register here (``on_person_changed``) instead of being called by name.
+PersonChangedHook = Callable[[Session, Person, list[str], Actor], None]
+_changed_hooks: list[PersonChangedHook] = []
+
+
+def on_person_changed(hook: PersonChangedHook) -> PersonChangedHook:
+    """Register ``hook`` to run after every change of a person's details (idempotent)."""
+    if hook not in _changed_hooks:
+        _changed_hooks.append(hook)
+    return hook
+
+
 def update_person(session: Session, person: Person, data: PersonData, actor: Actor) -> list[str]:
-    """Rectify a person's details; returns the changed field names."""
+    """Rectify a person's details; returns the changed field names.
+
+    The registered hooks run in the same transaction, so a rename takes the person's
+    published testimonials out of every feed in the commit that renames them.
+    """
     _refuse_if_restricted(person)
     changed = _apply(session, person, data)
     if changed:
@@ -154,6 +174,8 @@ def update_person(session: Session, person: Person, data: PersonData, actor: Act
             object_id=person.id,
             details={"fields": changed},
         )
+        for hook in _changed_hooks:
+            hook(session, person, changed, actor)
     return changed
 
 

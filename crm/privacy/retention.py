@@ -91,11 +91,25 @@ def _last_activity(person_id_col) -> object:  # noqa: ANN001 - a SQL column
     return func.coalesce(newest_sub, Person.created_at)
 
 
-def marketing_contacts(session: Session, now: datetime, months: int) -> list[int]:
-    """People known only from a newsletter they left, silent for ``months``."""
+def marketing_contacts(
+    session: Session, now: datetime, months: int, proof_months: int = 0
+) -> list[int]:
+    """People known only from a newsletter they left, silent for ``months``.
+
+    Not while their consent records are still owed as proof (``proof_months`` after the
+    withdrawal, the consent-record period): deleting the person would delete the records
+    with it, and a withdrawal must stay provable for that long (GDPR Art. 7(1), 5(2)).
+    """
     cutoff = add_months(now, -months)
+    proof_cutoff = add_months(now, -proof_months)
     stmt = select(Person.id).where(
         *_no_other_data(now),
+        ~exists().where(
+            and_(ConsentRecord.person_id == Person.id, ConsentRecord.occurred_at >= proof_cutoff)
+        ),
+        ~exists().where(
+            and_(Subscription.person_id == Person.id, Subscription.unsubscribed_at >= proof_cutoff)
+        ),
         exists().where(Subscription.person_id == Person.id),
         ~exists().where(
             and_(
@@ -250,7 +264,12 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
     people_rules: list[tuple[str, Callable[[], list[int]]]] = [
         (
             "marketing_contacts",
-            lambda: marketing_contacts(session, now, row.retention_months("marketing_contacts")),
+            lambda: marketing_contacts(
+                session,
+                now,
+                row.retention_months("marketing_contacts"),
+                row.retention_months("consent_records"),
+            ),
         ),
         ("inquiries", lambda: inquiries(session, now, row.retention_months("inquiries"))),
     ]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask import has_app_context
 from flask import render_template
 from flask_babel import gettext as _
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from crm import mail
 from crm.security import tokens
@@ -41,3 +44,33 @@ def send_confirmation(t: Testimonial, channels: list[str]) -> None:
         "testimonials/mail/confirmed.txt", t=t, channels=channels, url=revoke_url(t)
     )
     mail.send(mail.build(t.person.email, _("Thank you: your consent is recorded"), text))
+
+
+_AFTER_COMMIT = "crm.testimonials.consent_mails"
+
+
+def send_request_after_commit(session: Session, t: Testimonial, content_hash: str) -> None:
+    """Ask the client for consent once the session's transaction has committed.
+
+    Why after: a change made elsewhere (a rename on the person's card) asks anew from inside
+    a service; a mail sent before the commit would point at a request that a rollback undoes.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append((t, content_hash))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_queued(session: Session) -> None:
+    queued = session.info.pop(_AFTER_COMMIT, None)
+    if not queued or not has_app_context():
+        return
+    for t, content_hash in queued:
+        try:
+            send_request(t, content_hash)
+        except mail.MailError:
+            # no address in the log; the owner sees the request and can send it again
+            current_app.logger.exception("consent request mail failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_queued(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from datetime import datetime
@@ -97,12 +98,53 @@ class Testimonial(Base):
         return [m for m in self.media if m.deleted_at is None]
 
     @property
-    def active_consent(self) -> TestimonialConsent | None:
-        """The consent in force: given, neither voided by an edit nor revoked."""
+    def given_consent(self) -> TestimonialConsent | None:
+        """The newest consent given and neither voided nor revoked, whatever it covered."""
         for consent in reversed(self.consents):
             if consent.consented_at and not consent.voided_at and not consent.revoked_at:
                 return consent
         return None
+
+    @property
+    def active_consent(self) -> TestimonialConsent | None:
+        """The consent in force: given, not voided or revoked, and for exactly this content.
+
+        Why the hash: a change made anywhere (a rename on the person's card, an erasure's
+        anonymisation, a file gone) changes what would be shown; a consent covers only the
+        content the client saw, so every use that asks here stops at once, even before the
+        change's own path has voided the consent.
+        """
+        consent = self.given_consent
+        if consent is not None and consent.content_hash == content_hash(self):
+            return consent
+        return None
+
+
+def display_name(person: Person, mode: str) -> str:
+    """Return the name exactly as it will be published ("" for anonymous)."""
+    parts = person.name.split()
+    if mode == DisplayMode.FULL_NAME:
+        return person.name
+    if mode == DisplayMode.FIRST_NAME:
+        return parts[0] if parts else ""
+    if mode == DisplayMode.INITIALS:
+        return " ".join(f"{p[0]}." for p in parts if p)
+    return ""
+
+
+def content_hash(t: Testimonial) -> str:
+    """Hash what would be shown: text, the name as shown, and the media.
+
+    The one definition, used when the client is asked, when they consent, and by every
+    reader of a consent (the feed, manual publications): the feed shows a testimonial only
+    while this equals the hash the client consented to.
+    """
+    payload = {
+        "text": t.text,
+        "name": display_name(t.person, t.display_mode),
+        "media": sorted(m.sha256 for m in t.live_media),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 class TestimonialMedia(Base):
@@ -191,3 +233,21 @@ class Publication(Base):
             "channel in ('website', 'social', 'newsletter', 'print')", name="known_channel"
         ),
     )
+
+
+class FeedGeneration(Base):
+    """One row: the generation of the public feed, bumped with every change that affects it.
+
+    Why: the feed is served from a per-process cache (crm/testimonials/feed.py); each request
+    reads this row (one primary-key read) and renders anew only when it changed. The bump is
+    written in the same transaction as the change, so the first request after a withdrawal's
+    commit already sees a new generation. ``nonce`` is random per bump, so a database restored
+    from a backup (generation numbers going back and then forking) never matches a cache
+    built from a different history.
+    """
+
+    __tablename__ = "feed_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    nonce: Mapped[str] = mapped_column(String(32), default="")

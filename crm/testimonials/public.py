@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint
 from flask import abort
 from flask import current_app
 from flask import g
-from flask import jsonify
 from flask import render_template
 from flask import request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
@@ -19,6 +20,7 @@ from crm.audit import Actor
 from crm.db import get_session
 from crm.newsletter.public import bad_token_response
 from crm.security import tokens
+from crm.testimonials import feed as feed_cache
 from crm.testimonials import labels
 from crm.testimonials import mails
 from crm.testimonials import services
@@ -33,6 +35,8 @@ from crm.web import public
 
 bp = Blueprint("testimonials_public", __name__)
 labels.register(bp)
+# the feed's plain GETs are answered from memory in front of Flask (see feed.FastPath)
+bp.record_once(lambda state: feed_cache.install(state.app))
 
 #: Caches may keep the feed but must ask again every time (cheap: an ETag answers 304), so a
 #: revocation disappears from every visitor's view at once, not after a cache period.
@@ -150,47 +154,77 @@ def _allow_framing() -> None:
     g.frame_ancestors = current_app.config["EMBED_FRAME_ANCESTORS"]
 
 
+def _feed() -> feed_cache.Snapshot:
+    return feed_cache.snapshot(get_session(), services.feed)
+
+
+def _cached(snapshot: feed_cache.Snapshot, variant: str, render: Any, mimetype: str) -> Any:
+    """Answer with a body rendered once per feed generation (ETag and 304 as before)."""
+    data, etag = snapshot.body(variant, render)
+    # tell the fast path which generation and body this answer is (it may replay it)
+    request.environ[feed_cache.ENVIRON_KEY] = snapshot.key
+    request.environ[feed_cache.ENVIRON_VARIANT] = variant
+    response = current_app.response_class(data, mimetype=mimetype)
+    response.set_etag(etag)
+    return _conditional(response)
+
+
 @bp.route("/embed/testimonials")
 @public
 def embed() -> Any:
     """An HTML fragment for the practice's website: only what clients consented to."""
     _allow_framing()
-    response = current_app.make_response(
-        render_template("testimonials/public/embed.html", items=services.feed(get_session()))
-    )
-    return _conditional(response)
+
+    def render(items: tuple[feed_cache.Item, ...]) -> bytes:
+        return render_template("testimonials/public/embed.html", items=items).encode()
+
+    # the page names its language, so each language has its own body
+    return _cached(_feed(), f"html:{get_locale()}", render, "text/html")
+
+
+def _json(items: tuple[feed_cache.Item, ...]) -> bytes:
+    """The same feed as JSON (no language in it: one body for everyone)."""
+    return json.dumps(
+        {
+            "testimonials": [
+                {
+                    "id": item.id,
+                    "text": item.text,
+                    "name": item.name or None,
+                    "media": [
+                        {
+                            "kind": m.kind,
+                            "mime": m.mime,
+                            "url": absolute_url(
+                                "testimonials_public.embed_media", name=m.stored_name
+                            ),
+                        }
+                        for m in item.media
+                    ],
+                }
+                for item in items
+            ]
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 @bp.route("/embed/testimonials.json")
 @public
 def embed_json() -> Any:
     """The same feed as JSON for a website to render itself."""
-    items = [
-        {
-            "id": item.id,
-            "text": item.text,
-            "name": item.name or None,
-            "media": [
-                {
-                    "kind": m.kind,
-                    "mime": m.mime,
-                    "url": absolute_url("testimonials_public.embed_media", name=m.stored_name),
-                }
-                for m in item.media
-            ],
-        }
-        for item in services.feed(get_session())
-    ]
-    response = jsonify(testimonials=items)
+    response = _cached(_feed(), "json", _json, "application/json")
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return _conditional(response)
+    return response
 
 
 @bp.route("/embed/media/<name>")
 @public
 def embed_media(name: str) -> Any:
     """A file in the public feed, served only while consent for it is in force."""
-    item = services.media_for_feed(get_session(), name)
+    if name not in _feed().media_names:
+        abort(404)
+    item = services.media_by_name(get_session(), name)
     if item is None:
         abort(404)
     return _conditional(media_response(item, attachment=False))

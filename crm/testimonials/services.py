@@ -8,7 +8,6 @@ turns every manual publication into a removal task.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,7 +26,10 @@ from crm import audit
 from crm.audit import Actor
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.people import services as people
 from crm.people.models import Person
+from crm.testimonials import feed as feed_cache  # noqa: F401 - its listeners bump the feed
+from crm.testimonials import mails
 from crm.testimonials import media as media_store
 from crm.testimonials.models import CHANNELS
 from crm.testimonials.models import MEDIA_KINDS
@@ -37,34 +39,14 @@ from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialConsent
 from crm.testimonials.models import TestimonialMedia
+from crm.testimonials.models import content_hash
+from crm.testimonials.models import display_name
 
 ANONYMOUS = N_("A client")
 
 
 class TestimonialError(ValueError):
     """An operation was refused; the message is an English msgid for the user."""
-
-
-def display_name(person: Person, mode: str) -> str:
-    """Return the name exactly as it will be published ("" for anonymous)."""
-    parts = person.name.split()
-    if mode == DisplayMode.FULL_NAME:
-        return person.name
-    if mode == DisplayMode.FIRST_NAME:
-        return parts[0] if parts else ""
-    if mode == DisplayMode.INITIALS:
-        return " ".join(f"{p[0]}." for p in parts if p)
-    return ""
-
-
-def content_hash(t: Testimonial) -> str:
-    """Hash what the client is asked to approve: text, the name as shown, and the media."""
-    payload = {
-        "text": t.text,
-        "name": display_name(t.person, t.display_mode),
-        "media": sorted(m.sha256 for m in t.live_media),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def get(session: Session, testimonial_id: int) -> Testimonial | None:
@@ -117,9 +99,13 @@ def create(
 
 def _void_consent(session: Session, t: Testimonial, actor: Actor, reason: str) -> None:
     """The content changed: any consent no longer covers it, so it leaves the feed now."""
-    consent = t.active_consent
-    if consent is not None:
-        consent.voided_at = utcnow()
+    voided = False
+    for consent in t.consents:
+        # every consent still standing, including one whose hash already differs (a rename)
+        if consent.consented_at and not consent.voided_at and not consent.revoked_at:
+            consent.voided_at = utcnow()
+            voided = True
+    if voided:
         audit.record(
             session,
             actor,
@@ -129,7 +115,7 @@ def _void_consent(session: Session, t: Testimonial, actor: Actor, reason: str) -
             details={"reason": reason},
         )
     if t.status in (Status.APPROVED, Status.PUBLISHED, Status.AWAITING_CONSENT):
-        t.status = Status.AWAITING_CONSENT if consent or t.consents else Status.DRAFT
+        t.status = Status.AWAITING_CONSENT if voided or t.consents else Status.DRAFT
     _close_automatic_publications(t)
 
 
@@ -214,6 +200,30 @@ def request_consent(session: Session, t: Testimonial, actor: Actor) -> Testimoni
         session, actor, "testimonial.consent_request", object_type="testimonial", object_id=t.id
     )
     return request
+
+
+@people.on_person_changed
+def _person_changed(session: Session, person: Person, fields: list[str], actor: Actor) -> None:
+    """A rectified name changes what a testimonial shows: void and ask anew, as an edit does.
+
+    Only where the name as shown really changed (the content hash differs from the one the
+    client saw); an anonymous testimonial is untouched. Registered with people/ (which imports
+    no feature); the new consent request is mailed once the rename is committed.
+    """
+    if "name" not in fields:
+        return
+    stmt = select(Testimonial).where(
+        Testimonial.person_id == person.id,
+        Testimonial.status.in_([Status.APPROVED, Status.PUBLISHED, Status.AWAITING_CONSENT]),
+    )
+    for t in session.scalars(stmt):
+        latest = t.consents[-1] if t.consents else None
+        if latest is None or latest.content_hash == content_hash(t):
+            continue
+        _void_consent(session, t, actor, "person_renamed")
+        if t.status == Status.AWAITING_CONSENT and person.email and person.restricted_at is None:
+            row = request_consent(session, t, actor)
+            mails.send_request_after_commit(session, t, row.content_hash)
 
 
 @dataclass
@@ -502,17 +512,12 @@ def list_all(session: Session, status: str = "") -> list[Testimonial]:
     return list(session.scalars(stmt))
 
 
-def media_for_feed(session: Session, stored_name: str) -> TestimonialMedia | None:
-    """Return a media item only if the public feed may show it right now."""
+def media_by_name(session: Session, stored_name: str) -> TestimonialMedia | None:
+    """Return a file that still exists, by its stored name (the feed decides if it is shown)."""
     item = session.scalar(
         select(TestimonialMedia).where(TestimonialMedia.stored_name == stored_name)
     )
-    if item is None or item.deleted_at is not None:
-        return None
-    for feed_item in feed(session):
-        if any(m.id == item.id for m in feed_item.media):
-            return item
-    return None
+    return None if item is None or item.deleted_at is not None else item
 
 
 def people_choices(session: Session) -> Iterable[tuple[int, str]]:
