@@ -408,7 +408,10 @@ def test_sigkill_mid_run_loses_nothing_and_a_second_run_exits_at_once(app, db, f
     _ready(app)
     _import(app, tmp_path, [f"k{i}@example.se" for i in range(120)])
     for fake in fakes.values():
-        fake.stall = 1.0  # the first run must still be pushing when the second one starts
+        # The first run must still be pushing when the second one starts: on a loaded two-core
+        # machine a second `crm sync` took 9 s to start, so each request stalls 5 s (a run of
+        # about eight requests lasts far longer; it is killed as soon as the second has exited).
+        fake.stall = 5.0
         fake.faults = ["slow"] * 200
     env = _subprocess_env(app, tmp_path)
     first = _start(env)
