@@ -408,16 +408,18 @@ def test_sigkill_mid_run_loses_nothing_and_a_second_run_exits_at_once(app, db, f
     _ready(app)
     _import(app, tmp_path, [f"k{i}@example.se" for i in range(120)])
     for fake in fakes.values():
-        # The first run must still be pushing when the second one starts: on a loaded two-core
-        # machine a second `crm sync` took 9 s to start, so each request stalls 5 s (a run of
-        # about eight requests lasts far longer; it is killed as soon as the second has exited).
-        fake.stall = 5.0
+        fake.stall = 1.0
         fake.faults = ["slow"] * 200
     env = _subprocess_env(app, tmp_path)
     first = _start(env)
     for line in first.stderr:  # wait until it is pushing
         if "pushing" in line:
             break
+    # The first run must still be pushing when the second one starts: on a loaded two-core
+    # machine a second `crm sync` took 9 s to start, after eight 1 s stalls had ended the first.
+    # From here on each request stalls 5 s; the first run is killed once the second has exited.
+    for fake in fakes.values():
+        fake.stall = 5.0
     second = _start(env)
     out, err = second.communicate(timeout=30)
     assert second.returncode == 75 and "Another sync is running" in err
