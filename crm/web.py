@@ -28,6 +28,7 @@ from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from crm import controllers
 from crm import db
 from crm import formkit
 from crm.audit import Actor
@@ -69,6 +70,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(lambda: {"languages": app.config["LANGUAGES"]})
+    # mails and documents name the controller they speak for (seed 000)
+    app.jinja_env.globals["controller_name"] = controllers.name_for
 
 
 def _refuse_foreign_host() -> None:

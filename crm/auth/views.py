@@ -48,16 +48,18 @@ def mfa_required(db: Any) -> bool:
     """MFA is on unless turned off for development - and always for profile A practices.
 
     HSLF-FS 2016:40 3 kap. 15 § requires strong authentication for patient data, so a
-    licensed practice cannot switch it off. Read by table name: auth imports no feature.
+    licensed practice cannot switch it off. Any profile A controller of the installation
+    makes it mandatory for every account (they share the login). Read by table name: auth
+    imports no feature.
     """
     if current_app.config["REQUIRE_MFA"]:
         return True
     try:
-        profile = db.execute(text("SELECT profile FROM practice_settings WHERE id = 1")).scalar()
+        licensed = db.execute(text("SELECT 1 FROM controller WHERE profile = 'A' LIMIT 1")).first()
     except SQLAlchemyError:
         db.rollback()
         return True  # cannot tell: be strict
-    return profile == "A"
+    return licensed is not None
 
 
 def _safe_next(target: str | None) -> str:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
 
 from crm import audit
+from crm import controllers
 from crm import outbox
 from crm.audit import Actor
 from crm.db import Base
@@ -183,6 +184,8 @@ def _find_or_create_person(session: Session, email: str, name: str) -> Person:
         person = Person(
             email=suppression.normalise(email),
             name=(name or "").strip()[:200] or suppression.normalise(email),
+            # seed 000: a subscriber is the newsletter's controller's
+            controller_id=controllers.newsletter_id(session.connection()),
         )
         session.add(person)
         session.flush()
@@ -496,10 +499,12 @@ def unsubscribe(
     changed = connection.execute(target, {"leaving_person_id": person.id, "now": now}).all()
     left = sorted(row.list_id for row in changed)
     if left:
+        controller_id = controllers.newsletter_id(connection)
         connection.execute(
             _INSERT_CONSENT,
             [
                 {
+                    "controller_id": controller_id,
                     "person_id": person.id,
                     "list_id": list_id,
                     "purpose": "newsletter",
