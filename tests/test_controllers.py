@@ -181,6 +181,17 @@ def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     assert client.get(f"/people/{other}").status_code == 404
     assert client.get(f"/people/{mine}").status_code == 200
     assert client.get(f"/people/{other}/edit").status_code == 404
+    # nor on the request page's or the person page's pickers
+    assert "Vera Verkstan" not in client.get("/privacy/requests").get_data(as_text=True)
+    assert "Vera Verkstan" not in client.get(f"/people/{mine}").get_data(as_text=True)
+    refused = post_form(
+        client,
+        "/privacy/requests",
+        {"person_id": other, "kind": "access", "channel": "email", "received_on": "2026-01-01"},
+    )
+    assert refused.status_code != 302
+    with db() as s:
+        assert s.execute(text("SELECT count(*) FROM data_request")).scalar() == 0
 
 
 def test_finding_14_1_upgrade_keeps_every_row_and_makes_the_controller_from_the_settings(

@@ -82,7 +82,9 @@ def index() -> Any:
     """Requests (open first, by due date) and a form to register a new one."""
     db = get_session()
     form = forms.NewRequestForm()
-    form.person_id.choices = [SelectChoice(pid, label) for pid, label in people_choices(db)]
+    form.person_id.choices = [
+        SelectChoice(pid, label) for pid, label in people_choices(db, _limit())
+    ]
     mandates = representatives.all_mandates(db, _limit())
     form.representation_id.choices = [SelectChoice(0, _("The person themselves"))] + [
         SelectChoice(m.id, _mandate_label(m)) for m in mandates

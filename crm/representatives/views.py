@@ -51,12 +51,12 @@ def _helpers() -> dict[str, Any]:
 
     def related(person_id: int) -> dict[str, Any]:
         db = get_session()
-        candidates = db.execute(
-            select(Person.id, Person.name)
-            .where(Person.id != person_id, Person.archived_at.is_(None))
-            .order_by(Person.name)
-            .limit(2000)
-        ).all()
+        stmt = select(Person.id, Person.name).where(
+            Person.id != person_id, Person.archived_at.is_(None)
+        )
+        if _limit() is not None:
+            stmt = stmt.where(Person.controller_id == _limit())
+        candidates = db.execute(stmt.order_by(Person.name).limit(2000)).all()
         return {
             "links": services.for_client(db, person_id),
             "represents": services.represented_by(db, person_id),

@@ -486,12 +486,10 @@ def media_for_feed(session: Session, stored_name: str) -> TestimonialMedia | Non
     return None
 
 
-def people_choices(session: Session) -> Iterable[tuple[int, str]]:
-    """People to pick from when creating a testimonial."""
-    rows = session.execute(
-        select(Person.id, Person.name, Person.email)
-        .where(Person.archived_at.is_(None))
-        .order_by(Person.name)
-        .limit(2000)
-    )
+def people_choices(session: Session, controller_id: int | None = None) -> Iterable[tuple[int, str]]:
+    """People to pick from (only one controller's, for an account limited to it)."""
+    stmt = select(Person.id, Person.name, Person.email).where(Person.archived_at.is_(None))
+    if controller_id is not None:
+        stmt = stmt.where(Person.controller_id == controller_id)
+    rows = session.execute(stmt.order_by(Person.name).limit(2000))
     return [(pid, f"{name} ({email})" if email else name) for pid, name, email in rows]
