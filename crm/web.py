@@ -219,6 +219,15 @@ def current_actor() -> Actor:
     return Actor("public", None, request.remote_addr)
 
 
+def controller_limit() -> int | None:
+    """The controller the logged-in account is limited to (seed 000); None: every controller.
+
+    Every owner page that reads people passes it to its service's query, so a limited account
+    never sees another controller's people, wherever it looks.
+    """
+    return getattr(current_user, "controller_id", None)
+
+
 def owner_required(view: F) -> F:
     """Allow only logged-in owners (after ``login_required``)."""
 

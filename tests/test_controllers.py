@@ -192,6 +192,20 @@ def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     assert refused.status_code != 302
     with db() as s:
         assert s.execute(text("SELECT count(*) FROM data_request")).scalar() == 0
+        from crm.testimonials import services as testimonials
+
+        hidden = testimonials.create(s, s.get(Person, other), "Tack, Vera", "full_name", ACTOR)
+        shown = testimonials.create(s, s.get(Person, mine), "Tack, Rolf", "full_name", ACTOR)
+        s.commit()
+        hidden_id, shown_id = hidden.id, shown.id
+    # the testimonials and the newsletter pages follow the same limit
+    listing = client.get("/testimonials/").get_data(as_text=True)
+    assert "Tack, Rolf" in listing and "Tack, Vera" not in listing
+    assert client.get(f"/testimonials/{hidden_id}").status_code == 404
+    assert client.get(f"/testimonials/{shown_id}").status_code == 200
+    assert "Vera Verkstan" not in client.get("/testimonials/new").get_data(as_text=True)
+    assert client.get(f"/newsletter/people/{other}").status_code == 404
+    assert client.get(f"/newsletter/people/{mine}").status_code == 200
 
 
 def test_finding_14_1_upgrade_keeps_every_row_and_makes_the_controller_from_the_settings(

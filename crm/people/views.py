@@ -13,7 +13,6 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from crm import audit
 from crm import controllers
@@ -22,14 +21,10 @@ from crm.people import forms
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.web import controller_limit
 from crm.web import current_actor
 
 bp = Blueprint("people", __name__, url_prefix="/people")
-
-
-def controller_limit() -> int | None:
-    """The controller the logged-in account is limited to (None: every controller)."""
-    return getattr(current_user, "controller_id", None)
 
 
 def get_person_or_404(person_id: int) -> Person:

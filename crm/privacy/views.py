@@ -19,7 +19,6 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from wtforms.fields import SelectChoice
 
 from crm import audit
@@ -48,6 +47,7 @@ from crm.representatives.views import mandate_kind
 from crm.security import tokens
 from crm.testimonials.services import people_choices
 from crm.web import absolute_url
+from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import owner_required
 
@@ -56,13 +56,13 @@ bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
 def _request_or_404(request_id: int) -> DataRequest:
     row = get_session().get(DataRequest, request_id)
-    if row is None or (_limit() is not None and row.controller_id != _limit()):
+    if row is None or (controller_limit() is not None and row.controller_id != controller_limit()):
         abort(404)
     return row
 
 
 def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, _limit())
+    person = people.get_person(get_session(), person_id, controller_limit())
     if person is None:
         abort(404)
     return person
@@ -83,15 +83,15 @@ def index() -> Any:
     db = get_session()
     form = forms.NewRequestForm()
     form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in people_choices(db, _limit())
+        SelectChoice(pid, label) for pid, label in people_choices(db, controller_limit())
     ]
-    mandates = representatives.all_mandates(db, _limit())
+    mandates = representatives.all_mandates(db, controller_limit())
     form.representation_id.choices = [SelectChoice(0, _("The person themselves"))] + [
         SelectChoice(m.id, _mandate_label(m)) for m in mandates
     ]
     if form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
-        person = people.get_person(db, form.person_id.data, _limit())
+        person = people.get_person(db, form.person_id.data, controller_limit())
         if person is None:
             abort(404)
         try:
@@ -116,16 +116,11 @@ def index() -> Any:
     return render_template(
         "privacy/index.html",
         form=form,
-        open_rows=requests.open_requests(db, _limit()),
-        rows=requests.all_requests(db, controller_id=_limit()),
+        open_rows=requests.open_requests(db, controller_limit()),
+        rows=requests.all_requests(db, controller_id=controller_limit()),
         now=utcnow(),
         has_mandates=bool(mandates),
     )
-
-
-def _limit() -> int | None:
-    """The controller the logged-in account is limited to (None: every controller)."""
-    return getattr(current_user, "controller_id", None)
 
 
 def _mandate_label(m: Representation) -> str:

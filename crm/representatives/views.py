@@ -12,7 +12,6 @@ from flask import redirect
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
 from crm.db import get_session
@@ -22,17 +21,14 @@ from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
 from crm.representatives.models import Representation
+from crm.web import controller_limit
 from crm.web import current_actor
 
 bp = Blueprint("representatives", __name__, url_prefix="/people")
 
 
-def _limit() -> int | None:
-    return getattr(current_user, "controller_id", None)
-
-
 def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, _limit())
+    person = people.get_person(get_session(), person_id, controller_limit())
     if person is None:
         abort(404)
     return person
@@ -54,8 +50,8 @@ def _helpers() -> dict[str, Any]:
         stmt = select(Person.id, Person.name).where(
             Person.id != person_id, Person.archived_at.is_(None)
         )
-        if _limit() is not None:
-            stmt = stmt.where(Person.controller_id == _limit())
+        if controller_limit() is not None:
+            stmt = stmt.where(Person.controller_id == controller_limit())
         candidates = db.execute(stmt.order_by(Person.name).limit(2000)).all()
         return {
             "links": services.for_client(db, person_id),

@@ -461,13 +461,19 @@ def feed(session: Session) -> list[FeedItem]:
     return items
 
 
-def list_all(session: Session, status: str = "") -> list[Testimonial]:
-    """All testimonials for the owner, newest first."""
+def list_all(
+    session: Session, status: str = "", controller_id: int | None = None
+) -> list[Testimonial]:
+    """All testimonials (of one controller's people, for a limited account), newest first."""
     stmt = (
         select(Testimonial)
         .options(selectinload(Testimonial.person))
         .order_by(Testimonial.created_at.desc())
     )
+    if controller_id is not None:
+        stmt = stmt.join(Person, Person.id == Testimonial.person_id).where(
+            Person.controller_id == controller_id
+        )
     if status in set(Status):
         stmt = stmt.where(Testimonial.status == status)
     return list(session.scalars(stmt))
