@@ -156,6 +156,41 @@ def test_finding_14_1_policy_record_export_and_mails_name_the_right_controller(
     assert "Kbt i Romme" in mail and "Kbt-verkstan" not in mail
 
 
+def test_finding_14_1_the_owner_limits_a_staff_account_to_one_controller(
+    app, auth_client, db, make_user, owner
+):
+    from crm.auth.models import User
+
+    staff = make_user("romme@example.se", role="staff")
+    users = auth_client.get("/auth/users").get_data(as_text=True)
+    assert 'name="controller_id"' not in users  # one controller: nothing to limit to
+    _first, romme = _two_controllers(db)
+    users = auth_client.get("/auth/users").get_data(as_text=True)
+    assert f'id="controller-{staff.id}"' in users
+    post_form(
+        auth_client,
+        f"/auth/users/{staff.id}/controller",
+        {"controller_id": romme},
+        page="/auth/users",
+    )
+    refused = post_form(
+        auth_client,
+        f"/auth/users/{owner.id}/controller",
+        {"controller_id": romme},
+        page="/auth/users",
+        follow_redirects=True,
+    )
+    assert "personal först" in refused.get_data(as_text=True)
+    with db() as s:
+        assert s.get(User, staff.id).controller_id == romme
+        assert s.get(User, owner.id).controller_id is None
+    post_form(
+        auth_client, f"/auth/users/{staff.id}/controller", {"controller_id": ""}, page="/auth/users"
+    )
+    with db() as s:
+        assert s.get(User, staff.id).controller_id is None
+
+
 def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     app, client, db, make_user
 ):
@@ -164,9 +199,9 @@ def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     other = _person(db, "Vera Verkstan", "vera@example.se", first)
     staff = make_user("romme@example.se", role="staff")
     with db() as s:
-        from crm.auth.models import User
+        from crm.auth import services as auth
 
-        s.get(User, staff.id).controller_id = romme
+        auth.set_controller(s, s.get(auth.User, staff.id), romme, ACTOR)
         s.commit()
         # the service itself filters: no view needed to see it
         found, total = people.search_people(s, "", controller_id=romme)

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm import audit
+from crm import controllers
 from crm.auth import forms
 from crm.auth import mfa
 from crm.auth import services
@@ -341,10 +342,40 @@ def _get_user_or_404(user_id: int) -> User:
 @owner_required
 def users() -> Any:
     """List the practice's accounts."""
-    rows = get_session().scalars(select(User).order_by(User.name)).all()
+    db = get_session()
+    rows = db.scalars(select(User).order_by(User.name)).all()
+    every = controllers.all_controllers(db)
     return render_template(
-        "auth/users.html", users=rows, invite=forms.InviteForm(), button=forms.ButtonForm()
+        "auth/users.html",
+        users=rows,
+        invite=forms.InviteForm(),
+        button=forms.ButtonForm(),
+        # with one controller there is nothing to limit to: no column (seed 000)
+        controllers=every if len(every) > 1 else None,
     )
+
+
+@bp.route("/users/<int:user_id>/controller", methods=["POST"])
+@owner_required
+def change_controller(user_id: int) -> Any:
+    """Limit a staff account to one controller's people, or lift the limit."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    value = request.form.get("controller_id", "")
+    if value and not value.isdigit():
+        abort(400)
+    db = get_session()
+    try:
+        services.set_controller(
+            db, _get_user_or_404(user_id), int(value) if value else None, current_actor()
+        )
+    except services.AccountError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Saved."), "success")
+    return redirect(url_for("auth.users"))
 
 
 @bp.route("/users/invite", methods=["POST"])
