@@ -215,3 +215,17 @@ def name_for(person: Any = None, *, newsletter: bool = False) -> str:
         row = get(session, getattr(person, "controller_id", None))
     fallback = current_app.config["PRACTICE_NAME"]
     return row.display_name(fallback) if row is not None else fallback
+
+
+def newsletter_policy_args() -> dict[str, int]:
+    """``url_for`` arguments for the policy the sign-up links to (a template global).
+
+    With several controllers the newsletter's own policy (``?controller=``); with one, the
+    plain policy, as before.
+    """
+    from crm.db import get_session
+
+    session = get_session()
+    if count(session) < 2:
+        return {}
+    return {"controller": newsletter_id(session.connection())}

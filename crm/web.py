@@ -72,6 +72,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"languages": app.config["LANGUAGES"]})
     # mails and documents name the controller they speak for (seed 000)
     app.jinja_env.globals["controller_name"] = controllers.name_for
+    app.jinja_env.globals["newsletter_policy_args"] = controllers.newsletter_policy_args
 
 
 def _refuse_foreign_host() -> None:

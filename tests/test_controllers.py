@@ -115,6 +115,9 @@ def test_finding_14_1_subscribers_belong_to_the_newsletter_controller(app, clien
         controllers.first(s).runs_newsletter = False
         s.get(controllers.Controller, romme).runs_newsletter = True
         s.commit()
+    signup_page = client.get("/subscribe").get_data(as_text=True)
+    assert f"/integritetspolicy?controller={romme}" in signup_page
+    assert "nyhetsbrev från Kbt i Romme" in signup_page  # the Art. 7 consent text
     _signup(client, "nyhet@example.se")
     mail = inbox.last("nyhet@example.se").get_content()
     assert "Kbt i Romme" in mail and "Kbt-verkstan" not in mail

@@ -127,7 +127,11 @@ def current_consent_text(session: Session) -> ConsentText:
         .limit(1)
     )
     if row is None:
-        text = DEFAULT_CONSENT_TEXT.format(practice=current_app.config["PRACTICE_NAME"])
+        # seed 000: the consent is given to the controller that runs the newsletter
+        runs = controllers.get(session, controllers.newsletter_id(session.connection()))
+        text = DEFAULT_CONSENT_TEXT.format(
+            practice=runs.display_name(current_app.config["PRACTICE_NAME"])
+        )
         row = ConsentText(purpose="newsletter", version=1, text=text, text_hash=text_hash(text))
         session.add(row)
         session.flush()
