@@ -619,6 +619,9 @@ def test_finding_14_3_the_export_includes_the_links_both_ways(app, db):
     with db() as s:
         mine, _ = export.collect(s, s.get(Person, client_id))
         theirs, _ = export.collect(s, s.get(Person, rep_id))
+        archive = zipfile.ZipFile(io.BytesIO(export.build(s, s.get(Person, client_id))))
+    summary = archive.read("sammanfattning.html").decode()
+    assert "Företräds av Gun Guardian (vårdnadshavare" in summary
     (link,) = mine["representatives"]
     assert (link["role"], link["other"], link["kind"]) == (
         "represented_by",
