@@ -65,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.people import views as people_views
     from crm.privacy import public as privacy_public
     from crm.privacy import views as privacy_views
+    from crm.representatives import views as representatives_views
     from crm.sync import views as sync_views
     from crm.testimonials import public as testimonials_public
     from crm.testimonials import views as testimonials_views
@@ -79,3 +80,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync_views.bp)
     app.register_blueprint(privacy_views.bp)
     app.register_blueprint(privacy_public.bp)
+    app.register_blueprint(representatives_views.bp)

@@ -35,6 +35,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.routing import Map
 
+from crm import controllers
 from crm import db
 from crm import formkit
 from crm.audit import Actor
@@ -166,6 +167,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(lambda: {"languages": app.config["LANGUAGES"]})
+    # mails and documents name the controller they speak for (seed 000)
+    app.jinja_env.globals["controller_name"] = controllers.name_for
+    app.jinja_env.globals["newsletter_policy_args"] = controllers.newsletter_policy_args
 
 
 def _refuse_foreign_host() -> None:
@@ -332,6 +336,15 @@ def current_actor() -> Actor:
     if current_user.is_authenticated:
         return Actor("user", current_user.id, request.remote_addr)
     return Actor("public", None, request.remote_addr)
+
+
+def controller_limit() -> int | None:
+    """The controller the logged-in account is limited to (seed 000); None: every controller.
+
+    Every owner page that reads people passes it to its service's query, so a limited account
+    never sees another controller's people, wherever it looks.
+    """
+    return getattr(current_user, "controller_id", None)
 
 
 def owner_required(view: F) -> F:

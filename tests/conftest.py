@@ -189,9 +189,25 @@ def app(database_url: str, smtp_server: Inbox, tmp_path: Any) -> Iterator[Flask]
     SMTP_PORT["port"] = smtp_server.port
     application = create_app(test_config(database_url))
     application.instance_path = str(tmp_path / "instance")
+    _record_full_personnummer(application)
     yield application
     application.extensions["crm.db"]["engine"].dispose()
     wipe(database_url)
+
+
+def _record_full_personnummer(application: Flask) -> None:
+    """Most tests type full personnummer; a new controller records only the birth date.
+
+    The minimisation itself is tested in tests/test_controllers.py, which sets it back.
+    """
+    from crm import controllers
+    from crm.db import get_session
+
+    with application.app_context():
+        session = get_session()
+        first = controllers.first(session)
+        first.id_number_mode, first.id_number_reason = "full", "Patientjournal"
+        session.commit()
 
 
 @pytest.fixture

@@ -163,9 +163,9 @@ def test_finding_4_rows_of_the_first_revision_survive_and_an_erased_max_id_is_no
         conn.execute(text("DELETE FROM person WHERE id = :i"), {"i": newest})
         new_id = conn.execute(
             text(
-                "INSERT INTO person (name, public_id, email, created_at, updated_at) "
-                f"VALUES ('Ny', 'new-public-id-000000', 'ny@example.se', {stamp}, {stamp}) "
-                "RETURNING id"
+                "INSERT INTO person (name, public_id, email, created_at, updated_at, "
+                "controller_id) VALUES ('Ny', 'new-public-id-000000', 'ny@example.se', "
+                f"{stamp}, {stamp}, 1) RETURNING id"
             )
         ).scalar_one()
         if conn.dialect.name == "sqlite":

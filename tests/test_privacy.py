@@ -256,7 +256,8 @@ def test_settings_feed_the_policy_and_the_record(app, auth_client, client):
     assert "120 månader efter den senaste journalanteckningen" in policy
     assert "Integritetsskyddsmyndigheten" in policy
     record = auth_client.get("/privacy/record").get_data(as_text=True)
-    assert record.count('class="card activity"') == 5
+    # client care, representatives (issue 14), newsletter, testimonials, bookkeeping, requests
+    assert record.count('class="card activity"') == 6
     csv_text = auth_client.get("/privacy/record.csv").get_data(as_text=True)
     assert "Terapi Anna AB" in csv_text and "Nyhetsbrev" in csv_text or "Newsletter" in csv_text
 

@@ -96,6 +96,16 @@ def sample_person(s: Session) -> int:
             note=f"Faktura till {NAME}",
         )
     )
+    from crm.representatives import services as representatives
+
+    guardian = people.create_person(s, people.PersonData(name="Gun Guardian"), actor)
+    representatives.add(
+        s,
+        person,
+        guardian,
+        representatives.MandateData("guardian", date(2020, 1, 1), None, "FB 6 kap. 11 §"),
+        actor,
+    )
     s.add(ProviderLink(person_id=person.id, provider="mailchimp", status="active"))
     # a recipient without an adapter, told of a restriction and ticked off
     s.add(

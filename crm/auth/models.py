@@ -49,6 +49,10 @@ class User(Base):
     #: the last TOTP time step accepted, so a code cannot be used twice
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
     locale: Mapped[str] = mapped_column(String(8), default="sv")
+    #: limits the account to one controller's people (seed 000); None: every controller
+    controller_id: Mapped[int | None] = mapped_column(
+        ForeignKey("controller.id", ondelete="SET NULL")
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -26,6 +26,7 @@ from crm.auth.models import Role
 from crm.auth.models import SetupToken
 from crm.auth.models import User
 from crm.auth.models import UserSession
+from crm.controllers import Controller
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.security import emails
@@ -177,6 +178,8 @@ def set_role(session: Session, user: User, role: Role, actor: Actor) -> None:
     if user.role == Role.OWNER and role != Role.OWNER and not owners_left(session, user):
         raise AccountError(N_("The last owner cannot be demoted."))
     user.role = role
+    if role == Role.OWNER:
+        user.controller_id = None  # an owner sees every controller
     audit.record(
         session,
         actor,
@@ -184,6 +187,27 @@ def set_role(session: Session, user: User, role: Role, actor: Actor) -> None:
         object_type="user",
         object_id=user.id,
         details={"role": str(role)},
+    )
+
+
+def set_controller(session: Session, user: User, controller_id: int | None, actor: Actor) -> None:
+    """Limit an account to one controller's people (seed 000), or lift the limit (None).
+
+    An owner manages the whole installation, so only staff accounts can be limited.
+    """
+    if controller_id is not None:
+        if session.get(Controller, controller_id) is None:
+            raise AccountError(N_("Choose the controller."))
+        if user.role == Role.OWNER:
+            raise AccountError(N_("An owner sees every controller; make the account staff first."))
+    user.controller_id = controller_id
+    audit.record(
+        session,
+        actor,
+        "user.controller",
+        object_type="user",
+        object_id=user.id,
+        details={"controller": controller_id},
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm import audit
+from crm import controllers
 from crm.auth import forms
 from crm.auth import mfa
 from crm.auth import services
@@ -35,6 +36,7 @@ from crm.config import is_https
 from crm.db import get_session
 from crm.security import passwords
 from crm.web import current_actor
+from crm.web import form_int
 from crm.web import owner_required
 from crm.web import public
 from crm.web import safe_redirect_target
@@ -49,16 +51,18 @@ def mfa_required(db: Any) -> bool:
     """MFA is on unless turned off for development - and always for profile A practices.
 
     HSLF-FS 2016:40 3 kap. 15 § requires strong authentication for patient data, so a
-    licensed practice cannot switch it off. Read by table name: auth imports no feature.
+    licensed practice cannot switch it off. Any profile A controller of the installation
+    makes it mandatory for every account (they share the login). Read by table name: auth
+    imports no feature.
     """
     if current_app.config["REQUIRE_MFA"]:
         return True
     try:
-        profile = db.execute(text("SELECT profile FROM practice_settings WHERE id = 1")).scalar()
+        licensed = db.execute(text("SELECT 1 FROM controller WHERE profile = 'A' LIMIT 1")).first()
     except SQLAlchemyError:
         db.rollback()
         return True  # cannot tell: be strict
-    return profile == "A"
+    return licensed is not None
 
 
 def _safe_next(target: str | None) -> str:
@@ -420,10 +424,36 @@ def _get_user_or_404(user_id: int) -> User:
 @owner_required
 def users() -> Any:
     """List the practice's accounts."""
-    rows = get_session().scalars(select(User).order_by(User.name)).all()
+    db = get_session()
+    rows = db.scalars(select(User).order_by(User.name)).all()
+    every = controllers.all_controllers(db)
     return render_template(
-        "auth/users.html", users=rows, invite=forms.InviteForm(), button=forms.ButtonForm()
+        "auth/users.html",
+        users=rows,
+        invite=forms.InviteForm(),
+        button=forms.ButtonForm(),
+        # with one controller there is nothing to limit to: no column (seed 000)
+        controllers=every if len(every) > 1 else None,
     )
+
+
+@bp.route("/users/<int:user_id>/controller", methods=["POST"])
+@owner_required
+def change_controller(user_id: int) -> Any:
+    """Limit a staff account to one controller's people, or lift the limit."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    controller_id = form_int(request.form, "controller_id")  # empty: no limit
+    db = get_session()
+    try:
+        services.set_controller(db, _get_user_or_404(user_id), controller_id, current_actor())
+    except services.AccountError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Saved."), "success")
+    return redirect(url_for("auth.users"))
 
 
 @bp.route("/users/invite", methods=["POST"])

@@ -39,6 +39,7 @@ from sqlalchemy import union
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import controllers
 from crm import outbox
 from crm.audit import Actor
 from crm.db import bulk_insert
@@ -405,6 +406,9 @@ def _write(
     row; the new ids are read back with one query per batch.
     """
     now = utcnow()
+    conn = session.connection()
+    # seed 000: subscribers belong to the controller that runs the brand's newsletter
+    controller_id = controllers.newsletter_id(conn)
     new_people = {}
     for row, _ in batch:
         if row.email not in people and row.email not in new_people:
@@ -418,8 +422,8 @@ def _write(
                 "email": row.email,
                 "created_at": now,
                 "updated_at": now,
+                "controller_id": controller_id,
             }
-    conn = session.connection()
     if new_people:
         people.update(_insert_people(conn, list(new_people.values())))
     subs, records = [], []
@@ -444,6 +448,7 @@ def _write(
         records.append(
             {
                 "person_id": people[row.email],
+                "controller_id": controller_id,
                 "list_id": list_id,
                 "purpose": "newsletter",
                 "action": "grant",

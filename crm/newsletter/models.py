@@ -13,10 +13,12 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from crm import controllers
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
@@ -146,6 +148,10 @@ class ConsentRecord(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     list_id: Mapped[int | None] = mapped_column(ForeignKey("mailing_list.id", ondelete="SET NULL"))
     purpose: Mapped[str] = mapped_column(String(32), default="newsletter")
+    #: the controller the consent was given to: the one that runs the newsletter (seed 000)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
     #: "grant", "confirm" or "withdraw"
     action: Mapped[str] = mapped_column(String(16))
     method: Mapped[str] = mapped_column(String(24))
@@ -169,6 +175,11 @@ class ConsentRecord(Base):
     __table_args__ = (
         CheckConstraint("action in ('grant', 'confirm', 'withdraw')", name="known_action"),
     )
+
+
+@event.listens_for(ConsentRecord, "before_insert")
+def _default_controller(_mapper: object, connection: object, target: ConsentRecord) -> None:
+    controllers.fill_controller_id(connection, target, newsletter=True)  # type: ignore[arg-type]
 
 
 class Suppression(Base):

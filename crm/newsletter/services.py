@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
 
 from crm import audit
+from crm import controllers
 from crm import outbox
 from crm.audit import Actor
 from crm.db import Base
@@ -126,7 +127,11 @@ def current_consent_text(session: Session) -> ConsentText:
         .limit(1)
     )
     if row is None:
-        text = DEFAULT_CONSENT_TEXT.format(practice=current_app.config["PRACTICE_NAME"])
+        # seed 000: the consent is given to the controller that runs the newsletter
+        runs = controllers.get(session, controllers.newsletter_id(session.connection()))
+        text = DEFAULT_CONSENT_TEXT.format(
+            practice=runs.display_name(current_app.config["PRACTICE_NAME"])
+        )
         row = ConsentText(purpose="newsletter", version=1, text=text, text_hash=text_hash(text))
         session.add(row)
         session.flush()
@@ -179,7 +184,12 @@ def find_person(session: Session, email: str) -> Person | None:
 
 def _create_person(session: Session, email: str, name: str) -> Person:
     """Add a person for a new address (named by the address when no name is given)."""
-    person = Person(email=email, name=(name or "").strip()[:200] or email)
+    person = Person(
+        email=email,
+        name=(name or "").strip()[:200] or email,
+        # seed 000: a subscriber is the newsletter's controller's
+        controller_id=controllers.newsletter_id(session.connection()),
+    )
     session.add(person)
     session.flush()
     return person
@@ -524,10 +534,12 @@ def unsubscribe(
     changed = connection.execute(target, {"leaving_person_id": person.id, "now": now}).all()
     left = sorted(row.list_id for row in changed)
     if left:
+        controller_id = controllers.newsletter_id(connection)
         connection.execute(
             _INSERT_CONSENT,
             [
                 {
+                    "controller_id": controller_id,
                     "person_id": person.id,
                     "list_id": list_id,
                     "purpose": "newsletter",

@@ -34,8 +34,9 @@ from crm.newsletter import services
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
 from crm.newsletter.models import Status
-from crm.people.models import Person
+from crm.people import services as people
 from crm.security.crypto import keyring
+from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import parse_int
 
@@ -98,7 +99,7 @@ def index() -> Any:
 def subscriber(person_id: int) -> Any:
     """One subscriber: lists and the full consent timeline."""
     db = get_session()
-    person = db.get(Person, person_id)
+    person = people.get_person(db, person_id, controller_limit())
     if person is None:
         abort(404)
     subs = services.subject_data(db, person)["subscriptions"]
@@ -118,7 +119,7 @@ def unsubscribe(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    person = db.get(Person, person_id)
+    person = people.get_person(db, person_id, controller_limit())
     if person is None:
         abort(404)
     services.unsubscribe(db, person, Method.STAFF_ON_BEHALF, current_actor())

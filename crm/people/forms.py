@@ -29,6 +29,18 @@ class PersonForm(FlaskForm):
         render_kw={"autocomplete": "off", "placeholder": "YYMMDD-NNNN"},
     )
     remove_personnummer = BooleanField(_l("Remove the stored personnummer"))
+    #: the controller that met the person; shown only when the installation has several
+    controller_id = SelectField(_l("Controller"), coerce=int, validate_choice=True)
+    #: what the controller records of identity numbers (set by apply_id_number_mode)
+    id_number_mode = "full"
+
+    def apply_id_number_mode(self, mode: str) -> None:
+        """Ask only for what the controller records (dataskyddslagen 3 kap. 10 §)."""
+        self.id_number_mode = str(mode)
+        if mode == "birth_date":
+            self.personnummer.label.text = str(_l("Birth date (YYYYMMDD or YYMMDD)"))
+            self.personnummer.render_kw = {"autocomplete": "off", "placeholder": "YYYYMMDD"}
+            self.remove_personnummer.label.text = str(_l("Remove the stored birth date"))
 
 
 class ClientCardForm(FlaskForm):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from crm import controllers
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
@@ -55,6 +56,13 @@ class Person(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     #: twelve digits YYYYMMDDNNNC, encrypted
     personnummer: Mapped[str | None] = mapped_column(EncryptedText("person.personnummer"))
+    #: the birth date alone, when the controller records no more (dataskyddslagen 3 kap. 10 §;
+    #: the last four digits are never stored then), or the date part of a full number
+    birth_date: Mapped[date | None] = mapped_column(Date, index=True)
+    #: the controller that met the person (seed 000): their data is that controller's
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
     #: keyed blind index of the twelve digits, for exact lookup without decrypting
     personnummer_index: Mapped[str | None] = mapped_column(
         String(64),
@@ -106,6 +114,10 @@ class ClientCard(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), unique=True)
+    #: the controller the client relationship is with (default: the person's)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
     client_since: Mapped[date | None] = mapped_column(Date)
     client_until: Mapped[date | None] = mapped_column(Date)
     health_notes: Mapped[str | None] = mapped_column(EncryptedText("client_card.health_notes"))
@@ -153,6 +165,10 @@ class JournalEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the controller whose journal this is (default: the person's)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
     author_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
@@ -172,3 +188,10 @@ def name_keys(name: str) -> tuple[str, str]:
 @event.listens_for(Person.name, "set")
 def _keep_name_keys(target: Person, value: str, _old: object, _initiator: object) -> None:
     target.name_key, target.surname_key = name_keys(value)
+
+
+@event.listens_for(Person, "before_insert")
+@event.listens_for(ClientCard, "before_insert")
+@event.listens_for(JournalEntry, "before_insert")
+def _default_controller(_mapper: object, connection: object, target: object) -> None:
+    controllers.fill_controller_id(connection, target)  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
             "personnummer": pnr.Personnummer(person.personnummer).display()
             if person.personnummer
             else None,
+            "birth_date": _iso(person.birth_date),
             "created_at": _iso(person.created_at),
             "last_contact_at": _iso(person.last_contact_at),
             "restricted_at": _iso(person.restricted_at),
@@ -93,6 +94,9 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
         session.execute(delete(Visit).where(Visit.person_id == person.id))
     # The identity a journal or a bookkeeping record needs stays; contact details go.
     person.email = person.phone = person.address = None
+    if not ctx.keeps("journal"):
+        # only a journal needs the identity number; a bookkeeping or legal hold needs the name
+        person.personnummer = person.personnummer_index = person.birth_date = None
     person.archived_at = person.restricted_at = utcnow()  # kept, not used
 
 

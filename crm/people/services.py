@@ -18,12 +18,14 @@ from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import controllers
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.controllers import Controller
+from crm.controllers import IdNumberMode
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.people import personnummer as pnr
@@ -48,9 +50,12 @@ class PersonData:
     email: str | None = None
     phone: str | None = None
     address: str | None = None
-    #: as typed; None or "" leaves the stored number unchanged on update
+    #: as typed; None or "" leaves the stored number unchanged on update. What it may be
+    #: follows the controller's setting: a full number, a birth date only, or nothing.
     personnummer: str | None = None
     remove_personnummer: bool = False
+    #: the controller that met the person (None: the first, or unchanged on update)
+    controller_id: int | None = None
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -81,6 +86,23 @@ def _set_personnummer(session: Session, person: Person, text: str) -> None:
         raise PersonError(N_("Another person already has this personnummer."))
     person.personnummer = number.digits
     person.personnummer_index = keyring().blind_index(number.digits, "personnummer")
+    person.birth_date = number.birth_date
+
+
+def _set_identity(session: Session, person: Person, text: str, mode: IdNumberMode) -> None:
+    """Store what the controller records of the identity number typed, and nothing more.
+
+    dataskyddslagen 3 kap. 10 §: a controller that needs only the birth date never asks for
+    (or stores) the last four digits; one that records nothing stores nothing.
+    """
+    if mode == IdNumberMode.NONE:
+        raise PersonError(N_("This controller records no identity numbers."))
+    if mode == IdNumberMode.BIRTH_DATE:
+        born = pnr.parse_birth_date(text)  # raises InvalidPersonnummer; refuses a full number
+        person.birth_date = born
+        person.personnummer = person.personnummer_index = None
+        return
+    _set_personnummer(session, person, text)
 
 
 def _apply(session: Session, person: Person, data: PersonData) -> list[str]:
@@ -100,18 +122,28 @@ def _apply(session: Session, person: Person, data: PersonData) -> list[str]:
         if getattr(person, field) != value:
             setattr(person, field, value)
             changed.append(field)
-    if data.remove_personnummer and person.personnummer is not None:
-        person.personnummer = person.personnummer_index = None
+    if data.controller_id is not None and data.controller_id != person.controller_id:
+        if session.get(Controller, data.controller_id) is None:
+            raise PersonError(N_("Choose the controller."))
+        person.controller_id = data.controller_id
+        changed.append("controller")
+    if data.remove_personnummer and (person.personnummer or person.birth_date) is not None:
+        person.personnummer = person.personnummer_index = person.birth_date = None
         changed.append("personnummer")
     elif _clean(data.personnummer):
-        old = person.personnummer
+        old = (person.personnummer, person.birth_date)
         try:
-            _set_personnummer(session, person, data.personnummer or "")
+            _set_identity(session, person, data.personnummer or "", _mode(session, person))
         except pnr.InvalidPersonnummer as err:
             raise PersonError(str(err)) from err
-        if person.personnummer != old:
+        if (person.personnummer, person.birth_date) != old:
             changed.append("personnummer")
     return changed
+
+
+def _mode(session: Session, person: Person) -> IdNumberMode:
+    """The identity-number setting of the person's controller."""
+    return controllers.get(session, person.controller_id).mode
 
 
 def _refuse_if_restricted(person: Person) -> None:
@@ -126,7 +158,7 @@ def _refuse_if_restricted(person: Person) -> None:
 
 def create_person(session: Session, data: PersonData, actor: Actor) -> Person:
     """Create a person; the audit row lists which fields were given."""
-    person = Person(name="")
+    person = Person(name="", controller_id=data.controller_id or controllers.first(session).id)
     fields = _apply(session, person, data)
     session.add(person)
     session.flush()
@@ -209,10 +241,19 @@ def _prefix(column: Any, key: str) -> Any:
 def _search_filter(stmt: Select, query: str) -> Select:
     query = query.strip()
     if pnr.is_valid(query):
-        digits = pnr.parse(query).digits
+        number = pnr.parse(query)
+        # a controller that records only the birth date has only that to match
         return stmt.where(
-            Person.personnummer_index.in_(keyring().blind_indexes(digits, "personnummer"))
+            or_(
+                Person.personnummer_index.in_(
+                    keyring().blind_indexes(number.digits, "personnummer")
+                ),
+                and_(Person.personnummer_index.is_(None), Person.birth_date == number.birth_date),
+            )
         )
+    born = pnr.birth_date_or_none(query)
+    if born is not None:
+        return stmt.where(Person.birth_date == born)
     key = query.lower()
     clauses = [
         _prefix(Person.name_key, key),
@@ -245,18 +286,23 @@ def search_people(
     page: int = 1,
     per_page: int = 50,
     include_archived: bool = False,
+    controller_id: int | None = None,
 ) -> tuple[list[Person], int]:
     """Return one page of people matching ``query`` and the total number of matches.
 
-    ``query`` matches a name anywhere, an email by prefix, a phone number by digits, or - when
-    it is a valid personnummer - exactly that number via the blind index.
+    ``query`` matches a name anywhere, an email by prefix, a phone number by digits, a birth
+    date (YYYYMMDD or YYMMDD) exactly, or - when it is a valid personnummer - exactly that
+    number via the blind index. ``controller_id`` limits the list to one controller's people
+    (an account limited to it sees no one else).
     """
     stmt = select(Person)
     if not include_archived:
         stmt = stmt.where(Person.archived_at.is_(None))
+    if controller_id is not None:
+        stmt = stmt.where(Person.controller_id == controller_id)
     if query.strip():
         stmt = _search_filter(stmt, query)
-    if query.strip():
+    if query.strip() or controller_id is not None:
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     elif include_archived:
         total = session.scalar(select(func.count()).select_from(Person)) or 0
@@ -266,6 +312,65 @@ def search_people(
         stmt.order_by(Person.name, Person.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return list(rows), total
+
+
+def visible(person: Person | None, controller_id: int | None) -> bool:
+    """Whether an account limited to ``controller_id`` (None: all) may see the person."""
+    return person is not None and (controller_id is None or person.controller_id == controller_id)
+
+
+def get_person(session: Session, person_id: int, controller_id: int | None) -> Person | None:
+    """The person, unless the account is limited to another controller (then None)."""
+    person = session.get(Person, person_id)
+    return person if visible(person, controller_id) else None
+
+
+def beyond_mode(session: Session, controller: Controller) -> dict[str, int]:
+    """How many of a controller's people hold more than its setting records.
+
+    {"personnummer": n, "birth_date": m}: full numbers (above ``birth_date`` or ``none``) and
+    birth dates kept alone (above ``none``).
+    """
+    base = select(func.count()).select_from(Person).where(Person.controller_id == controller.id)
+    full = 0
+    dates = 0
+    if controller.mode != IdNumberMode.FULL:
+        full = session.scalar(base.where(Person.personnummer.is_not(None))) or 0
+    if controller.mode == IdNumberMode.NONE:
+        dates = session.scalar(base.where(Person.birth_date.is_not(None))) or 0
+    return {"personnummer": full, "birth_date": dates}
+
+
+def reduce_id_numbers(session: Session, controller: Controller, actor: Actor) -> dict[str, int]:
+    """Bring stored identity numbers down to the controller's setting; audited with counts.
+
+    ``birth_date``: each full number becomes its birth date (the last four digits are gone);
+    ``none``: numbers and birth dates are removed. Never any value in the audit row.
+    """
+    counts = beyond_mode(session, controller)
+    if not any(counts.values()):
+        return counts
+    people = session.scalars(
+        select(Person).where(
+            Person.controller_id == controller.id,
+            or_(Person.personnummer.is_not(None), Person.birth_date.is_not(None)),
+        )
+    )
+    for person in people:
+        if controller.mode == IdNumberMode.BIRTH_DATE and person.personnummer:
+            person.birth_date = pnr.Personnummer(person.personnummer).birth_date
+            person.personnummer = person.personnummer_index = None
+        elif controller.mode == IdNumberMode.NONE:
+            person.personnummer = person.personnummer_index = person.birth_date = None
+    audit.record(
+        session,
+        actor,
+        "person.id_numbers_reduced",
+        object_type="controller",
+        object_id=controller.id,
+        details={"mode": controller.id_number_mode, **counts},
+    )
+    return counts
 
 
 def reveal_personnummer(session: Session, person: Person, actor: Actor) -> str | None:
@@ -279,9 +384,9 @@ def reveal_personnummer(session: Session, person: Person, actor: Actor) -> str |
 
 
 def masked_personnummer(person: Person) -> str | None:
-    """Return the number with the last four digits hidden."""
+    """Return the number with the last four digits hidden (or the birth date kept alone)."""
     if person.personnummer is None:
-        return None
+        return person.birth_date.strftime("%Y%m%d") if person.birth_date else None
     return pnr.Personnummer(person.personnummer).masked()
 
 
@@ -300,12 +405,9 @@ def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str |
     return notes or ""
 
 
-def _practice_profile(session: Session) -> str | None:
-    """The practice's profile ("A" licensed care, "B" other), read by table name.
-
-    Read with SQL, not through the privacy feature's model, so people/ imports no feature.
-    """
-    return session.execute(text("SELECT profile FROM practice_settings WHERE id = 1")).scalar()
+def _practice_profile(session: Session, person: Person) -> str | None:
+    """The profile ("A" licensed care, "B" other) of the controller that met the person."""
+    return controllers.get(session, person.controller_id).profile
 
 
 @dataclass
@@ -332,7 +434,7 @@ def update_client_card(
         raise PersonError(N_("Choose the legal basis for the health notes."))
     if notes and basis is None:
         raise PersonError(N_("Health notes need a recorded legal basis (GDPR Art. 9)."))
-    if basis == Art9Basis.HEALTH_CARE and _practice_profile(session) != "A":
+    if basis == Art9Basis.HEALTH_CARE and _practice_profile(session, person) != "A":
         raise PersonError(
             N_(
                 "Health care (Art. 9(2)(h)) is a basis only for licensed care under "

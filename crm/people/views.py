@@ -15,11 +15,13 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from crm import audit
+from crm import controllers
 from crm.db import get_session
 from crm.people import forms
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
 from crm.web import parse_int
@@ -28,11 +30,27 @@ bp = Blueprint("people", __name__, url_prefix="/people")
 
 
 def get_person_or_404(person_id: int) -> Person:
-    """Return the person or abort with 404."""
-    person = get_session().get(Person, person_id)
+    """Return the person or abort with 404 (also for another controller's person)."""
+    person = services.get_person(get_session(), person_id, controller_limit())
     if person is None:
         abort(404)
     return person
+
+
+def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
+    """Offer the controllers only when there are several (one: nothing of this is shown)."""
+    db = get_session()
+    rows = controllers.all_controllers(db)
+    limit = controller_limit()
+    if limit is not None:
+        rows = [c for c in rows if c.id == limit]
+    fallback = current_app.config["PRACTICE_NAME"]
+    form.controller_id.choices = [(c.id, c.display_name(fallback)) for c in rows]
+    if form.controller_id.data is None:
+        form.controller_id.data = person.controller_id if person else rows[0].id
+    mode = controllers.get(db, person.controller_id if person else rows[0].id).mode
+    form.apply_id_number_mode(mode)
+    return rows
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -53,8 +71,14 @@ def index() -> Any:
     page = max(1, parse_int(values.get("page", "1")) or 1)
     per_page = current_app.config["PEOPLE_PER_PAGE"]
     rows, total = services.search_people(
-        get_session(), query, page=page, per_page=per_page, include_archived=archived
+        get_session(),
+        query,
+        page=page,
+        per_page=per_page,
+        include_archived=archived,
+        controller_id=controller_limit(),
     )
+    several = controllers.count(get_session()) > 1 and controller_limit() is None
     pages = max(1, -(-total // per_page))
     return render_template(
         "people/index.html",
@@ -66,7 +90,13 @@ def index() -> Any:
         archived=archived,
         masked=services.masked_personnummer,
         button=forms.ButtonForm(),
+        controller_names=_controller_names() if several else None,
     )
+
+
+def _controller_names() -> dict[int, str]:
+    fallback = current_app.config["PRACTICE_NAME"]
+    return {c.id: c.display_name(fallback) for c in controllers.all_controllers(get_session())}
 
 
 def _person_data(form: forms.PersonForm) -> services.PersonData:
@@ -77,6 +107,7 @@ def _person_data(form: forms.PersonForm) -> services.PersonData:
         address=form.address.data,
         personnummer=form.personnummer.data,
         remove_personnummer=bool(form.remove_personnummer.data),
+        controller_id=form.controller_id.data,
     )
 
 
@@ -84,6 +115,7 @@ def _person_data(form: forms.PersonForm) -> services.PersonData:
 def create() -> Any:
     """Add a person."""
     form = forms.PersonForm()
+    choices = _controller_choices(form, None)
     if form.validate_on_submit():
         db = get_session()
         try:
@@ -95,7 +127,7 @@ def create() -> Any:
             db.commit()
             flash(_("Person added."), "success")
             return redirect(url_for("people.detail", person_id=person.id))
-    return render_template("people/form.html", form=form, person=None), (
+    return render_template("people/form.html", form=form, person=None, several=len(choices) > 1), (
         422 if form.errors or request.method == "POST" else 200
     )
 
@@ -159,6 +191,7 @@ def edit(person_id: int) -> Any:
     """Rectify a person's details."""
     person = get_person_or_404(person_id)
     form = forms.PersonForm(obj=person)
+    choices = _controller_choices(form, person)
     if request.method == "GET":
         form.personnummer.data = ""  # never echo the number into a form field
     if form.validate_on_submit():
@@ -173,7 +206,11 @@ def edit(person_id: int) -> Any:
             flash(_("Saved.") if changed else _("Nothing changed."), "success")
             return redirect(url_for("people.detail", person_id=person.id))
     return render_template(
-        "people/form.html", form=form, person=person, masked=services.masked_personnummer(person)
+        "people/form.html",
+        form=form,
+        person=person,
+        masked=services.masked_personnummer(person),
+        several=len(choices) > 1,
     )
 
 

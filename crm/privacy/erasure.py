@@ -26,6 +26,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import controllers
 from crm import outbox
 from crm.audit import Actor
 from crm.db import utcnow
@@ -71,12 +72,12 @@ class Plan:
         return not self.keep
 
 
-def _context(session: Session, now: datetime) -> registry.ErasureContext:
-    """The practice facts the holders need (profile, retention periods)."""
+def _context(session: Session, now: datetime, person: Person) -> registry.ErasureContext:
+    """The facts the holders need: the profile of the person's controller, the periods."""
     row = practice.load(session, current_app.config["PRACTICE_NAME"])
     return registry.ErasureContext(
         now=now,
-        profile=row.profile,
+        profile=controllers.get(session, person.controller_id).profile,
         retention_until=lambda kind, start: add_months(start, row.retention_months(kind)),
     )
 
@@ -98,7 +99,7 @@ def plan(session: Session, person: Person, now: datetime | None = None) -> Plan:
     holds, what it deletes, its recipients and what blocks an erasure.
     """
     now = now or utcnow()
-    ctx = _context(session, now)
+    ctx = _context(session, now, person)
     result = Plan(person.id)
     result.keep = [k for k in _all_holds(session, person, ctx) if k.until > now]
     kept = {k.what for k in result.keep}
@@ -141,7 +142,7 @@ def execute(
     the_plan = plan(session, person)
     if the_plan.take_down:
         raise ErasureBlocked(f"{len(the_plan.take_down)} publication(s) still up")
-    ctx = _context(session, utcnow())
+    ctx = _context(session, utcnow(), person)
     ctx.email, ctx.keep = person.email, list(the_plan.keep)
     if ctx.email:
         outbox.enqueue(session, Op.ERASE, person.id, ctx.email, the_plan.providers)
@@ -284,7 +285,6 @@ def purge_expired_holds(session: Session, now: datetime | None = None) -> int:
     """Delete people kept only for a hold that has ended (part of the retention run)."""
     now = now or utcnow()
     count = 0
-    ctx = _context(session, now)
     erased = session.scalars(
         select(Person).where(
             Person.email.is_(None),
@@ -293,7 +293,7 @@ def purge_expired_holds(session: Session, now: datetime | None = None) -> int:
         )
     )
     for person in erased:
-        holds = _all_holds(session, person, ctx)
+        holds = _all_holds(session, person, _context(session, now, person))
         if not holds:
             continue  # archived and restricted by hand, not an erasure with holds
         if any(k.until > now for k in holds):

@@ -19,6 +19,7 @@ from flask import current_app
 from flask import render_template
 from sqlalchemy.orm import Session
 
+from crm import controllers
 from crm import csvsafe
 from crm.db import utcnow
 from crm.privacy import record
@@ -37,13 +38,15 @@ def collect(session: Session, person: Person) -> tuple[dict[str, Any], list[tupl
     Each section comes from the feature that holds the data (crm/privacy/registry.py), in
     the order of the schema; this module knows no feature's tables.
     """
-    row = practice.load(session, current_app.config["PRACTICE_NAME"])
+    practice.load(session, current_app.config["PRACTICE_NAME"])
+    # seed 000: the controller is the company that met the person, not the brand
+    row = controllers.get(session, person.controller_id)
     ctx = registry.ExportContext()
     data: dict[str, Any] = {
         "schema": "crm-export/1",
         "generated_at": utcnow().isoformat(),
         "controller": {
-            "name": row.name or current_app.config["PRACTICE_NAME"],
+            "name": row.display_name(current_app.config["PRACTICE_NAME"]),
             "org_number": row.org_number,
             "contact_email": row.contact_email,
         },
@@ -79,7 +82,7 @@ def build(session: Session, person: Person) -> bytes:
         "privacy/export_summary.html",
         data=data,
         row=row,
-        activities=record.activities(row),
+        activities=record.activities(row, controllers.get(session, person.controller_id)),
         security=record.SECURITY,
     )
     out = io.BytesIO()

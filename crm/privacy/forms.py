@@ -17,6 +17,8 @@ class NewRequestForm(FlaskForm):
     """Register a request."""
 
     person_id = SelectField(_l("Person"), coerce=int)
+    #: 0: the person themselves; otherwise the mandate a representative filed it under
+    representation_id = SelectField(_l("Filed by"), coerce=int, default=0)
     kind = SelectField(
         _l("Kind"),
         choices=[

@@ -8,10 +8,12 @@ from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from crm import controllers
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
@@ -27,6 +29,18 @@ class DataRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    #: the controller the request is addressed to (default: the person's)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
+    #: who filed it when not the person themselves: a representative (seed 004) ...
+    requester_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    #: ... and the mandate they filed it under, checked when it was registered
+    representation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("representation.id", ondelete="SET NULL"), index=True
     )
     #: access, portability, rectification, erasure, restriction, objection
     kind: Mapped[str] = mapped_column(String(16))
@@ -60,11 +74,17 @@ class DataRequest(Base):
         CheckConstraint("status in ('open', 'completed', 'refused')", name="known_status"),
     )
 
-    person: Mapped[Person | None] = relationship()
+    person: Mapped[Person | None] = relationship(foreign_keys=[person_id])
+    requester: Mapped[Person | None] = relationship(foreign_keys=[requester_id])
 
     #: JSON list of outbox operation ids an erasure waits for (the request completes when the
     #: providers confirmed)
     waiting_for: Mapped[str | None] = mapped_column(Text)
+
+
+@event.listens_for(DataRequest, "before_insert")
+def _default_controller(_mapper: object, connection: object, target: DataRequest) -> None:
+    controllers.fill_controller_id(connection, target)  # type: ignore[arg-type]
 
 
 class LegalHold(Base):

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import abort
 from flask import current_app
 from flask import redirect
 from flask import render_template
@@ -13,6 +14,7 @@ from flask import request
 from sqlalchemy import select
 
 from crm import audit
+from crm import controllers
 from crm.audit import Actor
 from crm.db import get_session
 from crm.newsletter.public import bad_token_response
@@ -65,7 +67,22 @@ def policy() -> Any:
         return redirect(url)
     db = get_session()
     row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    every = controllers.all_controllers(db)
     db.commit()
+    wanted = request.args.get("controller", "")
+    if wanted:
+        # seed 000: each company is the controller of the people it met; its own policy
+        chosen = next((c for c in every if str(c.id) == wanted), None)
+        if chosen is None:
+            abort(404)
+    elif len(every) > 1:
+        return render_template("public/privacy.html", choose=every, row=None, activities=[])
+    else:
+        chosen = every[0]
     return render_template(
-        "public/privacy.html", row=row, activities=record.activities(row), security=record.SECURITY
+        "public/privacy.html",
+        choose=None,
+        row=chosen,
+        activities=record.activities(row, chosen),
+        security=record.SECURITY,
     )

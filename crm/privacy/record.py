@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import gettext as _
 
 from crm import csvsafe
+from crm.controllers import Controller
+from crm.controllers import IdNumberMode
 from crm.outbox import enabled_providers
 from crm.privacy.settings import KNOWN_PROCESSORS
 from crm.privacy.settings import PracticeSettings
@@ -72,10 +75,23 @@ def processors_in_use(settings: PracticeSettings) -> list[Processor]:
     ]
 
 
-def activities(settings: PracticeSettings) -> list[Activity]:
-    """The practice's processing activities."""
+def _client_data(controller: Controller) -> str:
+    """What is stored about clients, following the controller's identity-number setting."""
+    if controller.mode == IdNumberMode.FULL:
+        return _("Name, contact details, personnummer, health notes, journal entries, visits.")
+    if controller.mode == IdNumberMode.BIRTH_DATE:
+        return _(
+            "Name, contact details, date of birth (never the last four digits of the "
+            "personnummer), health notes, journal entries, visits."
+        )
+    return _("Name, contact details, health notes, journal entries, visits.")
+
+
+def activities(settings: PracticeSettings, controller: Controller | None = None) -> list[Activity]:
+    """One controller's processing activities (the first controller's by default)."""
+    controller = controller or settings.first_controller()
     procs = processors_in_use(settings)
-    profile_a = settings.profile == "A"
+    profile_a = controller.profile == "A"
     # Every processor appears somewhere: anything not for mail or money serves the client work
     # (booking, journal system, web hosting, free entries).
     care_recipients, care_transfers = _describe([p for p in procs if p.name not in MAIL | MONEY])
@@ -89,7 +105,7 @@ def activities(settings: PracticeSettings) -> list[Activity]:
             if profile_a
             else _("Art. 6(1)(b) contract; Art. 9(2)(a) explicit consent for health notes"),
             _("Clients"),
-            _("Name, contact details, personnummer, health notes, journal entries, visits."),
+            _client_data(controller),
             care_recipients,
             care_transfers,
             _("%(n)s months after the last journal entry", n=settings.retention_months("journal"))
@@ -97,6 +113,22 @@ def activities(settings: PracticeSettings) -> list[Activity]:
             else _(
                 "%(n)s months after the client relationship ended",
                 n=settings.retention_months("client_card"),
+            ),
+        ),
+        Activity(
+            _("Representatives and related persons"),
+            _(
+                "Knowing who may act for a client, and within which mandate: guardians, god man, "
+                "förvaltare, holders of a power of attorney, payers, company contacts."
+            ),
+            _("Art. 6(1)(c) legal obligation (föräldrabalken) or Art. 6(1)(b) contract"),
+            _("Representatives and related persons of clients"),
+            _("Name, contact details, the role, the mandate and where it is documented."),
+            _("None"),
+            _("None"),
+            _(
+                "%(n)s months after the last mandate ended",
+                n=controller.representative_months,
             ),
         ),
         Activity(
@@ -150,18 +182,24 @@ def activities(settings: PracticeSettings) -> list[Activity]:
     ]
 
 
-def as_csv(settings: PracticeSettings) -> str:
-    """The record as CSV (semicolons, as Swedish spreadsheets expect)."""
+def as_csv(settings: PracticeSettings, every: list[Controller]) -> str:
+    """The record as CSV (semicolons, as Swedish spreadsheets expect), one block a controller."""
     out = io.StringIO()
     writer = csvsafe.writer(out, delimiter=";")
+    for controller in every:
+        _csv_block(writer, settings, controller)
+    return "\ufeff" + out.getvalue()
+
+
+def _csv_block(writer: Any, settings: PracticeSettings, controller: Controller) -> None:
     writer.writerow(
         [
             _("Controller"),
-            settings.name,
-            settings.org_number,
-            settings.address,
-            settings.contact_name,
-            settings.contact_email,
+            controller.name,
+            controller.org_number,
+            controller.address,
+            controller.contact_name,
+            controller.contact_email,
         ]
     )
     writer.writerow(
@@ -177,7 +215,7 @@ def as_csv(settings: PracticeSettings) -> str:
             _("Security measures"),
         ]
     )
-    for a in activities(settings):
+    for a in activities(settings, controller):
         writer.writerow(
             [
                 a.name,
@@ -191,4 +229,3 @@ def as_csv(settings: PracticeSettings) -> str:
                 SECURITY,
             ]
         )
-    return "\ufeff" + out.getvalue()

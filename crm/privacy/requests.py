@@ -20,6 +20,8 @@ from crm.db import utcnow
 from crm.i18n import N_
 from crm.people.models import Person
 from crm.privacy.models import DataRequest
+from crm.representatives import services as representatives
+from crm.representatives.models import Representation
 
 KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 CHANNELS = ("email", "letter", "phone", "in_person", "preferences_page")
@@ -44,16 +46,32 @@ def open_request(
     channel: str,
     received_at: datetime,
     actor: Actor,
+    representation: Representation | None = None,
 ) -> DataRequest:
-    """Register a request; it is due one month after it was received."""
+    """Register a request; it is due one month after it was received.
+
+    ``representation``: the request was filed by a representative for ``person`` (seed 004).
+    It is refused unless that mandate is the person's, valid on the day the request was
+    received, and of a kind that covers the request.
+    """
     if kind not in KINDS:
         raise RequestError(N_("Choose the kind of request."))
     if channel not in CHANNELS:
         raise RequestError(N_("Choose how the request arrived."))
     if received_at > utcnow():
         raise RequestError(N_("The request cannot have been received in the future."))
+    if representation is not None:
+        try:
+            representatives.check(
+                representation, person.id if person else None, kind, received_at.date()
+            )
+        except representatives.MandateError as err:
+            raise RequestError(str(err)) from err
     request = DataRequest(
         person_id=person.id if person else None,
+        controller_id=person.controller_id if person else None,
+        requester_id=representation.representative_id if representation else None,
+        representation_id=representation.id if representation else None,
         kind=kind,
         channel=channel,
         received_at=received_at,
@@ -67,7 +85,11 @@ def open_request(
         "privacy.request",
         object_type="person",
         object_id=person.id if person else None,
-        details={"kind": kind, "request": request.id},
+        details={
+            "kind": kind,
+            "request": request.id,
+            **({"representation": representation.id} if representation else {}),
+        },
     )
     return request
 
@@ -156,20 +178,24 @@ def refuse(session: Session, request: DataRequest, reason: str, actor: Actor) ->
     _close(session, request, "refused", reason, N_("Give the reason for the refusal."), actor)
 
 
-def open_requests(session: Session) -> list[DataRequest]:
-    """Open requests, the most urgent first."""
-    return list(
-        session.scalars(
-            select(DataRequest)
-            .options(selectinload(DataRequest.person))
-            .where(DataRequest.status == "open")
-            .order_by(DataRequest.due_at)
-        )
+def open_requests(session: Session, controller_id: int | None = None) -> list[DataRequest]:
+    """Open requests (to one controller, for a limited account), the most urgent first."""
+    stmt = (
+        select(DataRequest)
+        .options(selectinload(DataRequest.person))
+        .where(DataRequest.status == "open")
+        .order_by(DataRequest.due_at)
     )
+    if controller_id is not None:
+        stmt = stmt.where(DataRequest.controller_id == controller_id)
+    return list(session.scalars(stmt))
 
 
-def all_requests(session: Session, limit: int = 200) -> list[DataRequest]:
-    """Every request, newest first."""
-    return list(
-        session.scalars(select(DataRequest).order_by(DataRequest.received_at.desc()).limit(limit))
-    )
+def all_requests(
+    session: Session, limit: int = 200, controller_id: int | None = None
+) -> list[DataRequest]:
+    """Every request (to one controller, for a limited account), newest first."""
+    stmt = select(DataRequest).order_by(DataRequest.received_at.desc()).limit(limit)
+    if controller_id is not None:
+        stmt = stmt.where(DataRequest.controller_id == controller_id)
+    return list(session.scalars(stmt))

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import controllers
 from crm.audit import Actor
 from crm.db import delete_file_after_commit
 from crm.db import utcnow
@@ -44,6 +45,8 @@ from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
 from crm.privacy.requests import add_months
+from crm.representatives import services as representatives
+from crm.representatives.models import Representation
 from crm.security import ratelimit
 from crm.testimonials import services as testimonials
 from crm.testimonials.models import Testimonial
@@ -78,6 +81,11 @@ def _no_other_data(now: datetime) -> list:
         ~exists().where(and_(DataRequest.person_id == pid, DataRequest.status == "open")),
         ~exists().where(and_(LegalHold.person_id == pid, LegalHold.until > now)),
         Person.restricted_at.is_(None),
+        # a representative's data has its own rule (after the last mandate), a client's link
+        # is part of their care
+        ~exists().where(
+            or_(Representation.representative_id == pid, Representation.client_id == pid)
+        ),
     ]
 
 
@@ -169,14 +177,19 @@ def decisions(session: Session, now: datetime | None = None) -> list[Decision]:
         end = add_months(written, row.retention_months("journal"))
         if end <= now:
             out.append(Decision(person_id, "journal", end))
-    if row.profile == "B":
-        months = row.retention_months("client_card")
-        for card in session.scalars(select(ClientCard).where(ClientCard.client_until.is_not(None))):
-            end = add_months(
-                datetime.combine(card.client_until, datetime.min.time(), tzinfo=now.tzinfo), months
-            )
-            if end <= now:
-                out.append(Decision(card.person_id, "client_card", end))
+    licensed = {c.id for c in controllers.all_controllers(session) if c.profile == "A"}
+    months = row.retention_months("client_card")
+    # profile B only: a licensed controller's client card follows its journal
+    for card in session.scalars(
+        select(ClientCard).where(
+            ClientCard.client_until.is_not(None), ClientCard.controller_id.not_in(licensed)
+        )
+    ):
+        end = add_months(
+            datetime.combine(card.client_until, datetime.min.time(), tzinfo=now.tzinfo), months
+        )
+        if end <= now:
+            out.append(Decision(card.person_id, "client_card", end))
     return out
 
 
@@ -292,6 +305,13 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         report.deleted[rule] = len(ids)
         if not dry_run:
             _delete_rows(session, model, ids, rule)
+    links, representatives_ids = representatives.ended(session, now.date())
+    report.deleted["representatives"] = len(representatives_ids)
+    if not dry_run:
+        _delete_rows(session, Representation, links, "representatives")
+        session.flush()
+        for person_id in representatives_ids:
+            representatives.remove_if_only_representative(session, person_id, Actor.system())
     previews = stale_import_previews(now)
     report.deleted["import_previews"] = len(previews)
     if not dry_run:

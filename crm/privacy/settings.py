@@ -1,4 +1,4 @@
-"""The practice's own facts: who the controller is, its profile, processors and retention.
+"""The practice's own facts: processors and retention; who each controller is (crm/controllers.py).
 
 One row. The privacy policy (/integritetspolicy) and the record of processing activities
 (Art. 30) are generated from it, so what is published always matches what is configured.
@@ -11,17 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer
-from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import object_session
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 from stdnum.se import personnummer
 
 from crm import audit
+from crm import controllers
 from crm.audit import Actor
+from crm.controllers import Controller
+from crm.controllers import IdNumberMode
 from crm.db import Base
 from crm.db import insert_ignoring_duplicates
 from crm.i18n import N_
@@ -141,24 +144,57 @@ class SettingsError(ValueError):
         self.params = params
 
 
+#: The controller's own facts, kept on the controller (crm/controllers.py) since seed 000; the
+#: settings row reads and writes them on the installation's first controller, so code written
+#: for one controller (``settings.load(s).profile``) keeps meaning "the practice".
+CONTROLLER_FIELDS = (
+    "name",
+    "org_number",
+    "address",
+    "contact_name",
+    "contact_email",
+    "profile",
+    "profession",
+)
+
+
+def _first_controller_field(field: str) -> property:
+    def getter(self: PracticeSettings) -> Any:
+        return getattr(self.first_controller(), field)
+
+    def setter(self: PracticeSettings, value: Any) -> None:
+        setattr(self.first_controller(), field, value)
+
+    return property(getter, setter, doc=f"The first controller's {field}.")
+
+
 class PracticeSettings(Base):
-    """The single settings row."""
+    """The single settings row: what the installation shares (processors, retention periods).
+
+    Who the controller is lives on :class:`crm.controllers.Controller`, one row per controller.
+    """
 
     __tablename__ = "practice_settings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), default="")
-    org_number: Mapped[str] = mapped_column(String(20), default="")
-    address: Mapped[str] = mapped_column(String(500), default="")
-    contact_name: Mapped[str] = mapped_column(String(200), default="")
-    contact_email: Mapped[str] = mapped_column(String(254), default="")
-    #: "A": licensed profession under patientdatalagen; "B": GDPR only
-    profile: Mapped[str] = mapped_column(String(1), default="B")
-    profession: Mapped[str] = mapped_column(String(60), default="")
     #: JSON list of processors
     processors: Mapped[str] = mapped_column(Text, default="[]")
     #: JSON {kind: months}
     retention: Mapped[str] = mapped_column(Text, default="{}")
+
+    name = _first_controller_field("name")
+    org_number = _first_controller_field("org_number")
+    address = _first_controller_field("address")
+    contact_name = _first_controller_field("contact_name")
+    contact_email = _first_controller_field("contact_email")
+    profile = _first_controller_field("profile")
+    profession = _first_controller_field("profession")
+
+    def first_controller(self) -> Controller:
+        """The installation's first controller (the practice, when there is only one)."""
+        session = object_session(self)
+        assert session is not None
+        return controllers.first(session)
 
     def processor_list(self) -> list[Processor]:
         """The processors as objects."""
@@ -171,7 +207,7 @@ class PracticeSettings(Base):
 
 
 def load(session: Session, default_name: str = "") -> PracticeSettings:
-    """The settings row, created with defaults the first time."""
+    """The settings row, created with defaults the first time (and the first controller)."""
     row = session.get(PracticeSettings, 1)
     if row is None:
         # ON CONFLICT DO NOTHING: two first page views at once both succeed (the dashboard
@@ -179,10 +215,13 @@ def load(session: Session, default_name: str = "") -> PracticeSettings:
         insert_ignoring_duplicates(
             session,
             PracticeSettings.__table__,
-            {"id": 1, "name": default_name, "processors": "[]", "retention": "{}"},
+            {"id": 1, "processors": "[]", "retention": "{}"},
         )
         row = session.get(PracticeSettings, 1)
         assert row is not None
+    first = controllers.first(session)
+    if not first.name and default_name:
+        first.name = default_name
     return row
 
 
@@ -208,6 +247,36 @@ def save(
     session: Session,
     row: PracticeSettings,
     *,
+    processors: list[Processor],
+    retention: dict[str, int],
+    actor: Actor,
+    controller: Controller | None = None,
+    **facts: Any,
+) -> None:
+    """Validate and store the installation's settings and, given ``facts``, a controller's.
+
+    ``facts`` are :func:`save_controller`'s keywords (the first controller when ``controller``
+    is None). Audited with the changed field names.
+    """
+    values = {
+        "processors": json.dumps([p.__dict__ for p in processors], ensure_ascii=False),
+        "retention": json.dumps(check_retention(retention)),
+    }
+    changed = [k for k, v in values.items() if getattr(row, k) != v]
+    if facts:
+        changed += save_controller(
+            session, controller or controllers.first(session), actor=actor, audited=False, **facts
+        )
+    for key, value in values.items():
+        setattr(row, key, value)
+    if changed:
+        audit.record(session, actor, "privacy.settings", details={"fields": changed})
+
+
+def save_controller(
+    session: Session,
+    controller: Controller,
+    *,
     name: str,
     org_number: str,
     address: str,
@@ -215,11 +284,19 @@ def save(
     contact_email: str,
     profile: str,
     profession: str,
-    processors: list[Processor],
-    retention: dict[str, int],
+    id_number_mode: str | None = None,
+    id_number_reason: str | None = None,
+    representative_months: int | None = None,
+    runs_newsletter: bool | None = None,
     actor: Actor,
-) -> None:
-    """Validate and store the settings; audited with the changed field names."""
+    audited: bool = True,
+) -> list[str]:
+    """Validate and store who a controller is; returns the changed field names.
+
+    Identity numbers (dataskyddslagen 3 kap. 10 §): full personnummer under profile B needs a
+    recorded reason. Switching to a stricter setting does not touch the numbers already
+    stored; the settings page then offers :func:`crm.people.services.reduce_id_numbers`.
+    """
     if profile not in ("A", "B"):
         raise SettingsError(N_("Choose the practice profile."))
     if profile == "A" and profession not in PROFESSIONS:
@@ -231,7 +308,23 @@ def save(
             # A sole trader's organisation number is their personnummer.
             if not personnummer.is_valid(org_number):
                 raise SettingsError(N_("The organisation number is not valid.")) from err
-    values = {
+    mode = controller.id_number_mode if id_number_mode is None else id_number_mode
+    if mode not in {m.value for m in IdNumberMode}:
+        raise SettingsError(N_("Choose what is recorded of identity numbers."))
+    reason = (controller.id_number_reason if id_number_reason is None else id_number_reason).strip()
+    if mode == IdNumberMode.FULL and profile == "B" and not reason and id_number_mode is not None:
+        raise SettingsError(
+            N_(
+                "Full personnummer needs a recorded reason under profile B "
+                "(dataskyddslagen 3 kap. 10 §): say why the birth date is not enough."
+            )
+        )
+    months = (
+        controller.representative_months if representative_months is None else representative_months
+    )
+    if months < 0 or months > 1200:
+        raise SettingsError(N_("Enter a number of months between 0 and 1200."))
+    values: dict[str, Any] = {
         "name": name.strip(),
         "org_number": org_number.strip(),
         "address": address.strip(),
@@ -239,11 +332,40 @@ def save(
         "contact_email": contact_email.strip(),
         "profile": profile,
         "profession": profession if profile == "A" else "",
-        "processors": json.dumps([p.__dict__ for p in processors], ensure_ascii=False),
-        "retention": json.dumps(check_retention(retention)),
+        "id_number_mode": mode,
+        "id_number_reason": reason if mode == IdNumberMode.FULL else "",
+        "representative_months": months,
     }
-    changed = [k for k, v in values.items() if getattr(row, k) != v]
+    if runs_newsletter is not None:
+        values["runs_newsletter"] = runs_newsletter
+    changed = [k for k, v in values.items() if getattr(controller, k) != v]
     for key, value in values.items():
-        setattr(row, key, value)
-    if changed:
-        audit.record(session, actor, "privacy.settings", details={"fields": changed})
+        setattr(controller, key, value)
+    if runs_newsletter:
+        for other in controllers.all_controllers(session):
+            if other.id != controller.id and other.runs_newsletter:
+                other.runs_newsletter = False
+    if changed and audited:
+        audit.record(
+            session,
+            actor,
+            "privacy.settings",
+            object_type="controller",
+            object_id=controller.id,
+            details={"fields": changed},
+        )
+    return changed
+
+
+def add_controller(session: Session, name: str, actor: Actor) -> Controller:
+    """Add a controller to the installation (seed 000: two companies, one brand)."""
+    if not name.strip():
+        raise SettingsError(N_("Enter the controller's name."))
+    controllers.first(session)  # the first is always 1
+    row = Controller(id=controllers.next_id(session), name=name.strip()[:200])
+    session.add(row)
+    session.flush()
+    audit.record(
+        session, actor, "privacy.controller_add", object_type="controller", object_id=row.id
+    )
+    return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from datetime import time
 from typing import Any
@@ -21,10 +22,12 @@ from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
 from crm import audit
+from crm import controllers
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import breaches
 from crm.privacy import erasure
@@ -40,9 +43,13 @@ from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
+from crm.representatives import services as representatives
+from crm.representatives.models import Representation
+from crm.representatives.views import mandate_kind
 from crm.security import tokens
 from crm.testimonials.services import people_choices
 from crm.web import absolute_url
+from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import owner_required
 from crm.web import parse_int
@@ -52,13 +59,13 @@ bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
 def _request_or_404(request_id: int) -> DataRequest:
     row = get_session().get(DataRequest, request_id)
-    if row is None:
+    if row is None or (controller_limit() is not None and row.controller_id != controller_limit()):
         abort(404)
     return row
 
 
 def _person_or_404(person_id: int) -> Person:
-    person = get_session().get(Person, person_id)
+    person = people.get_person(get_session(), person_id, controller_limit())
     if person is None:
         abort(404)
     return person
@@ -78,17 +85,29 @@ def index() -> Any:
     """Requests (open first, by due date) and a form to register a new one."""
     db = get_session()
     form = forms.NewRequestForm()
-    form.person_id.choices = [SelectChoice(pid, label) for pid, label in people_choices(db)]
+    form.person_id.choices = [
+        SelectChoice(pid, label) for pid, label in people_choices(db, controller_limit())
+    ]
+    mandates = representatives.all_mandates(db, controller_limit())
+    form.representation_id.choices = [SelectChoice(0, _("The person themselves"))] + [
+        SelectChoice(m.id, _mandate_label(m)) for m in mandates
+    ]
     if form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
+        person = people.get_person(db, form.person_id.data, controller_limit())
+        if person is None:
+            abort(404)
         try:
             row = requests.open_request(
                 db,
-                db.get(Person, form.person_id.data),
+                person,
                 form.kind.data,
                 form.channel.data,
                 min(received, utcnow()),
                 current_actor(),
+                representation=next(
+                    (m for m in mandates if m.id == form.representation_id.data), None
+                ),
             )
         except requests.RequestError as err:
             db.rollback()
@@ -100,9 +119,23 @@ def index() -> Any:
     return render_template(
         "privacy/index.html",
         form=form,
-        open_rows=requests.open_requests(db),
-        rows=requests.all_requests(db),
+        open_rows=requests.open_requests(db, controller_limit()),
+        rows=requests.all_requests(db, controller_id=controller_limit()),
         now=utcnow(),
+        has_mandates=bool(mandates),
+    )
+
+
+def _mandate_label(m: Representation) -> str:
+    """Whose mandate is used: "Gun (guardian) for Karin, 2026-01-01 – 2026-12-31"."""
+    until = m.valid_until.isoformat() if m.valid_until else "…"
+    return _(
+        "%(rep)s (%(kind)s) for %(client)s, %(start)s – %(end)s",
+        rep=m.representative.name,
+        kind=mandate_kind(m.kind),
+        client=m.client.name,
+        start=m.valid_from.isoformat(),
+        end=until,
     )
 
 
@@ -116,10 +149,15 @@ def detail(request_id: int) -> Any:
         if person is not None and row.kind == "erasure" and row.status == "open"
         else None
     )
+    mandate = (
+        get_session().get(Representation, row.representation_id) if row.representation_id else None
+    )
     return render_template(
         "privacy/detail.html",
         r=row,
         person=person,
+        mandate=mandate,
+        mandate_valid=mandate is not None and mandate.valid_on(date.today()),
         now=utcnow(),
         plan=the_plan,
         tasks=recipients.for_request(get_session(), row),
@@ -317,20 +355,57 @@ def _months(values: Any, rule: settings.RetentionRule) -> int:
     return months
 
 
+def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
+    db = get_session()
+    from crm.people import services as people
+
+    return render_template(
+        "privacy/settings.html",
+        row=row,
+        controller=controller,
+        every=controllers.all_controllers(db),
+        form=form,
+        rules=settings.RETENTION_RULES,
+        known=settings.KNOWN_PROCESSORS,
+        professions=settings.PROFESSIONS,
+        values=values,
+        beyond=people.beyond_mode(db, controller),
+    )
+
+
+def _chosen_controller() -> Any:
+    """The controller named by ``?controller=`` (404 for an unknown one), or the first."""
+    db = get_session()
+    wanted = request.args.get("controller", "")
+    if not wanted:
+        return controllers.first(db)
+    number = parse_int(wanted)
+    chosen = db.get(controllers.Controller, number) if number is not None else None
+    if chosen is None:
+        abort(404)
+    return chosen
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @owner_required
 def practice_settings() -> Any:
-    """Who the controller is, the profile, processors and retention periods."""
+    """Who each controller is, its profile and identity numbers; processors and retention."""
     db = get_session()
     row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    controller = _chosen_controller()
     form = forms.ButtonForm()
     if request.method == "POST" and form.validate_on_submit():
         f = request.form
+        before = controller.mode
         try:
             retention = {r.kind: _months(f, r) for r in settings.RETENTION_RULES}
+            months = (f.get("representative_months") or "").strip()
+            if months and parse_int(months) is None:
+                raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
             settings.save(
                 db,
                 row,
+                controller=controller,
                 name=f.get("name", ""),
                 org_number=f.get("org_number", ""),
                 address=f.get("address", ""),
@@ -338,6 +413,12 @@ def practice_settings() -> Any:
                 contact_email=f.get("contact_email", ""),
                 profile=f.get("profile", "B"),
                 profession=f.get("profession", ""),
+                id_number_mode=f.get("id_number_mode") or None,
+                id_number_reason=f.get("id_number_reason"),
+                representative_months=int(months) if months else None,
+                runs_newsletter=f.get("runs_newsletter") == "1"
+                if "newsletter_shown" in f
+                else None,
                 processors=_processors_from_form(f),
                 retention=retention,
                 actor=current_actor(),
@@ -348,28 +429,66 @@ def practice_settings() -> Any:
             row = settings.load(db, current_app.config["PRACTICE_NAME"])
             params = {k: _(str(v)) for k, v in getattr(err, "params", {}).items()}
             flash(_(str(err), **params), "error")
-            return render_template(
-                "privacy/settings.html",
-                row=row,
-                form=form,
-                rules=settings.RETENTION_RULES,
-                known=settings.KNOWN_PROCESSORS,
-                professions=settings.PROFESSIONS,
-                values=f,
-            ), 422
+            return _settings_page(row, controller, form, f), 422
         db.commit()
         flash(_("Saved. The privacy policy and the record of processing follow."), "success")
+        from crm.people import services as people
+
+        if controller.mode.rank < before.rank and any(people.beyond_mode(db, controller).values()):
+            # a stricter setting: offer to reduce what is already stored (never silently)
+            return redirect(url_for("privacy.reduce_id_numbers", controller=controller.id))
+        return redirect(url_for("privacy.practice_settings", controller=controller.id))
+    db.commit()
+    return _settings_page(row, controller, form, None)
+
+
+@bp.route("/settings/reduce", methods=["GET", "POST"])
+@owner_required
+def reduce_id_numbers() -> Any:
+    """Confirm, then bring the stored identity numbers down to the controller's setting."""
+    from crm.people import services as people
+
+    db = get_session()
+    controller = _chosen_controller()
+    form = forms.ButtonForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        counts = people.reduce_id_numbers(db, controller, current_actor())
+        db.commit()
+        flash(
+            _(
+                "Reduced: %(full)s full numbers, %(dates)s birth dates.",
+                full=counts["personnummer"],
+                dates=counts["birth_date"],
+            ),
+            "success",
+        )
+        return redirect(url_for("privacy.practice_settings", controller=controller.id))
+    return render_template(
+        "privacy/reduce.html",
+        controller=controller,
+        counts=people.beyond_mode(db, controller),
+        form=form,
+    )
+
+
+@bp.route("/controllers", methods=["POST"])
+@owner_required
+def add_controller() -> Any:
+    """Add a controller (seed 000: two companies under one brand)."""
+    db = get_session()
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        row = settings.add_controller(db, request.form.get("new_name", ""), current_actor())
+    except settings.SettingsError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
         return redirect(url_for("privacy.practice_settings"))
     db.commit()
-    return render_template(
-        "privacy/settings.html",
-        row=row,
-        form=form,
-        rules=settings.RETENTION_RULES,
-        known=settings.KNOWN_PROCESSORS,
-        professions=settings.PROFESSIONS,
-        values=None,
-    )
+    flash(_("Controller added. Fill in its details."), "success")
+    return redirect(url_for("privacy.practice_settings", controller=row.id))
 
 
 @bp.route("/record")
@@ -377,10 +496,9 @@ def processing_record() -> Any:
     """The record of processing activities (Art. 30)."""
     db = get_session()
     row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    blocks = [(c, record.activities(row, c)) for c in controllers.all_controllers(db)]
     db.commit()
-    return render_template(
-        "privacy/record.html", row=row, activities=record.activities(row), security=record.SECURITY
-    )
+    return render_template("privacy/record.html", blocks=blocks, security=record.SECURITY)
 
 
 @bp.route("/record.csv")
@@ -388,9 +506,10 @@ def processing_record_csv() -> Any:
     """The record as CSV for the supervisory authority or an auditor."""
     db = get_session()
     row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    body = record.as_csv(row, controllers.all_controllers(db))
     db.commit()
     return Response(
-        record.as_csv(row),
+        body,
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="registerforteckning.csv"'},
     )
@@ -427,9 +546,22 @@ def export_link(request_id: int) -> Any:
         abort(400)
     row = _request_or_404(request_id)
     person = _person_or_404(row.person_id or 0)
+    recipient = person
+    if row.requester_id is not None:
+        # filed by a representative: the answer goes to them, and only within a valid mandate
+        mandate = get_session().get(Representation, row.representation_id or 0)
+        try:
+            representatives.check(mandate, person.id, row.kind, date.today())
+        except representatives.MandateError as err:
+            flash(_(str(err)), "error")
+            return redirect(url_for("privacy.detail", request_id=row.id))
+        recipient = _person_or_404(row.requester_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
     _notify(
-        mails.export_link, person, absolute_url("privacy_public.export", token=token), EXPORT_HOURS
+        mails.export_link,
+        recipient,
+        absolute_url("privacy_public.export", token=token),
+        EXPORT_HOURS,
     )
     db = get_session()
     audit.record(
@@ -458,7 +590,9 @@ def erase(request_id: int) -> Any:
     person = _person_or_404(row.person_id or 0)
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
-    receipt_person = Person(name=person.name, email=person.email)
+    receipt_person = Person(
+        name=person.name, email=person.email, controller_id=person.controller_id
+    )
     try:
         the_plan = erasure.execute(db, person, current_actor(), request=row)
     except erasure.AlreadyErased:

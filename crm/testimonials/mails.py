@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 from flask import current_app
 from flask import has_app_context
 from flask import render_template
@@ -27,15 +29,20 @@ def revoke_url(t: Testimonial) -> str:
     return absolute_url("testimonials_public.revoke", token=token)
 
 
-def send_request(t: Testimonial, content_hash: str) -> None:
-    """Ask the client for consent."""
+def build_request(t: Testimonial, content_hash: str) -> EmailMessage:
+    """The mail asking the client for consent (rendering may read the database)."""
     text = render_template(
         "testimonials/mail/request.txt",
         t=t,
         url=consent_url(t, content_hash),
         days=current_app.config["TESTIMONIAL_CONSENT_LINK_DAYS"],
     )
-    mail.send(mail.build(t.person.email, _("May we publish your testimonial?"), text))
+    return mail.build(t.person.email, _("May we publish your testimonial?"), text)
+
+
+def send_request(t: Testimonial, content_hash: str) -> None:
+    """Ask the client for consent."""
+    mail.send(build_request(t, content_hash))
 
 
 def send_confirmation(t: Testimonial, channels: list[str]) -> None:
@@ -58,14 +65,36 @@ def send_request_after_commit(session: Session, t: Testimonial, content_hash: st
     session.info.setdefault(_AFTER_COMMIT, []).append((t, content_hash))
 
 
-@event.listens_for(Session, "after_commit")
-def _send_queued(session: Session) -> None:
+_READY = "crm.testimonials.consent_mails_ready"
+
+
+@event.listens_for(Session, "before_commit")
+def _render_queued(session: Session) -> None:
+    """Render the queued mails while the session may still read.
+
+    The templates name the controller, which is a query, and a session that has committed can
+    emit no SQL; the mails go out only after the commit (:func:`_send_queued`).
+    """
     queued = session.info.pop(_AFTER_COMMIT, None)
     if not queued or not has_app_context():
         return
+    ready = session.info.setdefault(_READY, [])
     for t, content_hash in queued:
         try:
-            send_request(t, content_hash)
+            ready.append(build_request(t, content_hash))
+        except mail.MailError:
+            # no address in the log; the owner sees the request and can send it again
+            current_app.logger.exception("consent request mail could not be built")
+
+
+@event.listens_for(Session, "after_commit")
+def _send_queued(session: Session) -> None:
+    ready = session.info.pop(_READY, None)
+    if not ready or not has_app_context():
+        return
+    for message in ready:
+        try:
+            mail.send(message)
         except mail.MailError:
             # no address in the log; the owner sees the request and can send it again
             current_app.logger.exception("consent request mail failed")
@@ -74,3 +103,4 @@ def _send_queued(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_queued(session: Session) -> None:
     session.info.pop(_AFTER_COMMIT, None)
+    session.info.pop(_READY, None)

@@ -500,13 +500,19 @@ def feed(session: Session) -> list[FeedItem]:
     return items
 
 
-def list_all(session: Session, status: str = "") -> list[Testimonial]:
-    """All testimonials for the owner, newest first."""
+def list_all(
+    session: Session, status: str = "", controller_id: int | None = None
+) -> list[Testimonial]:
+    """All testimonials (of one controller's people, for a limited account), newest first."""
     stmt = (
         select(Testimonial)
         .options(selectinload(Testimonial.person))
         .order_by(Testimonial.created_at.desc())
     )
+    if controller_id is not None:
+        stmt = stmt.join(Person, Person.id == Testimonial.person_id).where(
+            Person.controller_id == controller_id
+        )
     if status in set(Status):
         stmt = stmt.where(Testimonial.status == status)
     return list(session.scalars(stmt))
@@ -520,12 +526,10 @@ def media_by_name(session: Session, stored_name: str) -> TestimonialMedia | None
     return None if item is None or item.deleted_at is not None else item
 
 
-def people_choices(session: Session) -> Iterable[tuple[int, str]]:
-    """People to pick from when creating a testimonial."""
-    rows = session.execute(
-        select(Person.id, Person.name, Person.email)
-        .where(Person.archived_at.is_(None))
-        .order_by(Person.name)
-        .limit(2000)
-    )
+def people_choices(session: Session, controller_id: int | None = None) -> Iterable[tuple[int, str]]:
+    """People to pick from (only one controller's, for an account limited to it)."""
+    stmt = select(Person.id, Person.name, Person.email).where(Person.archived_at.is_(None))
+    if controller_id is not None:
+        stmt = stmt.where(Person.controller_id == controller_id)
+    rows = session.execute(stmt.order_by(Person.name).limit(2000))
     return [(pid, f"{name} ({email})" if email else name) for pid, name, email in rows]

@@ -19,7 +19,7 @@ from wtforms.fields import SelectChoice
 
 from crm import mail
 from crm.db import get_session
-from crm.people.models import Person
+from crm.people import services as people
 from crm.testimonials import forms
 from crm.testimonials import labels
 from crm.testimonials import mails
@@ -29,6 +29,7 @@ from crm.testimonials.models import Publication
 from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
+from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import int_arg
 from crm.web import safe_redirect_target
@@ -39,7 +40,7 @@ labels.register(bp)
 
 def _get_or_404(testimonial_id: int) -> Testimonial:
     t = services.get(get_session(), testimonial_id)
-    if t is None:
+    if t is None or not people.visible(t.person, controller_limit()):
         abort(404)
     return t
 
@@ -70,7 +71,7 @@ def index() -> Any:
     status = request.args.get("status", "")
     return render_template(
         "testimonials/index.html",
-        rows=services.list_all(get_session(), status),
+        rows=services.list_all(get_session(), status, controller_limit()),
         status=status,
         statuses=list(Status),
     )
@@ -82,13 +83,15 @@ def create() -> Any:
     db = get_session()
     form = forms.NewTestimonialForm()
     form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in services.people_choices(db)
+        SelectChoice(pid, label) for pid, label in services.people_choices(db, controller_limit())
     ]
     person_id = int_arg("person")
     if request.method == "GET" and person_id is not None:
         form.person_id.data = person_id
     if form.validate_on_submit():
-        person = db.get(Person, form.person_id.data)
+        person = people.get_person(db, form.person_id.data, controller_limit())
+        if person is None:
+            abort(404)
         try:
             t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
         except services.TestimonialError as err:

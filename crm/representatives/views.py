@@ -1,0 +1,130 @@
+"""Owner pages for related persons: link one to a client with a mandate, end a mandate."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from crm.db import get_session
+from crm.i18n import N_
+from crm.people import services as people
+from crm.people.models import Person
+from crm.representatives import services
+from crm.representatives.models import Kind
+from crm.representatives.models import Representation
+from crm.web import controller_limit
+from crm.web import current_actor
+from crm.web import form_int
+
+bp = Blueprint("representatives", __name__, url_prefix="/people")
+
+
+def _person_or_404(person_id: int) -> Person:
+    person = people.get_person(get_session(), person_id, controller_limit())
+    if person is None:
+        abort(404)
+    return person
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    """Let the person page list a client's related persons (people/ imports no feature)."""
+
+    def related(person_id: int) -> dict[str, Any]:
+        db = get_session()
+        stmt = select(Person.id, Person.name).where(
+            Person.id != person_id, Person.archived_at.is_(None)
+        )
+        if controller_limit() is not None:
+            stmt = stmt.where(Person.controller_id == controller_limit())
+        candidates = db.execute(stmt.order_by(Person.name).limit(2000)).all()
+        return {
+            "links": services.for_client(db, person_id),
+            "represents": services.represented_by(db, person_id),
+            "candidates": candidates,
+            "kinds": [k.value for k in Kind],
+            "today": date.today(),
+        }
+
+    return {"related_persons": related}
+
+
+@bp.route("/<int:person_id>/representatives", methods=["POST"])
+def add(person_id: int) -> Any:
+    """Link a representative or related person to the client, with the mandate."""
+    client = _person_or_404(person_id)
+    f = request.form
+    db = get_session()
+    other_id = form_int(f, "representative_id")
+    representative = _person_or_404(other_id) if other_id is not None else None
+    if representative is None:
+        flash(_("Choose the representative."), "error")
+        return redirect(url_for("people.detail", person_id=person_id, _anchor="related"))
+    data = services.MandateData(
+        kind=f.get("kind", ""),
+        valid_from=_date(f.get("valid_from")),
+        valid_until=_date(f.get("valid_until")),
+        legal_basis=f.get("legal_basis", "")[:200],
+        document=f.get("document", "")[:1000],
+    )
+    try:
+        services.add(db, client, representative, data, current_actor())
+    except services.MandateError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Saved."), "success")
+    return redirect(url_for("people.detail", person_id=person_id, _anchor="related"))
+
+
+@bp.route("/<int:person_id>/representatives/<int:link_id>/end", methods=["POST"])
+def end(person_id: int, link_id: int) -> Any:
+    """End a mandate today."""
+    client = _person_or_404(person_id)
+    db = get_session()
+    row = db.get(Representation, link_id)
+    if row is None or row.client_id != client.id:
+        abort(404)
+    try:
+        services.end(db, row, date.today(), current_actor())
+    except services.MandateError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("The mandate is ended."), "success")
+    return redirect(url_for("people.detail", person_id=person_id, _anchor="related"))
+
+
+KIND_LABELS = {
+    Kind.GUARDIAN: N_("Guardian of a minor"),
+    Kind.GOD_MAN: N_("God man"),
+    Kind.FORVALTARE: N_("Förvaltare"),
+    Kind.POWER_OF_ATTORNEY: N_("Power of attorney"),
+    Kind.PAYER: N_("Payer"),
+    Kind.COMPANY_CONTACT: N_("Company contact"),
+}
+
+
+@bp.app_template_filter("mandate_kind")
+def mandate_kind(kind: str) -> str:
+    """The kind of a mandate in the user's language."""
+    label = KIND_LABELS.get(kind)  # type: ignore[call-overload]
+    return _(label) if label else kind
