@@ -22,7 +22,7 @@ from crm.people.models import Person
 from crm.privacy.models import DataRequest
 
 KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
-CHANNELS = ("email", "letter", "phone", "in_person", "preferences_page")
+CHANNELS = ("email", "letter", "phone", "in_person", "preferences_page", "portal")
 
 
 class RequestError(ValueError):

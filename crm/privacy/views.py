@@ -31,6 +31,7 @@ from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
+from crm.privacy import portal
 from crm.privacy import recipients
 from crm.privacy import record
 from crm.privacy import requests
@@ -122,6 +123,7 @@ def detail(request_id: int) -> Any:
         person=person,
         now=utcnow(),
         plan=the_plan,
+        filing=portal.for_request(get_session(), row),
         tasks=recipients.for_request(get_session(), row),
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
