@@ -373,3 +373,22 @@ def test_portal_posts_redirect_to_pages_a_reload_cannot_refile(app, client, db, 
     page = client.get(received).get_data(as_text=True)
     assert "Vi har tagit emot din begäran" in page and f'href="{status}"' in page
     assert _count(db, PortalRequest) == 1 and _count(db, DataRequest) == 1
+
+
+def test_portal_filing_goes_with_its_request_when_the_request_log_period_ends(
+    app, client, db, inbox
+):
+    _file(client)
+    _confirm(client, _link(inbox.last(EMAIL), "/integritet/bekrafta"))
+    with app.app_context():
+        from crm.db import get_session
+        from crm.db import utcnow
+        from crm.privacy import requests
+        from crm.privacy import retention
+
+        s = get_session()
+        requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
+        s.commit()
+        retention.run(s, now=utcnow() + timedelta(days=6 * 366))
+        s.commit()
+    assert _count(db, DataRequest) == 0 and _count(db, PortalRequest) == 0
