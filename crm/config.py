@@ -66,6 +66,11 @@ DEFAULTS: dict[str, Any] = {
     # Public sign-up limits (per IP per hour, per address per day).
     "SIGNUP_MAX_PER_IP_HOUR": 20,
     "SIGNUP_MAX_PER_EMAIL_DAY": 3,
+    # Privacy portal (/integritet) filings: per IP per hour, per address per day.
+    "PORTAL_MAX_PER_IP_HOUR": 10,
+    "PORTAL_MAX_PER_EMAIL_DAY": 3,
+    # How long the status link of a portal request works (a request may run three months).
+    "PRIVACY_STATUS_LINK_DAYS": 365,
     # Bad unsubscribe/confirm tokens per IP per 15 minutes before answering 429.
     "BAD_TOKEN_MAX_PER_IP": 50,
     "CONFIRM_LINK_DAYS": 7,

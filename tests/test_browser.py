@@ -323,3 +323,49 @@ def test_breach_documented_and_reported_in_the_browser(app, live_server, page, o
     assert "IMY-2026-77" in page.locator("#imy").text_content()
     page.goto(f"{live_server}/")
     assert page.locator("#breaches-owed").count() == 0
+
+
+def test_portal_erasure_request_confirmed_by_mail_reaches_the_owner(
+    app, live_server, page, inbox, owner
+):
+    """Issue 15 part 4: an erasure filed at /integritet and confirmed by mail reaches the owner.
+
+    The confirmation mail arrives at the local SMTP server; the owner finds the request on the
+    dashboard.
+    """
+    import re
+
+    app.config["BASE_URL"] = live_server  # links in mails point at this server
+
+    # 1. the privacy policy leads to the portal; the visitor asks to be erased
+    page.goto(f"{live_server}/integritetspolicy")
+    page.click("#portal-link a")
+    assert page.locator("h1").text_content() == "Dina personuppgifter"
+    page.check("input[name=kind][value=erasure]")
+    page.fill("#name", "Vera Besökare")
+    page.fill("#email", "vera@example.se")
+    page.screenshot(path=ARTIFACTS / "40-portal.png", full_page=True)
+    page.click("main button[type=submit]")
+    assert page.locator("h1").text_content() == "Titta i din inkorg"
+    assert page.url == f"{live_server}/integritet/skickat"
+
+    # 2. the mail at the local SMTP server: open the link, press the button
+    mail = inbox.last("vera@example.se").get_content()
+    page.goto(re.search(r"(http://\S+/integritet/bekrafta/\S+)", mail).group(1))
+    page.screenshot(path=ARTIFACTS / "41-portal-confirm.png", full_page=True)
+    page.click("main button[type=submit]")
+    assert page.locator("h1").text_content() == "Vi har tagit emot din begäran"
+    page.click("text=Se hur det går med din begäran")
+    assert page.locator("#portal-status").get_attribute("data-stage") == "identity_check"
+    page.screenshot(path=ARTIFACTS / "42-portal-status.png", full_page=True)
+
+    # 3. the owner sees it on the dashboard, due in a month, and what was typed on the request
+    log_in(page, live_server, app, owner)
+    page.goto(f"{live_server}/")
+    row = page.locator("#requests tbody tr")
+    assert row.count() == 1
+    assert "radering" in row.text_content() and "integritetssidan" in row.text_content()
+    page.click("#requests a")
+    assert "vera@example.se" in page.locator("#portal-filing").text_content()
+    assert "integritetssidan" in page.locator("main").text_content()
+    page.screenshot(path=ARTIFACTS / "43-portal-request.png", full_page=True)

@@ -100,6 +100,34 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         },
     )
     bid = response.headers["Location"].rsplit("/", 1)[-1]
+    # a request filed through the privacy portal by a representative, confirmed and extended
+    post_form(
+        client,
+        "/integritet",
+        {
+            "kind": "rectification",
+            "email": "olle@example.se",
+            "name": "Olle Ombud",
+            "details": "Adressen är fel",
+            "for": "other",
+            "represented_name": "Karin Klient",
+            "representative_role": "power_of_attorney",
+        },
+    )
+    portal_mail = inbox.last("olle@example.se").get_content()
+    portal_confirm = re.search(r"http://localhost(/integritet/bekrafta/\S+)", portal_mail).group(1)
+    portal_status = re.search(r"http://localhost(/integritet/status/\S+)", portal_mail).group(1)
+    portal_received = post_form(client, portal_confirm, {}).headers["Location"]
+    with app.app_context():
+        from crm.privacy.models import PortalRequest
+
+        portal_rid = get_session().query(PortalRequest.request_id).scalar()
+    post_form(
+        auth_client,
+        f"/privacy/requests/{portal_rid}/extend",
+        {"ext-months": "1", "ext-reason": "Vi väntar på fullmakten"},
+        page=f"/privacy/requests/{portal_rid}",
+    )
     with app.app_context():
         from crm.people.models import Person
 
@@ -117,6 +145,10 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         "consent": consent.group(1),
         "revoke": f"/t/revoke/{revoke}",
         "export": f"/export/{export[:-4]}AAAA",  # a tampered download link: its error page
+        "portal_request": str(portal_rid),
+        "portal_confirm": portal_confirm,
+        "portal_received": portal_received,
+        "portal_status": portal_status,
     }
 
 
@@ -138,7 +170,14 @@ OWNER_PAGES = [
     "/auth/account",
     "/auth/users",
 ]
-PUBLIC_PAGES = ["/subscribe", "/integritetspolicy", "/embed/testimonials", "/no-such-page"]
+PUBLIC_PAGES = [
+    "/subscribe",
+    "/integritetspolicy",
+    "/integritet",
+    "/integritet/skickat",
+    "/embed/testimonials",
+    "/no-such-page",
+]
 
 
 def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -150,6 +189,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/testimonials/new?person={links['person']}",
         f"/privacy/requests/{links['request']}",
         f"/privacy/breaches/{links['breach']}",
+        f"/privacy/requests/{links['portal_request']}",
     ]
     public = PUBLIC_PAGES + [
         links["unsubscribe"],
@@ -157,6 +197,9 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         links["revoke"],
         links["export"],
         "/u/tampered-token",
+        links["portal_confirm"],
+        links["portal_received"],
+        links["portal_status"],
     ]
     if links["preferences"]:
         public.append(links["preferences"])

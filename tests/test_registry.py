@@ -88,6 +88,11 @@ def sample_person(s: Session) -> int:
     )
     testimonials.tick_removed(s, pub, actor)
     requests.open_request(s, person, "access", "email", utcnow(), actor)
+    # a request filed through the privacy portal, confirmed: linked to the person by address
+    from crm.privacy import portal
+
+    filing = portal.file(s, portal.Filing("erasure", EMAIL, NAME, f"Radera {NAME}"))
+    portal.confirm(s, filing, actor)
     s.add(
         LegalHold(
             person_id=person.id,

@@ -27,6 +27,12 @@ PUBLIC_ENDPOINTS = {
     "public.forget",
     "privacy_public.policy",
     "privacy_public.export",
+    # the privacy portal: a normal form with a CSRF token, rate-limited, never disclosing
+    "privacy_public.portal_form",
+    "privacy_public.portal_confirm",
+    "privacy_public.portal_status",
+    "privacy_public.portal_sent",
+    "privacy_public.portal_confirmed",
     "testimonials_public.consent",
     "testimonials_public.consent_media",
     "testimonials_public.revoke",

@@ -48,6 +48,7 @@ REQUEST_CHANNEL = {
     "phone": _l("phone"),
     "in_person": _l("in person"),
     "preferences_page": _l("preferences page"),
+    "portal": _l("privacy portal"),
 }
 HOLD = {
     "journal": _l("Patient journal"),

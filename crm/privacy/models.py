@@ -18,6 +18,7 @@ from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
 from crm.people.models import Person
+from crm.people.models import new_public_id
 from crm.security.crypto import EncryptedText
 
 
@@ -184,3 +185,55 @@ class RecipientTask(Base):
             name="known_action",
         ),
     )
+
+
+class PortalRequest(Base):
+    """A request filed through the public privacy portal (``/integritet``).
+
+    Kept before and after the person confirmed their address.
+
+    Why a table of its own: until the address is confirmed (a signed link, 7 days) there is
+    no request - an unconfirmed filing must neither reach the dashboard nor start the
+    one-month clock - yet what was typed must be kept somewhere until then. On confirmation a
+    :class:`DataRequest` with channel "portal" is opened and ``request_id`` points at it.
+    Unconfirmed rows are deleted by retention once their link has expired.
+
+    Everything typed may name people (the requester, the person represented): encrypted. The
+    signed links carry ``public_id`` only, never an address.
+    """
+
+    __tablename__ = "portal_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: the address the answer goes to (the representative's own when filed for someone else)
+    email: Mapped[str | None] = mapped_column(EncryptedText("portal_request.email"))
+    name: Mapped[str | None] = mapped_column(EncryptedText("portal_request.name"))
+    #: filed for someone else: whom, and in what role (guardian, trustee, power of attorney...)
+    represented_name: Mapped[str | None] = mapped_column(
+        EncryptedText("portal_request.represented_name")
+    )
+    representative_role: Mapped[str | None] = mapped_column(String(24))
+    #: what to correct, which processing is objected to, anything the person adds
+    details: Mapped[str | None] = mapped_column(EncryptedText("portal_request.details"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_request.id", ondelete="CASCADE"), index=True, unique=True
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind in ('access', 'portability', 'rectification', 'erasure', 'restriction', "
+            "'objection')",
+            name="known_kind",
+        ),
+        CheckConstraint(
+            "representative_role is null or representative_role in ('guardian', 'trustee', "
+            "'administrator', 'power_of_attorney', 'other')",
+            name="known_role",
+        ),
+    )
+
+    request: Mapped[DataRequest | None] = relationship()

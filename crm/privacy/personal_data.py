@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm.audit import AuditEvent
 from crm.people.models import Person
+from crm.privacy import portal
 from crm.privacy import recipients
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
@@ -45,6 +46,8 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
                 "received_at": _iso(r.received_at),
                 "due_at": _iso(r.due_at),
                 "completed_at": _iso(r.completed_at),
+                "channel": r.channel,
+                **_portal(session, r),
             }
             for r in session.scalars(select(DataRequest).where(DataRequest.person_id == person.id))
         ],
@@ -74,6 +77,24 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
     }
 
 
+def _portal(session: Session, request: DataRequest) -> dict[str, Any]:
+    """What was typed into the privacy portal for a request, if it came that way."""
+    row = portal.for_request(session, request)
+    if row is None:
+        return {}
+    return {
+        "portal": {
+            "filed_at": _iso(row.created_at),
+            "confirmed_at": _iso(row.confirmed_at),
+            "email": row.email,
+            "name": row.name,
+            "details": row.details,
+            "represented_name": row.represented_name,
+            "representative_role": row.representative_role,
+        }
+    }
+
+
 def holds(session: Session, person: Person, _ctx: ErasureContext) -> list[Kept]:
     """Bookkeeping and legal-claim holds recorded for the person, running or ended."""
     return [
@@ -83,7 +104,11 @@ def holds(session: Session, person: Person, _ctx: ErasureContext) -> list[Kept]:
 
 
 def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
-    """Drop holds that have ended: they justify keeping nothing (a running one stays)."""
+    """Drop holds that have ended: they justify keeping nothing (a running one stays).
+
+    And forget what was typed into the person's portal filings (the requests stay).
+    """
+    portal.scrub_for(session, person.id)
     session.execute(
         delete(LegalHold).where(LegalHold.person_id == person.id, LegalHold.until <= ctx.now)
     )
@@ -94,7 +119,9 @@ HOLDER = register(
         name="privacy",
         # recipient_task: person_id is set to NULL by an erasure; its encrypted ``subject`` (for
         # whom) stays until staff tick the task off, since the recipient must still be told
-        tables=("data_request", "legal_hold", "recipient_task"),
+        # portal_request: what was typed into /integritet; scrubbed by an erasure, while the
+        # request it became stays
+        tables=("data_request", "legal_hold", "recipient_task", "portal_request"),
         sections=("requests", "recipients_told", "legal_holds", "audit"),
         export=export,
         holds=holds,

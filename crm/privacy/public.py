@@ -1,4 +1,8 @@
-"""The public privacy policy, generated from the practice settings."""
+"""Public privacy pages: the policy, the person's own export link and the privacy portal.
+
+The portal (``/integritet``) takes data-subject requests from anyone, without a login; see
+crm/privacy/portal.py for why it never discloses anything and what it stores.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,26 @@ from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from crm import audit
 from crm import controllers
+from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
 from crm.newsletter.public import bad_token_response
 from crm.people.models import Person
 from crm.privacy import export as export_zip
+from crm.privacy import mails
+from crm.privacy import portal
 from crm.privacy import record
 from crm.privacy import settings
+from crm.privacy.models import PortalRequest
 from crm.security import tokens
+from crm.web import absolute_url
 from crm.web import public
 
 bp = Blueprint("privacy_public", __name__)
@@ -86,3 +98,160 @@ def policy() -> Any:
         activities=record.activities(row, chosen),
         security=record.SECURITY,
     )
+
+
+# --- the privacy portal -----------------------------------------------------------------------
+
+#: A form field no human sees; bots fill it in (the same trap as the sign-up's).
+HONEYPOT = "website"
+
+
+def _portal_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(
+        "public/portal.html",
+        form=FlaskForm(),
+        kinds=portal.KINDS,
+        roles=portal.ROLES,
+        values=context.pop("values", {}),
+        **context,
+    ), status
+
+
+def _links(row: PortalRequest) -> tuple[str, str]:
+    """The confirmation and status links of a filing: signed, naming only its public id."""
+    confirm = tokens.sign(tokens.Purpose.PRIVACY_REQUEST, {"r": row.public_id})
+    status = tokens.sign(tokens.Purpose.PRIVACY_REQUEST_STATUS, {"r": row.public_id})
+    return (
+        absolute_url("privacy_public.portal_confirm", token=confirm),
+        absolute_url("privacy_public.portal_status", token=status),
+    )
+
+
+@bp.route("/integritet", methods=["GET", "POST"])
+@public
+def portal_form() -> Any:
+    """Ask for access, a copy, rectification, erasure, restriction or objection.
+
+    Every filing that passes the form's checks gets the same page and a mail to the address
+    typed, at the same moment, whether or not the practice knows the address: nothing is
+    looked up before the confirmation.
+    """
+    if request.method == "GET":
+        return _portal_page()
+    data = request.form
+    if data.get(HONEYPOT):  # pretend it worked; a bot learns nothing
+        return redirect(url_for("privacy_public.portal_sent"), 303)
+    filing = portal.Filing(
+        kind=str(data.get("kind") or ""),
+        email=str(data.get("email") or "")[:254],
+        name=str(data.get("name") or "")[: portal.MAX_NAME + 1],
+        details=str(data.get("details") or "")[: portal.MAX_DETAILS + 1],
+        for_someone_else=data.get("for") == "other",
+        represented_name=str(data.get("represented_name") or "")[: portal.MAX_NAME + 1],
+        representative_role=str(data.get("representative_role") or ""),
+        ip=request.remote_addr,
+    )
+    db = get_session()
+    if portal.throttled(db, filing.ip, filing.email):
+        return render_template("errors/429.html"), 429
+    try:
+        row = portal.file(db, filing)
+    except portal.PortalError as err:
+        db.rollback()
+        return _portal_page(422, error=_(str(err)), values=data)
+    db.commit()
+    confirm_url, status_url = _links(row)
+    try:
+        mails.portal_confirmation(
+            str(row.email), confirm_url, status_url, current_app.config["CONFIRM_LINK_DAYS"]
+        )
+    except mail.MailError:
+        current_app.logger.exception("portal confirmation mail failed")
+        return render_template("public/mail_failed.html"), 503
+    # after the POST a GET (a reload files nothing twice)
+    return redirect(url_for("privacy_public.portal_sent"), 303)
+
+
+@bp.route("/integritet/skickat")
+@public
+def portal_sent() -> Any:
+    """The answer to every filing: check your inbox (the same for any address)."""
+    return render_template("public/portal_sent.html")
+
+
+def _portal_row(purpose: tokens.Purpose, token: str, days: int) -> PortalRequest | tuple[str, int]:
+    """The filing a signed link names, or the page to answer instead (expired, bad, gone)."""
+    try:
+        payload = tokens.verify(purpose, token, max_age=days * 86400)
+    except tokens.ExpiredToken:
+        return render_template("public/portal_expired.html"), 410
+    except tokens.InvalidToken:
+        return bad_token_response()
+    public_id = payload.get("r") if isinstance(payload, dict) else None
+    row = portal.by_public_id(get_session(), public_id)
+    if row is None:  # purged unconfirmed, or the request's record period ended
+        return render_template("public/portal_expired.html"), 410
+    return row
+
+
+@bp.route("/integritet/bekrafta/<token>", methods=["GET", "POST"])
+@public
+def portal_confirm(token: str) -> Any:
+    """GET shows a button (link scanners must not confirm); POST confirms, once."""
+    row = _portal_row(
+        tokens.Purpose.PRIVACY_REQUEST, token, current_app.config["CONFIRM_LINK_DAYS"]
+    )
+    if not isinstance(row, PortalRequest):
+        return row
+    form = FlaskForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return render_template("public/portal_confirm.html", form=form, kind=row.kind)
+    db = get_session()
+    first = row.request_id is None
+    data_request = portal.confirm(db, row, Actor("public", None, request.remote_addr))
+    db.commit()
+    _confirm, status_url = _links(row)
+    if first and row.email:
+        try:
+            mails.portal_receipt(row.email, data_request, status_url)
+        except mail.MailError:
+            # the request is registered and the page shows the same: only the receipt is lost
+            current_app.logger.exception("portal receipt mail failed")
+    status_token = status_url.rsplit("/", 1)[-1]
+    return redirect(url_for("privacy_public.portal_confirmed", token=status_token), 303)
+
+
+@bp.route("/integritet/mottagen/<token>")
+@public
+def portal_confirmed(token: str) -> Any:
+    """After the confirmation: received, due, and the status link (signed like the mail's)."""
+    row = _portal_row(
+        tokens.Purpose.PRIVACY_REQUEST_STATUS,
+        token,
+        current_app.config["PRIVACY_STATUS_LINK_DAYS"],
+    )
+    if not isinstance(row, PortalRequest):
+        return row
+    if row.request is None:  # not confirmed (yet): the status page says what to do
+        return redirect(url_for("privacy_public.portal_status", token=token))
+    return render_template(
+        "public/portal_confirmed.html",
+        request_row=row.request,
+        status_url=url_for("privacy_public.portal_status", token=token),
+    )
+
+
+@bp.route("/integritet/status/<token>")
+@public
+def portal_status(token: str) -> Any:
+    """Where a portal request stands; nothing on the page the requester did not type."""
+    row = _portal_row(
+        tokens.Purpose.PRIVACY_REQUEST_STATUS,
+        token,
+        current_app.config["PRIVACY_STATUS_LINK_DAYS"],
+    )
+    if not isinstance(row, PortalRequest):
+        return row
+    state = portal.status(row)
+    get_session().commit()
+    return render_template("public/portal_status.html", state=state)

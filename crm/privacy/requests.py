@@ -24,7 +24,7 @@ from crm.representatives import services as representatives
 from crm.representatives.models import Representation
 
 KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
-CHANNELS = ("email", "letter", "phone", "in_person", "preferences_page")
+CHANNELS = ("email", "letter", "phone", "in_person", "preferences_page", "portal")
 
 
 class RequestError(ValueError):

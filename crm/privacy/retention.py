@@ -39,6 +39,7 @@ from crm.people.models import Person
 from crm.people.models import Visit
 from crm.privacy import breaches
 from crm.privacy import erasure
+from crm.privacy import portal
 from crm.privacy import settings as practice
 from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
@@ -318,6 +319,9 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         for path in previews:
             delete_file_after_commit(session, path)
     report.deleted["unconfirmed_signups"] = newsletter.purge_unconfirmed(
+        session, now, dry_run=dry_run
+    )
+    report.deleted["unconfirmed_portal_requests"] = portal.purge_unconfirmed(
         session, now, dry_run=dry_run
     )
     if dry_run:

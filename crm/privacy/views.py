@@ -34,6 +34,7 @@ from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
+from crm.privacy import portal
 from crm.privacy import recipients
 from crm.privacy import record
 from crm.privacy import requests
@@ -160,6 +161,7 @@ def detail(request_id: int) -> Any:
         mandate_valid=mandate is not None and mandate.valid_on(date.today()),
         now=utcnow(),
         plan=the_plan,
+        filing=portal.for_request(get_session(), row),
         tasks=recipients.for_request(get_session(), row),
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),

@@ -30,6 +30,10 @@ class Purpose(StrEnum):
     TESTIMONIAL_REVOKE = "testimonial-revoke"
     EXPORT = "export"
     LOGIN_DEVICE = "login-device"
+    #: confirms the address of a request filed through the privacy portal (7 days)
+    PRIVACY_REQUEST = "privacy-request"
+    #: lets the requester see where their portal request stands
+    PRIVACY_REQUEST_STATUS = "privacy-request-status"
 
 
 class InvalidToken(Exception):
