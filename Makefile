@@ -34,9 +34,11 @@ test: $(STAMP) $(VNU_JAR)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+## lint: ruff, ruff format and the dependency rules of ARCHITECTURE.md section 2 (import-linter)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 ## translations: re-extract strings and update/compile the Swedish catalogue
 translations: $(STAMP)

@@ -1,0 +1,60 @@
+"""The dependency rules of ARCHITECTURE.md section 2, enforced (issue 12).
+
+The rules themselves are import-linter contracts in pyproject.toml, so that `make lint` and an
+editor run the same check; these tests run them as part of the suite (CI runs `make test`) and
+make sure no package of ``crm`` escapes them.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import crm
+
+ROOT = Path(__file__).resolve().parent.parent
+#: allowed to import everything: they put the application together
+COMPOSITION_ROOTS = {"crm.cli", "crm.models"}
+
+
+def _contracts() -> list[dict]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return config["tool"]["importlinter"]["contracts"]
+
+
+def _contract(name: str) -> dict:
+    return next(c for c in _contracts() if c["name"] == name)
+
+
+def test_issue_12_dependency_rules_of_architecture_section_2_hold() -> None:
+    """Kernel imports no feature, people no other feature, no cycles, integrations pure."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache", "--no-logo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_issue_12_every_crm_module_is_kernel_or_feature() -> None:
+    """A new module or feature package cannot slip past the contracts unclassified."""
+    kernel_rule = _contract("The kernel imports no feature")
+    kernel = set(kernel_rule["source_modules"])
+    features = set(kernel_rule["forbidden_modules"]) - COMPOSITION_ROOTS
+    children = {f"crm.{m.name}" for m in pkgutil.iter_modules(crm.__path__)}
+    assert children - kernel - features - COMPOSITION_ROOTS == set()
+    for feature in features:
+        name = feature.removeprefix("crm.")
+        views_rule = _contract(f"{name} imports no other feature's views, public pages or forms")
+        assert views_rule["source_modules"] == [feature]
+        others = {".".join(m.split(".")[:2]) for m in views_rule["forbidden_modules"]}
+        assert others == features - {feature}
+    hub = _contract("people (the hub) imports no other feature")
+    assert set(hub["forbidden_modules"]) == features - {"crm.people"}
