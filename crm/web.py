@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from typing import TypeVar
@@ -40,6 +41,7 @@ from crm import formkit
 from crm.audit import Actor
 from crm.config import LOOPBACK_HOSTS
 from crm.config import is_https
+from crm.security import ratelimit
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -409,3 +411,21 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     # The CLI and the nightly sync build links too, outside any request.
     with current_app.test_request_context(base_url=base):
         return base + url_for(endpoint, **values)
+
+
+def bad_token_response(page: str = "public/bad_link.html") -> tuple[str, int]:
+    """Answer a tampered token: 400, or 429 once an IP has sent too many bad ones.
+
+    Here, not in a feature, because every feature with signed links (newsletter,
+    testimonials, privacy) answers them the same way and none may import another's pages.
+    """
+    session = db.get_session()
+    name = ratelimit.bucket("bad-token", request.remote_addr or "-")
+    ratelimit.hit(session, name)
+    session.commit()
+    if (
+        ratelimit.count(session, name, timedelta(minutes=15))
+        > current_app.config["BAD_TOKEN_MAX_PER_IP"]
+    ):
+        return render_template("errors/429.html"), 429
+    return render_template(page), 400

@@ -58,3 +58,25 @@ def test_issue_12_every_crm_module_is_kernel_or_feature() -> None:
         assert others == features - {feature}
     hub = _contract("people (the hub) imports no other feature")
     assert set(hub["forbidden_modules"]) == features - {"crm.people"}
+
+
+def _direct_imports(importer_package: str, imported_package: str) -> set[tuple[str, str]]:
+    """Direct imports from one package of ``crm`` into another, as (importer, imported)."""
+    import grimp
+
+    graph = grimp.build_graph("crm", cache_dir=None)
+    return {
+        (importer, imported)
+        for importer in graph.find_children(importer_package) | {importer_package}
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if imported == imported_package or imported.startswith(imported_package + ".")
+    }
+
+
+def test_issue_12_newsletter_and_privacy_no_longer_import_each_other() -> None:
+    """ "Forget me" is privacy's: the newsletter imports only the person registry from it."""
+    newsletter_to_privacy = _direct_imports("crm.newsletter", "crm.privacy")
+    assert newsletter_to_privacy <= {("crm.newsletter.personal_data", "crm.privacy.registry")}
+    # the pages of one feature are no other feature's library
+    assert _direct_imports("crm.privacy", "crm.newsletter.public") == set()
+    assert _direct_imports("crm.testimonials", "crm.newsletter.public") == set()

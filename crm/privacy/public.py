@@ -1,4 +1,4 @@
-"""The public privacy policy, generated from the practice settings."""
+"""Public privacy pages: the policy, the export download and "forget me"."""
 
 from __future__ import annotations
 
@@ -6,21 +6,25 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import abort
 from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from crm import audit
 from crm.audit import Actor
 from crm.db import get_session
-from crm.newsletter.public import bad_token_response
+from crm.newsletter import links
 from crm.people.models import Person
 from crm.privacy import export as export_zip
+from crm.privacy import forget as forget_me
 from crm.privacy import record
 from crm.privacy import settings
 from crm.security import tokens
+from crm.web import bad_token_response
 from crm.web import public
 
 bp = Blueprint("privacy_public", __name__)
@@ -69,3 +73,23 @@ def policy() -> Any:
     return render_template(
         "public/privacy.html", row=row, activities=record.activities(row), security=record.SECURITY
     )
+
+
+@bp.route("/preferences/<token>/forget", methods=["POST"])
+@public
+def forget(token: str) -> Any:
+    """Ask to be forgotten: at once for subscribers only, as a request for clients.
+
+    Reached from the newsletter's preferences page (its URL sits under it), served here
+    because erasure is privacy's: the newsletter imports no privacy code.
+    """
+    person = links.preferences_person(token)
+    if not isinstance(person, Person):
+        return person
+    form = FlaskForm()
+    if not form.validate_on_submit() or request.form.get("sure") != "yes":
+        abort(400)
+    db = get_session()
+    outcome = forget_me.forget(db, person, Actor("public", None, request.remote_addr))
+    db.commit()
+    return render_template("public/forget_done.html", outcome=outcome)
