@@ -19,11 +19,9 @@ from flask import Flask
 from flask import Response
 from flask import abort
 from flask import current_app
-from flask import flash
 from flask import g
 from flask import render_template
 from flask import request
-from flask import session
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_login import current_user
@@ -161,7 +159,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
     login_manager.session_protection = None  # server-side sessions do better; see auth.views
-    login_manager.user_loader(_load_user)
     app.after_request(_security_headers)
     for code in ERROR_PAGES:
         app.register_error_handler(code, _error_page)
@@ -255,20 +252,6 @@ def _require_login_by_default() -> Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
     return None
-
-
-def _load_user(user_id: str) -> Any:
-    """Load the user only while their server-side session is alive."""
-    from crm.auth import services
-
-    uid = parse_int(user_id)
-    if uid is None:
-        return None
-    check = services.check_session(db.get_session(), uid, session.get("sid"))
-    if check.expired:
-        session.pop("sid", None)
-        flash(_l("Your session has ended. Please log in again."), "info")
-    return check.user
 
 
 def _security_headers(response: Response) -> Response:

@@ -67,16 +67,69 @@ def _direct_imports(importer_package: str, imported_package: str) -> set[tuple[s
     graph = grimp.build_graph("crm", cache_dir=None)
     return {
         (importer, imported)
-        for importer in graph.find_children(importer_package) | {importer_package}
+        for importer in graph.find_descendants(importer_package) | {importer_package}
         for imported in graph.find_modules_directly_imported_by(importer)
         if imported == imported_package or imported.startswith(imported_package + ".")
     }
 
 
 def test_issue_12_newsletter_and_privacy_no_longer_import_each_other() -> None:
-    """ "Forget me" is privacy's: the newsletter imports only the person registry from it."""
+    """Forget me is privacy's: the newsletter imports only the person registry from it."""
     newsletter_to_privacy = _direct_imports("crm.newsletter", "crm.privacy")
     assert newsletter_to_privacy <= {("crm.newsletter.personal_data", "crm.privacy.registry")}
     # the pages of one feature are no other feature's library
     assert _direct_imports("crm.privacy", "crm.newsletter.public") == set()
     assert _direct_imports("crm.testimonials", "crm.newsletter.public") == set()
+
+
+def test_issue_12_auth_registers_its_own_user_loader(app) -> None:
+    """The kernel's web module knows no users; the auth feature plugs its loader in."""
+    assert _direct_imports("crm.web", "crm.auth") == set()
+    assert app.login_manager._user_callback.__module__ == "crm.auth.views"
+
+
+def test_issue_12_key_rotation_does_not_import_the_features() -> None:
+    """crm.security is kernel: create_app imports crm.models, so rotation need not."""
+    assert _direct_imports("crm.security", "crm.models") == set()
+
+
+def _provider_literals() -> list[str]:
+    """Places in crm/ that spell out two or more providers in one list, set, tuple or dict."""
+    import ast
+
+    import integrations
+
+    spellings = set(integrations.ADAPTERS) | {
+        a.display_name for a in integrations.ADAPTERS.values()
+    }
+    found = []
+    for path in sorted((ROOT / "crm").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.List | ast.Tuple | ast.Set):
+                items = node.elts
+            elif isinstance(node, ast.Dict):
+                items = [k for k in node.keys if k is not None] + node.values
+            else:
+                continue
+            named = {i.value for i in items if isinstance(i, ast.Constant)} & spellings
+            if len(named) >= 2:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_issue_12_providers_come_from_the_one_registry(app) -> None:
+    """outbox, the CLI, the pages and the Art. 30 record read integrations.ADAPTERS."""
+    import integrations
+    from crm import outbox
+    from crm.cli import sync_command
+    from crm.privacy import record
+
+    assert _provider_literals() == []
+    assert outbox.PROVIDERS == tuple(integrations.ADAPTERS)
+    (option,) = [p for p in sync_command.params if p.name == "provider"]
+    assert list(option.type.choices) == list(integrations.ADAPTERS)
+    names = {a.display_name for a in integrations.ADAPTERS.values()}
+    assert record.MAIL == names
+    provider_name = app.jinja_env.filters["provider_name"]
+    assert {provider_name(key) for key in integrations.ADAPTERS} == names
+    assert provider_name("unknown") == "unknown"

@@ -16,7 +16,9 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
@@ -36,10 +38,30 @@ from crm.db import get_session
 from crm.security import passwords
 from crm.web import current_actor
 from crm.web import owner_required
+from crm.web import parse_int
 from crm.web import public
 from crm.web import safe_redirect_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+@bp.record_once
+def _register_user_loader(state: BlueprintSetupState) -> None:
+    """Tell flask-login how to load a user: auth owns users, the kernel (crm/web.py) does not."""
+    state.app.login_manager.user_loader(_load_user)  # type: ignore[attr-defined]
+
+
+def _load_user(user_id: str) -> User | None:
+    """Load the user only while their server-side session is alive."""
+    uid = parse_int(user_id)
+    if uid is None:
+        return None
+    check = services.check_session(get_session(), uid, session.get("sid"))
+    if check.expired:
+        session.pop("sid", None)
+        flash(_l("Your session has ended. Please log in again."), "info")
+    return check.user
+
 
 #: How long a password-verified login may wait for its second factor.
 PENDING_SECONDS = 600

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+import integrations
 from crm import csvsafe
 from crm.outbox import enabled_providers
 from crm.privacy.settings import KNOWN_PROCESSORS
 from crm.privacy.settings import PracticeSettings
 from crm.privacy.settings import Processor
 
-MAIL = {"MailerLite", "Mailchimp", "Brevo", "Paloma"}
+MAIL = {adapter.display_name for adapter in integrations.ADAPTERS.values()}
 MONEY = {"Fortnox", "Stripe", "Zettle"}
 
 SECURITY = (

@@ -41,18 +41,10 @@ from integrations.errors import WebhookRejected
 bp = Blueprint("sync", __name__)
 
 
-PROVIDER_NAMES = {
-    "mailerlite": "MailerLite",
-    "mailchimp": "Mailchimp",
-    "brevo": "Brevo",
-    "paloma": "Paloma",
-}
-
-
 @bp.app_template_filter("provider_name")
 def provider_name(name: str) -> str:
     """The provider's own spelling of its name."""
-    return PROVIDER_NAMES.get(name, name)
+    return integrations.display_name(name)
 
 
 @bp.app_context_processor
