@@ -250,7 +250,7 @@ def _require_login_by_default() -> Any:
     if view is not None and getattr(view, "is_public", False):
         return None
     if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
+        return login_manager.unauthorized()
     return None
 
 
@@ -325,9 +325,7 @@ def owner_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            from flask import current_app
-
-            return current_app.login_manager.unauthorized()
+            return login_manager.unauthorized()
         if not current_user.is_owner:
             abort(403)
         return view(*args, **kwargs)

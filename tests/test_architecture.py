@@ -133,3 +133,19 @@ def test_issue_12_providers_come_from_the_one_registry(app) -> None:
     provider_name = app.jinja_env.filters["provider_name"]
     assert {provider_name(key) for key in integrations.ADAPTERS} == names
     assert provider_name("unknown") == "unknown"
+
+
+def test_issue_12_typing_gate_mypy_finds_no_errors() -> None:
+    """The typing gate: mypy over crm/, integrations/, scripts/ and wsgi.py ([tool.mypy])."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("test:", "lint:"):
+        recipe = makefile.split(f"\n{target}", 1)[1].split("\n\n", 1)[0]
+        assert "$(BIN)/mypy" in recipe, target

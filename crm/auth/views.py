@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from flask import Blueprint
-from flask import Response
 from flask import abort
 from flask import current_app
 from flask import flash
@@ -25,6 +24,7 @@ from flask_login import logout_user
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
 
 from crm import audit
 from crm.auth import forms
@@ -37,6 +37,7 @@ from crm.config import is_https
 from crm.db import get_session
 from crm.security import passwords
 from crm.web import current_actor
+from crm.web import login_manager
 from crm.web import owner_required
 from crm.web import parse_int
 from crm.web import public
@@ -48,7 +49,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 @bp.record_once
 def _register_user_loader(state: BlueprintSetupState) -> None:
     """Tell flask-login how to load a user: auth owns users, the kernel (crm/web.py) does not."""
-    state.app.login_manager.user_loader(_load_user)  # type: ignore[attr-defined]
+    login_manager.user_loader(_load_user)
 
 
 def _load_user(user_id: str) -> User | None:
@@ -128,7 +129,7 @@ def _device_id(user: Any) -> str | None:
     return throttle.device_id_from_cookie(request.cookies.get(throttle.DEVICE_COOKIE), user.email)
 
 
-def _with_device_cookie(response: Response, user: User) -> Response:
+def _with_device_cookie(response: BaseResponse, user: User) -> BaseResponse:
     """Mark this browser as one the user logged in from (see crm/auth/throttle.py)."""
     response.set_cookie(
         throttle.DEVICE_COOKIE,
@@ -142,7 +143,7 @@ def _with_device_cookie(response: Response, user: User) -> Response:
     return response
 
 
-def _complete_login(user: User, next_url: str, password: str | None = None) -> Response:
+def _complete_login(user: User, next_url: str, password: str | None = None) -> BaseResponse:
     """Open the session and send the user where they were going."""
     _open_session(user, password)
     return _with_device_cookie(redirect(next_url), user)
@@ -175,7 +176,7 @@ def login() -> Any:
         ok = False
     else:
         ok = passwords.verify_password(user.password_hash, form.password.data)
-    if not ok:
+    if user is None or not ok:
         throttle.record_failure(db, attempt)
         audit.record(
             db,
@@ -397,7 +398,7 @@ def _account_page(
     )
 
 
-def _complete_login_after_password_change() -> Response:
+def _complete_login_after_password_change() -> BaseResponse:
     user = current_user._get_current_object()
     flash(_("Password changed. Other sessions have been logged out."), "success")
     return _complete_login(user, url_for("auth.account"))

@@ -503,7 +503,11 @@ def unsubscribe(
     concurrent clicks record one withdrawal, not two.
     """
     everything = list_ids is None and person.email is not None
-    digest = suppression.email_hash(session, person.email) if everything else None
+    digest = (
+        suppression.email_hash(session, person.email)
+        if everything and person.email is not None
+        else None
+    )
     # Statements on tables (not ORM entities) go to the connection directly: Session.execute
     # adds ORM bookkeeping they do not need, and it would not autoflush before them either.
     # outbox.providers_for below flushes first, so a link added earlier in this transaction

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm import outbox
 from crm.audit import Actor
+from crm.db import rowcount
 from crm.db import utcnow
 from crm.outbox import Op
 from crm.outbox import OutboxOp
@@ -196,12 +197,14 @@ def claim(session: Session, person: Person, request: DataRequest | None = None) 
 
     :raises AlreadyErased: the person is gone, or ``request`` was carried out meanwhile.
     """
-    claimed = session.execute(
-        update(Person)
-        .where(Person.id == person.id)
-        .values(id=Person.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = rowcount(
+        session.execute(
+            update(Person)
+            .where(Person.id == person.id)
+            .values(id=Person.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not claimed:
         raise AlreadyErased(person.id)
     session.refresh(person)

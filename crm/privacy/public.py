@@ -11,6 +11,7 @@ from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
@@ -77,7 +78,7 @@ def policy() -> Any:
 
 @bp.route("/preferences/<token>/forget", methods=["POST"])
 @public
-def forget(token: str) -> Any:
+def forget(token: str) -> ResponseReturnValue:
     """Ask to be forgotten: at once for subscribers only, as a request for clients.
 
     Reached from the newsletter's preferences page (its URL sits under it), served here

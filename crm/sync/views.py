@@ -83,7 +83,13 @@ def webhook(provider: str) -> Any:
         # Mailchimp checks the URL with a GET before it starts sending.
         return ("", 200) if provider == "mailchimp" else abort(405)
     try:
-        events = adapter.parse_webhook(request.headers, request.get_data(), request.args, secret)
+        # werkzeug's Headers is a case-insensitive mapping, not a typing.Mapping subclass
+        events = adapter.parse_webhook(
+            request.headers,  # type: ignore[arg-type]
+            request.get_data(),
+            request.args,
+            secret,
+        )
     except WebhookRejected:
         return jsonify(error="forbidden"), 403
     db = get_session()

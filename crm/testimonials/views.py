@@ -13,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
@@ -44,7 +45,7 @@ def _get_or_404(testimonial_id: int) -> Testimonial:
     return t
 
 
-def _back(t: Testimonial) -> Response:
+def _back(t: Testimonial) -> ResponseReturnValue:
     return redirect(url_for("testimonials.detail", testimonial_id=t.id))
 
 
@@ -89,6 +90,8 @@ def create() -> Any:
         form.person_id.data = person_id
     if form.validate_on_submit():
         person = db.get(Person, form.person_id.data)
+        if person is None:  # erased since the form was shown
+            abort(404)
         try:
             t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
         except services.TestimonialError as err:
