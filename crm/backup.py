@@ -68,9 +68,9 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _sqlite_path(database_url: str) -> str:
-    """The file of a SQLite URL; an in-memory database has none to back up or restore."""
+    """The file of a SQLite URL (``sqlite://`` names none: nothing to back up or restore)."""
     path = make_url(database_url).database
-    if not path or path == ":memory:":
+    if not path:
         raise BackupError("the SQLite database URL names no file")
     return path
 
