@@ -32,11 +32,15 @@ $(VNU_JAR): | $(BIN)/python
 ## test: the whole suite (browser tests need /usr/bin/chromium; the HTML checker Java and npm)
 test: $(STAMP) $(VNU_JAR)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+## lint: ruff, ruff format, mypy and the dependency rules of ARCHITECTURE.md section 2
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 ## translations: re-extract strings and update/compile the Swedish catalogue
 translations: $(STAMP)

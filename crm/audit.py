@@ -61,6 +61,7 @@ from sqlalchemy.orm import mapped_column
 
 from crm.db import Base
 from crm.db import UTCDateTime
+from crm.db import rowcount
 from crm.db import utcnow
 from crm.security.crypto import CryptoError
 from crm.security.crypto import keyring
@@ -521,7 +522,7 @@ def prune(session: Session, before: datetime, actor: Actor | None = None) -> int
         return 0
     last_hash = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == last))
     assert last_hash is not None
-    count = session.execute(delete(AuditEvent).where(AuditEvent.seq <= last)).rowcount
+    count = rowcount(session.execute(delete(AuditEvent).where(AuditEvent.seq <= last)))
     session.execute(delete(AuditAnchor))
     kid, tag = keyring().audit_tag(_anchor_message(last, last_hash))
     session.add(AuditAnchor(seq=last, hash=last_hash, key_id=kid, tag=tag))

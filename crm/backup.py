@@ -67,13 +67,21 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     return conninfo.render_as_string(hide_password=False), env
 
 
+def _sqlite_path(database_url: str) -> str:
+    """The file of a SQLite URL (``sqlite://`` names none: nothing to back up or restore)."""
+    path = make_url(database_url).database
+    if not path:
+        raise BackupError("the SQLite database URL names no file")
+    return path
+
+
 def backup(database_url: str, instance_path: Path, target: Path) -> dict:
     """Write a backup into ``target`` (a new directory); return its manifest."""
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty")
     fsutil.private_dir(target)
     if database_url.startswith("sqlite"):
-        source = sqlite3.connect(make_url(database_url).database)
+        source = sqlite3.connect(_sqlite_path(database_url))
         fsutil.create_private(target / "crm.sqlite3")  # SQLite keeps an existing file's mode
         dest = sqlite3.connect(target / "crm.sqlite3")
         with dest:
@@ -140,7 +148,7 @@ def restore(database_url: str, instance_path: Path, source: Path) -> None:
     if database_url.startswith("sqlite"):
         if manifest["database"] != "crm.sqlite3":
             raise BackupError("this backup is of a PostgreSQL database")
-        target_path = Path(make_url(database_url).database)
+        target_path = Path(_sqlite_path(database_url))
         fsutil.prepare_sqlite_file(target_path)
         src = sqlite3.connect(source / "crm.sqlite3")
         dest = sqlite3.connect(target_path)

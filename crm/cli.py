@@ -21,6 +21,7 @@ from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
+import integrations
 from crm.audit import Actor
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -316,7 +317,7 @@ def erase_command(email: str, yes: bool) -> None:
 @click.command("sync")
 @click.option(
     "--provider",
-    type=click.Choice(["mailerlite", "mailchimp", "brevo", "paloma"]),
+    type=click.Choice(integrations.PROVIDERS),
     help="Only this provider.",
 )
 @with_appcontext

@@ -123,12 +123,12 @@ def first_id(connection: Connection) -> int:
     if found is not None:
         return int(found)
     table = Controller.__table__
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects import sqlite
+
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     connection.execute(
-        insert(table).on_conflict_do_nothing(),
+        dialect.insert(table).on_conflict_do_nothing(),
         {"id": 1, "created_at": utcnow(), **_DEFAULTS},
     )
     return 1

@@ -16,7 +16,11 @@ from datetime import UTC
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import ClassVar
+from typing import Self
+from typing import cast
 
 from flask import Flask
 from flask import current_app
@@ -29,6 +33,8 @@ from sqlalchemy import MetaData
 from sqlalchemy import Table
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Result
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
@@ -86,6 +92,11 @@ class Base(DeclarativeBase):
     """Declarative base for every model; constraint names follow one convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    if TYPE_CHECKING:
+        # SQLAlchemy types it as any FromClause (a class may map a subquery); every model here
+        # maps a Table, which Core's insert()/update() and bulk_insert() need
+        # (sqlalchemy/orm/decl_api.py, DeclarativeBase.__table__)
+        __table__: ClassVar[Table]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Map the model, then make sure its table never hands out an id twice."""
@@ -203,11 +214,11 @@ class _WriterLockedCursor(sqlite3.Cursor):
         if sql.lstrip()[:7].upper().startswith(_WRITES):
             self.connection.acquire_writer_lock()  # type: ignore[attr-defined]
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
         self._guard(sql)
         return super().execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+    def executemany(self, sql: str, parameters: Any, /) -> Self:
         self._guard(sql)
         return super().executemany(sql, parameters)
 
@@ -356,17 +367,21 @@ def _converted(
     Each column's bind processor runs once per distinct value (see :func:`bulk_insert`).
     """
     processors = {name: table.c[name].type._cached_bind_processor(dialect) for name in order}
-    needs = [(i, name) for i, name in enumerate(order) if processors[name] is not None]
+    needs = [
+        (i, name, processor)
+        for i, name in enumerate(order)
+        if (processor := processors[name]) is not None
+    ]
     memo: dict[tuple[str, Any], Any] = {}
     getter = itemgetter(*order)
     for row in rows:
         values = list(getter(row)) if len(order) > 1 else [getter(row)]
-        for i, name in needs:
+        for i, name, processor in needs:
             value = values[i]
             if value is not None:
                 key = (name, value)
                 if key not in memo:
-                    memo[key] = processors[name](value)
+                    memo[key] = processor(value)
                 values[i] = memo[key]
         yield values
 
@@ -375,7 +390,10 @@ def _copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]])
     """PostgreSQL: stream the rows with COPY, several times faster than executemany."""
     columns = list(rows[0])
     names = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
-    cursor = connection.connection.dbapi_connection.cursor()
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is None:  # only after the connection was closed or invalidated
+        raise RuntimeError("the database connection is closed")
+    cursor = dbapi_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for values in _converted(connection.dialect, table, rows, columns):
             copy.write_row(values)
@@ -395,10 +413,23 @@ def insert_ignoring_duplicates(session: Session, table: Table, values: dict[str,
     statement = _INSERT_IGNORING.get((dialect, table))
     if statement is None:
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            from sqlalchemy.dialects import postgresql
+
+            statement = postgresql.insert(table).on_conflict_do_nothing()
         else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        statement = dialect_insert(table).on_conflict_do_nothing()
+            from sqlalchemy.dialects import sqlite
+
+            statement = sqlite.insert(table).on_conflict_do_nothing()
         _INSERT_IGNORING[(dialect, table)] = statement
     result = session.connection().execute(statement, values)
     return bool(result.rowcount)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through ``Session.execute`` matched.
+
+    For such statements the result is a CursorResult, but ``Session.execute`` is typed as
+    returning the Result base class, which has no ``rowcount``
+    (https://docs.sqlalchemy.org/en/20/tutorial/data_update.html#getting-affected-row-count-from-update-delete).
+    """
+    return cast(CursorResult[Any], result).rowcount or 0

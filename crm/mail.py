@@ -51,6 +51,9 @@ class BracketedURIHeader(UnstructuredHeader):
     https://www.rfc-editor.org/rfc/rfc8058#section-3).
     """
 
+    #: set by the BaseHeader the HeaderRegistry mixes in (Lib/email/headerregistry.py)
+    name: str
+
     def fold(self, *, policy: Any) -> str:
         """Write ``Name: value`` verbatim, one line per entry if it has several."""
         value = str(self)
@@ -67,7 +70,9 @@ BRACKETED_URI_HEADERS = ("list-unsubscribe", "list-unsubscribe-post", "list-id")
 def _policy() -> Any:
     registry = HeaderRegistry()
     for name in BRACKETED_URI_HEADERS:
-        registry.map_to_type(name, BracketedURIHeader)
+        # typeshed wants a BaseHeader subclass; the registry mixes BaseHeader in itself, and
+        # the standard library's own header classes are plain too (Lib/email/headerregistry.py)
+        registry.map_to_type(name, BracketedURIHeader)  # type: ignore[arg-type]
     return default_policy.clone(header_factory=registry)
 
 
@@ -76,7 +81,7 @@ POLICY = _policy()
 
 
 def build(
-    to: str,
+    to: str | None,
     subject: str,
     text: str,
     *,
@@ -84,6 +89,8 @@ def build(
     list_id: str | None = None,
 ) -> EmailMessage:
     """Build a plain-text mail; with ``unsubscribe_url`` it gets the one-click headers."""
+    if to is None:  # erased meanwhile: no address is left to write to
+        raise MailError("the recipient has no address on file")
     if not emails.is_valid(to):
         # a comma or a header break would mail someone else: refuse (never log the address)
         raise MailError("refusing to mail an address that is not one plain address")

@@ -26,15 +26,15 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
+import integrations
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import bulk_insert
 from crm.db import utcnow
 from crm.security.crypto import EncryptedText
 
-PROVIDERS = ("mailerlite", "mailchimp", "brevo", "paloma")
-#: the setting that switches a provider on, where it is not ``<NAME>_API_KEY``
-_KEY_SETTING = {"paloma": "PALOMA_ACCOUNT_ID"}
+#: every provider the outbox can hold work for: the adapters' registry
+PROVIDERS = integrations.PROVIDERS
 
 
 class Op(StrEnum):
@@ -94,7 +94,7 @@ class ProviderLink(Base):
 def enabled_providers() -> list[str]:
     """Providers with an API key configured (a provider without one is off)."""
     cfg = current_app.config
-    return [p for p in PROVIDERS if cfg.get(_KEY_SETTING.get(p, f"{p.upper()}_API_KEY"))]
+    return [p for p in PROVIDERS if integrations.is_enabled(p, cfg)]
 
 
 #: one round trip, built once (it runs on every unsubscribe)

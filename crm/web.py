@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from typing import TypeVar
@@ -18,11 +19,9 @@ from flask import Flask
 from flask import Response
 from flask import abort
 from flask import current_app
-from flask import flash
 from flask import g
 from flask import render_template
 from flask import request
-from flask import session
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_login import current_user
@@ -41,6 +40,7 @@ from crm import formkit
 from crm.audit import Actor
 from crm.config import LOOPBACK_HOSTS
 from crm.config import is_https
+from crm.security import ratelimit
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -160,7 +160,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
     login_manager.session_protection = None  # server-side sessions do better; see auth.views
-    login_manager.user_loader(_load_user)
     app.after_request(_security_headers)
     for code in ERROR_PAGES:
         app.register_error_handler(code, _error_page)
@@ -255,22 +254,8 @@ def _require_login_by_default() -> Any:
     if view is not None and getattr(view, "is_public", False):
         return None
     if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
+        return login_manager.unauthorized()
     return None
-
-
-def _load_user(user_id: str) -> Any:
-    """Load the user only while their server-side session is alive."""
-    from crm.auth import services
-
-    uid = parse_int(user_id)
-    if uid is None:
-        return None
-    check = services.check_session(db.get_session(), uid, session.get("sid"))
-    if check.expired:
-        session.pop("sid", None)
-        flash(_l("Your session has ended. Please log in again."), "info")
-    return check.user
 
 
 def _security_headers(response: Response) -> Response:
@@ -353,9 +338,7 @@ def owner_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            from flask import current_app
-
-            return current_app.login_manager.unauthorized()
+            return login_manager.unauthorized()
         if not current_user.is_owner:
             abort(403)
         return view(*args, **kwargs)
@@ -422,3 +405,21 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     # The CLI and the nightly sync build links too, outside any request.
     with current_app.test_request_context(base_url=base):
         return base + url_for(endpoint, **values)
+
+
+def bad_token_response(page: str = "public/bad_link.html") -> tuple[str, int]:
+    """Answer a tampered token: 400, or 429 once an IP has sent too many bad ones.
+
+    Here, not in a feature, because every feature with signed links (newsletter,
+    testimonials, privacy) answers them the same way and none may import another's pages.
+    """
+    session = db.get_session()
+    name = ratelimit.bucket("bad-token", request.remote_addr or "-")
+    ratelimit.hit(session, name)
+    session.commit()
+    if (
+        ratelimit.count(session, name, timedelta(minutes=15))
+        > current_app.config["BAD_TOKEN_MAX_PER_IP"]
+    ):
+        return render_template("errors/429.html"), 429
+    return render_template(page), 400

@@ -17,9 +17,17 @@ from integrations.mailchimp import MailchimpAdapter
 from integrations.mailerlite import MailerLiteAdapter
 from integrations.paloma import PalomaAdapter
 
+#: the one list of providers: the outbox, the CLI and the pages all read it from here
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     a.name: a for a in (MailerLiteAdapter, MailchimpAdapter, BrevoAdapter, PalomaAdapter)
 }
+PROVIDERS: tuple[str, ...] = tuple(ADAPTERS)
+
+
+def display_name(name: str) -> str:
+    """The provider's own spelling of its name ("MailerLite"); an unknown key as it is."""
+    cls = ADAPTERS.get(name)
+    return cls.display_name if cls is not None else name
 
 
 def get_adapter(name: str, config: Mapping[str, Any], **kwargs: Any) -> ProviderAdapter:

@@ -103,6 +103,8 @@ class ProviderAdapter(ABC):
     """One provider. Subclasses implement the operations with :meth:`_request` only."""
 
     name: ClassVar[str]
+    #: the provider's own spelling of its name, for pages and the processors register
+    display_name: ClassVar[str]
     DEFAULT_BASE_URL: ClassVar[str]
     #: the setting naming the audience: GROUP_ID (MailerLite) or LIST_ID
     LIST_SETTING: ClassVar[str] = "LIST_ID"

@@ -47,6 +47,7 @@ class BrevoAdapter(ProviderAdapter):
     """Brevo API v3."""
 
     name = "brevo"
+    display_name = "Brevo"
     DEFAULT_BASE_URL = "https://api.brevo.com/v3"
     BATCH_SIZE = 100
     # developers.brevo.com/docs/api-limits, general tier (every plan): all endpoints under

@@ -53,6 +53,7 @@ class MailchimpAdapter(ProviderAdapter):
     """Mailchimp Marketing v3."""
 
     name = "mailchimp"
+    display_name = "Mailchimp"
     DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
     BATCH_SIZE = 500
     # No request quota is published, only concurrency: "limit of 10 concurrent connections

@@ -76,6 +76,7 @@ class MailerLiteAdapter(ProviderAdapter):
     """MailerLite connect API."""
 
     name = "mailerlite"
+    display_name = "MailerLite"
     DEFAULT_BASE_URL = "https://connect.mailerlite.com/api"
     LIST_SETTING = "GROUP_ID"
     BATCH_SIZE = 50

@@ -66,6 +66,7 @@ class PalomaAdapter(ProviderAdapter):
     """Paloma's Contact API: upsert only; the rest is done by hand in Paloma."""
 
     name = "paloma"
+    display_name = "Paloma"
     # [WP]: every plugin call goes to https://api.paloma.se/contacts/api/<resource>
     DEFAULT_BASE_URL = "https://api.paloma.se/contacts"
     LIST_SETTING = "LIST_ID"  # the contact list's Guid [WP]

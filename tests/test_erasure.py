@@ -22,6 +22,7 @@ from crm.outbox import OutboxOp
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.privacy import erasure
+from crm.privacy import forget as privacy_forget
 from crm.privacy import requests
 from crm.privacy.export import SCHEMA
 from crm.privacy.models import DataRequest
@@ -272,7 +273,6 @@ def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_cl
 
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
 
         s = get_session()
         person, t = _subscriber_with_testimonial(s, "insta@example.se", "Ina Insta", "Fantastiskt!")
@@ -283,7 +283,7 @@ def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_cl
         rid, pub_id = request.id, post.id
         assert [p.id for p in erasure.plan(s, person).take_down] == [pub_id]
         # "forget me" on the preferences page becomes a request instead of erasing at once
-        assert newsletter.forget(s, person, Actor("public")) == "requested"
+        assert privacy_forget.forget(s, person, Actor("public")) == "requested"
         s.rollback()
     page = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
     assert 'id="take-down"' in page and "instagram.com/p/abc" in page
@@ -320,7 +320,6 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app
     """
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
         from crm.testimonials import media
         from crm.testimonials import services as testimonials
 
@@ -331,7 +330,7 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app
             LegalHold(person_id=person.id, kind="bookkeeping", until=utcnow() + timedelta(days=9))
         )
         s.commit()
-        assert newsletter.forget(s, person, Actor("public")) == "erased"
+        assert privacy_forget.forget(s, person, Actor("public")) == "erased"
         s.commit()
         kept = s.scalar(select(Person).where(Person.name == "Kurs Köpare"))
         assert kept is not None and kept.email is None and kept.archived_at is not None
@@ -344,10 +343,8 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app
 
     pid = _client(db, app, journal_days_ago=None)
     with db() as s:
-        from crm.newsletter import services as newsletter
-
         before = utcnow()
-        assert newsletter.forget(s, s.get(Person, pid), Actor("public")) == "requested"
+        assert privacy_forget.forget(s, s.get(Person, pid), Actor("public")) == "requested"
         s.commit()
         request = s.scalar(select(DataRequest).where(DataRequest.person_id == pid))
         assert request.channel == "preferences_page" and request.kind == "erasure"

@@ -20,6 +20,7 @@ from crm.newsletter.models import ConsentText
 from crm.newsletter.models import Subscription
 from crm.newsletter.models import Suppression
 from crm.people.models import Person
+from crm.privacy import forget as privacy_forget
 from crm.privacy.models import DataRequest
 from tests.conftest import post_form
 
@@ -450,7 +451,7 @@ def test_purging_a_stale_signup_keeps_a_patient_and_their_journal(app, client, d
 
         session = get_session()
         patient = services.find_person(session, "patient@example.se")
-        assert services.forget(session, patient, Actor("public")) == "requested"
+        assert privacy_forget.forget(session, patient, Actor("public")) == "requested"
 
 
 def test_unsubscribe_url_command(app, client, inbox, db):

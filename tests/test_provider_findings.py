@@ -19,6 +19,7 @@ from crm import create_app
 from crm.newsletter.models import Subscription
 from crm.outbox import OutboxOp
 from crm.people.models import Person
+from crm.privacy import forget as privacy_forget
 from crm.sync.models import ProviderState
 from tests.conftest import test_config
 from tests.fakes import finish_imports
@@ -365,7 +366,10 @@ def test_finding_2_brevo_legal_ops_wait_for_a_pending_import(app, db, tmp_path, 
         services.unsubscribe(
             s, services.find_person(s, "u@example.se"), Method.UNSUBSCRIBE_LINK, Actor.cli()
         )
-        assert services.forget(s, services.find_person(s, "e@example.se"), Actor.cli()) == "erased"
+        assert (
+            privacy_forget.forget(s, services.find_person(s, "e@example.se"), Actor.cli())
+            == "erased"
+        )
         rights.restrict(s, services.find_person(s, "r@example.se"), Actor.cli())
         s.commit()
     code, out = _sync(app)

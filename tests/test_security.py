@@ -24,7 +24,7 @@ PUBLIC_ENDPOINTS = {
     "public.preferences_link",
     "public.preferences",
     "public.preferences_data",
-    "public.forget",
+    "privacy_public.forget",
     "privacy_public.policy",
     "privacy_public.export",
     # the privacy portal: a normal form with a CSRF token, rate-limited, never disclosing

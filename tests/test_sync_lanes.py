@@ -20,6 +20,7 @@ import integrations.base
 from crm.db import utcnow
 from crm.outbox import Op
 from crm.outbox import OutboxOp
+from crm.privacy import forget as privacy_forget
 from crm.sync import runner
 from integrations import get_adapter
 from integrations.base import ProviderAdapter
@@ -113,7 +114,7 @@ def _act(app, email: str, action: str) -> None:
         if action == "unsubscribe":
             services.unsubscribe(s, person, Method.ONE_CLICK, Actor.system())
         else:
-            assert services.forget(s, person, Actor.cli()) == "erased"
+            assert privacy_forget.forget(s, person, Actor.cli()) == "erased"
         s.commit()
 
 

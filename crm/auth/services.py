@@ -27,6 +27,7 @@ from crm.auth.models import SetupToken
 from crm.auth.models import User
 from crm.auth.models import UserSession
 from crm.controllers import Controller
+from crm.db import rowcount
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.security import emails
@@ -303,7 +304,7 @@ def revoke_all_sessions(session: Session, user_id: int) -> int:
         .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def change_password(

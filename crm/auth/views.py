@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from flask import Blueprint
-from flask import Response
 from flask import abort
 from flask import current_app
 from flask import flash
@@ -16,13 +15,16 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
 
 from crm import audit
 from crm import controllers
@@ -37,11 +39,32 @@ from crm.db import get_session
 from crm.security import passwords
 from crm.web import current_actor
 from crm.web import form_int
+from crm.web import login_manager
 from crm.web import owner_required
+from crm.web import parse_int
 from crm.web import public
 from crm.web import safe_redirect_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+@bp.record_once
+def _register_user_loader(state: BlueprintSetupState) -> None:
+    """Tell flask-login how to load a user: auth owns users, the kernel (crm/web.py) does not."""
+    login_manager.user_loader(_load_user)
+
+
+def _load_user(user_id: str) -> User | None:
+    """Load the user only while their server-side session is alive."""
+    uid = parse_int(user_id)
+    if uid is None:
+        return None
+    check = services.check_session(get_session(), uid, session.get("sid"))
+    if check.expired:
+        session.pop("sid", None)
+        flash(_l("Your session has ended. Please log in again."), "info")
+    return check.user
+
 
 #: How long a password-verified login may wait for its second factor.
 PENDING_SECONDS = 600
@@ -110,7 +133,7 @@ def _device_id(user: Any) -> str | None:
     return throttle.device_id_from_cookie(request.cookies.get(throttle.DEVICE_COOKIE), user.email)
 
 
-def _with_device_cookie(response: Response, user: User) -> Response:
+def _with_device_cookie(response: BaseResponse, user: User) -> BaseResponse:
     """Mark this browser as one the user logged in from (see crm/auth/throttle.py)."""
     response.set_cookie(
         throttle.DEVICE_COOKIE,
@@ -124,7 +147,7 @@ def _with_device_cookie(response: Response, user: User) -> Response:
     return response
 
 
-def _complete_login(user: User, next_url: str, password: str | None = None) -> Response:
+def _complete_login(user: User, next_url: str, password: str | None = None) -> BaseResponse:
     """Open the session and send the user where they were going."""
     _open_session(user, password)
     return _with_device_cookie(redirect(next_url), user)
@@ -157,7 +180,7 @@ def login() -> Any:
         ok = False
     else:
         ok = passwords.verify_password(user.password_hash, form.password.data)
-    if not ok:
+    if user is None or not ok:
         throttle.record_failure(db, attempt)
         audit.record(
             db,
@@ -379,7 +402,7 @@ def _account_page(
     )
 
 
-def _complete_login_after_password_change() -> Response:
+def _complete_login_after_password_change() -> BaseResponse:
     user = current_user._get_current_object()
     flash(_("Password changed. Other sessions have been logged out."), "success")
     return _complete_login(user, url_for("auth.account"))

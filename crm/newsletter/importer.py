@@ -29,6 +29,7 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 from typing import Any
+from typing import cast
 
 from sqlalchemy import Connection
 from sqlalchemy import func
@@ -238,8 +239,11 @@ def run(
     default = services.default_list(session).id
     suppressed = suppression.all_hashes(session)
     email_hash = suppression.hasher(session)
-    people: dict[str, int] = dict(
-        session.execute(select(Person.email, Person.id).where(Person.email.is_not(None))).all()
+    people = cast(
+        "dict[str, int]",
+        dict(
+            session.execute(select(Person.email, Person.id).where(Person.email.is_not(None))).all()
+        ),
     )
     existing: dict[tuple[int, int], str] = {
         (pid, lid): status
@@ -338,12 +342,12 @@ def _activate(
     """Activate pending subscriptions the file brings a staff-recorded consent for."""
     now = utcnow()
     for row, list_id in rows:
-        person = session.get(Person, people[row.email])
-        sub = session.scalar(
+        person = session.get_one(Person, people[row.email])
+        sub = session.execute(
             select(Subscription).where(
                 Subscription.person_id == person.id, Subscription.list_id == list_id
             )
-        )
+        ).scalar_one()
         given = (
             datetime.combine(row.consent_date, datetime.min.time(), tzinfo=UTC)
             if row.consent_date
@@ -394,7 +398,8 @@ def _insert_people(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, in
     check = conn.execute(select(Person.email).where(Person.id == last)).scalar_one()
     if check == emails[-1]:
         return dict(zip(emails, range(first, last + 1), strict=True))
-    return dict(conn.execute(select(Person.email, Person.id).where(Person.email.in_(emails))).all())
+    found = conn.execute(select(Person.email, Person.id).where(Person.email.in_(emails))).all()
+    return cast("dict[str, int]", dict(found))
 
 
 def _write(

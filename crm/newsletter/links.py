@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask import current_app
+from flask import render_template
+
+from crm.db import get_session
 from crm.newsletter import services
 from crm.newsletter.models import MailingList
 from crm.people.models import Person
 from crm.security import tokens
 from crm.web import absolute_url
+from crm.web import bad_token_response
 
 
 def unsubscribe_url(person: Person) -> str:
@@ -27,3 +32,22 @@ def confirm_url(person: Person, lists: Sequence[MailingList]) -> str:
     """Return the double opt-in confirmation URL for the given lists."""
     token = tokens.sign(tokens.Purpose.CONFIRM, services.confirm_payload(person, lists))
     return absolute_url("public.confirm", token=token)
+
+
+def preferences_person(token: str) -> Person | tuple[str, int]:
+    """The person a preferences link is for, or the page to answer a bad link with.
+
+    Shared by the newsletter's preferences pages and privacy's "forget me", which is reached
+    from the same link.
+    """
+    max_age = current_app.config["PREFERENCES_LINK_DAYS"] * 86400
+    try:
+        public_id = tokens.verify(tokens.Purpose.PREFERENCES, token, max_age=max_age)
+    except tokens.ExpiredToken:
+        return render_template("public/preferences_expired.html"), 410
+    except tokens.InvalidToken:
+        return bad_token_response()
+    person = services.person_by_public_id(get_session(), public_id)
+    if person is None or person.email is None:
+        return render_template("public/forgotten.html"), 404
+    return person

@@ -24,6 +24,7 @@ from flask_wtf import FlaskForm
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
+from crm.newsletter import links
 from crm.newsletter import mails
 from crm.newsletter import services
 from crm.newsletter.models import Method
@@ -32,6 +33,7 @@ from crm.people.models import Person
 from crm.security import ratelimit
 from crm.security import tokens
 from crm.web import InvalidNumber
+from crm.web import bad_token_response
 from crm.web import csrf
 from crm.web import form_int
 from crm.web import form_ints
@@ -45,20 +47,6 @@ HONEYPOT = "website"
 
 def _actor() -> Actor:
     return Actor("public", None, request.remote_addr)
-
-
-def bad_token_response(page: str = "public/bad_link.html") -> tuple[str, int]:
-    """Answer a tampered token: 400, or 429 once an IP has sent too many bad ones."""
-    db = get_session()
-    name = ratelimit.bucket("bad-token", request.remote_addr or "-")
-    ratelimit.hit(db, name)
-    db.commit()
-    if (
-        ratelimit.count(db, name, timedelta(minutes=15))
-        > current_app.config["BAD_TOKEN_MAX_PER_IP"]
-    ):
-        return render_template("errors/429.html"), 429
-    return render_template(page), 400
 
 
 # --- sign-up ----------------------------------------------------------------------------------
@@ -280,25 +268,11 @@ PREFERENCES_MAILS_PER_HOUR = 3
 # --- preferences ------------------------------------------------------------------------------
 
 
-def _preferences_person(token: str) -> Person | tuple[str, int]:
-    max_age = current_app.config["PREFERENCES_LINK_DAYS"] * 86400
-    try:
-        public_id = tokens.verify(tokens.Purpose.PREFERENCES, token, max_age=max_age)
-    except tokens.ExpiredToken:
-        return render_template("public/preferences_expired.html"), 410
-    except tokens.InvalidToken:
-        return bad_token_response()
-    person = services.person_by_public_id(get_session(), public_id)
-    if person is None or person.email is None:
-        return render_template("public/forgotten.html"), 404
-    return person
-
-
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @public
 def preferences(token: str) -> Any:
     """See and change one's lists."""
-    person = _preferences_person(token)
+    person = links.preferences_person(token)
     if not isinstance(person, Person):
         return person
     db = get_session()
@@ -333,7 +307,7 @@ def preferences(token: str) -> Any:
 @public
 def preferences_data(token: str) -> Any:
     """Download what the newsletter holds about oneself (GDPR Art. 15/20)."""
-    person = _preferences_person(token)
+    person = links.preferences_person(token)
     if not isinstance(person, Person):
         return person
     data = services.subject_data(get_session(), person)
@@ -343,19 +317,3 @@ def preferences_data(token: str) -> Any:
         mimetype="application/json",
         headers={"Content-Disposition": 'attachment; filename="mina-uppgifter.json"'},
     )
-
-
-@bp.route("/preferences/<token>/forget", methods=["POST"])
-@public
-def forget(token: str) -> Any:
-    """Ask to be forgotten: at once for subscribers only, as a request for clients."""
-    person = _preferences_person(token)
-    if not isinstance(person, Person):
-        return person
-    form = FlaskForm()
-    if not form.validate_on_submit() or request.form.get("sure") != "yes":
-        abort(400)
-    db = get_session()
-    outcome = services.forget(db, person, _actor())
-    db.commit()
-    return render_template("public/forget_done.html", outcome=outcome)

@@ -55,8 +55,6 @@ from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
-from crm.privacy import erasure
-from crm.privacy import requests
 from crm.security import emails
 from crm.security import ratelimit
 
@@ -515,7 +513,11 @@ def unsubscribe(
     concurrent clicks record one withdrawal, not two.
     """
     everything = list_ids is None and person.email is not None
-    digest = suppression.email_hash(session, person.email) if everything else None
+    digest = (
+        suppression.email_hash(session, person.email)
+        if everything and person.email is not None
+        else None
+    )
     # Statements on tables (not ORM entities) go to the connection directly: Session.execute
     # adds ORM bookkeeping they do not need, and it would not autoflush before them either.
     # outbox.providers_for below flushes first, so a link added earlier in this transaction
@@ -816,8 +818,8 @@ def subject_data(session: Session, person: Person) -> dict[str, Any]:
 def is_newsletter_only(session: Session, person: Person) -> bool:
     """Tell whether the person is not a client: no client card, no visits, no journal.
 
-    Decides whether "forget me" erases at once (through the erasure mechanism, which keeps
-    legal holds) or becomes a request for the owner to handle.
+    Decides whether "forget me" (crm/privacy/forget.py) erases at once (through the erasure
+    mechanism, which keeps legal holds) or becomes a request for the owner to handle.
     """
     for column in (ClientCard.person_id, Visit.person_id, JournalEntry.person_id):
         if session.scalar(select(column).where(column == person.id).limit(1)) is not None:
@@ -848,35 +850,6 @@ def only_newsletter_records(session: Session, person: Person) -> bool:
                 if found is not None:
                     return False
     return True
-
-
-def forget(session: Session, person: Person, actor: Actor) -> str:
-    """Handle "forget me" from the preferences page.
-
-    A newsletter-only subject (no client card, no visits) is erased at once through the one
-    erasure mechanism, so legal holds, testimonial media files and the providers are handled
-    as for any erasure; anyone else (a client, whose records may be under a legal hold)
-    becomes an erasure request for the owner, due one calendar month later like every
-    request. So does a subject whose testimonial is still up in a manual place, which the
-    owner must take down first. Returns "erased" or "requested".
-    """
-    try:
-        # before anything is written: a concurrent erasure (a double click, the owner) may
-        # have deleted the person since the page was read, and a request or an unsubscribe
-        # written for them would fail on its foreign key
-        erasure.claim(session, person)
-    except erasure.AlreadyErased:
-        return "erased"
-    if person.email and is_newsletter_only(session, person):
-        try:
-            erasure.execute(session, person, actor, via="preferences")
-        except erasure.ErasureBlocked:
-            pass  # refused before changing anything: it becomes a request below
-        else:
-            return "erased"
-    unsubscribe(session, person, Method.PREFERENCES, actor)
-    requests.open_request(session, person, "erasure", "preferences_page", utcnow(), actor)
-    return "requested"
 
 
 def set_lists(

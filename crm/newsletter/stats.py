@@ -127,7 +127,10 @@ def active_at_month_ends(
     values = []
     for start in starts:
         key = month_key(start)
-        if key not in closed and current is None:
+        if key in closed:
+            values.append(closed[key])
+            continue
+        if current is None:
             current = active_now(session)
-        values.append(closed.get(key, current))
+        values.append(current)
     return values

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.db import insert_ignoring_duplicates
+from crm.db import rowcount
 from crm.db import utcnow
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Suppression
@@ -83,4 +84,4 @@ def lift(session: Session, email: str) -> int:
     result = session.execute(
         delete(Suppression).where(Suppression.email_hash == email_hash(session, email))
     )
-    return result.rowcount or 0
+    return rowcount(result)

@@ -29,6 +29,7 @@ from crm import audit
 from crm import controllers
 from crm import outbox
 from crm.audit import Actor
+from crm.db import rowcount
 from crm.db import utcnow
 from crm.outbox import Op
 from crm.outbox import OutboxOp
@@ -197,12 +198,14 @@ def claim(session: Session, person: Person, request: DataRequest | None = None) 
 
     :raises AlreadyErased: the person is gone, or ``request`` was carried out meanwhile.
     """
-    claimed = session.execute(
-        update(Person)
-        .where(Person.id == person.id)
-        .values(id=Person.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = rowcount(
+        session.execute(
+            update(Person)
+            .where(Person.id == person.id)
+            .values(id=Person.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not claimed:
         raise AlreadyErased(person.id)
     session.refresh(person)

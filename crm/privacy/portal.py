@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.audit import Actor
+from crm.db import rowcount
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.people.models import Person
@@ -223,8 +224,7 @@ def purge_unconfirmed(
     stale = (PortalRequest.confirmed_at.is_(None), PortalRequest.created_at < cutoff)
     if dry_run:
         return session.scalar(select(func.count()).select_from(PortalRequest).where(*stale)) or 0
-    result = session.execute(delete(PortalRequest).where(*stale))
-    return result.rowcount or 0
+    return rowcount(session.execute(delete(PortalRequest).where(*stale)))
 
 
 def scrub_for(session: Session, person_id: int) -> None:

@@ -1,4 +1,4 @@
-"""Public privacy pages: the policy, the person's own export link and the privacy portal.
+"""Public privacy pages: the policy, the export download, "forget me" and the privacy portal.
 
 The portal (``/integritet``) takes data-subject requests from anyone, without a login; see
 crm/privacy/portal.py for why it never discloses anything and what it stores.
@@ -16,6 +16,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -25,9 +26,10 @@ from crm import controllers
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
-from crm.newsletter.public import bad_token_response
+from crm.newsletter import links
 from crm.people.models import Person
 from crm.privacy import export as export_zip
+from crm.privacy import forget as forget_me
 from crm.privacy import mails
 from crm.privacy import portal
 from crm.privacy import record
@@ -35,6 +37,7 @@ from crm.privacy import settings
 from crm.privacy.models import PortalRequest
 from crm.security import tokens
 from crm.web import absolute_url
+from crm.web import bad_token_response
 from crm.web import public
 
 bp = Blueprint("privacy_public", __name__)
@@ -255,3 +258,23 @@ def portal_status(token: str) -> Any:
     state = portal.status(row)
     get_session().commit()
     return render_template("public/portal_status.html", state=state)
+
+
+@bp.route("/preferences/<token>/forget", methods=["POST"])
+@public
+def forget(token: str) -> ResponseReturnValue:
+    """Ask to be forgotten: at once for subscribers only, as a request for clients.
+
+    Reached from the newsletter's preferences page (its URL sits under it), served here
+    because erasure is privacy's: the newsletter imports no privacy code.
+    """
+    person = links.preferences_person(token)
+    if not isinstance(person, Person):
+        return person
+    form = FlaskForm()
+    if not form.validate_on_submit() or request.form.get("sure") != "yes":
+        abort(400)
+    db = get_session()
+    outcome = forget_me.forget(db, person, Actor("public", None, request.remote_addr))
+    db.commit()
+    return render_template("public/forget_done.html", outcome=outcome)

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+import integrations
 from crm import csvsafe
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
@@ -20,7 +21,7 @@ from crm.privacy.settings import KNOWN_PROCESSORS
 from crm.privacy.settings import PracticeSettings
 from crm.privacy.settings import Processor
 
-MAIL = {"MailerLite", "Mailchimp", "Brevo", "Paloma"}
+MAIL = {adapter.display_name for adapter in integrations.ADAPTERS.values()}
 MONEY = {"Fortnox", "Stripe", "Zettle"}
 
 SECURITY = (

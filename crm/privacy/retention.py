@@ -14,14 +14,17 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -90,7 +93,7 @@ def _no_other_data(now: datetime) -> list:
     ]
 
 
-def _last_activity(person_id_col) -> object:  # noqa: ANN001 - a SQL column
+def _last_activity(person_id_col: InstrumentedAttribute[int]) -> ColumnElement[datetime]:
     """The newest of: created, last contact, any subscription change."""
     newest_sub = (
         select(func.max(func.coalesce(Subscription.unsubscribed_at, Subscription.created_at)))
@@ -186,6 +189,8 @@ def decisions(session: Session, now: datetime | None = None) -> list[Decision]:
             ClientCard.client_until.is_not(None), ClientCard.controller_id.not_in(licensed)
         )
     ):
+        if card.client_until is None:  # filtered above; tells the type checker
+            continue
         end = add_months(
             datetime.combine(card.client_until, datetime.min.time(), tzinfo=now.tzinfo), months
         )
@@ -233,7 +238,7 @@ def old_recipient_tasks(session: Session, now: datetime, months: int) -> list[in
     )
 
 
-def _delete_rows(session: Session, model: type, ids: list[int], rule: str) -> None:
+def _delete_rows(session: Session, model: type[Any], ids: list[int], rule: str) -> None:
     """Delete rows by id, audited with the rule and the count only."""
     if ids:
         session.execute(delete(model).where(model.id.in_(ids)))

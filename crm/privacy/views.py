@@ -46,7 +46,6 @@ from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
 from crm.representatives import services as representatives
 from crm.representatives.models import Representation
-from crm.representatives.views import mandate_kind
 from crm.security import tokens
 from crm.testimonials.services import people_choices
 from crm.web import absolute_url
@@ -133,7 +132,7 @@ def _mandate_label(m: Representation) -> str:
     return _(
         "%(rep)s (%(kind)s) for %(client)s, %(start)s – %(end)s",
         rep=m.representative.name,
-        kind=mandate_kind(m.kind),
+        kind=representatives.mandate_kind(m.kind),
         client=m.client.name,
         start=m.valid_from.isoformat(),
         end=until,

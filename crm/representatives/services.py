@@ -12,6 +12,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import Table
 from sqlalchemy import exists
 from sqlalchemy import or_
@@ -166,7 +167,7 @@ def has_own_data(session: Session, person_id: int) -> bool:
     counts without this module knowing it.
     """
     return any(
-        session.scalar(select(exists().where(column == person_id)))
+        session.scalar(select(exists().where(column == person_id)))  # type: ignore[arg-type]
         for _t, column in _own_data_columns()
     )
 
@@ -237,3 +238,19 @@ def links_of(session: Session, person_id: int) -> list[Representation]:
             )
         )
     )
+
+
+KIND_LABELS = {
+    Kind.GUARDIAN: N_("Guardian of a minor"),
+    Kind.GOD_MAN: N_("God man"),
+    Kind.FORVALTARE: N_("Förvaltare"),
+    Kind.POWER_OF_ATTORNEY: N_("Power of attorney"),
+    Kind.PAYER: N_("Payer"),
+    Kind.COMPANY_CONTACT: N_("Company contact"),
+}
+
+
+def mandate_kind(kind: str) -> str:
+    """The kind of a mandate in the user's language (the privacy request page shows it too)."""
+    label = KIND_LABELS.get(kind)  # type: ignore[call-overload]
+    return _(label) if label else kind

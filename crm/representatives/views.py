@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.db import get_session
-from crm.i18n import N_
 from crm.people import services as people
 from crm.people.models import Person
 from crm.representatives import services
@@ -113,18 +112,7 @@ def end(person_id: int, link_id: int) -> Any:
     return redirect(url_for("people.detail", person_id=person_id, _anchor="related"))
 
 
-KIND_LABELS = {
-    Kind.GUARDIAN: N_("Guardian of a minor"),
-    Kind.GOD_MAN: N_("God man"),
-    Kind.FORVALTARE: N_("Förvaltare"),
-    Kind.POWER_OF_ATTORNEY: N_("Power of attorney"),
-    Kind.PAYER: N_("Payer"),
-    Kind.COMPANY_CONTACT: N_("Company contact"),
-}
-
-
 @bp.app_template_filter("mandate_kind")
-def mandate_kind(kind: str) -> str:
-    """The kind of a mandate in the user's language."""
-    label = KIND_LABELS.get(kind)  # type: ignore[call-overload]
-    return _(label) if label else kind
+def mandate_kind_filter(kind: str) -> str:
+    """The kind of a mandate in the user's language (a template filter)."""
+    return services.mandate_kind(kind)

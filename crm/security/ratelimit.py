@@ -22,6 +22,7 @@ from sqlalchemy.orm import mapped_column
 
 from crm.db import Base
 from crm.db import UTCDateTime
+from crm.db import rowcount
 from crm.db import utcnow
 
 
@@ -64,4 +65,4 @@ def purge(session: Session, older_than: timedelta, now: datetime | None = None) 
     """Delete events older than any window in use; returns how many rows went."""
     cutoff = (now or utcnow()) - older_than
     result = session.execute(delete(RateLimitHit).where(RateLimitHit.created_at < cutoff))
-    return result.rowcount or 0
+    return rowcount(result)

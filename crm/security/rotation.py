@@ -53,9 +53,11 @@ def rotate_table(session: Session, table: Table) -> int:
 
 
 def rotate_all(session: Session) -> dict[str, int]:
-    """Rotate every table that has encrypted columns; return counts per table."""
-    import crm.models  # noqa: F401 - every model must be registered
+    """Rotate every table that has encrypted columns; return counts per table.
 
+    Every model is in the metadata because create_app imports crm.models (the kernel imports
+    no feature, so it cannot import them itself).
+    """
     return {
         name: rotate_table(session, table)
         for name, table in Base.metadata.tables.items()

@@ -304,7 +304,7 @@ def _send(
     elif kind == Op.UPSERT:
         contacts = []
         for op in batch:
-            person = people.get(op.person_id)
+            person = people.get(op.person_id) if op.person_id is not None else None
             contacts.append(
                 Contact(
                     op.email or "",
@@ -323,7 +323,7 @@ def _send(
             )
         )
     }
-    status = {Op.UPSERT: "active", Op.UNSUBSCRIBE: "unsubscribed", Op.REMOVE: "removed"}[kind]
+    status = {Op.UPSERT: "active", Op.UNSUBSCRIBE: "unsubscribed", Op.REMOVE: "removed"}[Op(kind)]
     for op in batch:
         if op.email in result.failed:
             _failed(op, result.failed[op.email], now)
@@ -381,13 +381,13 @@ def _legal_lane(
     Operations on addresses the provider is still importing asynchronously wait for the import
     (:mod:`crm.sync.pending`): sent first, they would be undone when the import lands.
     """
-    rank = {kind: i for i, kind in enumerate(LEGAL)}
+    rank: dict[str, int] = {kind: i for i, kind in enumerate(LEGAL)}
     ops = sorted(_due(session, adapter.name, now, LEGAL), key=lambda op: (rank[op.op], op.id))
     batches: deque[tuple[str, list[OutboxOp]]] = deque()
     for kind, group in groupby(ops, key=lambda op: op.op):
-        group = imports.hold(list(group))
+        held = imports.hold(list(group))
         size = 1 if kind == Op.ERASE else adapter.BATCH_SIZE
-        batches.extend((kind, group[i : i + size]) for i in range(0, len(group), size))
+        batches.extend((kind, held[i : i + size]) for i in range(0, len(held), size))
     return Lane(adapter, report, batches, imports=imports)
 
 

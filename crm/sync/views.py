@@ -41,18 +41,10 @@ from integrations.errors import WebhookRejected
 bp = Blueprint("sync", __name__)
 
 
-PROVIDER_NAMES = {
-    "mailerlite": "MailerLite",
-    "mailchimp": "Mailchimp",
-    "brevo": "Brevo",
-    "paloma": "Paloma",
-}
-
-
 @bp.app_template_filter("provider_name")
 def provider_name(name: str) -> str:
     """The provider's own spelling of its name."""
-    return PROVIDER_NAMES.get(name, name)
+    return integrations.display_name(name)
 
 
 @bp.app_context_processor
@@ -91,7 +83,13 @@ def webhook(provider: str) -> Any:
         # Mailchimp checks the URL with a GET before it starts sending.
         return ("", 200) if provider == "mailchimp" else abort(405)
     try:
-        events = adapter.parse_webhook(request.headers, request.get_data(), request.args, secret)
+        # werkzeug's Headers is a case-insensitive mapping, not a typing.Mapping subclass
+        events = adapter.parse_webhook(
+            request.headers,  # type: ignore[arg-type]
+            request.get_data(),
+            request.args,
+            secret,
+        )
     except WebhookRejected:
         return jsonify(error="forbidden"), 403
     db = get_session()

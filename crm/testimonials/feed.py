@@ -314,6 +314,7 @@ class FastPath:
         key, variant = environ.get(ENVIRON_KEY), environ.get(ENVIRON_VARIANT)
         if (
             key is not None
+            and variant is not None
             and variant == self._variant(environ)
             and seen.get("status", "").startswith("200")
             and not any(name.lower() == "set-cookie" for name, _ in seen["headers"])

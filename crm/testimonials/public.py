@@ -18,7 +18,6 @@ from flask_wtf import FlaskForm
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
-from crm.newsletter.public import bad_token_response
 from crm.security import tokens
 from crm.testimonials import feed as feed_cache
 from crm.testimonials import labels
@@ -30,6 +29,7 @@ from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.views import media_response
 from crm.web import absolute_url
+from crm.web import bad_token_response
 from crm.web import csrf
 from crm.web import public
 

@@ -427,7 +427,7 @@ def tick_removed(session: Session, pub: Publication, actor: Actor) -> None:
     )
 
 
-def _still_up() -> Select[tuple[Publication]]:
+def _still_up() -> Select[Publication]:
     """Manual publications (a post, a flyer) not yet ticked off as taken down, oldest first."""
     return (
         select(Publication)

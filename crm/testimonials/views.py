@@ -13,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
@@ -45,7 +46,7 @@ def _get_or_404(testimonial_id: int) -> Testimonial:
     return t
 
 
-def _back(t: Testimonial) -> Response:
+def _back(t: Testimonial) -> ResponseReturnValue:
     return redirect(url_for("testimonials.detail", testimonial_id=t.id))
 
 
@@ -90,7 +91,7 @@ def create() -> Any:
         form.person_id.data = person_id
     if form.validate_on_submit():
         person = people.get_person(db, form.person_id.data, controller_limit())
-        if person is None:
+        if person is None:  # erased since the form was shown, or another controller's
             abort(404)
         try:
             t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
