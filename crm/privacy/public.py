@@ -224,15 +224,18 @@ def portal_confirm(token: str) -> Any:
     return redirect(url_for("privacy_public.portal_confirmed", token=status_token), 303)
 
 
+def _status_row(token: str) -> Any:
+    """The filing a status link names, or the page for a bad or expired link."""
+    return _portal_row(
+        tokens.Purpose.PRIVACY_REQUEST_STATUS, token, current_app.config["PRIVACY_STATUS_LINK_DAYS"]
+    )
+
+
 @bp.route("/integritet/mottagen/<token>")
 @public
 def portal_confirmed(token: str) -> Any:
     """After the confirmation: received, due, and the status link (signed like the mail's)."""
-    row = _portal_row(
-        tokens.Purpose.PRIVACY_REQUEST_STATUS,
-        token,
-        current_app.config["PRIVACY_STATUS_LINK_DAYS"],
-    )
+    row = _status_row(token)
     if not isinstance(row, PortalRequest):
         return row
     if row.request is None:  # not confirmed (yet): the status page says what to do
@@ -248,11 +251,7 @@ def portal_confirmed(token: str) -> Any:
 @public
 def portal_status(token: str) -> Any:
     """Where a portal request stands; nothing on the page the requester did not type."""
-    row = _portal_row(
-        tokens.Purpose.PRIVACY_REQUEST_STATUS,
-        token,
-        current_app.config["PRIVACY_STATUS_LINK_DAYS"],
-    )
+    row = _status_row(token)
     if not isinstance(row, PortalRequest):
         return row
     state = portal.status(row)
