@@ -13,15 +13,13 @@ import json
 import re
 import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import post_form
+from tests.test_browser import live_server  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "pages"
@@ -206,16 +204,6 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
     return owner, public
 
 
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
 def _pages(app, auth_client, client, inbox, filled: bool) -> tuple[list[str], list[str]]:
     if not filled:
         return OWNER_PAGES, PUBLIC_PAGES
@@ -240,7 +228,7 @@ def _screenshot(page, who: str, url: str, filled: bool, width: int, failures: li
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="axe needs Debian's Chromium (CI installs it)")
 @pytest.mark.parametrize("filled", [False, True], ids=["empty", "filled"])
-def test_every_page_passes_axe(app, auth_client, client, inbox, owner, live_server, filled):
+def test_every_page_passes_axe(app, auth_client, client, inbox, owner, live_server, filled):  # noqa: F811
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import sync_playwright
 
