@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from alembic import command as alembic_command
@@ -241,6 +242,33 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
         sys.exit(1)
 
 
+#: how the operator checked the person's identity (crm/privacy/identity.py: a client's data
+#: is disclosed or erased only once a check is recorded)
+IDENTITY_OPTION = click.option(
+    "--identity",
+    type=click.Choice(["id_document", "bankid", "known_in_person"]),
+    help="How you checked the person's identity: recorded before anything is disclosed or "
+    "erased (needed for a client unless a check is already on record).",
+)
+
+
+def _identity_gate(db: Any, person: Any, purpose: str, method: str | None) -> None:
+    """Record the operator's identity check, then pass the gate or stop with a clear message."""
+    from crm.privacy import identity
+
+    try:
+        cleared = identity.check_now(db, person, purpose, method, Actor.cli())
+    except identity.IdentityNotChecked as err:
+        db.rollback()
+        raise click.ClickException(
+            "This person has client data and no identity check is recorded. Check who is "
+            "asking, then give --identity id_document, bankid or known_in_person. Nothing "
+            "was changed."
+        ) from err
+    if cleared.basis != "no_client_data":
+        click.echo(f"Identity: {cleared.method}, checked {cleared.checked_at:%Y-%m-%d}.")
+
+
 @click.command("export")
 @click.argument("email")
 @click.option(
@@ -250,8 +278,9 @@ def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -
     required=True,
     help="Where to write the zip.",
 )
+@IDENTITY_OPTION
 @with_appcontext
-def export_command(email: str, output: Path) -> None:
+def export_command(email: str, output: Path, identity: str | None) -> None:
     """Write everything held about a person to a zip (GDPR Art. 15 and 20)."""
     from crm import audit
     from crm import fsutil
@@ -263,6 +292,7 @@ def export_command(email: str, output: Path) -> None:
     person = services.find_person(db, email)
     if person is None:
         raise click.ClickException("No person with that address.")
+    _identity_gate(db, person, "access", identity)
     try:
         # A new 0600 file renamed over any old one: an existing export keeps no old mode.
         fsutil.write_private(output, export.build(db, person))
@@ -276,8 +306,9 @@ def export_command(email: str, output: Path) -> None:
 @click.command("erase")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@IDENTITY_OPTION
 @with_appcontext
-def erase_command(email: str, yes: bool) -> None:
+def erase_command(email: str, yes: bool, identity: str | None) -> None:
     """Erase a person: shows the plan (what is kept by law, until when), then carries it out."""
     from crm.db import get_session
     from crm.newsletter import services
@@ -287,6 +318,7 @@ def erase_command(email: str, yes: bool) -> None:
     person = services.find_person(db, email)
     if person is None:
         raise click.ClickException("No person with that address.")
+    _identity_gate(db, person, "erasure", identity)
     the_plan = erasure.plan(db, person)
     click.echo("Deleted: " + ", ".join(the_plan.delete))
     for kept in the_plan.keep:

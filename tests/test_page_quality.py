@@ -188,6 +188,10 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/requests/{links['request']}",
         f"/privacy/breaches/{links['breach']}",
         f"/privacy/requests/{links['portal_request']}",
+        # the confirmation step of irreversible actions (crm/confirm.py)
+        f"/people/{links['person']}/archive",
+        f"/privacy/people/{links['person']}/restrict",
+        f"/privacy/people/{links['person']}/object",
     ]
     public = PUBLIC_PAGES + [
         links["unsubscribe"],

@@ -248,7 +248,7 @@ def test_visits_move_last_contact_and_hide_notes(app, auth_client, db):
 def test_archive_hides_from_list_but_keeps_data(app, auth_client, db):
     _add(auth_client, name="Arkiv Person")
     pid = _person(db, name="Arkiv Person").id
-    post_form(auth_client, f"/people/{pid}/archive", {}, page=f"/people/{pid}")
+    post_form(auth_client, f"/people/{pid}/archive", {"confirmed": "yes"})
     assert "Arkiv Person" not in auth_client.get("/people/").get_data(as_text=True)
     assert "Arkiv Person" in auth_client.get("/people/?archived=1").get_data(as_text=True)
     assert auth_client.get(f"/people/{pid}").status_code == 200

@@ -64,6 +64,7 @@ def sample_person(s: Session) -> int:
     )
     people.add_visit(s, person, date.today(), "Första besöket", actor)
     people.add_journal_entry(s, person, "Första samtalet.", actor)
+    people.record_identity_check(s, person, "id_document", actor)  # "ID shown", first visit
     newsletter.add_manual(
         s,
         email=EMAIL,

@@ -37,6 +37,14 @@ class Art9Basis(StrEnum):
     HEALTH_CARE = "health_care"  # Art. 9(2)(h) + patientdatalagen: profile A practices
 
 
+class IdentityMethod(StrEnum):
+    """How a person's identity was checked (seeds 000/001: "ALLA måste visa legitimation")."""
+
+    ID_DOCUMENT = "id_document"  # a valid ID document was shown (legitimation)
+    BANKID = "bankid"  # BankID done elsewhere, e.g. in the booking system
+    KNOWN_IN_PERSON = "known_in_person"  # the staff member knows the person
+
+
 class Person(Base):
     """A data subject: client, subscriber, testimonial giver or inquirer - or several at once."""
 
@@ -87,6 +95,9 @@ class Person(Base):
     )
     journal: Mapped[list[JournalEntry]] = relationship(
         cascade="all, delete-orphan", order_by="JournalEntry.id"
+    )
+    identity_checks: Mapped[list[IdentityCheck]] = relationship(
+        cascade="all, delete-orphan", order_by="IdentityCheck.checked_at.desc()"
     )
 
     __table_args__ = (
@@ -176,6 +187,32 @@ class JournalEntry(Base):
     #: the entry this one corrects (the old one stays, as the law requires)
     corrects_id: Mapped[int | None] = mapped_column(
         ForeignKey("journal_entry.id", ondelete="SET NULL")
+    )
+
+
+class IdentityCheck(Base):
+    """A recorded check of who the person is: how, by whom, when (GDPR Art. 12(6)).
+
+    Person-level (the client card's "ID shown" at the first visit, or a check recorded before
+    a disclosure from the command line); a request's own check is on the request. The gate in
+    crm/privacy/identity.py reads both before any export or erasure of a client.
+    """
+
+    __tablename__ = "identity_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the staff member who checked; None from the command line (the audit row says so)
+    checked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "method in ('id_document', 'bankid', 'known_in_person')", name="known_method"
+        ),
     )
 
 

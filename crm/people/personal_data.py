@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from crm.db import utcnow
 from crm.people import personnummer as pnr
 from crm.people.models import ClientCard
+from crm.people.models import IdentityCheck
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
@@ -66,6 +67,14 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
             }
             for j in person.journal
         ],
+        "identity_checks": [
+            {"method": c.method, "checked_at": _iso(c.checked_at)}
+            for c in session.scalars(
+                select(IdentityCheck)
+                .where(IdentityCheck.person_id == person.id)
+                .order_by(IdentityCheck.checked_at)
+            )
+        ],
     }
 
 
@@ -92,6 +101,7 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
     if not ctx.keeps("journal"):
         session.execute(delete(ClientCard).where(ClientCard.person_id == person.id))
         session.execute(delete(Visit).where(Visit.person_id == person.id))
+    session.execute(delete(IdentityCheck).where(IdentityCheck.person_id == person.id))
     # The identity a journal or a bookkeeping record needs stays; contact details go.
     person.email = person.phone = person.address = None
     if not ctx.keeps("journal"):
@@ -103,10 +113,10 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
 HOLDER = register(
     PersonDataHolder(
         name="people",
-        tables=("person", "client_card", "visit", "journal_entry"),
-        sections=("person", "client_card", "visits", "journal"),
+        tables=("person", "client_card", "visit", "journal_entry", "identity_check"),
+        sections=("person", "client_card", "visits", "journal", "identity_checks"),
         export=export,
-        deletes=("contact_details", "client_card", "visits"),
+        deletes=("contact_details", "client_card", "visits", "identity_checks"),
         spared_by={"client_card": "journal", "visits": "journal"},
         holds=holds,
         erase=erase,

@@ -31,6 +31,8 @@ from crm.i18n import N_
 from crm.people import personnummer as pnr
 from crm.people.models import Art9Basis
 from crm.people.models import ClientCard
+from crm.people.models import IdentityCheck
+from crm.people.models import IdentityMethod
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
@@ -539,3 +541,37 @@ def add_journal_entry(
         details={"entry": entry.id, "corrects": corrects.id if corrects else None},
     )
     return entry
+
+
+def record_identity_check(
+    session: Session, person: Person, method: str, actor: Actor
+) -> IdentityCheck:
+    """Record that the person's identity was checked, how, by whom and when.
+
+    Seeds 000/001 ask every client to show ID; the first visit is where it happens. An export
+    or erasure of a client waits for a recorded check (crm/privacy/identity.py).
+    """
+    if method not in {m.value for m in IdentityMethod}:
+        raise PersonError(N_("Choose how the identity was checked."))
+    check = IdentityCheck(person_id=person.id, method=method, checked_by_id=actor.user_id)
+    person.identity_checks.insert(0, check)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.identity_checked",
+        object_type="person",
+        object_id=person.id,
+        details={"method": method},
+    )
+    return check
+
+
+def latest_identity_check(session: Session, person_id: int) -> IdentityCheck | None:
+    """The person's newest recorded identity check, if any."""
+    return session.scalar(
+        select(IdentityCheck)
+        .where(IdentityCheck.person_id == person_id)
+        .order_by(IdentityCheck.checked_at.desc(), IdentityCheck.id.desc())
+        .limit(1)
+    )

@@ -15,9 +15,11 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from crm import audit
+from crm import confirm
 from crm import controllers
 from crm.db import get_session
 from crm.people import forms
+from crm.people import labels
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
@@ -27,6 +29,9 @@ from crm.web import form_int
 from crm.web import parse_int
 
 bp = Blueprint("people", __name__, url_prefix="/people")
+
+
+bp.add_app_template_filter(labels.identity_method_label, "identity_method_label")
 
 
 def get_person_or_404(person_id: int) -> Person:
@@ -164,6 +169,8 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         reveal_form=forms.RevealForm(),
         card_form=card_form,
         visit_form=forms.VisitForm(prefix="visit"),
+        identity_form=forms.IdentityCheckForm(prefix="idc"),
+        identity_check=services.latest_identity_check(db, person.id),
         button=forms.ButtonForm(),
         events=services.audit_about(db, person.id),
         names=audit.staff_names(db),
@@ -214,9 +221,42 @@ def edit(person_id: int) -> Any:
     )
 
 
-@bp.route("/<int:person_id>/archive", methods=["POST"])
+def _confirm_archive(person_id: int) -> confirm.Confirmation:
+    person = get_person_or_404(person_id)
+    back = url_for("people.detail", person_id=person.id)
+    if person.archived_at is not None:
+        return confirm.Confirmation(
+            _("Restore %(name)s from the archive", name=person.name),
+            [_("The person shows in the people list and in searches again.")],
+            [_("Nothing was deleted while archived; everything is as it was.")],
+            _("Restore"),
+            back,
+            danger=False,
+        )
+    return confirm.Confirmation(
+        _("Archive %(name)s", name=person.name),
+        [
+            _("The person leaves the people list and searches (shown with 'Include archived')."),
+            _(
+                "Retention runs as before: the data is deleted when its period ends, unless "
+                "the law keeps it longer (the journal ten years, bookkeeping seven)."
+            ),
+        ],
+        [
+            _(
+                "Nothing is deleted now: contact details, the client card, journal, "
+                "newsletter and requests stay. It can be restored."
+            )
+        ],
+        _("Archive"),
+        back,
+    )
+
+
+@bp.route("/<int:person_id>/archive", methods=["GET", "POST"])
+@confirm.irreversible(_confirm_archive)
 def archive(person_id: int) -> Any:
-    """Archive or un-archive a person (toggle)."""
+    """Archive or un-archive a person (toggle), after the confirmation step."""
     person = get_person_or_404(person_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
@@ -269,12 +309,35 @@ def add_visit(person_id: int) -> Any:
     db = get_session()
     try:
         services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+        if form.id_shown.data:
+            # seeds 000/001: the first visit is where the client shows ID
+            services.record_identity_check(db, person, "id_document", current_actor())
     except services.PersonError as err:
         db.rollback()
         flash(_(str(err)), "error")
     else:
         db.commit()
         flash(_("Visit recorded."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/identity", methods=["POST"])
+def identity_check(person_id: int) -> Any:
+    """Record on the client card how the person's identity was checked (e.g. ID shown)."""
+    person = get_person_or_404(person_id)
+    form = forms.IdentityCheckForm(prefix="idc")
+    if not form.validate_on_submit():
+        flash(_("Choose how the identity was checked."), "error")
+        return redirect(url_for("people.detail", person_id=person.id))
+    db = get_session()
+    try:
+        services.record_identity_check(db, person, form.method.data, current_actor())
+    except services.PersonError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Identity check recorded."), "success")
     return redirect(url_for("people.detail", person_id=person.id))
 
 

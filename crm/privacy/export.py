@@ -22,22 +22,30 @@ from sqlalchemy.orm import Session
 from crm import controllers
 from crm import csvsafe
 from crm.db import utcnow
+from crm.privacy import identity
 from crm.privacy import record
 from crm.privacy import registry
 from crm.privacy import settings as practice
 
 if TYPE_CHECKING:
     from crm.people.models import Person
+    from crm.privacy.models import DataRequest
 
 SCHEMA = Path(__file__).with_name("export_schema.json")
 
 
-def collect(session: Session, person: Person) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+def collect(
+    session: Session, person: Person, request: DataRequest | None = None
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """Everything held about a person, and the media files to include.
 
     Each section comes from the feature that holds the data (crm/privacy/registry.py), in
-    the order of the schema; this module knows no feature's tables.
+    the order of the schema; this module knows no feature's tables. Nothing is read for a
+    client whose identity check is not recorded (on ``request``, or on the person without
+    one): :func:`crm.privacy.identity.require_identity_check` raises first.
     """
+    purpose = request.kind if request is not None and request.kind == "portability" else "access"
+    identity.require_identity_check(session, person, purpose, request)
     practice.load(session, current_app.config["PRACTICE_NAME"])
     # seed 000: the controller is the company that met the person, not the brand
     row = controllers.get(session, person.controller_id)
@@ -70,9 +78,9 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), "" if data is None else str(data))]
 
 
-def build(session: Session, person: Person) -> bytes:
-    """The export zip."""
-    data, files = collect(session, person)
+def build(session: Session, person: Person, request: DataRequest | None = None) -> bytes:
+    """The export zip (behind the identity gate, see :func:`collect`)."""
+    data, files = collect(session, person, request)
     row = practice.load(session, current_app.config["PRACTICE_NAME"])
     csv_out = io.StringIO()
     writer = csvsafe.writer(csv_out, delimiter=";")

@@ -12,6 +12,8 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from crm.people.labels import IDENTITY_METHODS
+
 
 class NewRequestForm(FlaskForm):
     """Register a request."""
@@ -43,10 +45,12 @@ class NewRequestForm(FlaskForm):
 
 
 class IdentityForm(FlaskForm):
-    """How the identity was checked."""
+    """How the identity was checked: the three ways the identity gate accepts."""
 
-    method = StringField(
-        _l("How was the identity checked?"), validators=[DataRequired(), Length(max=100)]
+    method = SelectField(
+        _l("How was the identity checked?"),
+        # a select always has a value: the choice is validated, no "required" (Nu checker)
+        choices=[SelectChoice(code, label) for code, label in IDENTITY_METHODS.items()],
     )
 
 

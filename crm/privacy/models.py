@@ -54,7 +54,9 @@ class DataRequest(Base):
     #: Art. 12(3): one extension of up to two months, with a reason told to the person
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extension_reason: Mapped[str | None] = mapped_column(EncryptedText("data_request.extension"))
-    #: how the person's identity was checked ("known email", "BankID", "in person") and by whom
+    #: how the requester's identity was checked ("id_document", "bankid", "known_in_person";
+    #: free text recorded before issue 14 part 5 is kept as it was) and by whom; the identity
+    #: gate (crm/privacy/identity.py) reads it
     identity_method: Mapped[str | None] = mapped_column(String(100))
     identity_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     identity_verified_by_id: Mapped[int | None] = mapped_column(

@@ -18,21 +18,26 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
 from crm import audit
+from crm import confirm
 from crm import controllers
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.newsletter.labels import HOLD as HOLD_LABELS
 from crm.people import services as people
+from crm.people.labels import identity_method_label
 from crm.people.models import Person
 from crm.privacy import breaches
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
+from crm.privacy import identity as id_gate
 from crm.privacy import mails
 from crm.privacy import portal
 from crm.privacy import recipients
@@ -152,8 +157,13 @@ def detail(request_id: int) -> Any:
     mandate = (
         get_session().get(Representation, row.representation_id) if row.representation_id else None
     )
+    gate = None
+    if person is not None and row.kind in id_gate.GATED_KINDS:
+        gate = id_gate.clearance(get_session(), person, _purpose(row.kind), row)
     return render_template(
         "privacy/detail.html",
+        gate=gate,
+        person_check=people.latest_identity_check(get_session(), person.id) if person else None,
         r=row,
         person=person,
         mandate=mandate,
@@ -170,6 +180,11 @@ def detail(request_id: int) -> Any:
         complete_form=forms.OutcomeForm(prefix="done"),
         refuse_form=forms.OutcomeForm(prefix="no"),
     )
+
+
+def _purpose(kind: str) -> str:
+    """The identity gate's purpose for a request kind (access, portability or erasure)."""
+    return kind if kind in ("portability", "erasure") else "access"
 
 
 def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
@@ -266,9 +281,36 @@ def refuse(request_id: int) -> Any:
     )
 
 
-@bp.route("/people/<int:person_id>/restrict", methods=["POST"])
+def _confirm_restrict(person_id: int) -> confirm.Confirmation:
+    person = _person_or_404(person_id)
+    back = url_for("people.detail", person_id=person.id)
+    if person.restricted_at is not None:
+        return confirm.Confirmation(
+            _("Restrict processing of %(name)s", name=person.name),
+            [_("Nothing: processing of this person is already restricted.")],
+            [],
+            _("Restrict processing"),
+            back,
+            blocked=_("Processing of this person is already restricted."),
+        )
+    return confirm.Confirmation(
+        _("Restrict processing of %(name)s", name=person.name),
+        [
+            _("The data is kept but no longer used: it cannot be edited, mailed or published."),
+            _("Every mail provider takes the address out of its audience."),
+            _("Recipients without a connection to the CRM each become a task on the overview."),
+            _("Lifting the restriction later needs a reason, and the person is told first."),
+        ],
+        [_("Everything held about the person stays as it is (GDPR Art. 18).")],
+        _("Restrict processing"),
+        back,
+    )
+
+
+@bp.route("/people/<int:person_id>/restrict", methods=["GET", "POST"])
+@confirm.irreversible(_confirm_restrict)
 def restrict(person_id: int) -> Any:
-    """Restrict processing of a person (Art. 18)."""
+    """Restrict processing of a person (Art. 18), after the confirmation step."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -315,7 +357,31 @@ def lift_restriction(person_id: int) -> Any:
     return redirect(url_for("people.detail", person_id=person_id))
 
 
-@bp.route("/people/<int:person_id>/object", methods=["POST"])
+def _confirm_marketing_objection(person_id: int) -> confirm.Confirmation:
+    person = _person_or_404(person_id)
+    return confirm.Confirmation(
+        _("Objection to direct marketing from %(name)s", name=person.name),
+        [
+            _("The person leaves every newsletter list at once, here and at every mail provider."),
+            _(
+                "The address is blocked for good: no import, sign-up or sync can add it again "
+                "(GDPR Art. 21(3): an objection to direct marketing is absolute)."
+            ),
+            _("Recipients without a connection to the CRM each become a task on the overview."),
+        ],
+        [
+            _(
+                "The client card, journal, bookkeeping and requests stay: the objection is to "
+                "marketing only."
+            )
+        ],
+        _("Register the objection"),
+        url_for("people.detail", person_id=person.id),
+    )
+
+
+@bp.route("/people/<int:person_id>/object", methods=["GET", "POST"])
+@confirm.irreversible(_confirm_marketing_objection)
 def object_to_marketing(person_id: int) -> Any:
     """Record an objection to direct marketing: absolute and immediate (Art. 21)."""
     if not forms.ButtonForm().validate_on_submit():
@@ -521,9 +587,14 @@ def processing_record_csv() -> Any:
 EXPORT_HOURS = 24
 
 
-def _export_response(person: Person) -> Response:
+def _export_response(person: Person, row: DataRequest) -> Any:
     db = get_session()
-    data = export.build(db, person)
+    try:
+        data = export.build(db, person, request=row)
+    except id_gate.IdentityNotChecked as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
     audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
     db.commit()
     return Response(
@@ -535,18 +606,23 @@ def _export_response(person: Person) -> Response:
 
 @bp.route("/requests/<int:request_id>/export")
 def export_download(request_id: int) -> Any:
-    """Staff download the access/portability export for a request."""
+    """Staff download the access/portability export for a request (identity checked first)."""
     row = _request_or_404(request_id)
-    return _export_response(_person_or_404(row.person_id or 0))
+    return _export_response(_person_or_404(row.person_id or 0), row)
 
 
 @bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
 def export_link(request_id: int) -> Any:
-    """Mail the person a signed download link that works for 24 hours."""
+    """Mail the person a signed download link that works for 24 hours (identity checked first)."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     row = _request_or_404(request_id)
     person = _person_or_404(row.person_id or 0)
+    try:
+        id_gate.require_identity_check(get_session(), person, "export_link", row)
+    except id_gate.IdentityNotChecked as err:
+        flash(_(str(err)), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
     recipient = person
     if row.requester_id is not None:
         # filed by a representative: the answer goes to them, and only within a valid mandate
@@ -577,7 +653,86 @@ def export_link(request_id: int) -> Any:
     return redirect(url_for("privacy.detail", request_id=row.id))
 
 
-@bp.route("/requests/<int:request_id>/erase", methods=["POST"])
+def _identity_note(check: id_gate.Clearance) -> str:
+    """The check an action rests on, in words (none is needed for a subscriber only)."""
+    if check.basis == "no_client_data":
+        return _("No identity check is needed: the person has no client data.")
+    return _(
+        "Identity: %(method)s, checked %(date)s by %(name)s.",
+        method=identity_method_label(check.method),
+        date=format_date(check.checked_at, "short"),
+        name=audit.staff_names(get_session()).get(check.checked_by_id or 0, "–"),
+    )
+
+
+def _confirm_erase(request_id: int) -> confirm.Confirmation:
+    """What an erasure request will delete and keep, and what still blocks it."""
+    row = _request_or_404(request_id)
+    back = url_for("privacy.detail", request_id=row.id)
+    title = _("Erase the person's data")
+    if row.kind != "erasure" or row.status != "open" or row.waiting_for is not None:
+        return confirm.Confirmation(
+            title,
+            [_("Nothing: this request is not an open erasure request.")],
+            [],
+            _("Erase now"),
+            back,
+            blocked=_("This request has already been carried out."),
+        )
+    person = _person_or_404(row.person_id or 0)
+    db = get_session()
+    the_plan = erasure.plan(db, person)
+    happens = [
+        _(
+            "Deleted now: contact details, newsletter data and consents, testimonials and their "
+            "files, the client card and visits unless the journal keeps them."
+        ),
+        _(
+            "Mail providers told to erase the address: %(names)s.",
+            names=", ".join(recipients.display_name(p) for p in the_plan.providers) or _("none"),
+        ),
+        _(
+            "Recipients to tell by hand (a task each on the overview): %(names)s.",
+            names=", ".join(the_plan.manual) or _("none"),
+        ),
+        _("The person gets a receipt that says what was kept, why and until when."),
+        _("This cannot be undone."),
+    ]
+    kept = [
+        _(
+            "%(what)s: %(why)s, until %(date)s.",
+            what=HOLD_LABELS.get(k.what, k.what),
+            why=k.why,
+            date=format_date(k.until, "long"),
+        )
+        for k in the_plan.keep
+    ] or [_("Nothing else has to be kept: the person disappears entirely.")]
+    kept.append(_("A code made from the email address, so that the person is never mailed again."))
+    check = id_gate.clearance(db, person, "erasure", row)
+    blocked = link = None
+    if the_plan.take_down:
+        blocked = _("Take the testimonial down where it was published first (see the plan).")
+        link = back + "#erasure-plan"
+    elif check is None:
+        blocked = _(
+            "The identity is not checked yet. This person has client data: record how the "
+            "identity was checked (ID document, BankID or known in person) before erasing."
+        )
+        link = back + "#identity"
+    return confirm.Confirmation(
+        title,
+        happens,
+        kept,
+        _("Erase now"),
+        back,
+        blocked=blocked,
+        blocked_link=link,
+        notes=[_identity_note(check)] if check is not None else [],
+    )
+
+
+@bp.route("/requests/<int:request_id>/erase", methods=["GET", "POST"])
+@confirm.irreversible(_confirm_erase)
 def erase(request_id: int) -> Any:
     """Carry out an erasure request as planned; the person gets the receipt."""
     if not forms.ButtonForm().validate_on_submit():
@@ -604,6 +759,10 @@ def erase(request_id: int) -> Any:
         db.rollback()
         flash(_("Take the testimonial down where it was published first (see the plan)."), "error")
         return redirect(url_for("privacy.detail", request_id=row.id))
+    except id_gate.IdentityNotChecked as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
     db.commit()
     _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
     flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
