@@ -30,7 +30,8 @@ EMAIL = "ebba@example.se"
 def _person(app, *, subscribed: bool = True) -> int:
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
         from crm.people import services as people
 
         s = get_session()
@@ -38,11 +39,11 @@ def _person(app, *, subscribed: bool = True) -> int:
             s, people.PersonData(name="Ebba Exempel", email=EMAIL), Actor.cli()
         )
         if subscribed:
-            newsletter.add_manual(
+            subscribing.add_manual(
                 s,
                 email=EMAIL,
                 name="Ebba Exempel",
-                list_id=newsletter.default_list(s).id,
+                list_id=mailing_lists.default_list(s).id,
                 method="verbal",
                 note="",
                 actor=Actor.cli(),
