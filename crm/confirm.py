@@ -52,6 +52,8 @@ class Confirmation:
     blocked_link: str | None = None
     #: a form whose fields the owner fills in on the page (e.g. which processing is objected to)
     form: Any = None
+    #: what went wrong with what the owner filled in (shown above the form, kept filled in)
+    error: str | None = None
     #: more to say, one paragraph each (e.g. the identity check the action rests on)
     notes: list[str] = field(default_factory=list)
     #: a harmful action's button is styled as such

@@ -79,6 +79,16 @@ def _marketing_objection(app) -> tuple[str, Callable]:
     )
 
 
+def _objection(app) -> tuple[str, Callable]:
+    pid = _person(app)
+
+    def stopped(s):
+        row = s.scalar(select(DataRequest).where(DataRequest.person_id == pid))
+        return row is not None and row.stopped_at is not None
+
+    return f"/privacy/people/{pid}/objection", stopped
+
+
 def _archive(app) -> tuple[str, Callable]:
     pid = _person(app)
     return f"/people/{pid}/archive", lambda s: s.get(Person, pid).archived_at
@@ -91,12 +101,19 @@ class Case:
     setup: Callable[..., tuple[str, Callable]]
     #: words the page must say (Swedish UI): what it keeps
     kept: str
+    #: what the owner fills in on the page besides confirming
+    data: dict[str, str] | None = None
 
 
 CASES = {
     "privacy.erase": Case(_erasure_request, "aldrig får utskick igen"),
     "privacy.restrict": Case(_restrict, "ligger kvar"),
     "privacy.object_to_marketing": Case(_marketing_objection, "ligger kvar"),
+    "privacy.register_objection": Case(
+        _objection,
+        "Uppgifterna ligger kvar",
+        {"processing": "service_development", "channel": "email"},
+    ),
     "people.archive": Case(_archive, "Inget raderas nu"),
 }
 
@@ -122,13 +139,13 @@ def test_each_irreversible_action_asks_first_and_says_what_is_kept(app, db, auth
     with db() as s:
         assert not done(s)
     # an old one-click form (CSRF token, no confirmation) gets the page, not the action
-    again = auth_client.post(url, data={"csrf_token": csrf_token(html)})
+    again = auth_client.post(url, data={"csrf_token": csrf_token(html), **(case.data or {})})
     assert again.status_code == 200 and 'id="confirm"' in again.get_data(as_text=True)
     with db() as s:
         assert not done(s)
     # the page's own button, without a CSRF token: refused
-    assert auth_client.post(url, data={"confirmed": "yes"}).status_code == 400
-    response = post_form(auth_client, url, {"confirmed": "yes"})
+    assert auth_client.post(url, data={"confirmed": "yes", **(case.data or {})}).status_code == 400
+    response = post_form(auth_client, url, {"confirmed": "yes", **(case.data or {})})
     assert response.status_code == 302
     with db() as s:
         assert done(s)

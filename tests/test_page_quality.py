@@ -192,6 +192,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/people/{links['person']}/archive",
         f"/privacy/people/{links['person']}/restrict",
         f"/privacy/people/{links['person']}/object",
+        f"/privacy/people/{links['person']}/objection",
     ]
     public = PUBLIC_PAGES + [
         links["unsubscribe"],

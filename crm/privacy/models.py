@@ -84,6 +84,17 @@ class DataRequest(Base):
     #: providers confirmed)
     waiting_for: Mapped[str | None] = mapped_column(Text)
 
+    #: an objection (Art. 21(1)) names the processing objected to: a code of
+    #: crm/privacy/objections.py, or the owner's words for another one
+    processing: Mapped[str | None] = mapped_column(String(200))
+    #: when that processing was stopped (at once, unless a compelling ground was recorded)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the compelling legitimate grounds that override the person's interests (Art. 21(1)),
+    #: when the practice has them; the person is told them with the answer
+    compelling_ground: Mapped[str | None] = mapped_column(
+        EncryptedText("data_request.compelling_ground")
+    )
+
 
 @event.listens_for(DataRequest, "before_insert")
 def _default_controller(_mapper: object, connection: object, target: DataRequest) -> None:

@@ -39,6 +39,7 @@ from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import identity as id_gate
 from crm.privacy import mails
+from crm.privacy import objections
 from crm.privacy import portal
 from crm.privacy import recipients
 from crm.privacy import record
@@ -60,6 +61,20 @@ from crm.web import owner_required
 from crm.web import parse_int
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+
+
+@bp.app_context_processor
+def _person_page_helpers() -> dict[str, Any]:
+    """Let the person page show the objections in force (people/ imports no feature)."""
+
+    def in_force(person_id: int) -> list[tuple[str, datetime]]:
+        return [
+            (objections.processing_label(r.processing), r.stopped_at)
+            for r in objections.in_force(get_session(), person_id)
+            if r.stopped_at is not None
+        ]
+
+    return {"objections_in_force": in_force}
 
 
 def _request_or_404(request_id: int) -> DataRequest:
@@ -178,6 +193,8 @@ def detail(request_id: int) -> Any:
         identity=forms.IdentityForm(prefix="id"),
         extend_form=forms.ExtendForm(prefix="ext"),
         complete_form=forms.OutcomeForm(prefix="done"),
+        ground_form=forms.GroundForm(prefix="gr"),
+        processing_label=objections.processing_label,
         refuse_form=forms.OutcomeForm(prefix="no"),
     )
 
@@ -391,6 +408,103 @@ def object_to_marketing(person_id: int) -> Any:
     db.commit()
     flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
+
+
+def _confirm_objection(person_id: int) -> confirm.Confirmation:
+    """Register an objection (Art. 21(1)): the form, what stops, what stays."""
+    person = _person_or_404(person_id)
+    return confirm.Confirmation(
+        _("Objection from %(name)s", name=person.name),
+        [
+            _(
+                "The processing named stops at once and the stop is shown on the person's "
+                "page, unless you record compelling legitimate grounds that override the "
+                "person's interests (GDPR Art. 21(1))."
+            ),
+            _(
+                "Direct marketing always stops: every list is left, at every mail provider, "
+                "and the address is blocked for good (Art. 21(3))."
+            ),
+            _("A request is registered, due in one month: answer it by completing or refusing."),
+        ],
+        [
+            _(
+                "The data stays: an objection stops a use of it. The journal and bookkeeping "
+                "are kept as the law requires."
+            )
+        ],
+        _("Register the objection"),
+        url_for("people.detail", person_id=person.id),
+        form=forms.ObjectionForm(),
+    )
+
+
+@bp.route("/people/<int:person_id>/objection", methods=["GET", "POST"])
+@confirm.irreversible(_confirm_objection)
+def register_objection(person_id: int) -> Any:
+    """Register an Art. 21(1) objection as a request; the processing stops at once."""
+    person = _person_or_404(person_id)
+    form = forms.ObjectionForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        failed = _confirm_objection(person_id)
+        failed.form, failed.error = form, _("Check the fields marked below.")
+        return confirm.page(failed, 422)
+    db = get_session()
+    try:
+        row = objections.register(
+            db,
+            person,
+            form.processing.data,
+            current_actor(),
+            other=form.other.data or "",
+            ground=form.ground.data or "",
+            channel=form.channel.data,
+        )
+    except objections.ObjectionError as err:
+        db.rollback()
+        failed = _confirm_objection(person_id)
+        failed.form, failed.error = form, _(str(err))
+        return confirm.page(failed, 422)
+    db.commit()
+    if row.stopped_at is not None:
+        flash(
+            _(
+                "Objection registered: the processing is stopped. Answer by %(date)s.",
+                date=format_date(row.due_at, "long"),
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "Objection registered with your grounds. Answer by %(date)s.",
+                date=format_date(row.due_at, "long"),
+            ),
+            "success",
+        )
+    return redirect(url_for("privacy.detail", request_id=row.id))
+
+
+@bp.route("/requests/<int:request_id>/ground", methods=["POST"])
+def objection_ground(request_id: int) -> Any:
+    """Record compelling grounds after the stop; refusing then tells the person them."""
+    row = _request_or_404(request_id)
+    form = forms.GroundForm(prefix="gr")
+    if not form.validate_on_submit():
+        flash(_("Write the compelling legitimate grounds."), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id))
+    db = get_session()
+    try:
+        objections.record_ground(db, row, form.ground.data, current_actor())
+    except objections.ObjectionError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Saved. Refuse the request with these grounds to tell the person."), "success")
+    return redirect(url_for("privacy.detail", request_id=row.id))
 
 
 # --- practice settings, record of processing ----------------------------------------------------
