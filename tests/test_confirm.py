@@ -89,6 +89,27 @@ def _objection(app) -> tuple[str, Callable]:
     return f"/privacy/people/{pid}/objection", stopped
 
 
+def _health_notes(app) -> tuple[str, Callable]:
+    pid = _person(app)
+    with app.app_context():
+        from crm.db import get_session
+        from crm.people import health
+        from crm.people import services as people
+
+        s = get_session()
+        person = s.get(Person, pid)
+        health.grant(s, person, "signed_form", Actor.cli())
+        people.update_client_card(
+            s, person, people.ClientCardData(None, None, "Migrän", "explicit_consent"), Actor.cli()
+        )
+        health.withdraw(s, person, "email", Actor.cli())
+        s.commit()
+    return (
+        f"/people/{pid}/health-notes/erase",
+        lambda s: s.get(Person, pid).client_card.health_notes is None,
+    )
+
+
 def _archive(app) -> tuple[str, Callable]:
     pid = _person(app)
     return f"/people/{pid}/archive", lambda s: s.get(Person, pid).archived_at
@@ -115,6 +136,7 @@ CASES = {
         {"processing": "service_development", "channel": "email"},
     ),
     "people.archive": Case(_archive, "Inget raderas nu"),
+    "people.erase_health_notes": Case(_health_notes, "beviset på samtycket"),
 }
 
 

@@ -23,6 +23,7 @@ from crm import controllers
 from crm.audit import Actor
 from crm.audit import AuditEvent
 from crm.db import utcnow
+from crm.people import health
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import erasure
@@ -97,9 +98,11 @@ def test_finding_14_1_rows_belong_to_the_controller_that_met_the_person(app, db)
     pid = _person(db, "Rolf Romme", "rolf@example.se", romme)
     with db() as s:
         rolf = s.get(Person, pid)
+        health.grant(s, rolf, "signed_form", ACTOR)
         people.update_client_card(
             s, rolf, people.ClientCardData(None, None, "Sömn", "explicit_consent"), ACTOR
         )
+        s.get(controllers.Controller, romme).profile = "A"  # the journal: profile A only
         people.add_journal_entry(s, rolf, "Första samtalet.", ACTOR)
         request = requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR)
         s.commit()

@@ -41,9 +41,11 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
     services pass the identity gate; a request still needs its own (see ``_checked``).
     """
     with app.app_context():
+        from crm import controllers
         from crm.db import get_session
         from crm.newsletter import mailing_lists
         from crm.newsletter import subscribing
+        from crm.people import health
         from crm.people import services as people
 
         s = get_session()
@@ -54,6 +56,7 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             ),
             Actor.cli(),
         )
+        health.grant(s, person, "signed_form", Actor.cli())
         people.update_client_card(
             s,
             person,
@@ -61,6 +64,7 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             Actor.cli(),
         )
         if journal_days_ago is not None:
+            controllers.first(s).profile = "A"  # the journal exists only under profile A
             entry = people.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
             entry.written_at = utcnow() - timedelta(days=journal_days_ago)
         subscribing.add_manual(

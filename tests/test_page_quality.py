@@ -193,6 +193,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/people/{links['person']}/restrict",
         f"/privacy/people/{links['person']}/object",
         f"/privacy/people/{links['person']}/objection",
+        f"/people/{links['person']}/health-notes/erase",
     ]
     public = PUBLIC_PAGES + [
         links["unsubscribe"],

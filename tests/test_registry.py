@@ -48,8 +48,10 @@ def sample_person(s: Session) -> int:
     In an app context; returns the person's id. Nothing blocks a full erasure: the legal hold
     has ended and the one manual publication was taken down.
     """
+    from crm import controllers
     from crm.newsletter import mailing_lists
     from crm.newsletter import subscribing
+    from crm.people import health
     from crm.people import services as people
     from crm.privacy import requests
     from crm.testimonials import services as testimonials
@@ -60,11 +62,17 @@ def sample_person(s: Session) -> int:
         people.PersonData(name=NAME, email=EMAIL, phone=PHONE, personnummer=PERSONNUMMER),
         actor,
     )
+    health.grant(s, person, "signed_form", actor)  # Art. 9(2)(a): before any health note
     people.update_client_card(
         s, person, people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
     )
     people.add_visit(s, person, date.today(), "Första besöket", actor)
+    # the journal exists only under profile A; written while the practice was licensed, and
+    # back under its profile afterwards (profile B holds no journal: the erasure is full)
+    controller = controllers.get(s, person.controller_id)
+    profile, controller.profile = controller.profile, "A"
     people.add_journal_entry(s, person, "Första samtalet.", actor)
+    controller.profile = profile
     people.record_identity_check(s, person, "id_document", actor)  # "ID shown", first visit
     subscribing.add_manual(
         s,

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from crm.people.labels import HEALTH_CONSENT_METHODS
 from crm.people.labels import IDENTITY_METHODS
 
 
@@ -93,3 +94,12 @@ class RevealForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form with only a CSRF token, for POST buttons."""
+
+
+class HealthConsentForm(FlaskForm):
+    """How the client gave (or withdrew) explicit consent to health notes."""
+
+    method = SelectField(
+        _l("How?"),
+        choices=[SelectChoice(code, label) for code, label in HEALTH_CONSENT_METHODS.items()],
+    )

@@ -15,3 +15,16 @@ IDENTITY_METHODS = {
 def identity_method_label(method: str | None) -> str:
     """How an identity was checked, in words; a free text recorded before the codes as it is."""
     return str(IDENTITY_METHODS.get(str(method), method or ""))
+
+
+#: How a client gave or withdrew consent to health notes (the codes of HealthConsentMethod).
+HEALTH_CONSENT_METHODS = {
+    "signed_form": _l("signed on paper"),
+    "verbal": _l("verbally, to the staff member"),
+    "email": _l("in writing by email"),
+}
+
+
+def health_consent_method_label(method: str | None) -> str:
+    """How a health consent was given or withdrawn, in words."""
+    return str(HEALTH_CONSENT_METHODS.get(str(method), method or ""))

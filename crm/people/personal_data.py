@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from crm.db import utcnow
 from crm.people import personnummer as pnr
 from crm.people.models import ClientCard
+from crm.people.models import HealthConsent
 from crm.people.models import IdentityCheck
 from crm.people.models import JournalEntry
 from crm.people.models import Person
@@ -67,6 +68,21 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
             }
             for j in person.journal
         ],
+        # Art. 7(1): the proof of the explicit consent to health notes, words included
+        "health_consents": [
+            {
+                "action": c.action,
+                "method": c.method,
+                "at": _iso(c.occurred_at),
+                "text_version": c.text_version,
+                "text": c.text,
+            }
+            for c in session.scalars(
+                select(HealthConsent)
+                .where(HealthConsent.person_id == person.id)
+                .order_by(HealthConsent.occurred_at, HealthConsent.id)
+            )
+        ],
         "identity_checks": [
             {"method": c.method, "checked_at": _iso(c.checked_at)}
             for c in session.scalars(
@@ -102,6 +118,9 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
         session.execute(delete(ClientCard).where(ClientCard.person_id == person.id))
         session.execute(delete(Visit).where(Visit.person_id == person.id))
     session.execute(delete(IdentityCheck).where(IdentityCheck.person_id == person.id))
+    if not ctx.keeps("journal"):
+        # the proof of consent goes with the notes it was for (the journal's basis is the law)
+        session.execute(delete(HealthConsent).where(HealthConsent.person_id == person.id))
     # The identity a journal or a bookkeeping record needs stays; contact details go.
     person.email = person.phone = person.address = None
     if not ctx.keeps("journal"):
@@ -113,11 +132,25 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
 HOLDER = register(
     PersonDataHolder(
         name="people",
-        tables=("person", "client_card", "visit", "journal_entry", "identity_check"),
-        sections=("person", "client_card", "visits", "journal", "identity_checks"),
+        tables=(
+            "person",
+            "client_card",
+            "visit",
+            "journal_entry",
+            "identity_check",
+            "health_consent",
+        ),
+        sections=(
+            "person",
+            "client_card",
+            "visits",
+            "journal",
+            "health_consents",
+            "identity_checks",
+        ),
         export=export,
-        deletes=("contact_details", "client_card", "visits", "identity_checks"),
-        spared_by={"client_card": "journal", "visits": "journal"},
+        deletes=("contact_details", "client_card", "visits", "health_consents", "identity_checks"),
+        spared_by={"client_card": "journal", "visits": "journal", "health_consents": "journal"},
         holds=holds,
         erase=erase,
     )

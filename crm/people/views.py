@@ -19,6 +19,7 @@ from crm import confirm
 from crm import controllers
 from crm.db import get_session
 from crm.people import forms
+from crm.people import health
 from crm.people import labels
 from crm.people import services
 from crm.people.models import JournalEntry
@@ -32,6 +33,7 @@ bp = Blueprint("people", __name__, url_prefix="/people")
 
 
 bp.add_app_template_filter(labels.identity_method_label, "identity_method_label")
+bp.add_app_template_filter(labels.health_consent_method_label, "health_consent_method_label")
 
 
 def get_person_or_404(person_id: int) -> Person:
@@ -170,6 +172,12 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         card_form=card_form,
         visit_form=forms.VisitForm(prefix="visit"),
         identity_form=forms.IdentityCheckForm(prefix="idc"),
+        profile_a=health.profile_a(db, person),
+        health_consent=health.latest(db, person.id),
+        health_basis=health.profile_a(db, person) or health.has_consent(db, person.id),
+        health_text=health.consent_text(db, person),
+        health_form=forms.HealthConsentForm(prefix="hc"),
+        notes_held=health.notes_held(person),
         identity_check=services.latest_identity_check(db, person.id),
         button=forms.ButtonForm(),
         events=services.audit_about(db, person.id),
@@ -338,6 +346,82 @@ def identity_check(person_id: int) -> Any:
     else:
         db.commit()
         flash(_("Identity check recorded."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/health-consent", methods=["POST"])
+def health_consent(person_id: int) -> Any:
+    """Record the client's explicit consent to health notes, or its withdrawal."""
+    person = get_person_or_404(person_id)
+    form = forms.HealthConsentForm(prefix="hc")
+    if not form.validate_on_submit():
+        flash(_("Choose how the consent was given."), "error")
+        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+    withdrawing = request.form.get("action") == "withdraw"
+    db = get_session()
+    try:
+        if withdrawing:
+            health.withdraw(db, person, form.method.data, current_actor())
+        else:
+            health.grant(db, person, form.method.data, current_actor())
+    except health.HealthBasisError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+    db.commit()
+    if not withdrawing:
+        flash(_("Consent recorded: health notes may be written."), "success")
+        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+    flash(_("Withdrawal recorded: no new health notes are written."), "success")
+    if health.notes_held(person):
+        # the notes already written rested on the consent: offer to erase them now
+        return redirect(url_for("people.erase_health_notes", person_id=person.id))
+    return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+
+
+def _confirm_erase_notes(person_id: int) -> confirm.Confirmation:
+    person = get_person_or_404(person_id)
+    back = url_for("people.detail", person_id=person.id)
+    db = get_session()
+    if not health.notes_held(person):
+        return confirm.Confirmation(
+            _("Erase the health notes of %(name)s", name=person.name),
+            [_("Nothing: no health notes are stored.")],
+            [],
+            _("Erase the health notes"),
+            back,
+            blocked=_("No health notes are stored for this person."),
+        )
+    kept = [_("The dates of the visits and the client card, and the proof of the consent.")]
+    if health.profile_a(db, person):
+        kept.append(_("The journal: the law keeps it ten years after the last entry."))
+    return confirm.Confirmation(
+        _("Erase the health notes of %(name)s", name=person.name),
+        [
+            _("The health notes on the client card are deleted."),
+            _("Every visit note is deleted."),
+            _("This cannot be undone."),
+        ],
+        kept,
+        _("Erase the health notes"),
+        back,
+        notes=[]
+        if health.has_consent(db, person.id)
+        else [_("The client has withdrawn the consent these notes rested on (GDPR Art. 7(3)).")],
+    )
+
+
+@bp.route("/<int:person_id>/health-notes/erase", methods=["GET", "POST"])
+@confirm.irreversible(_confirm_erase_notes)
+def erase_health_notes(person_id: int) -> Any:
+    """Erase the health notes and visit notes (offered after a withdrawal of consent)."""
+    person = get_person_or_404(person_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    health.erase_notes(db, person, current_actor())
+    db.commit()
+    flash(_("The health notes are erased."), "success")
     return redirect(url_for("people.detail", person_id=person.id))
 
 
