@@ -181,7 +181,6 @@ def init_app(app: Flask) -> None:
     # templates hide what the role cannot use: {% if can(Perm.HEALTH_READ) %}
     app.jinja_env.globals["can"] = lambda perm: roles.can(current_user, roles.Perm(perm))
     app.jinja_env.globals["Perm"] = roles.Perm
-    app.jinja_env.globals["role_label"] = _role_label
 
 
 def _refuse_foreign_host() -> None:
@@ -323,11 +322,6 @@ def _permission_denied(error: roles.PermissionDenied) -> Any:
         refuse(error.perms)
     except HTTPException as forbidden:
         return _error_page(forbidden)
-
-
-def _role_label(role: str) -> str:
-    known = roles.role_of(role)
-    return str(roles.ROLE_LABELS[known]) if known is not None else role
 
 
 def _security_headers(response: Response) -> Response:
