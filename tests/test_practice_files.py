@@ -1122,7 +1122,7 @@ def test_kbt_verkstan_journals_are_kept_ten_years_then_need_a_decision(app, db, 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"waits for {MARKETING}")
 def test_kbt_verkstan_marketing_contacts_go_twelve_months_after_the_last_contact(app, db, seed):
     """Seed 000/001: "sparas under en tid om 12 månader efter den senast kontakten"."""
-    from crm.newsletter import services as newsletter
+    from crm.newsletter import mailing_lists as newsletter
     from crm.newsletter.models import Subscription
 
     assert _load(app, FILES[seed]).exit_code == 0
