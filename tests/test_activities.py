@@ -196,7 +196,7 @@ def test_a_refused_entry_keeps_what_was_typed(app, auth_client, db):
 def test_staff_cannot_edit_the_activities(app, client, make_user):
     from tests.conftest import login
 
-    login(client, app, make_user("staff@example.se", role="staff"))
+    login(client, app, make_user("behandlare@example.se", role="practitioner"))
     assert client.get("/privacy/activities/").status_code == 403
     assert client.get("/privacy/activities/new").status_code == 403
 
@@ -264,7 +264,7 @@ def test_replace_for_controller_is_idempotent_and_validates_first(app, db):
 def test_migration_fills_each_existing_controller_from_the_settings(empty_url):  # noqa: F811
     """An installation upgraded from before issue 15 gets the activities it published."""
     cfg = alembic_config(empty_url)
-    command.upgrade(cfg, "7c4e1a9f3b62")
+    command.upgrade(cfg, "8a74eb5e7de7")
     engine = make_engine(empty_url)
     with engine.begin() as conn:
         conn.execute(

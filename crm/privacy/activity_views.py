@@ -24,8 +24,9 @@ from crm.privacy import activities
 from crm.privacy import forms
 from crm.privacy import settings
 from crm.privacy.models import ProcessingActivity
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.web import current_actor
-from crm.web import owner_required
 from crm.web import parse_int
 
 bp = Blueprint("activities", __name__, url_prefix="/privacy/activities")
@@ -90,7 +91,7 @@ def _form_page(
 
 
 @bp.route("/")
-@owner_required
+@requires(Perm.SETTINGS)
 def index() -> Any:
     """A controller's activities as published, with edit and remove."""
     db = get_session()
@@ -109,7 +110,7 @@ def index() -> Any:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@owner_required
+@requires(Perm.SETTINGS)
 def add() -> Any:
     """Add a free entry (customer service on social media, a webshop, recorded calls ...)."""
     db = get_session()
@@ -140,7 +141,7 @@ def _row_or_404(activity_id: int) -> ProcessingActivity:
 
 
 @bp.route("/<int:activity_id>/edit", methods=["GET", "POST"])
-@owner_required
+@requires(Perm.SETTINGS)
 def edit(activity_id: int) -> Any:
     """Change an activity's texts (a pre-filled one then stops following the settings)."""
     db = get_session()
@@ -166,7 +167,7 @@ def edit(activity_id: int) -> Any:
 
 
 @bp.route("/<int:activity_id>/remove", methods=["POST"])
-@owner_required
+@requires(Perm.SETTINGS)
 def remove(activity_id: int) -> Any:
     """Take an activity off the list."""
     db = get_session()

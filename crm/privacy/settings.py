@@ -276,12 +276,14 @@ def save(
     actor: Actor,
     controller: Controller | None = None,
     features: dict[str, bool] | None = None,
+    audited: bool = True,
     **facts: Any,
 ) -> None:
     """Validate and store the installation's settings and, given ``facts``, a controller's.
 
     ``facts`` are :func:`save_controller`'s keywords (the first controller when ``controller``
-    is None). Audited with the changed field names.
+    is None). Audited with the changed field names, unless the caller audits the change as a
+    whole (``audited=False``: a practice file load).
     """
     values = {
         "processors": json.dumps([p.__dict__ for p in processors], ensure_ascii=False),
@@ -299,7 +301,7 @@ def save(
         )
     for key, value in values.items():
         setattr(row, key, value)
-    if changed:
+    if changed and audited:
         audit.record(session, actor, "privacy.settings", details={"fields": changed})
 
 

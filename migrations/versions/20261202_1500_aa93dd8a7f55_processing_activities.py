@@ -10,7 +10,7 @@ given to that company). A fresh installation has no controller yet: its list is 
 first use (crm/privacy/activities.py ``ensure``), from the same defaults.
 
 Revision ID: aa93dd8a7f55
-Revises: 7c4e1a9f3b62
+Revises: 8a74eb5e7de7
 Create Date: 2026-12-02 15:00:00.000000+00:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "aa93dd8a7f55"
-down_revision = "7c4e1a9f3b62"
+down_revision = "8a74eb5e7de7"
 branch_labels = None
 depends_on = None
 
