@@ -33,6 +33,8 @@ from crm.people.models import HealthConsent
 from crm.people.models import HealthConsentMethod
 from crm.people.models import Person
 from crm.people.models import Visit
+from crm.security import roles
+from crm.security.roles import Perm
 
 #: The consent text, versioned: a new wording is a new version, and each record keeps the
 #: words the client agreed to. Swedish, as the client reads it; ``{controller}`` is the name of
@@ -86,6 +88,7 @@ def has_consent(session: Session, person_id: int) -> bool:
 def _record(
     session: Session, person: Person, action: str, method: str, actor: Actor
 ) -> HealthConsent:
+    roles.check(actor, Perm.HEALTH_WRITE)
     if method not in METHODS:
         raise HealthBasisError(N_("Choose how the consent was given."))
     text = consent_text(session, person)
@@ -169,6 +172,7 @@ def erase_notes(session: Session, person: Person, actor: Actor) -> int:
     Offered after a withdrawal. The journal is not touched: it exists only under profile A,
     where the law keeps it ten years.
     """
+    roles.check(actor, Perm.HEALTH_WRITE)
     count = 0
     card = person.client_card
     if card is not None and card.health_notes:

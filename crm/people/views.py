@@ -13,6 +13,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from crm import audit
 from crm import confirm
@@ -24,6 +25,9 @@ from crm.people import labels
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.security.roles import Perm
+from crm.security.roles import can
+from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
@@ -61,6 +65,7 @@ def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
 
 
 @bp.route("/", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_READ)
 def index() -> Any:
     """List people with search and pagination.
 
@@ -119,6 +124,7 @@ def _person_data(form: forms.PersonForm) -> services.PersonData:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 def create() -> Any:
     """Add a person."""
     form = forms.PersonForm()
@@ -140,6 +146,7 @@ def create() -> Any:
 
 
 @bp.route("/<int:person_id>")
+@requires(Perm.PEOPLE_READ)
 def detail(person_id: int) -> Any:
     """Show everything held about a person; protected fields stay masked until revealed.
 
@@ -180,12 +187,14 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         notes_held=health.notes_held(person),
         identity_check=services.latest_identity_check(db, person.id),
         button=forms.ButtonForm(),
-        events=services.audit_about(db, person.id),
+        # the trail is the owner's (need to know): others get no rows, not just hidden ones
+        events=services.audit_about(db, person.id) if can(current_user, Perm.AUDIT_READ) else [],
         names=audit.staff_names(db),
     )
 
 
 @bp.route("/<int:person_id>/reveal", methods=["POST"])
+@requires(Perm.PEOPLE_READ)
 def reveal(person_id: int) -> Any:
     """Show a protected field once, in this response only, and audit that it was shown."""
     person = get_person_or_404(person_id)
@@ -202,6 +211,7 @@ def reveal(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 def edit(person_id: int) -> Any:
     """Rectify a person's details."""
     person = get_person_or_404(person_id)
@@ -262,6 +272,7 @@ def _confirm_archive(person_id: int) -> confirm.Confirmation:
 
 
 @bp.route("/<int:person_id>/archive", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 @confirm.irreversible(_confirm_archive)
 def archive(person_id: int) -> Any:
     """Archive or un-archive a person (toggle), after the confirmation step."""
@@ -276,6 +287,7 @@ def archive(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/client", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def client_card(person_id: int) -> Any:
     """Save the client card."""
     person = get_person_or_404(person_id)
@@ -307,6 +319,7 @@ def client_card(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/visits", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def add_visit(person_id: int) -> Any:
     """Record a visit."""
     person = get_person_or_404(person_id)
@@ -330,6 +343,7 @@ def add_visit(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/identity", methods=["POST"])
+@requires(Perm.PEOPLE_WRITE)
 def identity_check(person_id: int) -> Any:
     """Record on the client card how the person's identity was checked (e.g. ID shown)."""
     person = get_person_or_404(person_id)
@@ -350,6 +364,7 @@ def identity_check(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/health-consent", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def health_consent(person_id: int) -> Any:
     """Record the client's explicit consent to health notes, or its withdrawal."""
     person = get_person_or_404(person_id)
@@ -412,6 +427,7 @@ def _confirm_erase_notes(person_id: int) -> confirm.Confirmation:
 
 
 @bp.route("/<int:person_id>/health-notes/erase", methods=["GET", "POST"])
+@requires(Perm.HEALTH_WRITE)
 @confirm.irreversible(_confirm_erase_notes)
 def erase_health_notes(person_id: int) -> Any:
     """Erase the health notes and visit notes (offered after a withdrawal of consent)."""
@@ -426,6 +442,7 @@ def erase_health_notes(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
     person = get_person_or_404(person_id)
