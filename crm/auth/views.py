@@ -36,6 +36,7 @@ from crm.auth.models import Role
 from crm.auth.models import User
 from crm.config import is_https
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.security import passwords
 from crm.web import current_actor
 from crm.web import form_int
@@ -337,8 +338,7 @@ def setup(token: str) -> Any:
                 actor=current_actor(),
             )
         except services.AccountError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(
@@ -375,8 +375,7 @@ def account() -> Any:
             flash(_(str(err)), "error")
             return _account_page(password_form, locale_form), 401
         except services.AccountError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             # Every session ended, this one too; open a fresh one for this browser.
             return _complete_login_after_password_change()
@@ -471,8 +470,7 @@ def change_controller(user_id: int) -> Any:
     try:
         services.set_controller(db, _get_user_or_404(user_id), controller_id, current_actor())
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -495,8 +493,7 @@ def invite() -> Any:
             db, Role(form.role.data), email=form.email.data, created_by=current_user
         )
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("auth.users"))
     audit.record(db, current_actor(), "user.invite", details={"role": form.role.data})
     db.commit()
@@ -517,8 +514,7 @@ def change_role(user_id: int) -> Any:
     try:
         services.set_role(db, _get_user_or_404(user_id), Role(form.role.data), current_actor())
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Role changed."), "success")
@@ -536,8 +532,7 @@ def toggle_active(user_id: int) -> Any:
     try:
         services.set_active(db, user, not user.active, current_actor())
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Account updated."), "success")

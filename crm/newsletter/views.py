@@ -25,6 +25,7 @@ from wtforms.fields import SelectChoice
 from crm import audit
 from crm import csvsafe
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.fsutil import create_private
 from crm.fsutil import private_dir
 from crm.newsletter import common
@@ -152,8 +153,7 @@ def add() -> Any:
                 actor=current_actor(),
             )
         except common.NewsletterError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Subscriber added."), "success")
@@ -180,8 +180,7 @@ def settings() -> Any:
             flash(_("Consent text saved as version %(v)s.", v=new.version), "success")
             return redirect(url_for("newsletter.settings"))
     except common.NewsletterError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     lists = mailing_lists.all_lists(db)
     text = mailing_lists.current_consent_text(db)
     db.commit()  # the default list and first text may have just been created
@@ -246,8 +245,7 @@ def import_csv() -> Any:
                 db, data, default_method=form.method.data, actor=current_actor(), dry_run=True
             )
         except importer.ImportFileError as err:
-            db.rollback()
-            flash(_(str(err), **err.params), "error")
+            flash_refusal(db, err)
             return render_template("newsletter/import.html", form=form), 422
         db.rollback()
         return render_template(
@@ -278,8 +276,7 @@ def import_confirm() -> Any:
         )
     except importer.ImportFileError as err:
         # a method the preview never offered (a tampered form): nothing imported, file kept
-        db.rollback()
-        flash(_(str(err), **err.params), "error")
+        flash_refusal(db, err)
         return render_template("newsletter/import.html", form=forms.ImportForm()), 422
     db.commit()
     _drop_upload(upload_id)

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from crm import audit
 from crm import controllers
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.people import forms
 from crm.people import services
 from crm.people.models import JournalEntry
@@ -121,8 +122,7 @@ def create() -> Any:
         try:
             person = services.create_person(db, _person_data(form), current_actor())
         except services.PersonError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Person added."), "success")
@@ -199,8 +199,7 @@ def edit(person_id: int) -> Any:
         try:
             changed = services.update_person(db, person, _person_data(form), current_actor())
         except services.PersonError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Saved.") if changed else _("Nothing changed."), "success")
@@ -250,8 +249,7 @@ def client_card(person_id: int) -> Any:
     try:
         services.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Client card saved."), "success")
@@ -270,8 +268,7 @@ def add_visit(person_id: int) -> Any:
     try:
         services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Visit recorded."), "success")
@@ -294,8 +291,7 @@ def add_journal(person_id: int) -> Any:
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Journal entry saved."), "success")

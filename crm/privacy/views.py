@@ -26,6 +26,7 @@ from crm import controllers
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
+from crm.errors import flash_refusal
 from crm.i18n import N_
 from crm.people import services as people
 from crm.people.models import Person
@@ -110,8 +111,7 @@ def index() -> Any:
                 ),
             )
         except requests.RequestError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
@@ -181,8 +181,7 @@ def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
     try:
         action(db, row)
     except requests.RequestError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -290,8 +289,7 @@ def lift_restriction(person_id: int) -> Any:
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("people.detail", person_id=person_id))
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
@@ -484,8 +482,7 @@ def add_controller() -> Any:
     try:
         row = settings.add_controller(db, request.form.get("new_name", ""), current_actor())
     except settings.SettingsError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("privacy.practice_settings"))
     db.commit()
     flash(_("Controller added. Fill in its details."), "success")
@@ -675,8 +672,7 @@ def breaches_index() -> Any:
                 current_actor(),
             )
         except breaches.BreachError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("The breach is documented."), "success")

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.people import services as people
 from crm.people.models import Person
 from crm.representatives import services
@@ -85,8 +86,7 @@ def add(person_id: int) -> Any:
     try:
         services.add(db, client, representative, data, current_actor())
     except services.MandateError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -104,8 +104,7 @@ def end(person_id: int, link_id: int) -> Any:
     try:
         services.end(db, row, date.today(), current_actor())
     except services.MandateError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("The mandate is ended."), "success")

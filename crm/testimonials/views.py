@@ -20,6 +20,7 @@ from wtforms.fields import SelectChoice
 
 from crm import mail
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.people import services as people
 from crm.testimonials import forms
 from crm.testimonials import labels
@@ -96,8 +97,7 @@ def create() -> Any:
         try:
             t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
         except services.TestimonialError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Testimonial saved as a draft."), "success")
@@ -133,8 +133,7 @@ def edit(testimonial_id: int) -> Any:
     try:
         changed = services.edit(db, t, form.text.data, form.display_mode.data, current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     if changed:
@@ -155,8 +154,7 @@ def upload(testimonial_id: int) -> Any:
     try:
         services.add_media(db, t, form.file.data.read(), current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t), 422
     db.commit()
     flash(_("File added."), "success")
@@ -191,8 +189,7 @@ def request_consent(testimonial_id: int) -> Any:
     try:
         row = services.request_consent(db, t, current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     try:
@@ -225,8 +222,7 @@ def add_publication(testimonial_id: int) -> Any:
             current_actor(),
         )
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     flash(_("Publication recorded."), "success")
