@@ -40,6 +40,7 @@ from crm.errors import flash_refusal
 from crm.security import passwords
 from crm.web import current_actor
 from crm.web import form_int
+from crm.web import get_or_404
 from crm.web import login_manager
 from crm.web import owner_required
 from crm.web import parse_int
@@ -435,13 +436,6 @@ def recovery_codes() -> Any:
 # --- user management (owners) -----------------------------------------------------------------
 
 
-def _get_user_or_404(user_id: int) -> User:
-    user = get_session().get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 @bp.route("/users")
 @owner_required
 def users() -> Any:
@@ -468,7 +462,7 @@ def change_controller(user_id: int) -> Any:
     controller_id = form_int(request.form, "controller_id")  # empty: no limit
     db = get_session()
     try:
-        services.set_controller(db, _get_user_or_404(user_id), controller_id, current_actor())
+        services.set_controller(db, get_or_404(User, user_id), controller_id, current_actor())
     except services.AccountError as err:
         flash_refusal(db, err)
     else:
@@ -512,7 +506,7 @@ def change_role(user_id: int) -> Any:
         abort(400)
     db = get_session()
     try:
-        services.set_role(db, _get_user_or_404(user_id), Role(form.role.data), current_actor())
+        services.set_role(db, get_or_404(User, user_id), Role(form.role.data), current_actor())
     except services.AccountError as err:
         flash_refusal(db, err)
     else:
@@ -528,7 +522,7 @@ def toggle_active(user_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    user = _get_user_or_404(user_id)
+    user = get_or_404(User, user_id)
     try:
         services.set_active(db, user, not user.active, current_actor())
     except services.AccountError as err:
@@ -546,7 +540,7 @@ def reset_mfa(user_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    services.reset_mfa(db, _get_user_or_404(user_id), current_actor())
+    services.reset_mfa(db, get_or_404(User, user_id), current_actor())
     db.commit()
     flash(
         _("Two-factor authentication was reset. The user sets it up again at next login."),

@@ -40,10 +40,10 @@ from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
 from crm.newsletter.models import Status
-from crm.people import services as people
+from crm.people.models import Person
 from crm.security.crypto import keyring
-from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import parse_int
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
@@ -105,9 +105,7 @@ def index() -> Any:
 def subscriber(person_id: int) -> Any:
     """One subscriber: lists and the full consent timeline."""
     db = get_session()
-    person = people.get_person(db, person_id, controller_limit())
-    if person is None:
-        abort(404)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     subs = self_service.subject_data(db, person)["subscriptions"]
     return render_template(
         "newsletter/subscriber.html",
@@ -125,9 +123,7 @@ def unsubscribe(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    person = people.get_person(db, person_id, controller_limit())
-    if person is None:
-        abort(404)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     unsubscribing.unsubscribe(db, person, Method.STAFF_ON_BEHALF, current_actor())
     db.commit()
     flash(_("Unsubscribed from every list. The address will not be added again."), "success")

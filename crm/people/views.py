@@ -25,17 +25,10 @@ from crm.people.models import Person
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
+from crm.web import get_or_404
 from crm.web import parse_int
 
 bp = Blueprint("people", __name__, url_prefix="/people")
-
-
-def get_person_or_404(person_id: int) -> Person:
-    """Return the person or abort with 404 (also for another controller's person)."""
-    person = services.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
@@ -139,7 +132,7 @@ def detail(person_id: int) -> Any:
     Every view is logged (patientdatalagen 4 kap. 3 §: access to patient data is logged and
     the log can be extracted for the patient).
     """
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     db = get_session()
     audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
     db.commit()
@@ -173,7 +166,7 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
 @bp.route("/<int:person_id>/reveal", methods=["POST"])
 def reveal(person_id: int) -> Any:
     """Show a protected field once, in this response only, and audit that it was shown."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.RevealForm()
     if not form.validate_on_submit():
         abort(400)
@@ -189,7 +182,7 @@ def reveal(person_id: int) -> Any:
 @bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
 def edit(person_id: int) -> Any:
     """Rectify a person's details."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.PersonForm(obj=person)
     choices = _controller_choices(form, person)
     if request.method == "GET":
@@ -216,7 +209,7 @@ def edit(person_id: int) -> Any:
 @bp.route("/<int:person_id>/archive", methods=["POST"])
 def archive(person_id: int) -> Any:
     """Archive or un-archive a person (toggle)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -229,7 +222,7 @@ def archive(person_id: int) -> Any:
 @bp.route("/<int:person_id>/client", methods=["POST"])
 def client_card(person_id: int) -> Any:
     """Save the client card."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.ClientCardForm(prefix="card")
     if not form.validate_on_submit():
         flash(_("Check the dates and try again."), "error")
@@ -259,7 +252,7 @@ def client_card(person_id: int) -> Any:
 @bp.route("/<int:person_id>/visits", methods=["POST"])
 def add_visit(person_id: int) -> Any:
     """Record a visit."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.VisitForm(prefix="visit")
     if not form.validate_on_submit():
         flash(_("Enter the date of the visit."), "error")
@@ -278,7 +271,7 @@ def add_visit(person_id: int) -> Any:
 @bp.route("/<int:person_id>/journal", methods=["POST"])
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()

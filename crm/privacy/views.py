@@ -52,24 +52,11 @@ from crm.testimonials.services import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import owner_required
 from crm.web import parse_int
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
-
-
-def _request_or_404(request_id: int) -> DataRequest:
-    row = get_session().get(DataRequest, request_id)
-    if row is None or (controller_limit() is not None and row.controller_id != controller_limit()):
-        abort(404)
-    return row
-
-
-def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _notify(send: Any, *args: Any) -> None:
@@ -95,9 +82,7 @@ def index() -> Any:
     ]
     if form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
-        person = people.get_person(db, form.person_id.data, controller_limit())
-        if person is None:
-            abort(404)
+        person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
             row = requests.open_request(
                 db,
@@ -142,7 +127,7 @@ def _mandate_label(m: Representation) -> str:
 @bp.route("/requests/<int:request_id>")
 def detail(request_id: int) -> Any:
     """One request with its steps."""
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     person = get_session().get(Person, row.person_id) if row.person_id else None
     the_plan = (
         erasure.plan(get_session(), person)
@@ -173,7 +158,7 @@ def detail(request_id: int) -> Any:
 
 
 def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if not form.validate_on_submit():
         flash(_("Fill in the form."), "error")
         return redirect(url_for("privacy.detail", request_id=row.id))
@@ -240,9 +225,7 @@ def recipient_told(task_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    task = db.get(RecipientTask, task_id)
-    if task is None:
-        abort(404)
+    task = get_or_404(RecipientTask, task_id)
     request_id = task.request_id
     if recipients.tick(db, task, current_actor()):
         erasure.complete_waiting(db)
@@ -271,7 +254,9 @@ def restrict(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.restrict(db, _person_or_404(person_id), current_actor())
+    rights.restrict(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Processing is restricted. The data is kept but not used."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -281,7 +266,7 @@ def restrict(person_id: int) -> Any:
 def lift_restriction(person_id: int) -> Any:
     """Lift a restriction with a note; the person is told."""
     form = forms.NoteForm()
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not form.validate_on_submit():
         flash(_("Write why the restriction is lifted; the person is told."), "error")
         return redirect(url_for("people.detail", person_id=person_id))
@@ -319,7 +304,9 @@ def object_to_marketing(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.object_to_marketing(db, _person_or_404(person_id), current_actor())
+    rights.object_to_marketing(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -356,7 +343,6 @@ def _months(values: Any, rule: settings.RetentionRule) -> int:
 
 def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
     db = get_session()
-    from crm.people import services as people
 
     return render_template(
         "privacy/settings.html",
@@ -445,8 +431,6 @@ def practice_settings() -> Any:
 @owner_required
 def reduce_id_numbers() -> Any:
     """Confirm, then bring the stored identity numbers down to the controller's setting."""
-    from crm.people import services as people
-
     db = get_session()
     controller = _chosen_controller()
     form = forms.ButtonForm()
@@ -533,8 +517,10 @@ def _export_response(person: Person) -> Response:
 @bp.route("/requests/<int:request_id>/export")
 def export_download(request_id: int) -> Any:
     """Staff download the access/portability export for a request."""
-    row = _request_or_404(request_id)
-    return _export_response(_person_or_404(row.person_id or 0))
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    return _export_response(
+        get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
+    )
 
 
 @bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
@@ -542,8 +528,8 @@ def export_link(request_id: int) -> Any:
     """Mail the person a signed download link that works for 24 hours."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
-    person = _person_or_404(row.person_id or 0)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     recipient = person
     if row.requester_id is not None:
         # filed by a representative: the answer goes to them, and only within a valid mandate
@@ -553,7 +539,7 @@ def export_link(request_id: int) -> Any:
         except representatives.MandateError as err:
             flash(_(str(err)), "error")
             return redirect(url_for("privacy.detail", request_id=row.id))
-        recipient = _person_or_404(row.requester_id)
+        recipient = get_or_404(Person, row.requester_id, controller=lambda p: p.controller_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
     _notify(
         mails.export_link,
@@ -579,13 +565,13 @@ def erase(request_id: int) -> Any:
     """Carry out an erasure request as planned; the person gets the receipt."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if row.kind != "erasure" or row.status != "open":
         abort(400)
     if row.waiting_for is not None:  # carried out already, waiting for the providers
         flash(_("This request has already been carried out."), "info")
         return redirect(url_for("privacy.detail", request_id=row.id))
-    person = _person_or_404(row.person_id or 0)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
     receipt_person = Person(
@@ -610,7 +596,7 @@ def erase(request_id: int) -> Any:
 @bp.route("/people/<int:person_id>/holds", methods=["POST"])
 def add_hold(person_id: int) -> Any:
     """Record that some data must be kept (bookkeeping, a legal claim) until a date."""
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
         flash(_("Fill in the form."), "error")
@@ -685,17 +671,10 @@ def breaches_index() -> Any:
     ), status
 
 
-def _breach_or_404(breach_id: int) -> Breach:
-    row = get_session().get(Breach, breach_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.route("/breaches/<int:breach_id>")
 def breach_detail(breach_id: int) -> Any:
     """One breach: the facts, and what is still owed to IMY and to the people affected."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     return render_template(
         "privacy/breach.html",
         b=row,
@@ -710,7 +689,7 @@ def breach_detail(breach_id: int) -> Any:
 @bp.route("/breaches/<int:breach_id>/reported", methods=["POST"])
 def breach_reported(breach_id: int) -> Any:
     """Record that IMY was notified."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     form = forms.ReportedForm(prefix="rep")
     if not form.validate_on_submit():
         abort(400)
@@ -724,7 +703,7 @@ def breach_reported(breach_id: int) -> Any:
 @bp.route("/breaches/<int:breach_id>/informed", methods=["POST"])
 def breach_informed(breach_id: int) -> Any:
     """Record that the people affected were told."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()

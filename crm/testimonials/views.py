@@ -33,18 +33,12 @@ from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import int_arg
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
 labels.register(bp)
-
-
-def _get_or_404(testimonial_id: int) -> Testimonial:
-    t = services.get(get_session(), testimonial_id)
-    if t is None or not people.visible(t.person, controller_limit()):
-        abort(404)
-    return t
 
 
 def _back(t: Testimonial) -> ResponseReturnValue:
@@ -108,7 +102,7 @@ def create() -> Any:
 @bp.route("/<int:testimonial_id>")
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     edit_form = forms.TestimonialForm(text=t.text, display_mode=t.display_mode, prefix="edit")
     return render_template(
         "testimonials/detail.html",
@@ -124,7 +118,7 @@ def detail(testimonial_id: int) -> Any:
 @bp.route("/<int:testimonial_id>/edit", methods=["POST"])
 def edit(testimonial_id: int) -> Any:
     """Change the text or name display (voids any consent and asks again)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.TestimonialForm(prefix="edit")
     if not form.validate_on_submit():
         flash(_("Write the testimonial text."), "error")
@@ -145,7 +139,7 @@ def edit(testimonial_id: int) -> Any:
 @bp.route("/<int:testimonial_id>/media", methods=["POST"])
 def upload(testimonial_id: int) -> Any:
     """Add an image, audio or video file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.MediaForm()
     if not form.validate_on_submit():
         flash(_("Choose a file."), "error")
@@ -165,7 +159,7 @@ def upload(testimonial_id: int) -> Any:
 @bp.route("/<int:testimonial_id>/media/<int:media_id>/delete", methods=["POST"])
 def delete_media(testimonial_id: int, media_id: int) -> Any:
     """Delete a file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -182,7 +176,7 @@ def delete_media(testimonial_id: int, media_id: int) -> Any:
 @bp.route("/<int:testimonial_id>/request-consent", methods=["POST"])
 def request_consent(testimonial_id: int) -> Any:
     """Mail the client a link to see the testimonial and consent (or not)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -205,7 +199,7 @@ def request_consent(testimonial_id: int) -> Any:
 @bp.route("/<int:testimonial_id>/publications", methods=["POST"])
 def add_publication(testimonial_id: int) -> Any:
     """Record where the testimonial was published by hand."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.PublicationForm(prefix="pub")
     if not form.validate_on_submit():
         flash(_("Check the date and try again."), "error")
@@ -232,7 +226,7 @@ def add_publication(testimonial_id: int) -> Any:
 @bp.route("/<int:testimonial_id>/revoke", methods=["POST"])
 def revoke(testimonial_id: int) -> Any:
     """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
