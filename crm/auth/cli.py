@@ -1,0 +1,47 @@
+"""auth's commands: ``crm create-user``."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from crm.audit import Actor
+from crm.auth import services
+from crm.auth.models import Role
+from crm.db import get_session
+
+
+def _read_password(email: str) -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {email}: ")
+        if first != getpass.getpass("Repeat the password: "):
+            raise click.ClickException("The passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", default="", help="Display name (defaults to the address).")
+@click.option("--role", type=click.Choice(["owner", "staff"]), default="owner", show_default=True)
+@with_appcontext
+def create_user_command(email: str, name: str, role: str) -> None:
+    """Create an account. The password is asked for, or read from stdin when it is piped."""
+    password = _read_password(email)
+    db = get_session()
+    try:
+        user = services.create_user(
+            db, email=email, name=name, password=password, role=Role(role), actor=Actor.cli()
+        )
+    except services.AccountError as err:
+        raise click.ClickException(str(err)) from err
+    db.commit()
+    click.echo(f"Created {role} account {user.email}. Two-factor setup happens at first login.")
+
+
+def register(group: click.Group) -> None:
+    """Add auth's commands to the ``crm`` group (called by crm/cli.py's ``init_app``)."""
+    group.add_command(create_user_command)
