@@ -142,7 +142,7 @@ def inbox(smtp_server: Inbox) -> Inbox:
 SMTP_PORT: dict[str, int] = {}
 
 
-def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     """Settings for a test app: cheap argon2, fixed keys, the session's database, local SMTP."""
     return {
         "MAIL_BACKEND": "smtp",
@@ -161,9 +161,6 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "BASE_URL": "http://localhost",
         **overrides,
     }
-
-
-test_config.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -185,7 +182,7 @@ def app(database_url: str, smtp_server: Inbox, tmp_path: Any) -> Iterator[Flask]
     Each test has its own instance folder, so media and uploads never leak between tests.
     """
     SMTP_PORT["port"] = smtp_server.port
-    application = create_app(test_config(database_url))
+    application = create_app(app_config(database_url))
     application.instance_path = str(tmp_path / "instance")
     _record_full_personnummer(application)
     yield application

@@ -121,8 +121,8 @@ def test_issue_12_providers_come_from_the_one_registry(app) -> None:
     """outbox, the CLI, the pages and the Art. 30 record read integrations.ADAPTERS."""
     import integrations
     from crm import outbox
-    from crm.sync.cli import sync_command
     from crm.privacy import record
+    from crm.sync.cli import sync_command
 
     assert _provider_literals() == []
     assert outbox.PROVIDERS == tuple(integrations.ADAPTERS)

@@ -96,9 +96,9 @@ def test_mfa_required_by_default_sends_unenrolled_users_to_setup(app, client, ma
 
 def test_mfa_can_be_turned_off_for_development(database_url):
     from crm import create_app
-    from tests.conftest import test_config
+    from tests.conftest import app_config
 
-    app = create_app(test_config(database_url, REQUIRE_MFA=False))
+    app = create_app(app_config(database_url, REQUIRE_MFA=False))
     from tests.conftest import TestUser
 
     with app.app_context():

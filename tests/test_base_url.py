@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from crm import create_app
-from tests.conftest import test_config
+from tests.conftest import app_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def test_development_run_derives_the_base_url_from_the_port(database_url, monkey
     served = {}
     monkeypatch.delenv("CRM_BASE_URL", raising=False)
     monkeypatch.setattr(cli, "run_simple", lambda host, port, app, **kw: served.update(app=app))
-    app = create_app(test_config(database_url, ENV="development", BASE_URL="http://127.0.0.1:5000"))
+    app = create_app(app_config(database_url, ENV="development", BASE_URL="http://127.0.0.1:5000"))
     result = CliRunner().invoke(
         cli.run_command, ["--port", "5055"], obj=ScriptInfo(create_app=lambda: app)
     )
@@ -47,7 +47,7 @@ def test_an_explicit_base_url_wins_in_development(database_url, monkeypatch):
 
     monkeypatch.setenv("CRM_BASE_URL", "http://crm.lan:8000")
     monkeypatch.setattr(cli, "run_simple", lambda *a, **kw: None)
-    app = create_app(test_config(database_url, ENV="development", BASE_URL="http://crm.lan:8000"))
+    app = create_app(app_config(database_url, ENV="development", BASE_URL="http://crm.lan:8000"))
     result = CliRunner().invoke(
         cli.run_command, ["--port", "5055"], obj=ScriptInfo(create_app=lambda: app)
     )
@@ -57,7 +57,7 @@ def test_an_explicit_base_url_wins_in_development(database_url, monkeypatch):
 
 
 def test_production_refuses_a_host_other_than_the_base_url(database_url, caplog):
-    app = create_app(test_config(database_url, BASE_URL="https://crm.example.se"))
+    app = create_app(app_config(database_url, BASE_URL="https://crm.example.se"))
     client = app.test_client()
     assert client.get("/auth/login", base_url="https://crm.example.se").status_code == 200
     with caplog.at_level(logging.WARNING):

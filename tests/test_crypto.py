@@ -14,8 +14,8 @@ from crm.security import tokens
 from crm.security.crypto import CryptoError
 from crm.security.crypto import Keyring
 from tests.conftest import TEST_KEY
+from tests.conftest import app_config
 from tests.conftest import post_form
-from tests.conftest import test_config
 
 NEW_KEY = base64.urlsafe_b64encode(b"n" * 32).decode()
 
@@ -63,7 +63,7 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
     with db() as s:
         suppression.suppress(s, "erased@example.se", Reason.ERASED)
         s.commit()
-    rotated_app = create_app(test_config(database_url, ENCRYPTION_KEY=f"{NEW_KEY},{TEST_KEY}"))
+    rotated_app = create_app(app_config(database_url, ENCRYPTION_KEY=f"{NEW_KEY},{TEST_KEY}"))
     result = rotated_app.test_cli_runner().invoke(args=["rotate-keys"])
     assert result.exit_code == 0, result.output
     new_kid = Keyring(NEW_KEY).primary_kid
@@ -79,7 +79,7 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
         )
     assert values and all(v.split(":")[1] == new_kid for v in values)
     # with only the new key, the person is still found by personnummer
-    new_only = create_app(test_config(database_url, ENCRYPTION_KEY=NEW_KEY))
+    new_only = create_app(app_config(database_url, ENCRYPTION_KEY=NEW_KEY))
     with new_only.app_context():
         from crm.db import get_session
         from crm.people.services import find_by_personnummer

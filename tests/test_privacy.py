@@ -305,10 +305,10 @@ def test_staff_cannot_change_settings(app, client, make_user):
 def test_profile_a_makes_mfa_mandatory_even_when_turned_off(database_url):
     from crm import create_app
     from tests.conftest import PASSWORD
-    from tests.conftest import test_config
+    from tests.conftest import app_config
     from tests.conftest import wipe
 
-    app = create_app(test_config(database_url, REQUIRE_MFA=False))
+    app = create_app(app_config(database_url, REQUIRE_MFA=False))
     with app.app_context():
         from crm.auth import services as auth
         from crm.auth.models import Role

@@ -21,7 +21,7 @@ from crm.outbox import OutboxOp
 from crm.people.models import Person
 from crm.privacy import forget as privacy_forget
 from crm.sync.models import ProviderState
-from tests.conftest import test_config
+from tests.conftest import app_config
 from tests.fakes import finish_imports
 from tests.fakes import serve
 from tests.test_sync import SECRETS
@@ -55,7 +55,7 @@ def test_finding_7_numeric_webhook_secret_from_the_environment_is_a_string(
     """``CRM_BREVO_WEBHOOK_SECRET=12345`` is parsed as JSON into an int; it is still the token."""
     monkeypatch.setenv("CRM_BREVO_WEBHOOK_SECRET", "12345")
     monkeypatch.setenv("CRM_MAILERLITE_WEBHOOK_SECRET", "1e5")
-    numeric = create_app(test_config(database_url))
+    numeric = create_app(app_config(database_url))
     try:
         assert numeric.config["BREVO_WEBHOOK_SECRET"] == 12345  # what config parsing makes of it
         assert numeric.config["MAILERLITE_WEBHOOK_SECRET"] == 100000.0

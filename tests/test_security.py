@@ -7,8 +7,8 @@ import re
 import pytest
 
 from crm import create_app
+from tests.conftest import app_config
 from tests.conftest import login
-from tests.conftest import test_config
 
 #: The routes anyone may reach. Adding one here is a decision; this test makes it visible.
 PUBLIC_ENDPOINTS = {
@@ -123,7 +123,7 @@ def test_pages_have_no_inline_script_or_external_requests(app, auth_client):
 
 
 def test_https_deployment_gets_hsts_and_secure_host_cookie(database_url):
-    app = create_app(test_config(database_url, BASE_URL="https://crm.example.se"))
+    app = create_app(app_config(database_url, BASE_URL="https://crm.example.se"))
     client = app.test_client()
     response = client.get("/auth/login", base_url="https://crm.example.se")
     assert "max-age=63072000" in response.headers["Strict-Transport-Security"]
@@ -134,7 +134,7 @@ def test_https_deployment_gets_hsts_and_secure_host_cookie(database_url):
 
 
 def test_error_pages_leak_nothing(database_url):
-    app = create_app(test_config(database_url, PROPAGATE_EXCEPTIONS=False))
+    app = create_app(app_config(database_url, PROPAGATE_EXCEPTIONS=False))
 
     @app.route("/boom")
     def boom():

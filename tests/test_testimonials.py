@@ -457,18 +457,18 @@ def test_rotate_keys_reencrypts_media_files(app, auth_client, db, database_url):
 
     from crm import create_app
     from tests.conftest import TEST_KEY
-    from tests.conftest import test_config
+    from tests.conftest import app_config
 
     tid = _create(auth_client, db)
     _upload(auth_client, tid, jpeg_with_gps())
     name = _t(db, tid).media[0].stored_name
     new_key = base64.urlsafe_b64encode(b"m" * 32).decode()
     overrides = {"ENCRYPTION_KEY": f"{new_key},{TEST_KEY}"}
-    rotated = create_app(test_config(database_url, **overrides))
+    rotated = create_app(app_config(database_url, **overrides))
     rotated.instance_path = app.instance_path
     result = rotated.test_cli_runner().invoke(args=["rotate-keys"])
     assert "media files: 1 re-encrypted" in result.output, result.output
-    new_only = create_app(test_config(database_url, ENCRYPTION_KEY=new_key))
+    new_only = create_app(app_config(database_url, ENCRYPTION_KEY=new_key))
     new_only.instance_path = app.instance_path
     with new_only.app_context():
         assert media_store.load(name)[:3] == b"\xff\xd8\xff"
