@@ -25,9 +25,14 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 
 from crm import create_app
+from crm.audit import Actor
 from crm.auth import mfa
 from crm.cli import upgrade_database
 from crm.db import Base
+from crm.newsletter import mailing_lists
+from crm.newsletter import subscribing
+from crm.people.models import Person
+from crm.testimonials import services as testimonials
 from tests.helpers import TestUser
 from tests.helpers import csrf_token as csrf_token
 from tests.helpers import login
@@ -273,3 +278,75 @@ def auth_client(app: Flask, client: FlaskClient, owner: TestUser) -> FlaskClient
     """A client logged in as the owner."""
     login(client, app, owner)
     return client
+
+
+# --- factories --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_person(db: Callable[[], Any]) -> Callable[..., int]:
+    """Return a factory for people: ``make_person(name, email, **columns)`` -> the new id.
+
+    The one way a test puts a person straight into the database (no page, no audit row);
+    ``columns`` are any other Person attributes (``created_at``, ``client_card``...).
+    """
+
+    def factory(
+        name: str = "Karin Klient", email: str | None = "karin@example.se", **columns: Any
+    ) -> int:
+        with db() as s:
+            person = Person(name=name, email=email, **columns)
+            s.add(person)
+            s.commit()
+            return person.id
+
+    return factory
+
+
+@pytest.fixture
+def make_subscriber(db: Callable[[], Any]) -> Callable[..., int]:
+    """Return a factory for subscribers added by hand to the default list -> the person's id.
+
+    Through the newsletter's own service (subscribing.add_manual), so the subscription, its
+    consent record and the outbox row are what the owner's form would have made.
+    """
+
+    def factory(
+        email: str = "lisa@example.se", name: str = "Lisa", *, method: str = "verbal"
+    ) -> int:
+        with db() as s:
+            sub = subscribing.add_manual(
+                s,
+                email=email,
+                name=name,
+                list_id=mailing_lists.default_list(s).id,
+                method=method,
+                note="",
+                actor=Actor.cli(),
+            )
+            s.commit()
+            return sub.person_id
+
+    return factory
+
+
+@pytest.fixture
+def make_testimonial(db: Callable[[], Any], make_person: Callable[..., int]) -> Callable[..., int]:
+    """Return a factory for testimonials (a draft, through the service) -> the testimonial's id.
+
+    Without ``person_id`` a new person is made for it.
+    """
+
+    def factory(
+        text: str = "Det hjälpte mig verkligen.",
+        mode: str = "first_name",
+        *,
+        person_id: int | None = None,
+    ) -> int:
+        pid = person_id if person_id is not None else make_person()
+        with db() as s:
+            t = testimonials.create(s, s.get(Person, pid), text, mode, Actor.cli())
+            s.commit()
+            return t.id
+
+    return factory

@@ -250,27 +250,9 @@ def test_cli_erase(app, db):
     assert app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"]).exit_code != 0
 
 
-def _subscriber_with_testimonial(s, email: str, name: str, text: str):
-    """A newsletter-only subscriber (added by hand) who gave a testimonial; in an app context."""
-    from crm.newsletter import common as newsletter_common
-    from crm.newsletter import mailing_lists
-    from crm.newsletter import subscribing
-    from crm.testimonials import services as testimonials
-
-    subscribing.add_manual(
-        s,
-        email=email,
-        name=name,
-        list_id=mailing_lists.default_list(s).id,
-        method="verbal",
-        note="",
-        actor=Actor.cli(),
-    )
-    person = newsletter_common.find_person(s, email)
-    return person, testimonials.create(s, person, text, "first_name", Actor.cli())
-
-
-def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_client):
+def test_erasure_waits_until_manual_publications_are_taken_down(
+    app, db, auth_client, make_subscriber, make_testimonial
+):
     """Erasing would delete the only record of an Instagram post: it must come down first."""
     from crm.testimonials.models import Publication
 
@@ -278,7 +260,8 @@ def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_cl
         from crm.db import get_session
 
         s = get_session()
-        person, t = _subscriber_with_testimonial(s, "insta@example.se", "Ina Insta", "Fantastiskt!")
+        person = s.get(Person, make_subscriber("insta@example.se", "Ina Insta"))
+        t = s.get(Testimonial, make_testimonial("Fantastiskt!", person_id=person.id))
         post = Publication(channel="social", url="https://instagram.com/p/abc", automatic=False)
         t.publications.append(post)
         request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
@@ -314,7 +297,9 @@ def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_cl
         assert s.scalar(select(Person).where(Person.name == "Ina Insta")) is None
 
 
-def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app, db):
+def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(
+    app, db, make_subscriber, make_testimonial
+):
     """Forget-me by a newsletter-only subject: legal holds stand, media files go.
 
     It used to delete the person row on its own: a bookkeeping hold was ignored and the
@@ -327,7 +312,8 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app
         from crm.testimonials import services as testimonials
 
         s = get_session()
-        person, t = _subscriber_with_testimonial(s, "kurs@example.se", "Kurs Köpare", "Bra kurs!")
+        person = s.get(Person, make_subscriber("kurs@example.se", "Kurs Köpare"))
+        t = s.get(Testimonial, make_testimonial("Bra kurs!", person_id=person.id))
         stored = testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli()).stored_name
         s.add(
             LegalHold(person_id=person.id, kind="bookkeeping", until=utcnow() + timedelta(days=9))

@@ -67,24 +67,15 @@ def test_finding_5_redact_removes_addresses_plain_and_percent_encoded():
     )
 
 
-def test_finding_5_a_failing_erase_stores_and_shows_no_address(app, db, auth_client, fakes):  # noqa: F811
+def test_finding_5_a_failing_erase_stores_and_shows_no_address(
+    app,
+    db,
+    auth_client,
+    fakes,  # noqa: F811
+    make_subscriber,
+):
     email = "erase.me@example.com"
-    with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-
-        s = get_session()
-        subscribing.add_manual(
-            s,
-            email=email,
-            name="Erik Erase",
-            list_id=mailing_lists.default_list(s).id,
-            method="verbal",
-            note="",
-            actor=Actor.cli(),
-        )
-        s.commit()
+    make_subscriber(email, "Erik Erase")
     assert _sync(app)[0] == 0
     with db() as s:
         erasure.execute(s, s.scalar(select(Person).where(Person.email == email)), Actor.cli())

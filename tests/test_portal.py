@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.audit import AuditEvent
-from crm.people.models import Person
 from crm.privacy import portal
 from crm.privacy.models import DataRequest
 from crm.privacy.models import PortalRequest
@@ -54,14 +53,6 @@ def _confirm(client, url: str):
     assert page.status_code == 200
     token = csrf_token(page.get_data(as_text=True))
     return client.post(url, data={"csrf_token": token}, follow_redirects=True)
-
-
-def _known_person(db, email: str = EMAIL) -> int:
-    with db() as s:
-        person = Person(name=NAME, email=email)
-        s.add(person)
-        s.commit()
-        return person.id
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -109,9 +100,9 @@ def auth_client_factory(app, make_user):
 
 
 def test_portal_representative_names_whom_and_role_and_is_not_linked_by_address(
-    app, client, auth_client_factory, db, inbox
+    app, client, auth_client_factory, db, inbox, make_person
 ):
-    _known_person(db)  # the representative's own address is a client's: still not linked
+    make_person(NAME, EMAIL)  # the representative's own address is a client's: still not linked
     response = _file(
         client,
         kind="erasure",
@@ -155,9 +146,9 @@ def test_portal_bad_input_gets_a_clear_error_keeps_what_was_typed_and_stores_not
 
 
 def test_portal_unknown_and_known_address_get_the_same_answer_and_the_same_mail(
-    app, client, db, inbox
+    app, client, db, inbox, make_person
 ):
-    _known_person(db, "known@example.se")
+    make_person(NAME, "known@example.se")
     read_person: list[str] = []
 
     def _seen(_conn, _cursor, statement, *_args):
@@ -189,9 +180,9 @@ def test_portal_unknown_and_known_address_get_the_same_answer_and_the_same_mail(
 
 
 def test_portal_request_for_oneself_is_linked_to_the_person_with_the_confirmed_address(
-    app, client, db, inbox
+    app, client, db, inbox, make_person
 ):
-    pid = _known_person(db)
+    pid = make_person(NAME, EMAIL)
     _file(client, kind="access")
     _confirm(client, _link(inbox.last(EMAIL), "/integritet/bekrafta"))
     with db() as s:

@@ -37,16 +37,8 @@ def test_one_calendar_month(start, months, due):
     assert requests.add_months(start, months) == due
 
 
-def _person(db, email="anna@example.se") -> int:
-    with db() as s:
-        person = Person(name="Anna Andersson", email=email)
-        s.add(person)
-        s.commit()
-        return person.id
-
-
-def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox):
-    pid = _person(db)
+def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     received = (utcnow() - timedelta(days=10)).date()
     response = post_form(
         auth_client,
@@ -107,8 +99,8 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
     assert raw.startswith("v1:") and "Kopia" not in raw  # encrypted at rest
 
 
-def test_extension_only_within_the_first_month(app, db):
-    pid = _person(db)
+def test_extension_only_within_the_first_month(app, db, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         person = s.get(Person, pid)
         row = requests.open_request(
@@ -124,8 +116,8 @@ def test_extension_only_within_the_first_month(app, db):
             )
 
 
-def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox):
-    pid = _person(db)
+def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         row = requests.open_request(
             s, s.get(Person, pid), "erasure", "email", utcnow(), Actor.cli()
@@ -144,8 +136,8 @@ def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox):
         assert s.get(DataRequest, rid).status == "refused"
 
 
-def test_overdue_requests_stand_out(app, db, auth_client):
-    pid = _person(db)
+def test_overdue_requests_stand_out(app, db, auth_client, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         requests.open_request(
             s, s.get(Person, pid), "access", "phone", utcnow() - timedelta(days=45), Actor.cli()
@@ -156,8 +148,10 @@ def test_overdue_requests_stand_out(app, db, auth_client):
     assert "försenad" in auth_client.get("/").get_data(as_text=True)
 
 
-def test_restriction_blocks_edits_and_lifting_needs_a_note(app, db, auth_client, inbox):
-    pid = _person(db)
+def test_restriction_blocks_edits_and_lifting_needs_a_note(
+    app, db, auth_client, inbox, make_person
+):
+    pid = make_person("Anna Andersson", "anna@example.se")
     post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
     assert "GDPR art. 18" in page
@@ -184,11 +178,11 @@ def test_restriction_blocks_edits_and_lifting_needs_a_note(app, db, auth_client,
     assert "Uppgifterna är rättade." in inbox.last("anna@example.se").get_content()
 
 
-def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
+def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client, make_person):
     app.config.update(
         BREVO_API_KEY="k", BREVO_LIST_ID="1", MAILCHIMP_API_KEY="k-us1", MAILCHIMP_LIST_ID="1"
     )
-    pid = _person(db)
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         from crm.newsletter import common as newsletter_common
         from crm.newsletter import mailing_lists
@@ -333,8 +327,8 @@ def test_profile_a_makes_mfa_mandatory_even_when_turned_off(database_url):
     wipe(database_url)
 
 
-def test_every_view_of_a_person_is_logged(app, db, auth_client):
-    pid = _person(db)
+def test_every_view_of_a_person_is_logged(app, db, auth_client, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     auth_client.get(f"/people/{pid}")
     auth_client.get(f"/people/{pid}")
     with db() as s:

@@ -189,24 +189,11 @@ def test_export_summary_names_the_recipients_told(app, db, auth_client):
     assert "Fortnox (av oss, för hand" in summary
 
 
-def test_cli_erase_names_and_creates_the_manual_recipient_tasks(app, db, auth_client):
+def test_cli_erase_names_and_creates_the_manual_recipient_tasks(
+    app, db, auth_client, make_subscriber
+):
     _register(auth_client, "Fortnox")
-    with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-
-        s = get_session()
-        subscribing.add_manual(
-            s,
-            email=EMAIL,
-            name=NAME,
-            list_id=mailing_lists.default_list(s).id,
-            method="paper_form",
-            note="",
-            actor=Actor.cli(),
-        )
-        s.commit()
+    make_subscriber(EMAIL, NAME, method="paper_form")
     result = app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"])
     assert result.exit_code == 0, result.output
     assert "Recipients to tell by hand (dashboard tasks): Fortnox" in result.output
