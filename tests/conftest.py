@@ -19,16 +19,21 @@ from email.policy import default as default_policy
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
+from crm import controllers
 from crm import create_app
 from crm.audit import Actor
 from crm.auth import mfa
+from crm.auth import services
+from crm.auth.models import Role
 from crm.cli import upgrade_database
 from crm.db import Base
+from crm.db import get_session
 from crm.newsletter import mailing_lists
 from crm.newsletter import subscribing
 from crm.people.models import Person
@@ -87,8 +92,6 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def wipe(url: str) -> None:
     """Empty every table and reset the audit chain head, leaving the schema in place."""
-    import crm.models  # noqa: F401
-
     engine = create_engine(url)
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
@@ -124,8 +127,6 @@ class Inbox:
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[Inbox]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 for the whole test session."""
-    from aiosmtpd.controller import Controller
-
     inbox = Inbox()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -200,9 +201,6 @@ def _record_full_personnummer(application: Flask) -> None:
 
     The minimisation itself is tested in tests/test_controllers.py, which sets it back.
     """
-    from crm import controllers
-    from crm.db import get_session
-
     with application.app_context():
         session = get_session()
         first = controllers.first(session)
@@ -223,7 +221,6 @@ def db(app: Flask) -> Callable[[], Any]:
     Short-lived on purpose: while an app context is active, Flask's test client reuses it for
     every request, so ``g`` (and the logged-in user) would leak between requests and clients.
     """
-    from crm.db import get_session
 
     @contextmanager
     def open_session() -> Iterator[Any]:
@@ -239,10 +236,6 @@ def db(app: Flask) -> Callable[[], Any]:
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., TestUser]:
     """Return a factory for users, with MFA enrolled unless ``mfa=False``."""
-    from crm.audit import Actor
-    from crm.auth import services
-    from crm.auth.models import Role
-    from crm.db import get_session
 
     def factory(
         email: str = "owner@example.se",

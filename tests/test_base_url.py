@@ -9,7 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
+from crm import cli
 from crm import create_app
+from crm.web import absolute_url
 from tests.conftest import app_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +25,6 @@ def test_make_run_takes_a_port():
 
 
 def test_development_run_derives_the_base_url_from_the_port(database_url, monkeypatch):
-    from crm import cli
-
     served = {}
     monkeypatch.delenv("CRM_BASE_URL", raising=False)
     monkeypatch.setattr(cli, "run_simple", lambda host, port, app, **kw: served.update(app=app))
@@ -36,15 +36,11 @@ def test_development_run_derives_the_base_url_from_the_port(database_url, monkey
     assert "http://127.0.0.1:5055/auth/setup/" in result.output
     assert app.config["BASE_URL"] == "http://127.0.0.1:5055"
     with app.app_context():
-        from crm.web import absolute_url
-
         assert absolute_url("public.subscribe") == "http://127.0.0.1:5055/subscribe"
     app.extensions["crm.db"]["engine"].dispose()
 
 
 def test_an_explicit_base_url_wins_in_development(database_url, monkeypatch):
-    from crm import cli
-
     monkeypatch.setenv("CRM_BASE_URL", "http://crm.lan:8000")
     monkeypatch.setattr(cli, "run_simple", lambda *a, **kw: None)
     app = create_app(app_config(database_url, ENV="development", BASE_URL="http://crm.lan:8000"))

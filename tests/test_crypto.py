@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from hypothesis import given
@@ -10,6 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from crm import create_app
+from crm.db import get_session
+from crm.newsletter import suppression
+from crm.newsletter.models import Reason
+from crm.people.services import find_by_personnummer
 from crm.security import tokens
 from crm.security.crypto import CryptoError
 from crm.security.crypto import Keyring
@@ -57,8 +62,6 @@ def test_bad_keys_are_refused():
 
 def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, database_url):
     post_form(auth_client, "/people/new", {"name": "Rot", "personnummer": "811228-9874"})
-    from crm.newsletter import suppression
-    from crm.newsletter.models import Reason
 
     with db() as s:
         suppression.suppress(s, "erased@example.se", Reason.ERASED)
@@ -81,9 +84,6 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
     # with only the new key, the person is still found by personnummer
     new_only = create_app(app_config(database_url, ENCRYPTION_KEY=NEW_KEY))
     with new_only.app_context():
-        from crm.db import get_session
-        from crm.people.services import find_by_personnummer
-
         assert find_by_personnummer(get_session(), "811228-9874").name == "Rot"
         # the suppression key is not derived from the rotated key: old entries still match
         assert suppression.is_suppressed(get_session(), "Erased@example.se")
@@ -145,7 +145,6 @@ def test_expired_token(monkeypatch):
     app = _token_app()
     with app.app_context():
         token = tokens.sign(tokens.Purpose.CONFIRM, "p")
-        import time
 
         real = time.time
         monkeypatch.setattr(time, "time", lambda: real() + 8 * 86400)

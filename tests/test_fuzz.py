@@ -16,7 +16,10 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from crm.audit import Actor
+from crm.newsletter import importer
 from crm.security import tokens
+from crm.testimonials import media
 from tests.conftest import csrf_token
 
 FUZZ = settings(
@@ -124,9 +127,6 @@ def test_webhooks_reject_garbage(app, client, body, signature):
 @FUZZ
 @given(data=st.binary(max_size=2000))
 def test_csv_import_never_crashes(app, db, data):
-    from crm.audit import Actor
-    from crm.newsletter import importer
-
     with db() as s:
         try:
             importer.run(s, data, default_method="verbal", actor=Actor.cli(), dry_run=True)
@@ -138,8 +138,6 @@ def test_csv_import_never_crashes(app, db, data):
 @FUZZ
 @given(data=st.binary(max_size=4000))
 def test_uploads_never_crash(app, data):
-    from crm.testimonials import media
-
     with app.app_context():
         try:
             media.accept(data)
@@ -153,8 +151,6 @@ def test_uploads_never_crash(app, data):
 @FUZZ
 @given(rest=st.binary(max_size=2000))
 def test_fake_images_are_refused_not_crashing(app, prefix, rest):
-    from crm.testimonials import media
-
     with app.app_context():
         with pytest.raises(media.MediaError):
             media.accept(prefix + rest)
@@ -176,8 +172,6 @@ def test_fake_images_are_refused_not_crashing(app, prefix, rest):
 @given(rest=st.binary(max_size=2000))
 def test_fake_audio_and_video_never_crash(app, prefix, rest):
     """Garbage behind a real magic number: ffmpeg refuses it clearly, never a crash."""
-    from crm.testimonials import media
-
     with app.app_context():
         try:
             clean = media.accept(prefix + rest)

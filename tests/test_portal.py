@@ -17,12 +17,17 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.db import get_session
+from crm.db import utcnow
 from crm.privacy import portal
+from crm.privacy import requests
+from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.privacy.models import PortalRequest
 from crm.privacy.requests import KINDS
 from crm.privacy.requests import add_months
 from tests.conftest import csrf_token
+from tests.conftest import login
 from tests.conftest import post_form
 
 EMAIL = "karin.klient@example.se"
@@ -89,7 +94,6 @@ def test_portal_each_kind_lands_on_the_dashboard_only_after_the_address_is_confi
 @pytest.fixture
 def auth_client_factory(app, make_user):
     """A second client, logged in as the owner, beside the anonymous one."""
-    from tests.conftest import login
 
     def factory():
         c = app.test_client()
@@ -156,8 +160,6 @@ def test_portal_unknown_and_known_address_get_the_same_answer_and_the_same_mail(
             read_person.append(statement)
 
     with app.app_context():
-        from crm.db import get_session
-
         engine = get_session().get_bind()
     event.listen(engine, "before_cursor_execute", _seen)
     try:
@@ -291,9 +293,6 @@ def test_portal_completed_request_shows_done(app, client, db, inbox):
     mail = inbox.last(EMAIL)
     _confirm(client, _link(mail, "/integritet/bekrafta"))
     with app.app_context():
-        from crm.db import get_session
-        from crm.privacy import requests
-
         s = get_session()
         requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
         s.commit()
@@ -320,9 +319,6 @@ def test_portal_unconfirmed_filings_are_purged_by_retention(app, client, db, inb
     _file(client, email="other@example.se")
     _confirm(client, _link(inbox.last("other@example.se"), "/integritet/bekrafta"))
     with app.app_context():
-        from crm.db import get_session
-        from crm.db import utcnow
-
         s = get_session()
         later = utcnow() + timedelta(days=15)
         assert portal.purge_unconfirmed(s, later, dry_run=True) == 1
@@ -372,11 +368,6 @@ def test_portal_filing_goes_with_its_request_when_the_request_log_period_ends(
     _file(client)
     _confirm(client, _link(inbox.last(EMAIL), "/integritet/bekrafta"))
     with app.app_context():
-        from crm.db import get_session
-        from crm.db import utcnow
-        from crm.privacy import requests
-        from crm.privacy import retention
-
         s = get_session()
         requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
         s.commit()

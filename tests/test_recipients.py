@@ -16,8 +16,12 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.db import get_session
 from crm.db import utcnow
+from crm.people import services as people
 from crm.people.models import Person
+from crm.privacy import export
+from crm.privacy import requests
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
 from tests.conftest import post_form
@@ -37,10 +41,6 @@ def _register(auth_client, *processors: str) -> None:
 
 def _person_with_request(app, kind: str) -> tuple[int, int]:
     with app.app_context():
-        from crm.db import get_session
-        from crm.people import services as people
-        from crm.privacy import requests
-
         s = get_session()
         person = people.create_person(s, people.PersonData(name=NAME, email=EMAIL), Actor.cli())
         request = requests.open_request(s, person, kind, "email", utcnow(), Actor.cli())
@@ -178,9 +178,6 @@ def test_export_summary_names_the_recipients_told(app, db, auth_client):
     post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
     _tick_all(auth_client, db, rid)
     with app.app_context():
-        from crm.db import get_session
-        from crm.privacy import export
-
         s = get_session()
         data, _files = export.collect(s, s.get(Person, pid))
         zipped = zipfile.ZipFile(io.BytesIO(export.build(s, s.get(Person, pid))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import shutil
@@ -14,12 +15,21 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from crm import create_app
 from crm.audit import Actor
+from crm.db import get_session
 from crm.db import utcnow
+from crm.privacy import rights
+from crm.security import crypto
+from crm.security import tokens
 from crm.testimonials import media as media_store
+from crm.testimonials import services
+from crm.testimonials import services as testimonials
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialConsent
 from crm.testimonials.models import TestimonialMedia
+from tests.conftest import TEST_KEY
+from tests.conftest import app_config
 from tests.conftest import csrf_token
 from tests.conftest import post_form
 
@@ -209,7 +219,6 @@ def test_feed_does_not_decrypt_the_clients_personnummer(
         s.get(Testimonial, tid).person.personnummer = "19811228-9874"
         s.commit()
     _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
-    from crm.security import crypto
 
     decrypted: list[str] = []
     real = crypto.Keyring.decrypt_text
@@ -226,16 +235,12 @@ def test_feed_does_not_decrypt_the_clients_personnummer(
 def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
     app, auth_client, db, inbox, make_person
 ):
-    from crm.privacy import rights
-    from crm.testimonials import services as testimonials
 
     tid = _create(auth_client, make_person)
     _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
     feed = app.test_client().get("/embed/testimonials.json")
     assert len(feed.json["testimonials"]) == 1
     with app.app_context():
-        from crm.db import get_session
-
         s = get_session()
         person = s.get(Testimonial, tid).person
         rights.restrict(s, person, Actor.cli())
@@ -392,7 +397,6 @@ def test_audio_is_refused_when_ffmpeg_is_missing(app, auth_client, db, make_pers
 def test_forged_expired_and_cross_purpose_tokens(
     app, auth_client, db, inbox, monkeypatch, make_person
 ):
-    from crm.security import tokens
 
     tid = _create(auth_client, make_person)
     link = _request(auth_client, inbox, tid)
@@ -435,9 +439,6 @@ def test_consent_records_what_was_shown(app, auth_client, db, inbox, make_person
     tid = _create(auth_client, make_person)
     _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
     with app.app_context():
-        from crm.db import get_session
-        from crm.testimonials import services
-
         s = get_session()
         t = s.get(Testimonial, tid)
         consent = s.scalar(
@@ -450,12 +451,6 @@ def test_consent_records_what_was_shown(app, auth_client, db, inbox, make_person
 
 
 def test_rotate_keys_reencrypts_media_files(app, auth_client, db, database_url, make_person):
-    import base64
-
-    from crm import create_app
-    from tests.conftest import TEST_KEY
-    from tests.conftest import app_config
-
     tid = _create(auth_client, make_person)
     _upload(auth_client, tid, jpeg_with_gps())
     name = _t(db, tid).media[0].stored_name
