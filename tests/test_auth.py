@@ -22,11 +22,11 @@ from crm.auth.models import UserSession
 from crm.db import get_session
 from crm.db import utcnow
 from tests.conftest import PASSWORD
-from tests.conftest import TestUser
 from tests.conftest import app_config
-from tests.conftest import login
-from tests.conftest import post_form
 from tests.conftest import wipe
+from tests.helpers import TestUser
+from tests.helpers import login
+from tests.helpers import post_form
 
 
 def _actions(db) -> list[str]:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 import crm.models  # noqa: F401
 from crm.audit import verify_chain
 from crm.db import Base
-from tests.conftest import post_form
+from tests.helpers import post_form
 from tests.test_testimonials import _upload
 from tests.test_testimonials import jpeg_with_gps
 

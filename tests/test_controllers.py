@@ -39,8 +39,8 @@ from crm.privacy import settings
 from crm.representatives import services as reps
 from crm.representatives.models import Representation
 from crm.testimonials import services as testimonials
-from tests.conftest import login
-from tests.conftest import post_form
+from tests.helpers import login
+from tests.helpers import post_form
 from tests.helpers import signup
 
 ACTOR = Actor.cli()

@@ -20,7 +20,7 @@ from crm.security.crypto import CryptoError
 from crm.security.crypto import Keyring
 from tests.conftest import TEST_KEY
 from tests.conftest import app_config
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 NEW_KEY = base64.urlsafe_b64encode(b"n" * 32).decode()
 

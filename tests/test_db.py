@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm import db as crm_db
 from crm.db import UTCDateTime
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 
 def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(app, db):

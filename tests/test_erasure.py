@@ -36,7 +36,7 @@ from crm.testimonials import media
 from crm.testimonials import services as testimonials
 from crm.testimonials.models import Publication
 from crm.testimonials.models import Testimonial
-from tests.conftest import post_form
+from tests.helpers import post_form
 from tests.test_testimonials import jpeg_with_gps
 
 EMAIL = "klara@example.se"

@@ -20,7 +20,7 @@ from crm.audit import Actor
 from crm.newsletter import importer
 from crm.security import tokens
 from crm.testimonials import media
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 FUZZ = settings(
     max_examples=30,

@@ -22,7 +22,7 @@ from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Subscription
 from crm.people.models import Person
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 CSV = (
     "E-post;Namn;Samtycke\n"

@@ -24,7 +24,7 @@ from crm.db import get_session
 from crm.people.models import Person
 from crm.privacy.models import PortalRequest
 from crm.security import tokens
-from tests.conftest import post_form
+from tests.helpers import post_form
 from tests.test_browser import live_server  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parent.parent

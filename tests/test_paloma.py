@@ -32,8 +32,8 @@ from integrations.errors import OperationNotSupported
 from integrations.errors import ProviderRejected
 from integrations.paloma import PalomaAdapter
 from integrations.types import Contact
-from tests.conftest import post_form
 from tests.fakes import serve
+from tests.helpers import post_form
 
 URL = "https://crm.example.se/u/abc"
 

@@ -15,7 +15,7 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.people.models import Person
 from crm.privacy import settings as practice
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 
 def _add(client, **data):

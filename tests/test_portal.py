@@ -26,9 +26,9 @@ from crm.privacy.models import DataRequest
 from crm.privacy.models import PortalRequest
 from crm.privacy.requests import KINDS
 from crm.privacy.requests import add_months
-from tests.conftest import csrf_token
-from tests.conftest import login
-from tests.conftest import post_form
+from tests.helpers import csrf_token
+from tests.helpers import login
+from tests.helpers import post_form
 
 EMAIL = "karin.klient@example.se"
 NAME = "Karin Klient"

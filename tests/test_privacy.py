@@ -32,9 +32,9 @@ from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from tests.conftest import PASSWORD
 from tests.conftest import app_config
-from tests.conftest import login
-from tests.conftest import post_form
 from tests.conftest import wipe
+from tests.helpers import login
+from tests.helpers import post_form
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from crm.privacy import export
 from crm.privacy import requests
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 EMAIL = "rut@example.se"
 NAME = "Rut Rättelse"

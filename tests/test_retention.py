@@ -20,7 +20,7 @@ from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
 from crm.privacy.requests import add_months
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 NOW = utcnow()
 

@@ -9,8 +9,8 @@ import pytest
 from crm import create_app
 from crm.web import csrf
 from tests.conftest import app_config
-from tests.conftest import login
-from tests.conftest import post_form
+from tests.helpers import login
+from tests.helpers import post_form
 
 #: The routes anyone may reach. Adding one here is a decision; this test makes it visible.
 PUBLIC_ENDPOINTS = {

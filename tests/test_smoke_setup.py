@@ -9,7 +9,7 @@ import pyotp
 from crm.auth import services
 from crm.db import get_session
 from tests.conftest import PASSWORD
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 
 def _first_owner_link(app):

@@ -41,10 +41,10 @@ from integrations.base import ProviderAdapter
 from tests.conftest import PASSWORD
 from tests.conftest import TEST_KEY
 from tests.conftest import TEST_SECRET
-from tests.conftest import TestUser
-from tests.conftest import login
-from tests.conftest import post_form
 from tests.fakes import serve
+from tests.helpers import TestUser
+from tests.helpers import login
+from tests.helpers import post_form
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

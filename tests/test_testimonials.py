@@ -30,8 +30,8 @@ from crm.testimonials.models import TestimonialConsent
 from crm.testimonials.models import TestimonialMedia
 from tests.conftest import TEST_KEY
 from tests.conftest import app_config
-from tests.conftest import csrf_token
-from tests.conftest import post_form
+from tests.helpers import csrf_token
+from tests.helpers import post_form
 
 CLIENT = "klient@example.se"
 XSS = '<script>alert("x")</script> Tack för <b>allt</b>!'
