@@ -6,15 +6,25 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import fsutil
 from crm.audit import Actor
 from crm.db import get_session
 from crm.newsletter import common as newsletter_common
+from crm.people.models import Person
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import retention
+
+
+def _person_with(db: Session, email: str) -> Person:
+    """The person with this address, or the command ends with an error."""
+    person = newsletter_common.find_person(db, email)
+    if person is None:
+        raise click.ClickException("No person with that address.")
+    return person
 
 
 @click.command("export")
@@ -30,9 +40,7 @@ from crm.privacy import retention
 def export_command(email: str, output: Path) -> None:
     """Write everything held about a person to a zip (GDPR Art. 15 and 20)."""
     db = get_session()
-    person = newsletter_common.find_person(db, email)
-    if person is None:
-        raise click.ClickException("No person with that address.")
+    person = _person_with(db, email)
     try:
         # A new 0600 file renamed over any old one: an existing export keeps no old mode.
         fsutil.write_private(output, export.build(db, person))
@@ -50,9 +58,7 @@ def export_command(email: str, output: Path) -> None:
 def erase_command(email: str, yes: bool) -> None:
     """Erase a person: shows the plan (what is kept by law, until when), then carries it out."""
     db = get_session()
-    person = newsletter_common.find_person(db, email)
-    if person is None:
-        raise click.ClickException("No person with that address.")
+    person = _person_with(db, email)
     the_plan = erasure.plan(db, person)
     click.echo("Deleted: " + ", ".join(the_plan.delete))
     for kept in the_plan.keep:
