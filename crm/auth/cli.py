@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 
 from crm.audit import Actor
 from crm.auth import services
-from crm.auth.models import Role
 from crm.db import get_session
+from crm.security.roles import Role
 
 
 def _read_password(email: str) -> str:
@@ -26,7 +26,14 @@ def _read_password(email: str) -> str:
 @click.command("create-user")
 @click.argument("email")
 @click.option("--name", default="", help="Display name (defaults to the address).")
-@click.option("--role", type=click.Choice(["owner", "staff"]), default="owner", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default="owner",
+    show_default=True,
+    help="owner: everything; practitioner: clients and health notes; assistant: contact "
+    "details, newsletter, testimonials, requests; bookkeeping: purchases only.",
+)
 @with_appcontext
 def create_user_command(email: str, name: str, role: str) -> None:
     """Create an account. The password is asked for, or read from stdin when it is piped."""

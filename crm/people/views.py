@@ -13,6 +13,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from crm import audit
 from crm import controllers
@@ -22,6 +23,9 @@ from crm.people import forms
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.security.roles import Perm
+from crm.security.roles import can
+from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
@@ -48,6 +52,7 @@ def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
 
 
 @bp.route("/", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_READ)
 def index() -> Any:
     """List people with search and pagination.
 
@@ -106,6 +111,7 @@ def _person_data(form: forms.PersonForm) -> services.PersonData:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 def create() -> Any:
     """Add a person."""
     form = forms.PersonForm()
@@ -126,6 +132,7 @@ def create() -> Any:
 
 
 @bp.route("/<int:person_id>")
+@requires(Perm.PEOPLE_READ)
 def detail(person_id: int) -> Any:
     """Show everything held about a person; protected fields stay masked until revealed.
 
@@ -158,12 +165,14 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         card_form=card_form,
         visit_form=forms.VisitForm(prefix="visit"),
         button=forms.ButtonForm(),
-        events=services.audit_about(db, person.id),
+        # the trail is the owner's (need to know): others get no rows, not just hidden ones
+        events=services.audit_about(db, person.id) if can(current_user, Perm.AUDIT_READ) else [],
         names=audit.staff_names(db),
     )
 
 
 @bp.route("/<int:person_id>/reveal", methods=["POST"])
+@requires(Perm.PEOPLE_READ)
 def reveal(person_id: int) -> Any:
     """Show a protected field once, in this response only, and audit that it was shown."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
@@ -180,6 +189,7 @@ def reveal(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 def edit(person_id: int) -> Any:
     """Rectify a person's details."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
@@ -207,6 +217,7 @@ def edit(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/archive", methods=["POST"])
+@requires(Perm.PEOPLE_WRITE)
 def archive(person_id: int) -> Any:
     """Archive or un-archive a person (toggle)."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
@@ -220,6 +231,7 @@ def archive(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/client", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def client_card(person_id: int) -> Any:
     """Save the client card."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
@@ -250,6 +262,7 @@ def client_card(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/visits", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def add_visit(person_id: int) -> Any:
     """Record a visit."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
@@ -269,6 +282,7 @@ def add_visit(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
