@@ -254,8 +254,6 @@ def audit_checkpoint_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app (also reachable as ``flask --app crm ...``)."""
-    from crm.privacy.practice_file import practice_group
-
     for cmd in (
         init_command,
         make_migration_command,
@@ -263,7 +261,6 @@ def init_app(app: Flask) -> None:
         restore_command,
         rotate_keys_command,
         audit_group,
-        practice_group,
     ):
         app.cli.add_command(cmd)
     # each feature adds its own commands (crm/<feature>/cli.py)

@@ -1,4 +1,4 @@
-"""privacy's commands: ``crm export``, ``crm erase`` and ``crm retention``."""
+"""privacy's commands: ``crm export``, ``crm erase``, ``crm retention`` and ``crm practice``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from crm.people.models import Person
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import retention
+from crm.privacy.practice_file import practice_group
 
 
 def _person_with(db: Session, email: str) -> Person:
@@ -112,3 +113,4 @@ def register(group: click.Group) -> None:
     group.add_command(export_command)
     group.add_command(erase_command)
     group.add_command(retention_command)
+    group.add_command(practice_group)
