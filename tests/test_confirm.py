@@ -21,8 +21,8 @@ from crm.audit import Actor
 from crm.db import utcnow
 from crm.people.models import Person
 from crm.privacy.models import DataRequest
-from tests.conftest import csrf_token
-from tests.conftest import post_form
+from tests.helpers import csrf_token
+from tests.helpers import post_form
 
 EMAIL = "ebba@example.se"
 

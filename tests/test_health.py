@@ -24,7 +24,7 @@ from crm.people import services as people
 from crm.people.models import HealthConsent
 from crm.people.models import Person
 from crm.people.models import Visit
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 NOTE = "Ont i ryggen sedan i våras"
 
@@ -184,3 +184,37 @@ def test_the_journal_exists_only_for_profile_a(app, db, auth_client):
         s.commit()
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
     assert 'id="journal"' in page and 'id="journal-text"' not in page
+
+
+def test_crm_health_consent_grants_withdraws_and_erases_the_notes(app, db):
+    pid = _client(app)
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["health-consent", "hanna@example.se", "grant", "--method", "verbal"]
+    )
+    assert result.exit_code == 0, result.output
+    with db() as s:
+        people.update_client_card(
+            s,
+            s.get(Person, pid),
+            people.ClientCardData(None, None, NOTE, "explicit_consent"),
+            Actor.cli(),
+        )
+        s.commit()
+    result = runner.invoke(
+        args=[
+            "health-consent",
+            "hanna@example.se",
+            "withdraw",
+            "--method",
+            "email",
+            "--erase-notes",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Erased 1" in result.output
+    assert _notes(db, pid) == (None, [])
+    again = runner.invoke(
+        args=["health-consent", "hanna@example.se", "withdraw", "--method", "email"]
+    )
+    assert again.exit_code != 0 and "no consent to withdraw" in again.output

@@ -29,7 +29,7 @@ from crm.privacy import export
 from crm.privacy import identity
 from crm.privacy import requests
 from crm.privacy.models import DataRequest
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 EMAIL = "vera@example.se"
 

@@ -20,7 +20,7 @@ from crm.newsletter.models import Subscription
 from crm.people.models import Person
 from crm.privacy import requests
 from crm.privacy.models import DataRequest
-from tests.conftest import post_form
+from tests.helpers import post_form
 from tests.test_migrations import empty_url  # noqa: F401 - a fixture
 
 EMAIL = "otto@example.se"
@@ -220,3 +220,18 @@ def test_identity_and_objection_migrations_keep_every_request(empty_url):  # noq
             "känd e-postadress"
         )
     engine.dispose()
+
+
+def test_crm_objection_registers_a_request_and_stops_the_processing(app, db):
+    pid = _person(app)
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["objection", EMAIL, "--processing", "other"])
+    assert refused.exit_code != 0 and "Name the processing" in refused.output
+    result = runner.invoke(
+        args=["objection", EMAIL, "--processing", "service_development", "--channel", "letter"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "stopped now" in result.output
+    row = _objection(db, pid)
+    assert (row.processing, row.channel) == ("service_development", "letter")
+    assert row.stopped_at is not None and row.status == "open"

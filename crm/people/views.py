@@ -19,6 +19,7 @@ from crm import audit
 from crm import confirm
 from crm import controllers
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.people import forms
 from crm.people import health
 from crm.people import labels
@@ -31,6 +32,7 @@ from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
+from crm.web import get_or_404
 from crm.web import parse_int
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -38,14 +40,6 @@ bp = Blueprint("people", __name__, url_prefix="/people")
 
 bp.add_app_template_filter(labels.identity_method_label, "identity_method_label")
 bp.add_app_template_filter(labels.health_consent_method_label, "health_consent_method_label")
-
-
-def get_person_or_404(person_id: int) -> Person:
-    """Return the person or abort with 404 (also for another controller's person)."""
-    person = services.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
@@ -134,8 +128,7 @@ def create() -> Any:
         try:
             person = services.create_person(db, _person_data(form), current_actor())
         except services.PersonError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Person added."), "success")
@@ -153,7 +146,7 @@ def detail(person_id: int) -> Any:
     Every view is logged (patientdatalagen 4 kap. 3 §: access to patient data is logged and
     the log can be extracted for the patient).
     """
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     db = get_session()
     audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
     db.commit()
@@ -197,7 +190,7 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
 @requires(Perm.PEOPLE_READ)
 def reveal(person_id: int) -> Any:
     """Show a protected field once, in this response only, and audit that it was shown."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.RevealForm()
     if not form.validate_on_submit():
         abort(400)
@@ -214,7 +207,7 @@ def reveal(person_id: int) -> Any:
 @requires(Perm.PEOPLE_WRITE)
 def edit(person_id: int) -> Any:
     """Rectify a person's details."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.PersonForm(obj=person)
     choices = _controller_choices(form, person)
     if request.method == "GET":
@@ -224,8 +217,7 @@ def edit(person_id: int) -> Any:
         try:
             changed = services.update_person(db, person, _person_data(form), current_actor())
         except services.PersonError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Saved.") if changed else _("Nothing changed."), "success")
@@ -240,7 +232,7 @@ def edit(person_id: int) -> Any:
 
 
 def _confirm_archive(person_id: int) -> confirm.Confirmation:
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     back = url_for("people.detail", person_id=person.id)
     if person.archived_at is not None:
         return confirm.Confirmation(
@@ -276,7 +268,7 @@ def _confirm_archive(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_archive)
 def archive(person_id: int) -> Any:
     """Archive or un-archive a person (toggle), after the confirmation step."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -290,7 +282,7 @@ def archive(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def client_card(person_id: int) -> Any:
     """Save the client card."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.ClientCardForm(prefix="card")
     if not form.validate_on_submit():
         flash(_("Check the dates and try again."), "error")
@@ -310,8 +302,7 @@ def client_card(person_id: int) -> Any:
     try:
         services.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Client card saved."), "success")
@@ -322,7 +313,7 @@ def client_card(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def add_visit(person_id: int) -> Any:
     """Record a visit."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.VisitForm(prefix="visit")
     if not form.validate_on_submit():
         flash(_("Enter the date of the visit."), "error")
@@ -334,8 +325,7 @@ def add_visit(person_id: int) -> Any:
             # seeds 000/001: the first visit is where the client shows ID
             services.record_identity_check(db, person, "id_document", current_actor())
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Visit recorded."), "success")
@@ -346,7 +336,7 @@ def add_visit(person_id: int) -> Any:
 @requires(Perm.PEOPLE_WRITE)
 def identity_check(person_id: int) -> Any:
     """Record on the client card how the person's identity was checked (e.g. ID shown)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.IdentityCheckForm(prefix="idc")
     if not form.validate_on_submit():
         flash(_("Choose how the identity was checked."), "error")
@@ -367,7 +357,7 @@ def identity_check(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def health_consent(person_id: int) -> Any:
     """Record the client's explicit consent to health notes, or its withdrawal."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HealthConsentForm(prefix="hc")
     if not form.validate_on_submit():
         flash(_("Choose how the consent was given."), "error")
@@ -395,7 +385,7 @@ def health_consent(person_id: int) -> Any:
 
 
 def _confirm_erase_notes(person_id: int) -> confirm.Confirmation:
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     back = url_for("people.detail", person_id=person.id)
     db = get_session()
     if not health.notes_held(person):
@@ -431,7 +421,7 @@ def _confirm_erase_notes(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_erase_notes)
 def erase_health_notes(person_id: int) -> Any:
     """Erase the health notes and visit notes (offered after a withdrawal of consent)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -445,7 +435,7 @@ def erase_health_notes(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -458,8 +448,7 @@ def add_journal(person_id: int) -> Any:
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Journal entry saved."), "success")

@@ -28,6 +28,7 @@ from crm import controllers
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
+from crm.errors import flash_refusal
 from crm.i18n import N_
 from crm.newsletter.labels import HOLD as HOLD_LABELS
 from crm.people import services as people
@@ -60,6 +61,7 @@ from crm.testimonials.services import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import parse_int
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
@@ -77,20 +79,6 @@ def _person_page_helpers() -> dict[str, Any]:
         ]
 
     return {"objections_in_force": in_force}
-
-
-def _request_or_404(request_id: int) -> DataRequest:
-    row = get_session().get(DataRequest, request_id)
-    if row is None or (controller_limit() is not None and row.controller_id != controller_limit()):
-        abort(404)
-    return row
-
-
-def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _notify(send: Any, *args: Any) -> None:
@@ -117,9 +105,7 @@ def index() -> Any:
     ]
     if form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
-        person = people.get_person(db, form.person_id.data, controller_limit())
-        if person is None:
-            abort(404)
+        person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
             row = requests.open_request(
                 db,
@@ -133,8 +119,7 @@ def index() -> Any:
                 ),
             )
         except requests.RequestError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
@@ -166,7 +151,7 @@ def _mandate_label(m: Representation) -> str:
 @requires(Perm.REQUESTS)
 def detail(request_id: int) -> Any:
     """One request with its steps."""
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     person = get_session().get(Person, row.person_id) if row.person_id else None
     the_plan = (
         erasure.plan(get_session(), person)
@@ -209,7 +194,7 @@ def _purpose(kind: str) -> str:
 
 
 def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if not form.validate_on_submit():
         flash(_("Fill in the form."), "error")
         return redirect(url_for("privacy.detail", request_id=row.id))
@@ -217,8 +202,7 @@ def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
     try:
         action(db, row)
     except requests.RequestError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -282,9 +266,7 @@ def recipient_told(task_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    task = db.get(RecipientTask, task_id)
-    if task is None:
-        abort(404)
+    task = get_or_404(RecipientTask, task_id)
     request_id = task.request_id
     if recipients.tick(db, task, current_actor()):
         erasure.complete_waiting(db)
@@ -309,7 +291,7 @@ def refuse(request_id: int) -> Any:
 
 
 def _confirm_restrict(person_id: int) -> confirm.Confirmation:
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     back = url_for("people.detail", person_id=person.id)
     if person.restricted_at is not None:
         return confirm.Confirmation(
@@ -342,7 +324,9 @@ def restrict(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.restrict(db, _person_or_404(person_id), current_actor())
+    rights.restrict(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Processing is restricted. The data is kept but not used."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -353,7 +337,7 @@ def restrict(person_id: int) -> Any:
 def lift_restriction(person_id: int) -> Any:
     """Lift a restriction with a note; the person is told."""
     form = forms.NoteForm()
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not form.validate_on_submit():
         flash(_("Write why the restriction is lifted; the person is told."), "error")
         return redirect(url_for("people.detail", person_id=person_id))
@@ -361,8 +345,7 @@ def lift_restriction(person_id: int) -> Any:
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("people.detail", person_id=person_id))
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
@@ -387,7 +370,7 @@ def lift_restriction(person_id: int) -> Any:
 
 
 def _confirm_marketing_objection(person_id: int) -> confirm.Confirmation:
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     return confirm.Confirmation(
         _("Objection to direct marketing from %(name)s", name=person.name),
         [
@@ -417,7 +400,9 @@ def object_to_marketing(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.object_to_marketing(db, _person_or_404(person_id), current_actor())
+    rights.object_to_marketing(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -425,7 +410,7 @@ def object_to_marketing(person_id: int) -> Any:
 
 def _confirm_objection(person_id: int) -> confirm.Confirmation:
     """Register an objection (Art. 21(1)): the form, what stops, what stays."""
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     return confirm.Confirmation(
         _("Objection from %(name)s", name=person.name),
         [
@@ -457,7 +442,7 @@ def _confirm_objection(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_objection)
 def register_objection(person_id: int) -> Any:
     """Register an Art. 21(1) objection as a request; the processing stops at once."""
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.ObjectionForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
@@ -505,7 +490,7 @@ def register_objection(person_id: int) -> Any:
 @requires(Perm.REQUESTS)
 def objection_ground(request_id: int) -> Any:
     """Record compelling grounds after the stop; refusing then tells the person them."""
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     form = forms.GroundForm(prefix="gr")
     if not form.validate_on_submit():
         flash(_("Write the compelling legitimate grounds."), "error")
@@ -553,7 +538,6 @@ def _months(values: Any, rule: settings.RetentionRule) -> int:
 
 def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
     db = get_session()
-    from crm.people import services as people
 
     return render_template(
         "privacy/settings.html",
@@ -648,8 +632,6 @@ def practice_settings() -> Any:
 @requires(Perm.SETTINGS)
 def reduce_id_numbers() -> Any:
     """Confirm, then bring the stored identity numbers down to the controller's setting."""
-    from crm.people import services as people
-
     db = get_session()
     controller = _chosen_controller()
     form = forms.ButtonForm()
@@ -685,8 +667,7 @@ def add_controller() -> Any:
     try:
         row = settings.add_controller(db, request.form.get("new_name", ""), current_actor())
     except settings.SettingsError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("privacy.practice_settings"))
     db.commit()
     flash(_("Controller added. Fill in its details."), "success")
@@ -745,8 +726,10 @@ def _export_response(person: Person, row: DataRequest) -> Any:
 @requires(Perm.REQUESTS, Perm.HEALTH_READ)
 def export_download(request_id: int) -> Any:
     """Staff download the access/portability export for a request (identity checked first)."""
-    row = _request_or_404(request_id)
-    return _export_response(_person_or_404(row.person_id or 0), row)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    return _export_response(
+        get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id), row
+    )
 
 
 @bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
@@ -755,8 +738,8 @@ def export_link(request_id: int) -> Any:
     """Mail the person a signed download link that works for 24 hours (identity checked first)."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
-    person = _person_or_404(row.person_id or 0)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     try:
         id_gate.require_identity_check(get_session(), person, "export_link", row)
     except id_gate.IdentityNotChecked as err:
@@ -771,7 +754,7 @@ def export_link(request_id: int) -> Any:
         except representatives.MandateError as err:
             flash(_(str(err)), "error")
             return redirect(url_for("privacy.detail", request_id=row.id))
-        recipient = _person_or_404(row.requester_id)
+        recipient = get_or_404(Person, row.requester_id, controller=lambda p: p.controller_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
     _notify(
         mails.export_link,
@@ -806,7 +789,7 @@ def _identity_note(check: id_gate.Clearance) -> str:
 
 def _confirm_erase(request_id: int) -> confirm.Confirmation:
     """What an erasure request will delete and keep, and what still blocks it."""
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     back = url_for("privacy.detail", request_id=row.id)
     title = _("Erase the person's data")
     if row.kind != "erasure" or row.status != "open" or row.waiting_for is not None:
@@ -818,7 +801,7 @@ def _confirm_erase(request_id: int) -> confirm.Confirmation:
             back,
             blocked=_("This request has already been carried out."),
         )
-    person = _person_or_404(row.person_id or 0)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     db = get_session()
     the_plan = erasure.plan(db, person)
     happens = [
@@ -877,13 +860,13 @@ def erase(request_id: int) -> Any:
     """Carry out an erasure request as planned; the person gets the receipt."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if row.kind != "erasure" or row.status != "open":
         abort(400)
     if row.waiting_for is not None:  # carried out already, waiting for the providers
         flash(_("This request has already been carried out."), "info")
         return redirect(url_for("privacy.detail", request_id=row.id))
-    person = _person_or_404(row.person_id or 0)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
     receipt_person = Person(
@@ -913,7 +896,7 @@ def erase(request_id: int) -> Any:
 @requires(Perm.REQUESTS)
 def add_hold(person_id: int) -> Any:
     """Record that some data must be kept (bookkeeping, a legal claim) until a date."""
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
         flash(_("Fill in the form."), "error")
@@ -976,8 +959,7 @@ def breaches_index() -> Any:
                 current_actor(),
             )
         except breaches.BreachError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("The breach is documented."), "success")
@@ -990,18 +972,11 @@ def breaches_index() -> Any:
     ), status
 
 
-def _breach_or_404(breach_id: int) -> Breach:
-    row = get_session().get(Breach, breach_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.route("/breaches/<int:breach_id>")
 @requires(Perm.BREACHES)
 def breach_detail(breach_id: int) -> Any:
     """One breach: the facts, and what is still owed to IMY and to the people affected."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     return render_template(
         "privacy/breach.html",
         b=row,
@@ -1017,7 +992,7 @@ def breach_detail(breach_id: int) -> Any:
 @requires(Perm.BREACHES)
 def breach_reported(breach_id: int) -> Any:
     """Record that IMY was notified."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     form = forms.ReportedForm(prefix="rep")
     if not form.validate_on_submit():
         abort(400)
@@ -1032,7 +1007,7 @@ def breach_reported(breach_id: int) -> Any:
 @requires(Perm.BREACHES)
 def breach_informed(breach_id: int) -> Any:
     """Record that the people affected were told."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()

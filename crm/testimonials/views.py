@@ -20,6 +20,7 @@ from wtforms.fields import SelectChoice
 
 from crm import mail
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.people import services as people
 from crm.security.roles import Perm
 from crm.security.roles import requires
@@ -34,18 +35,12 @@ from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import int_arg
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
 labels.register(bp)
-
-
-def _get_or_404(testimonial_id: int) -> Testimonial:
-    t = services.get(get_session(), testimonial_id)
-    if t is None or not people.visible(t.person, controller_limit()):
-        abort(404)
-    return t
 
 
 def _back(t: Testimonial) -> ResponseReturnValue:
@@ -100,8 +95,7 @@ def create() -> Any:
         try:
             t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
         except services.TestimonialError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Testimonial saved as a draft."), "success")
@@ -113,7 +107,7 @@ def create() -> Any:
 @requires(Perm.TESTIMONIALS)
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     edit_form = forms.TestimonialForm(text=t.text, display_mode=t.display_mode, prefix="edit")
     return render_template(
         "testimonials/detail.html",
@@ -130,7 +124,7 @@ def detail(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def edit(testimonial_id: int) -> Any:
     """Change the text or name display (voids any consent and asks again)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.TestimonialForm(prefix="edit")
     if not form.validate_on_submit():
         flash(_("Write the testimonial text."), "error")
@@ -139,8 +133,7 @@ def edit(testimonial_id: int) -> Any:
     try:
         changed = services.edit(db, t, form.text.data, form.display_mode.data, current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     if changed:
@@ -153,7 +146,7 @@ def edit(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def upload(testimonial_id: int) -> Any:
     """Add an image, audio or video file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.MediaForm()
     if not form.validate_on_submit():
         flash(_("Choose a file."), "error")
@@ -162,8 +155,7 @@ def upload(testimonial_id: int) -> Any:
     try:
         services.add_media(db, t, form.file.data.read(), current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t), 422
     db.commit()
     flash(_("File added."), "success")
@@ -175,7 +167,7 @@ def upload(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def delete_media(testimonial_id: int, media_id: int) -> Any:
     """Delete a file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -193,15 +185,14 @@ def delete_media(testimonial_id: int, media_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def request_consent(testimonial_id: int) -> Any:
     """Mail the client a link to see the testimonial and consent (or not)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
     try:
         row = services.request_consent(db, t, current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     try:
@@ -218,7 +209,7 @@ def request_consent(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def add_publication(testimonial_id: int) -> Any:
     """Record where the testimonial was published by hand."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.PublicationForm(prefix="pub")
     if not form.validate_on_submit():
         flash(_("Check the date and try again."), "error")
@@ -235,8 +226,7 @@ def add_publication(testimonial_id: int) -> Any:
             current_actor(),
         )
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     flash(_("Publication recorded."), "success")
@@ -247,7 +237,7 @@ def add_publication(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def revoke(testimonial_id: int) -> Any:
     """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
