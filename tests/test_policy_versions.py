@@ -300,3 +300,38 @@ def test_consent_rows_survive_the_upgrade_to_policy_versions(empty_url):  # noqa
     with engine.connect() as conn:
         assert conn.execute(text("SELECT policy_version_id FROM consent_record")).scalar() == vid
     engine.dispose()
+
+
+def test_a_practice_file_brings_earlier_versions_with_their_dates(app, db):
+    """Seed 000 (2018-05-22) and 001 are two published versions of one practice's policy."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from crm.privacy import activities
+    from crm.privacy import settings
+
+    actor = Actor.system()
+    with db() as s:
+        settings.load(s, "Kbt-verkstan")
+        first = controllers.first(s)
+        v1 = policy_versions.publish(
+            s, first, actor, published_at=datetime(2018, 5, 22, 10, tzinfo=UTC)
+        )
+        activities.add(
+            s,
+            first,
+            activities.ActivityData(
+                name="Webbutik",
+                purpose="Att sälja varor från Kbtverkstanbutik.se.",
+                legal_basis="contract",
+                retention="7 år",
+            ),
+            actor,
+        )
+        with pytest.raises(policy_versions.PolicyError):
+            policy_versions.publish(s, first, actor, published_at=datetime(2017, 1, 1, tzinfo=UTC))
+        v2 = policy_versions.publish(s, first, actor)
+        s.commit()
+        assert (v1.number, v2.number, v2.material) == (1, 2, True)
+        assert v1.published_at.date().isoformat() == "2018-05-22"
+        assert policy_versions.added(v2).purposes == ["Att sälja varor från Kbtverkstanbutik.se."]

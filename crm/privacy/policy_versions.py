@@ -19,6 +19,7 @@ import json
 from contextlib import nullcontext
 from dataclasses import asdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -169,9 +170,25 @@ def pending(session: Session, controller: Controller) -> Changes | None:
     return changes(json.loads(current.facts) if current else None, now)
 
 
-def publish(session: Session, controller: Controller, actor: Actor) -> PolicyVersion:
-    """Publish the policy as it reads now: a new dated, numbered, immutable version."""
+def publish(
+    session: Session,
+    controller: Controller,
+    actor: Actor,
+    *,
+    published_at: datetime | None = None,
+) -> PolicyVersion:
+    """Publish the policy as it reads now: a new dated, numbered, immutable version.
+
+    ``published_at`` (default now) lets a practice file bring in a practice's earlier,
+    already published policies with their own dates (seed 000: 2018-05-22); a date may not
+    precede the version in force, nor lie in the future.
+    """
     current = in_force(session, controller)
+    when = published_at or utcnow()
+    if when > utcnow() or (current is not None and when < current.published_at):
+        raise PolicyError(
+            N_("A version cannot be dated before the one in force or later than now.")
+        )
     facts = facts_now(session, controller)
     before = json.loads(current.facts) if current is not None else None
     if current is not None and _canonical(json.loads(current.facts)) == _canonical(facts):
@@ -183,7 +200,7 @@ def publish(session: Session, controller: Controller, actor: Actor) -> PolicyVer
     row = PolicyVersion(
         controller_id=controller.id,
         number=(current.number + 1) if current is not None else 1,
-        published_at=utcnow(),
+        published_at=when,
         published_by_id=actor.user_id,
         html=html,
         facts=_canonical(facts),
