@@ -302,7 +302,7 @@ def test_consent_rows_survive_the_upgrade_to_policy_versions(empty_url):  # noqa
     engine.dispose()
 
 
-def test_a_practice_file_brings_earlier_versions_with_their_dates(app, db):
+def test_a_practice_file_brings_earlier_versions_with_their_dates(app, client, db):
     """Seed 000 (2018-05-22) and 001 are two published versions of one practice's policy."""
     from datetime import UTC
     from datetime import datetime
@@ -335,3 +335,5 @@ def test_a_practice_file_brings_earlier_versions_with_their_dates(app, db):
         assert (v1.number, v2.number, v2.material) == (1, 2, True)
         assert v1.published_at.date().isoformat() == "2018-05-22"
         assert policy_versions.added(v2).purposes == ["Att sälja varor från Kbtverkstanbutik.se."]
+    page = client.get("/integritetspolicy").get_data(as_text=True)
+    assert "Version 1, publicerad 2018-05-22" in page  # the seed's own date, as it wrote it
