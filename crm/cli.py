@@ -364,6 +364,8 @@ def retention_command(dry_run: bool) -> None:
     verb = "would delete" if dry_run else "deleted"
     for rule, count in report.deleted.items():
         click.echo(f"{rule}: {verb} {count}")
+    strip = "would strip" if dry_run else "stripped"
+    click.echo(f"audit_log_stripped: {strip} {report.stripped} (kept in the chain)")
     for decision in report.decisions:
         click.echo(
             f"needs a decision: person {decision.person_id} ({decision.reason}, "

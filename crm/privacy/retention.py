@@ -42,6 +42,7 @@ from crm.people.models import Person
 from crm.people.models import Visit
 from crm.privacy import breaches
 from crm.privacy import erasure
+from crm.privacy import log_retention
 from crm.privacy import portal
 from crm.privacy import settings as practice
 from crm.privacy.models import Breach
@@ -72,6 +73,8 @@ class RetentionReport:
 
     deleted: dict[str, int] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
+    #: audit rows stripped of personal data but kept in the chain (crm/privacy/log_retention.py)
+    stripped: int = 0
 
 
 def _no_other_data(now: datetime) -> list:
@@ -344,5 +347,15 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         ratelimit.purge(session, timedelta(days=2), now)
     # after the rules above: files they queue are not orphans yet (their rows are updated)
     report.deleted["orphan_media_files"] = testimonials.purge_orphan_files(session, now, dry_run)
+    logs = log_retention.plan(
+        session,
+        now,
+        row.retention_months("audit_log"),
+        row.retention_months("journal_access_log"),
+    )
+    if dry_run:
+        report.deleted["audit_log"], report.stripped = logs.pruned, len(logs.stripped_seqs)
+    else:
+        report.deleted["audit_log"], report.stripped = log_retention.apply(session, logs)
     report.decisions = decisions(session, now)
     return report
