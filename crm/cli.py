@@ -363,14 +363,65 @@ def retention_command(dry_run: bool) -> None:
         db.commit()
     verb = "would delete" if dry_run else "deleted"
     for rule, count in report.deleted.items():
-        click.echo(f"{rule}: {verb} {count}")
+        period = report.periods.get(rule)
+        click.echo(f"{rule}: {verb} {count}" + (f" ({period})" if period else ""))
     strip = "would strip" if dry_run else "stripped"
-    click.echo(f"audit_log_stripped: {strip} {report.stripped} (kept in the chain)")
+    click.echo(
+        f"audit_log_stripped: {strip} {report.stripped} (kept in the chain; "
+        f"{report.periods.get('audit_log_stripped', '')})"
+    )
+    asked: dict[str, int] = {}
     for decision in report.decisions:
-        click.echo(
-            f"needs a decision: person {decision.person_id} ({decision.reason}, "
-            f"since {decision.since:%Y-%m-%d})"
-        )
+        asked[decision.reason] = asked.get(decision.reason, 0) + 1
+    for reason, count in sorted(asked.items()):
+        click.echo(f"{reason}: {count} need a decision on the dashboard")
+
+
+@click.group("purchase")
+def purchase_group() -> None:
+    """Purchases and invoice references kept for bookkeeping (bokföringslagen)."""
+
+
+@purchase_group.command("add")
+@click.option("--person", "person_id", type=int, required=True, help="The person's id.")
+@click.option("--date", "day", required=True, help="Date of purchase, YYYY-MM-DD.")
+@click.option("--amount", required=True, help="Amount in kronor, e.g. 450 or 450,50.")
+@click.option("--reference", default="", help="Invoice or receipt number.")
+@click.option("--products", default="", help="What was sold.")
+@with_appcontext
+def purchase_add_command(
+    person_id: int, day: str, amount: str, reference: str, products: str
+) -> None:
+    """Record a purchase; the bookkeeping period counts from its date."""
+    from datetime import date
+
+    from crm.audit import Actor
+    from crm.db import get_session
+    from crm.people import purchases
+    from crm.people.models import Person
+    from crm.people.services import PersonError
+
+    db = get_session()
+    person = db.get(Person, person_id)
+    if person is None:
+        click.echo(f"No person with id {person_id}.", err=True)
+        sys.exit(1)
+    try:
+        purchased_on = date.fromisoformat(day)
+    except ValueError:
+        click.echo(f"Not a date: {day!r} (expected YYYY-MM-DD).", err=True)
+        sys.exit(1)
+    try:
+        purchase = purchases.add_purchase(
+            db, person, purchases.PurchaseData(purchased_on, amount, reference, products),
+            Actor.cli(),
+        )  # fmt: skip
+    except PersonError as err:
+        db.rollback()
+        click.echo(str(err), err=True)
+        sys.exit(1)
+    db.commit()
+    click.echo(f"Purchase {purchase.id} recorded for person {person_id}.")
 
 
 @click.command("backup")
@@ -506,6 +557,7 @@ def init_app(app: Flask) -> None:
         restore_command,
         rotate_keys_command,
         audit_group,
+        purchase_group,
     ):
         app.cli.add_command(cmd)
 

@@ -64,6 +64,12 @@ def sample_person(s: Session) -> int:
     )
     people.add_visit(s, person, date.today(), "Första besöket", actor)
     people.add_journal_entry(s, person, "Första samtalet.", actor)
+    from crm.people import purchases
+
+    # bought long enough ago that the bookkeeping hold has ended (the erasure below is full)
+    purchases.add_purchase(
+        s, person, purchases.PurchaseData(date(2012, 3, 1), "450,50", "F-1", "Massageolja"), actor
+    )
     newsletter.add_manual(
         s,
         email=EMAIL,

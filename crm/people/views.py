@@ -12,18 +12,21 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from crm import audit
 from crm import controllers
 from crm.db import get_session
 from crm.people import forms
+from crm.people import purchases
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
+from crm.web import owner_required
 from crm.web import parse_int
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -146,7 +149,11 @@ def detail(person_id: int) -> Any:
     return _render_detail(person)
 
 
-def _render_detail(person: Person, revealed: dict[str, str | None] | None = None) -> Any:
+def _render_detail(
+    person: Person,
+    revealed: dict[str, str | None] | None = None,
+    purchase_form: forms.PurchaseForm | None = None,
+) -> Any:
     db = get_session()
     card = person.client_card
     card_form = forms.ClientCardForm(
@@ -164,6 +171,8 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         reveal_form=forms.RevealForm(),
         card_form=card_form,
         visit_form=forms.VisitForm(prefix="visit"),
+        purchase_form=purchase_form or forms.PurchaseForm(prefix="purchase"),
+        format_amount=purchases.format_amount,
         button=forms.ButtonForm(),
         events=services.audit_about(db, person.id),
         names=audit.staff_names(db),
@@ -276,6 +285,36 @@ def add_visit(person_id: int) -> Any:
         db.commit()
         flash(_("Visit recorded."), "success")
     return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/purchases", methods=["POST"])
+@owner_required
+def add_purchase(person_id: int) -> ResponseReturnValue:
+    """Record a purchase or invoice reference; on bad input the page comes back as typed."""
+    person = get_person_or_404(person_id)
+    form = forms.PurchaseForm(prefix="purchase")
+    if form.validate_on_submit():
+        db = get_session()
+        data = purchases.PurchaseData(
+            form.purchased_on.data, form.amount.data or "", form.reference.data or "",
+            form.products.data or "",
+        )  # fmt: skip
+        try:
+            purchases.add_purchase(db, person, data, current_actor())
+        except services.PersonError as err:
+            db.rollback()
+            message = str(err)
+            target = (
+                form.purchased_on if "future" in message or "date" in message
+                else form.reference if "reference" in message
+                else form.amount
+            )  # fmt: skip
+            target.errors = [_(message)]
+        else:
+            db.commit()
+            flash(_("Purchase recorded."), "success")
+            return redirect(url_for("people.detail", person_id=person.id, _anchor="purchases"))
+    return _render_detail(person, purchase_form=form), 422
 
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
