@@ -244,6 +244,21 @@ def old_consent_records(session: Session, now: datetime, months: int) -> list[in
     return list(session.scalars(stmt))
 
 
+def _not_without_asking(session: Session) -> set[int]:
+    """People never deleted automatically: restricted, or with an open request.
+
+    A restriction may be asked for instead of erasure (Art. 18(1)(b)); an open request must
+    be answered about the data as it is. The owner decides on them (the dashboard).
+    """
+    restricted = session.scalars(select(Person.id).where(Person.restricted_at.is_not(None)))
+    asking = session.scalars(
+        select(DataRequest.person_id).where(
+            DataRequest.status == "open", DataRequest.person_id.is_not(None)
+        )
+    )
+    return {*restricted, *asking}
+
+
 def _held(session: Session, now: datetime) -> set[int]:
     """People with a running legal hold recorded by hand (a legal claim): kept, not asked."""
     return set(session.scalars(select(LegalHold.person_id).where(LegalHold.until > now).distinct()))
@@ -268,8 +283,11 @@ def decisions(session: Session, now: datetime | None = None) -> list[Decision]:
         end = periods.get(session, controller_id, "journal").end(written)
         if end <= now:
             out.append(Decision(person_id, "journal", end))
+    asking = _not_without_asking(session)
     for client in client_retention.inactive(session, now):
-        if not client.automatic and client.person_id not in held:
+        if client.person_id in held:
+            continue  # kept for a recorded legal claim
+        if not client.automatic or client.person_id in asking:
             out.append(Decision(client.person_id, "client_card", client.since))
     return out
 
@@ -473,7 +491,7 @@ def _describe_per_controller(session: Session, kind: str) -> str:
 def _client_cards(session: Session, now: datetime, report: RetentionReport, dry_run: bool) -> None:
     """Clients past their period whose controller chose automatic deletion are erased."""
     report.periods["client_cards"] = _describe_per_controller(session, "client_card")
-    held = _held(session, now)
+    held = _held(session, now) | _not_without_asking(session)
     due = [
         c.person_id
         for c in client_retention.inactive(session, now)
