@@ -94,10 +94,15 @@ def test_the_owner_records_a_purchase_on_the_client_card(app, db, auth_client):
         assert "Arnika" not in event.details and "125050" not in event.details
 
 
-def test_staff_cannot_record_purchases_yet(app, client, db, make_user):
+def test_only_roles_with_the_purchases_permission_see_and_record_purchases(
+    app, client, db, make_user
+):
+    """The matrix (crm/security/roles.py): the owner and the bookkeeper; not a practitioner."""
+    from crm.security.roles import PermissionDenied
+
     pid = _person(db)
-    staff = make_user("staff@example.se", role="staff")
-    login(client, app, staff)
+    practitioner = make_user("behandlare@example.se", role="practitioner")
+    login(client, app, practitioner)
     html = client.get(f"/people/{pid}").get_data(as_text=True)
     assert 'id="purchases"' not in html
     response = post_form(
@@ -107,6 +112,15 @@ def test_staff_cannot_record_purchases_yet(app, client, db, make_user):
         page=f"/people/{pid}",
     )
     assert response.status_code == 403
+    with db() as s, pytest.raises(PermissionDenied):
+        purchases.add_purchase(
+            s,
+            s.get(Person, pid),
+            purchases.PurchaseData(date(2026, 3, 2), "450"),
+            Actor("user", practitioner.id, role="practitioner"),
+        )
+    with db() as s:
+        assert s.scalar(select(Purchase)) is None
 
 
 def test_cli_purchase_add(app, db):

@@ -19,6 +19,8 @@ from crm.i18n import N_
 from crm.people.models import Person
 from crm.people.models import Purchase
 from crm.people.services import PersonError
+from crm.security import roles
+from crm.security.roles import Perm
 
 #: "450", "450,50", "1 250.00", "1250 kr": kronor with at most two decimals (öre)
 _AMOUNT = re.compile(r"^(\d{1,9})(?:[.,](\d{1,2}))?$")
@@ -59,7 +61,9 @@ def add_purchase(session: Session, person: Person, data: PurchaseData, actor: Ac
     Audited with the purchase id only (no amount, no products).
 
     :raises PersonError: a missing or future date, a bad amount, too long a reference.
+    :raises crm.security.roles.PermissionDenied: the actor's role has no Perm.PURCHASES.
     """
+    roles.check(actor, Perm.PURCHASES)
     if person.restricted_at is not None:
         raise PersonError(
             N_(
