@@ -154,6 +154,7 @@ OWNER_PAGES = [
     "/",
     "/people/",
     "/people/new",
+    "/people/purchases",
     "/newsletter/",
     "/newsletter/add",
     "/newsletter/import",

@@ -212,3 +212,18 @@ def test_a_customer_is_not_an_inquiry(app, db):
         retention.run(s, now=datetime(2026, 1, 1, tzinfo=UTC))
         s.commit()
         assert s.get(Person, pid) is not None and s.get(Person, only_asked) is None
+
+
+def test_the_bookkeeper_sees_a_years_purchases_and_nothing_else(app, client, db, make_user):
+    pid = _person(db, "Bo Bokförd", "bo@example.se")
+    _buy(db, pid, date(2025, 3, 1), "100")
+    _buy(db, pid, date(2025, 11, 2), "250,50")
+    _buy(db, pid, date(2024, 6, 1), "999")
+    bookkeeper = make_user("ekonomi@example.se", role="bookkeeping")
+    login(client, app, bookkeeper)
+    html = client.get("/people/purchases?year=2025").get_data(as_text=True)
+    assert "Bo Bokförd" in html and "350,50\u00a0kr" in html and "999,00" not in html
+    assert "bo@example.se" not in html
+    assert '<a href="/people/purchases">Köp</a>' in html  # the bookkeeper's one menu item
+    assert client.get(f"/people/{pid}").status_code == 403  # no contact details, no card
+    assert client.get("/people/purchases?year=abc").status_code == 200  # this year instead

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import extract
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -97,3 +99,20 @@ def add_purchase(session: Session, person: Person, data: PurchaseData, actor: Ac
         details={"purchase_id": purchase.id},
     )
     return purchase
+
+
+def of_year(session: Session, year: int, controller_id: int | None) -> list[tuple[Purchase, str]]:
+    """A calendar year's purchases with the buyer's name, newest first (the bookkeeper's list).
+
+    Only the name: the bookkeeping role sees no contact details or health data. With
+    ``controller_id``, only that controller's books.
+    """
+    stmt = (
+        select(Purchase, Person.name)
+        .join(Person, Person.id == Purchase.person_id)
+        .where(extract("year", Purchase.purchased_on) == year)
+        .order_by(Purchase.purchased_on.desc(), Purchase.id.desc())
+    )
+    if controller_id is not None:
+        stmt = stmt.where(Purchase.controller_id == controller_id)
+    return [(purchase, name) for purchase, name in session.execute(stmt)]

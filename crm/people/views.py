@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint
@@ -297,6 +298,25 @@ def add_visit(person_id: int) -> Any:
         db.commit()
         flash(_("Visit recorded."), "success")
     return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/purchases")
+@requires(Perm.PURCHASES)
+def purchase_list() -> ResponseReturnValue:
+    """A year's purchases and invoice references, for the bookkeeper (``?year=``)."""
+    today = date.today()
+    year = parse_int(request.args.get("year", "")) or today.year
+    if not 2000 <= year <= today.year:
+        year = today.year
+    rows = purchases.of_year(get_session(), year, controller_limit())
+    return render_template(
+        "people/purchases.html",
+        rows=rows,
+        year=year,
+        years=list(range(today.year, max(2000, today.year - 10) - 1, -1)),
+        total=sum(p.amount_ore for p, _name in rows),
+        format_amount=purchases.format_amount,
+    )
 
 
 @bp.route("/<int:person_id>/purchases", methods=["POST"])
