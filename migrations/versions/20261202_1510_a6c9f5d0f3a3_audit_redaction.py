@@ -5,7 +5,7 @@ one chain; retention strips an ordinary row past its period instead of cutting t
 ``crm.audit.redact``). Existing rows get NULL (not stripped), so nothing is rewritten.
 
 Revision ID: a6c9f5d0f3a3
-Revises: 8a74eb5e7de7
+Revises: aa93dd8a7f55
 Create Date: 2026-12-02 14:30:00.000000+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a6c9f5d0f3a3"
-down_revision = "8a74eb5e7de7"
+down_revision = "aa93dd8a7f55"
 branch_labels = None
 depends_on = None
 
