@@ -169,6 +169,29 @@ def init_app(app: Flask) -> None:
     # mails and documents name the controller they speak for (seed 000)
     app.jinja_env.globals["controller_name"] = controllers.name_for
     app.jinja_env.globals["newsletter_policy_args"] = controllers.newsletter_policy_args
+    app.jinja_env.globals["failed_form"] = failed_form
+
+
+def show_again(endpoint: str, slot: str, form: Any, **values: Any) -> Response:
+    """Answer a failed form with its page again (422), the errors at their fields, input kept.
+
+    Why not a redirect: a redirect drops what was typed and moves the error into a banner away
+    from its field (and with an error status the browser shows a bare "Redirecting..." page).
+    The page's own view renders it, so a form of one feature shown on another feature's page
+    (a hold on the person page) works without either importing the other: that view or its
+    template asks :func:`failed_form` for ``slot``.
+    """
+    from flask import make_response
+
+    g.failed_forms = {slot: form}
+    response = make_response(current_app.view_functions[endpoint](**values))
+    response.status_code = 422
+    return response
+
+
+def failed_form(slot: str) -> Any:
+    """The form that failed in this request for ``slot`` (see :func:`show_again`), or None."""
+    return g.get("failed_forms", {}).get(slot)
 
 
 def _refuse_foreign_host() -> None:

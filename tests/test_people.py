@@ -172,7 +172,7 @@ def test_health_care_basis_only_for_licensed_care(app, auth_client, db):
     pid = _person(db, name="Kalle Klient").id
     card = {"card-health_notes": "Migrän", "card-art9_basis": "health_care"}
     refused = post_form(auth_client, f"/people/{pid}/client", card, page=f"/people/{pid}")
-    assert "profil A" in auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    assert refused.status_code == 422 and "profil A" in refused.get_data(as_text=True)
     with db() as s:
         assert s.scalar(text("SELECT count(*) FROM client_card")) == 0, refused
     with app.app_context():

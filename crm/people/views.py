@@ -23,8 +23,10 @@ from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import failed_form
 from crm.web import form_int
 from crm.web import parse_int
+from crm.web import show_again
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -149,7 +151,8 @@ def detail(person_id: int) -> Any:
 def _render_detail(person: Person, revealed: dict[str, str | None] | None = None) -> Any:
     db = get_session()
     card = person.client_card
-    card_form = forms.ClientCardForm(
+    card_form = failed_form("card") or forms.ClientCardForm(
+        formdata=None,
         prefix="card",
         client_since=card.client_since if card else None,
         client_until=card.client_until if card else None,
@@ -163,7 +166,7 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         masked=services.masked_personnummer(person),
         reveal_form=forms.RevealForm(),
         card_form=card_form,
-        visit_form=forms.VisitForm(prefix="visit"),
+        visit_form=failed_form("visit") or forms.VisitForm(formdata=None, prefix="visit"),
         button=forms.ButtonForm(),
         events=services.audit_about(db, person.id),
         names=audit.staff_names(db),
@@ -233,8 +236,7 @@ def client_card(person_id: int) -> Any:
     person = get_person_or_404(person_id)
     form = forms.ClientCardForm(prefix="card")
     if not form.validate_on_submit():
-        flash(_("Check the dates and try again."), "error")
-        return redirect(url_for("people.detail", person_id=person.id))
+        return show_again("people.detail", "card", form, person_id=person.id)
     db = get_session()
     notes = form.health_notes.data
     keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
@@ -251,7 +253,8 @@ def client_card(person_id: int) -> Any:
         services.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
         db.rollback()
-        flash(_(str(err)), "error")
+        form.form_errors.append(_(str(err)))
+        return show_again("people.detail", "card", form, person_id=person.id)
     else:
         db.commit()
         flash(_("Client card saved."), "success")
@@ -264,14 +267,14 @@ def add_visit(person_id: int) -> Any:
     person = get_person_or_404(person_id)
     form = forms.VisitForm(prefix="visit")
     if not form.validate_on_submit():
-        flash(_("Enter the date of the visit."), "error")
-        return redirect(url_for("people.detail", person_id=person.id))
+        return show_again("people.detail", "visit", form, person_id=person.id)
     db = get_session()
     try:
         services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
     except services.PersonError as err:
         db.rollback()
-        flash(_(str(err)), "error")
+        form.form_errors.append(_(str(err)))
+        return show_again("people.detail", "visit", form, person_id=person.id)
     else:
         db.commit()
         flash(_("Visit recorded."), "success")

@@ -84,7 +84,7 @@ class HoldForm(FlaskForm):
     """Data to keep despite erasure, until a date."""
 
     kind = SelectField(
-        _l("Kind"),
+        _l("Keep despite erasure"),
         choices=[
             SelectChoice("bookkeeping", _l("Bookkeeping (bokföringslagen)")),
             SelectChoice("legal_claim", _l("Legal claim")),

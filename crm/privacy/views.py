@@ -53,6 +53,7 @@ from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import owner_required
 from crm.web import parse_int
+from crm.web import show_again
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -142,7 +143,11 @@ def _mandate_label(m: Representation) -> str:
 @bp.route("/requests/<int:request_id>")
 def detail(request_id: int) -> Any:
     """One request with its steps."""
-    row = _request_or_404(request_id)
+    return _detail_page(_request_or_404(request_id))
+
+
+def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) -> str:
+    """The request page; a failed step form is shown again in its ``slot``, errors and input."""
     person = get_session().get(Person, row.person_id) if row.person_id else None
     the_plan = (
         erasure.plan(get_session(), person)
@@ -165,24 +170,33 @@ def detail(request_id: int) -> Any:
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
-        identity=forms.IdentityForm(prefix="id"),
-        extend_form=forms.ExtendForm(prefix="ext"),
-        complete_form=forms.OutcomeForm(prefix="done"),
-        refuse_form=forms.OutcomeForm(prefix="no"),
+        **{
+            "identity": forms.IdentityForm(formdata=None, prefix="id"),
+            "extend_form": forms.ExtendForm(formdata=None, prefix="ext"),
+            "complete_form": forms.OutcomeForm(formdata=None, prefix="done"),
+            "refuse_form": forms.OutcomeForm(formdata=None, prefix="no"),
+            **({slot: failed} if slot else {}),
+        },
     )
 
 
-def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
+def _step(
+    request_id: int, form: Any, action: Any, notify: Any = None, slot: str | None = None
+) -> Any:
+    """Run one step of a request; a failed form is shown again in its ``slot`` on the page."""
     row = _request_or_404(request_id)
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("privacy.detail", request_id=row.id))
+        if slot is None:  # a bare button: nothing to correct
+            abort(400)
+        return _detail_page(row, slot, form), 422
     db = get_session()
     try:
         action(db, row)
     except requests.RequestError as err:
         db.rollback()
         flash(_(str(err)), "error")
+        if slot is not None:
+            return _detail_page(row, slot, form), 422
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -199,6 +213,7 @@ def identity(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+        slot="identity",
     )
 
 
@@ -211,6 +226,7 @@ def extend(request_id: int) -> Any:
         form,
         lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
         mails.extension_notice,
+        slot="extend_form",
     )
 
 
@@ -222,6 +238,7 @@ def complete(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: recipients.complete_request(db, r, form.text.data, current_actor()),
+        slot="complete_form",
     )
 
 
@@ -263,6 +280,7 @@ def refuse(request_id: int) -> Any:
         form,
         lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
         mails.refusal_notice,
+        slot="refuse_form",
     )
 
 
@@ -284,15 +302,14 @@ def lift_restriction(person_id: int) -> Any:
     form = forms.NoteForm()
     person = _person_or_404(person_id)
     if not form.validate_on_submit():
-        flash(_("Write why the restriction is lifted; the person is told."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     db = get_session()
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
         db.rollback()
-        flash(_(str(err)), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        form.form_errors.append(_(str(err)))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
     try:
@@ -616,8 +633,7 @@ def add_hold(person_id: int) -> Any:
     person = _person_or_404(person_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "hold", form, person_id=person_id)
     db = get_session()
     until = datetime.combine(form.until.data, time(23, 59), tzinfo=utcnow().tzinfo)
     db.add(
