@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from datetime import datetime
+
 from flask import Flask
 from flask import current_app
 from flask import request
 from flask_babel import Babel
+from flask_babel import format_date
 from flask_babel import get_locale
+from flask_babel import to_user_timezone
 from flask_login import current_user
 
 LANG_COOKIE = "crm_lang"
@@ -30,6 +35,39 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["date"] = format_day
+    app.jinja_env.filters["datetime"] = format_moment
+
+
+def _local(value: date | datetime) -> date | datetime:
+    if isinstance(value, datetime):
+        return to_user_timezone(value) if value.tzinfo else value
+    return value
+
+
+def format_day(value: date | datetime | None, style: str = "short") -> str:
+    """A date as every page and mail writes it (the ``|date`` filter), in both languages.
+
+    ``short`` is ISO 8601, 2026-12-02, as Swedes write dates (never the US 12/2/26 that
+    Babel's English "short" gives); ``long`` is "2 december 2026" (English "2 December 2026"):
+    day before month either way. A time is first moved to the practice's time zone.
+    """
+    if value is None:
+        return ""
+    local = _local(value)
+    day = local.date() if isinstance(local, datetime) else local
+    if style == "long":
+        return format_date(day, "d MMMM y")
+    return day.isoformat()
+
+
+def format_moment(value: datetime | None) -> str:
+    """A time as every page writes it (the ``|datetime`` filter): 2026-12-02 14:05, local."""
+    if value is None:
+        return ""
+    local = _local(value)
+    assert isinstance(local, datetime)
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name for a gettext no-op marker
