@@ -209,3 +209,71 @@ def test_a_visit_without_a_date_is_shown_again(app, auth_client, db):
     )
     assert response.status_code == 422
     assert 'id="visit-visited_on-err"' in response.get_data(as_text=True)
+
+
+def test_the_person_form_shows_every_error_at_its_field_at_once(app, auth_client, db):
+    """No name, a taken email and a wrong check digit: three errors, one answer, input kept."""
+    with db() as s:
+        s.add(Person(name="Anna Andersson", email="anna@example.se"))
+        s.commit()
+    response = post_form(
+        auth_client,
+        "/people/new",
+        {
+            "name": "",
+            "email": "Anna@Example.se",
+            "phone": "070-123 45 67",
+            "personnummer": "811228-9875",
+        },
+        page="/people/new",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for error_id in ("name-err", "email-err", "personnummer-err"):
+        assert f'id="{error_id}"' in html, error_id
+    assert "redan den här e-postadressen" in html.split('id="email-err"')[1].split("</div>")[0]
+    assert 'value="070-123 45 67"' in html and 'value="Anna@Example.se"' in html
+    assert 'class="flash flash-error"' not in html  # nothing only in a banner
+
+
+def test_a_settings_error_keeps_the_processors_and_shows_every_error_at_its_field(app, auth_client):
+    page = auth_client.get("/privacy/settings").get_data(as_text=True)
+    data = {
+        "name": "Kbt-verkstan",
+        "org_number": "123",  # not an organisation number
+        "profile": "A",  # without a profession
+        "profession": "",
+        "id_number_mode": "birth_date",
+        "proc-Fortnox": "1",
+        "proc-Stripe": "1",
+        "other_processors": "Bokadirekt | Bokning | nej |",
+        "ret-journal": "12",  # shorter than patientdatalagen allows
+    }
+    response = auth_client.post("/privacy/settings", data={"csrf_token": csrf_token(page), **data})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for error_id in ("org_number-err", "profession-err", "ret-journal-err"):
+        assert f'id="{error_id}"' in html, error_id
+    assert 'name="proc-Fortnox" value="1" checked' in html
+    assert 'name="proc-Stripe" value="1" checked' in html
+    assert 'name="proc-MailerLite" value="1" >' in html  # not ticked: not chosen
+    assert "Bokadirekt | Bokning | nej |</textarea>" in html
+    assert 'value="Kbt-verkstan"' in html
+
+
+def test_an_import_refuses_a_consent_date_in_the_future_and_reads_swedish_words(app):
+    from datetime import date
+    from datetime import timedelta
+
+    from crm.newsletter import importer
+
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    text = (
+        "e-post;namn;samtycke;datum\n"
+        f"a@example.se;Anna;papper;{tomorrow}\n"
+        "b@example.se;Bo;muntligt;2025-03-01\n"
+        "c@example.se;Cia;kund;\n"
+    )
+    rows = list(importer.parse(text, "import"))
+    assert isinstance(rows[0], importer.RowError) and "future" in rows[0].message
+    assert [r.method for r in rows[1:]] == ["verbal", "soft_opt_in"]

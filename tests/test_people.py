@@ -277,7 +277,7 @@ def test_person_page_shows_audit_about_them(app, auth_client, db):
     _add(auth_client, name="Spårad")
     pid = _person(db, name="Spårad").id
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
-    assert "person.create" in page
+    assert "Person tillagd" in page  # the action in words (crm/main/events.py)
     # who acted is shown by name, as on the dashboard and the audit page, not as "#<id>"
-    row = page[page.rindex("<tr", 0, page.index("person.create")) : page.index("person.create")]
+    row = page[page.rindex("<tr", 0, page.index("Person tillagd")) : page.index("Person tillagd")]
     assert "Test User" in row and "#1" not in row

@@ -113,18 +113,42 @@ def _person_data(form: forms.PersonForm) -> services.PersonData:
     )
 
 
+def _checked(form: forms.PersonForm, person: Person | None) -> bool:
+    """Validate the form and the service's rules together, so every error shows at once."""
+    if not form.is_submitted():
+        return False
+    valid = form.validate()
+    for name, messages in services.person_errors(get_session(), person, _person_data(form)).items():
+        field = getattr(form, name)
+        for message in messages:
+            if _(message) not in field.errors:
+                field.errors = [*field.errors, _(message)]
+        valid = False
+    return valid
+
+
+def _show_errors(form: forms.PersonForm, err: services.PersonError) -> None:
+    """A refusal at the field it is about; one about no field above the form."""
+    if isinstance(err, services.PersonFieldErrors):
+        for name, messages in err.errors.items():
+            field = getattr(form, name)
+            field.errors = [*field.errors, *(_(m) for m in messages)]
+    else:
+        form.form_errors.append(_(str(err)))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def create() -> Any:
     """Add a person."""
     form = forms.PersonForm()
     choices = _controller_choices(form, None)
-    if form.validate_on_submit():
+    if _checked(form, None):
         db = get_session()
         try:
             person = services.create_person(db, _person_data(form), current_actor())
         except services.PersonError as err:
             db.rollback()
-            flash(_(str(err)), "error")
+            _show_errors(form, err)
         else:
             db.commit()
             flash(_("Person added."), "success")
@@ -197,13 +221,13 @@ def edit(person_id: int) -> Any:
     choices = _controller_choices(form, person)
     if request.method == "GET":
         form.personnummer.data = ""  # never echo the number into a form field
-    if form.validate_on_submit():
+    if _checked(form, person):
         db = get_session()
         try:
             changed = services.update_person(db, person, _person_data(form), current_actor())
         except services.PersonError as err:
             db.rollback()
-            flash(_(str(err)), "error")
+            _show_errors(form, err)
         else:
             db.commit()
             flash(_("Saved.") if changed else _("Nothing changed."), "success")
