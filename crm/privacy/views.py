@@ -72,13 +72,16 @@ def _person_or_404(person_id: int) -> Person:
     return person
 
 
-def _notify(send: Any, *args: Any) -> None:
+def _notify(send: Any, *args: Any) -> bool:
+    """Send a notice; say so when it could not go out. Returns whether it was sent."""
     try:
-        if not send(*args):
-            flash(_("The person has no email address: tell them another way."), "info")
+        if send(*args):
+            return True
+        flash(_("The person has no email address: tell them another way."), "info")
     except mail.MailError:
         current_app.logger.exception("notice mail failed")
         flash(_("The mail to the person could not be sent: tell them another way."), "error")
+    return False
 
 
 @bp.route("/requests", methods=["GET", "POST"])
@@ -588,12 +591,20 @@ def export_link(request_id: int) -> Any:
             return redirect(url_for("privacy.detail", request_id=row.id))
         recipient = _person_or_404(row.requester_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
-    _notify(
+    if _notify(
         mails.export_link,
         recipient,
         absolute_url("privacy_public.export", token=token),
         EXPORT_HOURS,
-    )
+    ):
+        flash(
+            _(
+                "A download link was mailed to %(email)s. It works for %(hours)s hours.",
+                email=recipient.email,
+                hours=EXPORT_HOURS,
+            ),
+            "success",
+        )
     db = get_session()
     audit.record(
         db,
@@ -636,7 +647,10 @@ def erase(request_id: int) -> Any:
         return redirect(url_for("privacy.detail", request_id=row.id))
     db.commit()
     _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
-    flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    if row.status == "open":  # waiting for the providers' confirmations or manual recipients
+        flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    else:
+        flash(_("Erased. The request is completed."), "success")
     return redirect(url_for("privacy.detail", request_id=row.id))
 
 
