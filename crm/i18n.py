@@ -37,6 +37,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["date"] = format_day
     app.jinja_env.filters["datetime"] = format_moment
+    app.jinja_env.filters["period"] = period
+    app.jinja_env.filters["first_name"] = first_name
 
 
 def _local(value: date | datetime) -> date | datetime:
@@ -77,3 +79,39 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name for a gettext
     through ``gettext`` so the user reads them in their language.
     """
     return message
+
+
+#: whole years in words, as a Swede writes a retention period ("tio år", not "120 månader")
+_YEARS = (
+    N_("one year"),
+    N_("two years"),
+    N_("three years"),
+    N_("four years"),
+    N_("five years"),
+    N_("six years"),
+    N_("seven years"),
+    N_("eight years"),
+    N_("nine years"),
+    N_("ten years"),
+    N_("eleven years"),
+    N_("twelve years"),
+)
+
+
+def period(months: int) -> str:
+    """A period given in months as people say it: "tio år", "18 månader" (the ``|period`` filter).
+
+    Settings store months (the law's periods are in years and months alike); whole years up to
+    twelve are written out in words, anything else is counted in months.
+    """
+    from flask_babel import gettext
+    from flask_babel import ngettext
+
+    if months > 0 and months % 12 == 0 and months // 12 <= len(_YEARS):
+        return gettext(_YEARS[months // 12 - 1])
+    return ngettext("%(num)s month", "%(num)s months", months)
+
+
+def first_name(name: str | None) -> str:
+    """The first name, for a greeting: "Hej Karin!", not "Hej Karin Klient!"."""
+    return (name or "").split(" ", 1)[0].strip()

@@ -16,6 +16,7 @@ import integrations
 from crm import csvsafe
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
+from crm.i18n import period
 from crm.outbox import enabled_providers
 from crm.privacy.settings import KNOWN_PROCESSORS
 from crm.privacy.settings import PracticeSettings
@@ -109,11 +110,14 @@ def activities(settings: PracticeSettings, controller: Controller | None = None)
             _client_data(controller),
             care_recipients,
             care_transfers,
-            _("%(n)s months after the last journal entry", n=settings.retention_months("journal"))
+            _(
+                "%(period)s after the last journal entry",
+                period=period(settings.retention_months("journal")),
+            )
             if profile_a
             else _(
-                "%(n)s months after the client relationship ended",
-                n=settings.retention_months("client_card"),
+                "%(period)s after the client relationship ended",
+                period=period(settings.retention_months("client_card")),
             ),
         ),
         Activity(
@@ -128,8 +132,8 @@ def activities(settings: PracticeSettings, controller: Controller | None = None)
             _("None"),
             _("None"),
             _(
-                "%(n)s months after the last mandate ended",
-                n=controller.representative_months,
+                "%(period)s after the last mandate ended",
+                period=period(controller.representative_months),
             ),
         ),
         Activity(
@@ -141,9 +145,9 @@ def activities(settings: PracticeSettings, controller: Controller | None = None)
             mail_recipients,
             mail_transfers,
             _(
-                "Until the person unsubscribes; proof of consent %(n)s months after that; a code "
+                "Until the person unsubscribes; proof of consent %(period)s after that; a code "
                 "made from the address is kept to never mail them again.",
-                n=settings.retention_months("consent_records"),
+                period=period(settings.retention_months("consent_records")),
             ),
         ),
         Activity(
@@ -164,7 +168,7 @@ def activities(settings: PracticeSettings, controller: Controller | None = None)
             _("Name, address, what was bought and paid."),
             money_recipients,
             money_transfers,
-            _("%(n)s months", n=settings.retention_months("bookkeeping")),
+            period(settings.retention_months("bookkeeping")),
         ),
         Activity(
             _("Data-subject requests and security"),
@@ -175,9 +179,9 @@ def activities(settings: PracticeSettings, controller: Controller | None = None)
             _("None"),
             _("None"),
             _(
-                "Requests: %(r)s months after closing; audit log: %(a)s months",
-                r=settings.retention_months("requests"),
-                a=settings.retention_months("audit_log"),
+                "Requests: %(r)s after closing; audit log: %(a)s",
+                r=period(settings.retention_months("requests")),
+                a=period(settings.retention_months("audit_log")),
             ),
         ),
     ]
