@@ -33,6 +33,7 @@ from crm.representatives import services as reps
 from crm.representatives.models import Representation
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.helpers import signup
 
 ACTOR = Actor.cli()
 
@@ -108,8 +109,6 @@ def test_finding_14_1_rows_belong_to_the_controller_that_met_the_person(app, db)
 
 
 def test_finding_14_1_subscribers_belong_to_the_newsletter_controller(app, client, db, inbox):
-    from tests.test_newsletter import _signup
-
     first, romme = _two_controllers(db)
     with db() as s:
         controllers.first(s).runs_newsletter = False
@@ -118,7 +117,7 @@ def test_finding_14_1_subscribers_belong_to_the_newsletter_controller(app, clien
     signup_page = client.get("/subscribe").get_data(as_text=True)
     assert f"/integritetspolicy?controller={romme}" in signup_page
     assert "nyhetsbrev från Kbt i Romme" in signup_page  # the Art. 7 consent text
-    _signup(client, "nyhet@example.se")
+    signup(client, "nyhet@example.se")
     mail = inbox.last("nyhet@example.se").get_content()
     assert "Kbt i Romme" in mail and "Kbt-verkstan" not in mail
     with db() as s:
@@ -164,7 +163,7 @@ def test_finding_14_1_the_owner_limits_a_staff_account_to_one_controller(
 ):
     from crm.auth.models import User
 
-    staff = make_user("romme@example.se", role="staff")
+    staff = make_user("romme@example.se", role="practitioner")
     users = auth_client.get("/auth/users").get_data(as_text=True)
     assert 'name="controller_id"' not in users  # one controller: nothing to limit to
     _first, romme = _two_controllers(db)
@@ -183,7 +182,7 @@ def test_finding_14_1_the_owner_limits_a_staff_account_to_one_controller(
         page="/auth/users",
         follow_redirects=True,
     )
-    assert "personal först" in refused.get_data(as_text=True)
+    assert "annan roll först" in refused.get_data(as_text=True)
     with db() as s:
         assert s.get(User, staff.id).controller_id == romme
         assert s.get(User, owner.id).controller_id is None
@@ -200,7 +199,7 @@ def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     first, romme = _two_controllers(db)
     mine = _person(db, "Rolf Romme", "rolf@example.se", romme)
     other = _person(db, "Vera Verkstan", "vera@example.se", first)
-    staff = make_user("romme@example.se", role="staff")
+    staff = make_user("romme@example.se", role="practitioner")
     with db() as s:
         from crm.auth import services as auth
 

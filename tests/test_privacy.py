@@ -190,15 +190,17 @@ def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
     )
     pid = _person(db)
     with db() as s:
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
 
-        services.add_manual(
+        subscribing.add_manual(
             s,
             email="anna@example.se",
             name="",
             method="verbal",
             note="",
-            list_id=services.default_list(s).id,
+            list_id=mailing_lists.default_list(s).id,
             actor=Actor.cli(),
         )
         s.add(ProviderLink(person_id=pid, provider="mailerlite", status="active"))
@@ -215,16 +217,18 @@ def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
         ("mailchimp", "unsubscribe"),
     } <= ops
     with db() as s:
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
 
-        with pytest.raises(services.NewsletterError):
-            services.add_manual(
+        with pytest.raises(newsletter_common.NewsletterError):
+            subscribing.add_manual(
                 s,
                 email="anna@example.se",
                 name="",
                 method="verbal",
                 note="",
-                list_id=services.default_list(s).id,
+                list_id=mailing_lists.default_list(s).id,
                 actor=Actor.cli(),
             )
 
@@ -292,7 +296,7 @@ def test_invalid_settings_are_refused(app, auth_client):
 def test_staff_cannot_change_settings(app, client, make_user):
     from tests.conftest import login
 
-    staff = make_user("staff@example.se", role="staff")
+    staff = make_user("staff@example.se", role="practitioner")
     login(client, app, staff)
     assert client.get("/privacy/settings").status_code == 403
     assert client.get("/privacy/record").status_code == 200

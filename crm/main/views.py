@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from datetime import time
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint
@@ -12,9 +13,11 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from crm.audit import AuditEvent
@@ -32,7 +35,11 @@ from crm.privacy import breaches
 from crm.privacy import recipients
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
+from crm.security.roles import Perm
+from crm.security.roles import can
+from crm.security.roles import requires
 from crm.testimonials import services as testimonial_services
+from crm.web import REFUSED_ACTION
 from crm.web import int_arg
 from crm.web import public
 from crm.web import safe_redirect_target
@@ -45,6 +52,7 @@ bp.add_app_template_filter(events.actor_label, "actor_label")
 
 
 @bp.route("/")
+@requires(Perm.ACCOUNT)
 def dashboard() -> Any:
     """The owner's start page: what is held, at a glance."""
     db = get_session()
@@ -55,7 +63,12 @@ def dashboard() -> Any:
         )
         or 0
     )
-    recent = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
+    owner_view = can(current_user, Perm.AUDIT_READ)
+    recent = (
+        db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
+        if owner_view
+        else []
+    )
     subscribers = newsletter_stats.active_now(db)
     requests = db.scalars(
         select(DataRequest)
@@ -86,11 +99,20 @@ def dashboard() -> Any:
         people=people,
         clients=clients,
         recent=recent,
+        refused=refused_accesses(db, utcnow() - timedelta(days=7)) if owner_view else None,
         names=staff_names(db),
         subscribers=subscribers,
         requests=requests,
         now=utcnow(),
     )
+
+
+def refused_accesses(db: Session, since: datetime) -> int:
+    """How many accesses the roles refused since ``since`` (shown to the owner, ASVS 16.3.2)."""
+    stmt = select(func.count()).where(
+        AuditEvent.action == REFUSED_ACTION, AuditEvent.occurred_at >= since
+    )
+    return db.scalar(stmt) or 0
 
 
 def _date_arg(name: str, end: bool = False) -> datetime | None:
@@ -103,6 +125,7 @@ def _date_arg(name: str, end: bool = False) -> datetime | None:
 
 
 @bp.route("/audit")
+@requires(Perm.AUDIT_READ)
 def audit_log() -> Any:
     """Browse and filter the audit trail."""
     db = get_session()

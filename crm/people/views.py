@@ -13,6 +13,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from crm import audit
 from crm import controllers
@@ -21,6 +22,9 @@ from crm.people import forms
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.security.roles import Perm
+from crm.security.roles import can
+from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import failed_form
@@ -56,6 +60,7 @@ def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
 
 
 @bp.route("/", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_READ)
 def index() -> Any:
     """List people with search and pagination.
 
@@ -138,6 +143,7 @@ def _show_errors(form: forms.PersonForm, err: services.PersonError) -> None:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 def create() -> Any:
     """Add a person."""
     form = forms.PersonForm()
@@ -159,6 +165,7 @@ def create() -> Any:
 
 
 @bp.route("/<int:person_id>")
+@requires(Perm.PEOPLE_READ)
 def detail(person_id: int) -> Any:
     """Show everything held about a person; protected fields stay masked until revealed.
 
@@ -192,12 +199,14 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         card_form=card_form,
         visit_form=failed_form("visit") or forms.VisitForm(formdata=None, prefix="visit"),
         button=forms.ButtonForm(),
-        events=services.audit_about(db, person.id),
+        # the trail is the owner's (need to know): others get no rows, not just hidden ones
+        events=services.audit_about(db, person.id) if can(current_user, Perm.AUDIT_READ) else [],
         names=audit.staff_names(db),
     )
 
 
 @bp.route("/<int:person_id>/reveal", methods=["POST"])
+@requires(Perm.PEOPLE_READ)
 def reveal(person_id: int) -> Any:
     """Show a protected field once, in this response only, and audit that it was shown."""
     person = get_person_or_404(person_id)
@@ -214,6 +223,7 @@ def reveal(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 def edit(person_id: int) -> Any:
     """Rectify a person's details."""
     person = get_person_or_404(person_id)
@@ -242,6 +252,7 @@ def edit(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/archive", methods=["POST"])
+@requires(Perm.PEOPLE_WRITE)
 def archive(person_id: int) -> Any:
     """Archive or un-archive a person (toggle)."""
     person = get_person_or_404(person_id)
@@ -255,6 +266,7 @@ def archive(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/client", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def client_card(person_id: int) -> Any:
     """Save the client card."""
     person = get_person_or_404(person_id)
@@ -286,6 +298,7 @@ def client_card(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/visits", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def add_visit(person_id: int) -> Any:
     """Record a visit."""
     person = get_person_or_404(person_id)
@@ -306,6 +319,7 @@ def add_visit(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
     person = get_person_or_404(person_id)

@@ -20,6 +20,8 @@ from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
 from crm.representatives.models import Representation
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
@@ -65,6 +67,7 @@ def _helpers() -> dict[str, Any]:
 
 
 @bp.route("/<int:person_id>/representatives", methods=["POST"])
+@requires(Perm.PEOPLE_WRITE)
 def add(person_id: int) -> Any:
     """Link a representative or related person to the client, with the mandate."""
     client = _person_or_404(person_id)
@@ -94,6 +97,7 @@ def add(person_id: int) -> Any:
 
 
 @bp.route("/<int:person_id>/representatives/<int:link_id>/end", methods=["POST"])
+@requires(Perm.PEOPLE_WRITE)
 def end(person_id: int, link_id: int) -> Any:
     """End a mandate today."""
     client = _person_or_404(person_id)

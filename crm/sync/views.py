@@ -29,6 +29,8 @@ from crm.db import utcnow
 from crm.outbox import PROVIDERS
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.sync import background
 from crm.sync import runner
 from crm.sync.models import ProviderEvent
@@ -115,6 +117,7 @@ def _webhook_secret(provider: str) -> str | None:
 
 
 @bp.route("/integrations/")
+@requires(Perm.SYNC)
 def index() -> Any:
     """Each provider's state, failing operations, and the sync history."""
     db = get_session()
@@ -189,6 +192,7 @@ def _missing_settings(name: str) -> list[str]:
 
 
 @bp.route("/integrations/retry", methods=["POST"])
+@requires(Perm.SYNC)
 def retry() -> Any:
     """Retry failing operations now: clear their back-off and start a sync in the background."""
     if not FlaskForm().validate_on_submit():
