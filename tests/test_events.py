@@ -13,14 +13,32 @@ from crm.main import events
 CRM = Path(__file__).resolve().parent.parent / "crm"
 
 
-def _action_codes(node: ast.expr | None) -> list[str] | None:
-    """The codes an ``action`` argument can take, or None when it is not written out."""
+def _action_codes(node: ast.expr | None, constants: dict[str, str]) -> list[str] | None:
+    """The codes an ``action`` argument can take, or None when it is not written out.
+
+    A module-level constant (``REFUSED_ACTION = "access.denied"``) counts as written out.
+    """
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
+    if isinstance(node, ast.Name) and node.id in constants:
+        return [constants[node.id]]
     if isinstance(node, ast.IfExp):
-        body, orelse = _action_codes(node.body), _action_codes(node.orelse)
+        body = _action_codes(node.body, constants)
+        orelse = _action_codes(node.orelse, constants)
         return None if body is None or orelse is None else body + orelse
     return None
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def recorded_actions() -> tuple[set[str], list[str]]:
@@ -29,6 +47,7 @@ def recorded_actions() -> tuple[set[str], list[str]]:
     unreadable = []
     for path in sorted(CRM.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
+        constants = _constants(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -44,7 +63,7 @@ def recorded_actions() -> tuple[set[str], list[str]]:
                 continue
             arg = node.args[2] if len(node.args) > 2 else None
             arg = arg or next((k.value for k in node.keywords if k.arg == "action"), None)
-            found = _action_codes(arg)
+            found = _action_codes(arg, constants)
             if found is None:
                 unreadable.append(f"{path.relative_to(CRM.parent)}:{node.lineno}")
             else:

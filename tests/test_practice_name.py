@@ -116,7 +116,7 @@ def test_an_edited_consent_text_is_never_replaced(app, auth_client, client, db):
     with app.app_context():
         from crm.audit import Actor
         from crm.db import get_session
-        from crm.newsletter import services
+        from crm.newsletter import mailing_lists as services
 
         s = get_session()
         services.update_consent_text(

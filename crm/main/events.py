@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 #: every audited action, by code
 ACTIONS: Mapping[str, Any] = {
+    "access.denied": _l("Access refused (the role does not allow it)"),
     "audit.keyed": _l("Audit trail sealed with the key"),
     "audit.pruned": _l("Old audit entries deleted"),
     "auth.login": _l("Logged in"),
@@ -99,6 +100,7 @@ ACTIONS: Mapping[str, Any] = {
 
 #: the filter's groups: an action code prefix each
 GROUPS: Mapping[str, Any] = {
+    "access.": _l("Refused access"),
     "auth.": _l("Logins and accounts"),
     "user.": _l("Users"),
     "person.": _l("People"),
@@ -187,6 +189,8 @@ DETAILS: Mapping[str, Any] = {
     "suppression_lifted": _l("Block lifted"),
     "up_to_seq": _l("Up to entry"),
     "deleted": _l("Deleted"),
+    "endpoint": _l("Page"),
+    "needs": _l("Needs permission"),
     "version": _l("Version"),
     "via": _l("Via"),
     "visit_id": _l("Visit"),
