@@ -497,6 +497,8 @@ def audit_checkpoint_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app (also reachable as ``flask --app crm ...``)."""
+    from crm.privacy.practice_file import practice_group
+
     for cmd in (
         init_command,
         make_migration_command,
@@ -511,6 +513,7 @@ def init_app(app: Flask) -> None:
         restore_command,
         rotate_keys_command,
         audit_group,
+        practice_group,
     ):
         app.cli.add_command(cmd)
 
