@@ -424,6 +424,23 @@ def controller_limit() -> int | None:
     return getattr(current_user, "controller_id", None)
 
 
+M = TypeVar("M")
+
+
+def get_or_404(model: type[M], ident: int, *, controller: Callable[[M], int] | None = None) -> M:
+    """Return the row of ``model`` with this id, or end the request with 404.
+
+    ``controller`` tells whose the row is: to an account limited to one controller
+    (:func:`controller_limit`) another controller's row does not exist either, so an id typed
+    into a URL tells it nothing. The one lookup every owner page uses for a row in its path.
+    """
+    row = db.get_session().get(model, ident)
+    limit = controller_limit()
+    if row is None or (controller is not None and limit is not None and controller(row) != limit):
+        abort(404)
+    return row
+
+
 #: Longest redirect target accepted; anything longer is not a link this app made.
 MAX_REDIRECT_TARGET = 2048
 

@@ -152,7 +152,6 @@ def test_consent_text_versions(app, client, db, auth_client, inbox):
 
 
 def test_file_mail_backend_for_development(app, tmp_path):
-
     app.config["MAIL_BACKEND"] = "file"
     app.instance_path = str(tmp_path)
     with app.app_context():

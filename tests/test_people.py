@@ -11,8 +11,11 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from crm.audit import AuditEvent
+from crm.db import get_session
+from crm.db import utcnow
 from crm.people.models import Person
-from tests.conftest import post_form
+from crm.privacy import settings as practice
+from tests.helpers import post_form
 
 
 def _add(client, **data):
@@ -176,9 +179,6 @@ def test_health_care_basis_only_for_licensed_care(app, auth_client, db):
     with db() as s:
         assert s.scalar(text("SELECT count(*) FROM client_card")) == 0, refused
     with app.app_context():
-        from crm.db import get_session
-        from crm.privacy import settings as practice
-
         session = get_session()
         practice.load(session, "Psykolog AB").profile = "A"
         session.commit()
@@ -258,7 +258,6 @@ def test_restricted_person_cannot_be_edited(app, auth_client, db):
     _add(auth_client, name="Begränsad")
     with db() as s:
         person = s.scalar(select(Person))
-        from crm.db import utcnow
 
         person.restricted_at = utcnow()
         s.commit()

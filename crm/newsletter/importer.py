@@ -46,6 +46,7 @@ from crm import outbox
 from crm.audit import Actor
 from crm.db import bulk_insert
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.newsletter import common
 from crm.newsletter import mailing_lists
@@ -111,15 +112,11 @@ IMPORT_METHODS = {
 BATCH = 10000
 
 
-class ImportFileError(ValueError):
+class ImportFileError(DomainError):
     """The file as a whole cannot be read; the message is an English msgid.
 
     ``params`` fill its ``%(name)s`` placeholders (a line number) after translation.
     """
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.params = params
 
     def english(self) -> str:
         """The message with its placeholders filled, for the command line."""

@@ -27,6 +27,7 @@ from crm.audit import AuditEvent
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.people import personnummer as pnr
 from crm.people.models import Art9Basis
@@ -40,7 +41,7 @@ from crm.security.crypto import keyring
 from crm.security.roles import Perm
 
 
-class PersonError(ValueError):
+class PersonError(DomainError):
     """A change to a person was refused; the message is an English msgid for the user."""
 
 

@@ -18,6 +18,7 @@ from flask_login import current_user
 from crm import audit
 from crm import controllers
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.people import forms
 from crm.people import services
 from crm.people.models import JournalEntry
@@ -29,18 +30,11 @@ from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import failed_form
 from crm.web import form_int
+from crm.web import get_or_404
 from crm.web import parse_int
 from crm.web import show_again
 
 bp = Blueprint("people", __name__, url_prefix="/people")
-
-
-def get_person_or_404(person_id: int) -> Person:
-    """Return the person or abort with 404 (also for another controller's person)."""
-    person = services.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
@@ -139,7 +133,7 @@ def _show_errors(form: forms.PersonForm, err: services.PersonError) -> None:
             field = getattr(form, name)
             field.errors = [*field.errors, *(_(m) for m in messages)]
     else:
-        form.form_errors.append(_(str(err)))
+        form.form_errors.append(_(str(err), **err.params))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -172,7 +166,7 @@ def detail(person_id: int) -> Any:
     Every view is logged (patientdatalagen 4 kap. 3 §: access to patient data is logged and
     the log can be extracted for the patient).
     """
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     db = get_session()
     audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
     db.commit()
@@ -209,7 +203,7 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
 @requires(Perm.PEOPLE_READ)
 def reveal(person_id: int) -> Any:
     """Show a protected field once, in this response only, and audit that it was shown."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.RevealForm()
     if not form.validate_on_submit():
         abort(400)
@@ -226,7 +220,7 @@ def reveal(person_id: int) -> Any:
 @requires(Perm.PEOPLE_WRITE)
 def edit(person_id: int) -> Any:
     """Rectify a person's details."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.PersonForm(obj=person)
     choices = _controller_choices(form, person)
     if request.method == "GET":
@@ -255,7 +249,7 @@ def edit(person_id: int) -> Any:
 @requires(Perm.PEOPLE_WRITE)
 def archive(person_id: int) -> Any:
     """Archive or un-archive a person (toggle)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -269,7 +263,7 @@ def archive(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def client_card(person_id: int) -> Any:
     """Save the client card."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.ClientCardForm(prefix="card")
     if not form.validate_on_submit():
         return show_again("people.detail", "card", form, person_id=person.id)
@@ -289,7 +283,7 @@ def client_card(person_id: int) -> Any:
         services.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
         db.rollback()
-        form.form_errors.append(_(str(err)))
+        form.form_errors.append(_(str(err), **err.params))
         return show_again("people.detail", "card", form, person_id=person.id)
     else:
         db.commit()
@@ -301,7 +295,7 @@ def client_card(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def add_visit(person_id: int) -> Any:
     """Record a visit."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.VisitForm(prefix="visit")
     if not form.validate_on_submit():
         return show_again("people.detail", "visit", form, person_id=person.id)
@@ -310,7 +304,7 @@ def add_visit(person_id: int) -> Any:
         services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
     except services.PersonError as err:
         db.rollback()
-        form.form_errors.append(_(str(err)))
+        form.form_errors.append(_(str(err), **err.params))
         return show_again("people.detail", "visit", form, person_id=person.id)
     else:
         db.commit()
@@ -322,7 +316,7 @@ def add_visit(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -335,8 +329,7 @@ def add_journal(person_id: int) -> Any:
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Journal entry saved."), "success")

@@ -27,6 +27,7 @@ from crm.controllers import Controller
 from crm.controllers import IdNumberMode
 from crm.db import Base
 from crm.db import insert_ignoring_duplicates
+from crm.errors import DomainError
 from crm.i18n import N_
 
 #: Licensed professions with a journal duty under patientdatalagen (legal requirements 2.2).
@@ -144,12 +145,8 @@ RETENTION_RULES = (
 )
 
 
-class SettingsError(ValueError):
+class SettingsError(DomainError):
     """A setting was refused; the message is an English msgid (may carry a %(reason)s)."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.params = params
 
 
 class SettingsErrors(SettingsError):

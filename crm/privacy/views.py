@@ -26,6 +26,7 @@ from crm import controllers
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
+from crm.errors import flash_refusal
 from crm.i18n import N_
 from crm.people import services as people
 from crm.people.models import Person
@@ -54,24 +55,11 @@ from crm.testimonials.services import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import parse_int
 from crm.web import show_again
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
-
-
-def _request_or_404(request_id: int) -> DataRequest:
-    row = get_session().get(DataRequest, request_id)
-    if row is None or (controller_limit() is not None and row.controller_id != controller_limit()):
-        abort(404)
-    return row
-
-
-def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _notify(send: Any, *args: Any) -> bool:
@@ -101,9 +89,7 @@ def index() -> Any:
     ]
     if form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
-        person = people.get_person(db, form.person_id.data, controller_limit())
-        if person is None:
-            abort(404)
+        person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
             row = requests.open_request(
                 db,
@@ -117,8 +103,7 @@ def index() -> Any:
                 ),
             )
         except requests.RequestError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
@@ -150,7 +135,7 @@ def _mandate_label(m: Representation) -> str:
 @requires(Perm.REQUESTS)
 def detail(request_id: int) -> Any:
     """One request with its steps."""
-    return _detail_page(_request_or_404(request_id))
+    return _detail_page(get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id))
 
 
 def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) -> str:
@@ -191,7 +176,7 @@ def _step(
     request_id: int, form: Any, action: Any, notify: Any = None, slot: str | None = None
 ) -> Any:
     """Run one step of a request; a failed form is shown again in its ``slot`` on the page."""
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if not form.validate_on_submit():
         if slot is None:  # a bare button: nothing to correct
             abort(400)
@@ -200,8 +185,7 @@ def _step(
     try:
         action(db, row)
     except requests.RequestError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         if slot is not None:
             return _detail_page(row, slot, form), 422
     else:
@@ -270,9 +254,7 @@ def recipient_told(task_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    task = db.get(RecipientTask, task_id)
-    if task is None:
-        abort(404)
+    task = get_or_404(RecipientTask, task_id)
     request_id = task.request_id
     if recipients.tick(db, task, current_actor()):
         erasure.complete_waiting(db)
@@ -304,7 +286,9 @@ def restrict(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.restrict(db, _person_or_404(person_id), current_actor())
+    rights.restrict(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Processing is restricted. The data is kept but not used."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -315,7 +299,7 @@ def restrict(person_id: int) -> Any:
 def lift_restriction(person_id: int) -> Any:
     """Lift a restriction with a note; the person is told."""
     form = forms.NoteForm()
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not form.validate_on_submit():
         return show_again("people.detail", "lift", form, person_id=person_id)
     db = get_session()
@@ -323,7 +307,7 @@ def lift_restriction(person_id: int) -> Any:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
         db.rollback()
-        form.form_errors.append(_(str(err)))
+        form.form_errors.append(_(str(err), **err.params))
         return show_again("people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
@@ -354,7 +338,9 @@ def object_to_marketing(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.object_to_marketing(db, _person_or_404(person_id), current_actor())
+    rights.object_to_marketing(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -398,7 +384,6 @@ def _settings_page(
     row: Any, controller: Any, form: Any, values: Any, errors: dict[str, str] | None = None
 ) -> str:
     db = get_session()
-    from crm.people import services as people
 
     return render_template(
         "privacy/settings.html",
@@ -499,8 +484,6 @@ def practice_settings() -> Any:
 @requires(Perm.SETTINGS)
 def reduce_id_numbers() -> Any:
     """Confirm, then bring the stored identity numbers down to the controller's setting."""
-    from crm.people import services as people
-
     db = get_session()
     controller = _chosen_controller()
     form = forms.ButtonForm()
@@ -536,8 +519,7 @@ def add_controller() -> Any:
     try:
         row = settings.add_controller(db, request.form.get("new_name", ""), current_actor())
     except settings.SettingsError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("privacy.practice_settings"))
     db.commit()
     flash(_("Controller added. Fill in its details."), "success")
@@ -591,8 +573,10 @@ def _export_response(person: Person) -> Response:
 @requires(Perm.REQUESTS, Perm.HEALTH_READ)
 def export_download(request_id: int) -> Any:
     """Staff download the access/portability export for a request."""
-    row = _request_or_404(request_id)
-    return _export_response(_person_or_404(row.person_id or 0))
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    return _export_response(
+        get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
+    )
 
 
 @bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
@@ -601,8 +585,8 @@ def export_link(request_id: int) -> Any:
     """Mail the person a signed download link that works for 24 hours."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
-    person = _person_or_404(row.person_id or 0)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     recipient = person
     if row.requester_id is not None:
         # filed by a representative: the answer goes to them, and only within a valid mandate
@@ -612,7 +596,7 @@ def export_link(request_id: int) -> Any:
         except representatives.MandateError as err:
             flash(_(str(err)), "error")
             return redirect(url_for("privacy.detail", request_id=row.id))
-        recipient = _person_or_404(row.requester_id)
+        recipient = get_or_404(Person, row.requester_id, controller=lambda p: p.controller_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
     if _notify(
         mails.export_link,
@@ -647,13 +631,13 @@ def erase(request_id: int) -> Any:
     """Carry out an erasure request as planned; the person gets the receipt."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if row.kind != "erasure" or row.status != "open":
         abort(400)
     if row.waiting_for is not None:  # carried out already, waiting for the providers
         flash(_("This request has already been carried out."), "info")
         return redirect(url_for("privacy.detail", request_id=row.id))
-    person = _person_or_404(row.person_id or 0)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
     receipt_person = Person(
@@ -682,7 +666,7 @@ def erase(request_id: int) -> Any:
 @requires(Perm.REQUESTS)
 def add_hold(person_id: int) -> Any:
     """Record that some data must be kept (bookkeeping, a legal claim) until a date."""
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
         return show_again("people.detail", "hold", form, person_id=person_id)
@@ -744,8 +728,7 @@ def breaches_index() -> Any:
                 current_actor(),
             )
         except breaches.BreachError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("The breach is documented."), "success")
@@ -758,18 +741,11 @@ def breaches_index() -> Any:
     ), status
 
 
-def _breach_or_404(breach_id: int) -> Breach:
-    row = get_session().get(Breach, breach_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.route("/breaches/<int:breach_id>")
 @requires(Perm.BREACHES)
 def breach_detail(breach_id: int) -> Any:
     """One breach: the facts, and what is still owed to IMY and to the people affected."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     return render_template(
         "privacy/breach.html",
         b=row,
@@ -785,7 +761,7 @@ def breach_detail(breach_id: int) -> Any:
 @requires(Perm.BREACHES)
 def breach_reported(breach_id: int) -> Any:
     """Record that IMY was notified."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     form = forms.ReportedForm(prefix="rep")
     if not form.validate_on_submit():
         abort(400)
@@ -800,7 +776,7 @@ def breach_reported(breach_id: int) -> Any:
 @requires(Perm.BREACHES)
 def breach_informed(breach_id: int) -> Any:
     """Record that the people affected were told."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()

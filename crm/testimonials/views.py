@@ -21,6 +21,7 @@ from wtforms.fields import SelectChoice
 
 from crm import mail
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.people import services as people
 from crm.security.roles import Perm
 from crm.security.roles import requires
@@ -35,18 +36,12 @@ from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import int_arg
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
 labels.register(bp)
-
-
-def _get_or_404(testimonial_id: int) -> Testimonial:
-    t = services.get(get_session(), testimonial_id)
-    if t is None or not people.visible(t.person, controller_limit()):
-        abort(404)
-    return t
 
 
 def _back(t: Testimonial) -> ResponseReturnValue:
@@ -115,7 +110,9 @@ def create() -> Any:
 @requires(Perm.TESTIMONIALS)
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
-    return _page(_get_or_404(testimonial_id))
+    return _page(
+        get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
+    )
 
 
 def _page(
@@ -139,16 +136,16 @@ def _page(
     )
 
 
-def _refused(field: Field, err: Exception) -> None:
+def _refused(field: Field, err: services.TestimonialError) -> None:
     """Show a service's refusal under the field it is about (the form is shown again)."""
-    field.errors = [*field.errors, _(str(err))]
+    field.errors = [*field.errors, _(str(err), **err.params)]
 
 
 @bp.route("/<int:testimonial_id>/edit", methods=["POST"])
 @requires(Perm.TESTIMONIALS)
 def edit(testimonial_id: int) -> Any:
     """Change the text or name display (voids any consent and asks again)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.TestimonialForm(prefix="edit")
     if not form.validate_on_submit():
         return _page(t, edit_form=form), 422
@@ -170,7 +167,7 @@ def edit(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def upload(testimonial_id: int) -> Any:
     """Add an image, audio or video file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.MediaForm()
     if not form.validate_on_submit():
         return _page(t, media_form=form), 422
@@ -191,7 +188,7 @@ def upload(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def delete_media(testimonial_id: int, media_id: int) -> Any:
     """Delete a file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -209,15 +206,14 @@ def delete_media(testimonial_id: int, media_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def request_consent(testimonial_id: int) -> Any:
     """Mail the client a link to see the testimonial and consent (or not)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
     try:
         row = services.request_consent(db, t, current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     try:
@@ -234,7 +230,7 @@ def request_consent(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def add_publication(testimonial_id: int) -> Any:
     """Record where the testimonial was published by hand."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.PublicationForm(prefix="pub")
     if not form.validate_on_submit():
         return _page(t, pub_form=form), 422
@@ -262,7 +258,7 @@ def add_publication(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def revoke(testimonial_id: int) -> Any:
     """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
