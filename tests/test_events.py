@@ -41,28 +41,58 @@ def _constants(tree: ast.Module) -> dict[str, str]:
     }
 
 
+def _is_record_call(path: Path, func: ast.expr) -> bool:
+    via_module = (
+        isinstance(func, ast.Attribute)
+        and func.attr == "record"
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "audit"
+    )
+    inside = path.name == "audit.py" and isinstance(func, ast.Name) and func.id == "record"
+    return via_module or inside
+
+
+def _action_arg(call: ast.Call, index: int, keyword: str) -> ast.expr | None:
+    if len(call.args) > index:
+        return call.args[index]
+    return next((k.value for k in call.keywords if k.arg == keyword), None)
+
+
 def recorded_actions() -> tuple[set[str], list[str]]:
-    """Every action code any module in crm/ passes to ``audit.record``, and calls it cannot read."""
+    """Every action code any module in crm/ passes to ``audit.record``, and calls it cannot read.
+
+    A module's own wrapper (``def _audit(session, actor, action, row)`` that passes its
+    ``action`` parameter on) is followed to its callers in that module.
+    """
     codes: set[str] = set()
     unreadable = []
     for path in sorted(CRM.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         constants = _constants(tree)
+        wrappers: dict[str, tuple[int, str]] = {}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            params = [a.arg for a in fn.args.args]
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Call) and _is_record_call(path, node.func):
+                    arg = _action_arg(node, 2, "action")
+                    if isinstance(arg, ast.Name) and arg.id in params:
+                        wrappers[fn.name] = (params.index(arg.id), arg.id)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            func = node.func
-            via_module = (
-                isinstance(func, ast.Attribute)
-                and func.attr == "record"
-                and isinstance(func.value, ast.Name)
-                and func.value.id == "audit"
-            )
-            inside = path.name == "audit.py" and isinstance(func, ast.Name) and func.id == "record"
-            if not (via_module or inside):
+            if _is_record_call(path, node.func):
+                arg = _action_arg(node, 2, "action")
+                if isinstance(arg, ast.Name) and any(
+                    arg.id == name for _i, name in wrappers.values()
+                ):
+                    continue  # inside a wrapper: its callers are read instead
+            elif isinstance(node.func, ast.Name) and node.func.id in wrappers:
+                index, name = wrappers[node.func.id]
+                arg = _action_arg(node, index, name)
+            else:
                 continue
-            arg = node.args[2] if len(node.args) > 2 else None
-            arg = arg or next((k.value for k in node.keywords if k.arg == "action"), None)
             found = _action_codes(arg, constants)
             if found is None:
                 unreadable.append(f"{path.relative_to(CRM.parent)}:{node.lineno}")
