@@ -141,7 +141,7 @@ def test_key_rotation_retags_stripped_rows(app, db, monkeypatch, database_url):
 
     from crm import create_app
     from tests.conftest import TEST_KEY
-    from tests.conftest import test_config as config
+    from tests.conftest import app_config as config
 
     other_key = base64.urlsafe_b64encode(b"n" * 32).decode()
 

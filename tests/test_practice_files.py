@@ -144,8 +144,8 @@ KBT_2018 = (
     Promise(
         "journal-ten-years",
         "Enligt lag måste vi ha en patientjournal som vi sparar i minst 10 år.",
-        policy=("120 månader efter den senaste journalanteckningen",),
-        record=("120 månader efter den senaste journalanteckningen",),
+        policy=("tio år efter den senaste journalanteckningen",),
+        record=("tio år efter den senaste journalanteckningen",),
     ),
     Promise(
         "journal-basis",
@@ -231,8 +231,8 @@ KBT_2018 = (
         "bookkeeping-kept",
         "neka din begäran ifall det finns legala skyldigheter ... bokförings- och "
         "skattelagstiftning",
-        policy=("bokföring i sju", "84 månader"),
-        record=("84 månader",),
+        policy=("bokföring i sju", "sju år"),
+        record=("sju år",),
     ),
     Promise(
         "recipient-bank",
@@ -371,8 +371,8 @@ SJALVKRAFT = (
     Promise(
         "bookkeeping-seven-years",
         "Dina uppgifter sparas i 7 år enligt bokföringslagen.",
-        policy=("84 månader",),
-        record=("84 månader",),
+        policy=("sju år",),
+        record=("sju år",),
     ),
     Promise(
         "newsletter-consent",
@@ -511,8 +511,8 @@ KRAFTKALLAN = (
     Promise(
         "two-years",
         "Gamla kunder rensas bort efter 2 år",
-        policy=("24 månader efter att klientrelationen upphörde",),
-        record=("24 månader",),
+        policy=("två år efter att klientrelationen upphörde",),
+        record=("två år",),
     ),
     Promise(
         "products-bought",
@@ -532,8 +532,8 @@ KRAFTKALLAN = (
     Promise(
         "receipts-seven-years",
         "Fakturor och kvitton: sparas i sju år enligt bokföringslagen.",
-        policy=("84 månader",),
-        record=("84 månader",),
+        policy=("sju år",),
+        record=("sju år",),
     ),
     Promise(
         "recipient-benify",
@@ -603,8 +603,8 @@ COACH = (
     Promise(
         "representatives-period",
         "(the representatives' data goes with the agreement's: högst 5 år)",
-        policy=("60 månader efter att det sista uppdraget upphört",),
-        record=("60 månader efter att det sista uppdraget upphört",),
+        policy=("fem år efter att det sista uppdraget upphört",),
+        record=("fem år efter att det sista uppdraget upphört",),
     ),
     Promise(
         "data",
@@ -644,8 +644,8 @@ COACH = (
         "agreement-five-years",
         "Därefter sparar vi normalt uppgifterna i högst 5 år, räknat från utgången av det år "
         "avtalet upphör.",
-        policy=("60 månader efter att klientrelationen upphörde",),
-        record=("60 månader efter att klientrelationen upphörde",),
+        policy=("fem år efter att klientrelationen upphörde",),
+        record=("fem år efter att klientrelationen upphörde",),
     ),
     Promise(
         "recorded-calls",

@@ -22,8 +22,8 @@ from crm.people.services import PersonError
 from crm.privacy import erasure
 from crm.privacy import periods
 from crm.privacy import retention
-from tests.conftest import login
-from tests.conftest import post_form
+from tests.helpers import login
+from tests.helpers import post_form
 
 
 def _person(db, name: str = "Kund Kundsson", email: str | None = "kund@example.se") -> int:

@@ -9,22 +9,24 @@ from sqlalchemy import select
 
 from crm.audit import AuditEvent
 from crm.db import utcnow
+from crm.newsletter import mailing_lists
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Subscription
 from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.privacy import retention
+from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
-from tests.conftest import post_form
+from crm.privacy.models import RecipientTask
+from crm.privacy.requests import add_months
+from tests.helpers import post_form
 
 NOW = utcnow()
 
 
 def _people(db, **people) -> dict[str, int]:
     """Create people by name: value = (months since last activity, what they have)."""
-    from crm.newsletter import mailing_lists
-
     ids = {}
     with db() as s:
         default = mailing_lists.default_list(s)
@@ -139,8 +141,6 @@ def test_cli_retention_reports_each_rule(app, db):
 
 def test_closed_requests_and_settled_breaches_go_after_their_period(app, db):
     """The privacy notice promises 60 months after closing; open or owed ones always stay."""
-    from crm.privacy.models import Breach
-    from crm.privacy.requests import add_months
 
     def request(status: str, closed_months_ago: int | None) -> DataRequest:
         closed = add_months(NOW, -closed_months_ago) if closed_months_ago else None
@@ -186,8 +186,6 @@ def test_closed_requests_and_settled_breaches_go_after_their_period(app, db):
 
 def test_recipient_tasks_ticked_off_go_with_the_requests_period(app, db):
     """A ticked-off task is evidence kept as long as requests; an open one always stays."""
-    from crm.privacy.models import RecipientTask
-    from crm.privacy.requests import add_months
 
     def task(done_months_ago: int | None) -> RecipientTask:
         done = add_months(NOW, -done_months_ago) if done_months_ago else None

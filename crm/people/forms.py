@@ -26,7 +26,7 @@ class PersonForm(FlaskForm):
     personnummer = StringField(
         _l("Personnummer or samordningsnummer"),
         validators=[Optional(), Length(max=20)],
-        render_kw={"autocomplete": "off", "placeholder": "YYMMDD-NNNN"},
+        render_kw={"autocomplete": "off", "placeholder": _l("YYMMDD-NNNN")},
     )
     remove_personnummer = BooleanField(_l("Remove the stored personnummer"))
     #: the controller that met the person; shown only when the installation has several
@@ -39,7 +39,7 @@ class PersonForm(FlaskForm):
         self.id_number_mode = str(mode)
         if mode == "birth_date":
             self.personnummer.label.text = str(_l("Birth date (YYYYMMDD or YYMMDD)"))
-            self.personnummer.render_kw = {"autocomplete": "off", "placeholder": "YYYYMMDD"}
+            self.personnummer.render_kw = {"autocomplete": "off", "placeholder": _l("YYYYMMDD")}
             self.remove_personnummer.label.text = str(_l("Remove the stored birth date"))
 
 

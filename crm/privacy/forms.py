@@ -88,7 +88,7 @@ class HoldForm(FlaskForm):
     """
 
     kind = SelectField(
-        _l("Kind"),
+        _l("Keep despite erasure"),
         choices=[SelectChoice("legal_claim", _l("Legal claim"))],
     )
     until = DateField(_l("Keep until"), validators=[DataRequired()])
