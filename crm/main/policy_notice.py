@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from flask import render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -61,7 +60,7 @@ class Draft:
 def draft(session: Session, version: PolicyVersion) -> Draft:
     """The mail template: what the new version adds, and where to read it."""
     controller = controllers.get(session, version.controller_id)
-    name = controller.display_name(current_app.config["PRACTICE_NAME"])
+    name = controllers.name_for(controller)
     body = render_template(
         "main/mail/policy_changed.txt",
         name=name,
@@ -83,11 +82,13 @@ def send(session: Session, version: PolicyVersion, subject: str, body: str, acto
     subject, body = subject.strip(), body.strip()
     if not subject or len(body) < 20:
         raise NoticeError(N_("Write the subject and the text of the mail."))
-    people = audience(session, controllers.get(session, version.controller_id))
+    controller = controllers.get(session, version.controller_id)
+    people = audience(session, controller)
+    sender = controllers.name_for(controller)
     sent = 0
     for person in people:
         try:
-            mail.send(mail.build(person.email, subject[:200], body))
+            mail.send(mail.build(person.email, subject[:200], body, sender=sender))
         except mail.MailError:
             continue
         sent += 1

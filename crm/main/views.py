@@ -30,6 +30,7 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
 from crm.main import charts
+from crm.main import events
 from crm.main import policy_notice
 from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
@@ -51,6 +52,10 @@ from crm.web import public
 from crm.web import safe_redirect_target
 
 bp = Blueprint("main", __name__)
+bp.add_app_template_filter(events.action_label, "action_label")
+bp.add_app_template_filter(events.object_label, "object_label")
+bp.add_app_template_filter(events.details_text, "details_text")
+bp.add_app_template_filter(events.actor_label, "actor_label")
 
 
 @bp.route("/")
@@ -140,8 +145,10 @@ def audit_log() -> Any:
     object_type = request.args.get("object_type", "").strip()[:32]
     object_id = request.args.get("object_id", "").strip()[:64]
     actor = int_arg("actor")
-    if action:
+    if action.endswith("."):  # a group of the filter: every action in it
         stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    elif action:
+        stmt = stmt.where(AuditEvent.action == action)
     if object_type:
         stmt = stmt.where(AuditEvent.object_type == object_type)
     if object_id:
@@ -164,6 +171,11 @@ def audit_log() -> Any:
         has_next=len(rows) > per_page,
         page=page,
         names=names,
+        action_choices=events.filter_choices(),
+        object_choices=sorted(
+            ((code, str(label)) for code, label in events.OBJECTS.items()),
+            key=lambda pair: pair[1],
+        ),
         args={k: v for k, v in request.args.items() if k != "page"},
     )
 

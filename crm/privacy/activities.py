@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
-from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func
@@ -35,6 +34,7 @@ from crm import controllers
 from crm.audit import Actor
 from crm.controllers import Controller
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.privacy import settings as practice
 from crm.privacy.activity_defaults import MAIL
@@ -64,12 +64,8 @@ HEALTH_BASES = {
 }
 
 
-class ActivityError(ValueError):
+class ActivityError(DomainError):
     """An activity was refused; the message is an English msgid (may carry params)."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.params = params
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 
 from crm import controllers
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.privacy import activities
 from crm.privacy import forms
 from crm.privacy import policy_versions
@@ -170,8 +171,7 @@ def add() -> Any:
     try:
         activities.add(db, controller, data, current_actor())
     except activities.ActivityError as err:
-        db.rollback()
-        flash(_(str(err), **err.params), "error")
+        flash_refusal(db, err)
         return _form_page(controller, data, status=422)
     db.commit()
     flash(_("Activity added. The privacy policy and the record follow."), "success")
@@ -203,8 +203,7 @@ def edit(activity_id: int) -> Any:
     try:
         activities.update(db, row, data, current_actor())
     except activities.ActivityError as err:
-        db.rollback()
-        flash(_(str(err), **err.params), "error")
+        flash_refusal(db, err)
         return _form_page(controller, data, _row_or_404(activity_id), status=422)
     db.commit()
     flash(_("Activity saved. The privacy policy and the record follow."), "success")

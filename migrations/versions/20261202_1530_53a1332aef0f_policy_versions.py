@@ -5,7 +5,7 @@ and ``testimonial_consent``. Existing rows keep everything and get NULL: no vers
 published when they were recorded (the consent text they saw stays referenced as before).
 
 Revision ID: 53a1332aef0f
-Revises: aa93dd8a7f55
+Revises: 91c7242703b8
 Create Date: 2026-12-02 15:30:00.000000+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "53a1332aef0f"
-down_revision = "aa93dd8a7f55"
+down_revision = "91c7242703b8"
 branch_labels = None
 depends_on = None
 
