@@ -29,7 +29,7 @@ class PersonForm(FlaskForm):
     personnummer = StringField(
         _l("Personnummer or samordningsnummer"),
         validators=[Optional(), Length(max=20)],
-        render_kw={"autocomplete": "off", "placeholder": "YYMMDD-NNNN"},
+        render_kw={"autocomplete": "off", "placeholder": _l("YYMMDD-NNNN")},
     )
     remove_personnummer = BooleanField(_l("Remove the stored personnummer"))
     #: the controller that met the person; shown only when the installation has several
@@ -42,7 +42,7 @@ class PersonForm(FlaskForm):
         self.id_number_mode = str(mode)
         if mode == "birth_date":
             self.personnummer.label.text = str(_l("Birth date (YYYYMMDD or YYMMDD)"))
-            self.personnummer.render_kw = {"autocomplete": "off", "placeholder": "YYYYMMDD"}
+            self.personnummer.render_kw = {"autocomplete": "off", "placeholder": _l("YYYYMMDD")}
             self.remove_personnummer.label.text = str(_l("Remove the stored birth date"))
 
 
@@ -79,6 +79,21 @@ class IdentityCheckForm(FlaskForm):
         # a select always has a value: the choice is validated, no "required" (Nu checker)
         choices=[SelectChoice(code, label) for code, label in IDENTITY_METHODS.items()],
     )
+
+
+class PurchaseForm(FlaskForm):
+    """A purchase or invoice reference (bokföringslagen): date, amount, reference, products."""
+
+    purchased_on = DateField(_l("Date of purchase"), validators=[DataRequired()])
+    amount = StringField(
+        _l("Amount (kronor)"),
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={"inputmode": "decimal", "placeholder": "450,00"},
+    )
+    reference = StringField(
+        _l("Invoice or receipt number"), validators=[Optional(), Length(max=100)]
+    )
+    products = TextAreaField(_l("Products sold"), validators=[Optional(), Length(max=2000)])
 
 
 class RevealForm(FlaskForm):

@@ -18,7 +18,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
@@ -30,6 +29,7 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
 from crm.i18n import N_
+from crm.i18n import format_day
 from crm.newsletter.labels import HOLD as HOLD_LABELS
 from crm.people import services as people
 from crm.people.labels import identity_method_label
@@ -63,6 +63,7 @@ from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
 from crm.web import parse_int
+from crm.web import show_again
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -81,13 +82,16 @@ def _person_page_helpers() -> dict[str, Any]:
     return {"objections_in_force": in_force}
 
 
-def _notify(send: Any, *args: Any) -> None:
+def _notify(send: Any, *args: Any) -> bool:
+    """Send a notice; say so when it could not go out. Returns whether it was sent."""
     try:
-        if not send(*args):
-            flash(_("The person has no email address: tell them another way."), "info")
+        if send(*args):
+            return True
+        flash(_("The person has no email address: tell them another way."), "info")
     except mail.MailError:
         current_app.logger.exception("notice mail failed")
         flash(_("The mail to the person could not be sent: tell them another way."), "error")
+    return False
 
 
 @bp.route("/requests", methods=["GET", "POST"])
@@ -151,7 +155,11 @@ def _mandate_label(m: Representation) -> str:
 @requires(Perm.REQUESTS)
 def detail(request_id: int) -> Any:
     """One request with its steps."""
-    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    return _detail_page(get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id))
+
+
+def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) -> str:
+    """The request page; a failed step form is shown again in its ``slot``, errors and input."""
     person = get_session().get(Person, row.person_id) if row.person_id else None
     the_plan = (
         erasure.plan(get_session(), person)
@@ -179,12 +187,15 @@ def detail(request_id: int) -> Any:
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
-        identity=forms.IdentityForm(prefix="id"),
-        extend_form=forms.ExtendForm(prefix="ext"),
-        complete_form=forms.OutcomeForm(prefix="done"),
-        ground_form=forms.GroundForm(prefix="gr"),
+        ground_form=forms.GroundForm(formdata=None, prefix="gr"),
         processing_label=objections.processing_label,
-        refuse_form=forms.OutcomeForm(prefix="no"),
+        **{
+            "identity": forms.IdentityForm(formdata=None, prefix="id"),
+            "extend_form": forms.ExtendForm(formdata=None, prefix="ext"),
+            "complete_form": forms.OutcomeForm(formdata=None, prefix="done"),
+            "refuse_form": forms.OutcomeForm(formdata=None, prefix="no"),
+            **({slot: failed} if slot else {}),
+        },
     )
 
 
@@ -193,16 +204,22 @@ def _purpose(kind: str) -> str:
     return kind if kind in ("portability", "erasure") else "access"
 
 
-def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
+def _step(
+    request_id: int, form: Any, action: Any, notify: Any = None, slot: str | None = None
+) -> Any:
+    """Run one step of a request; a failed form is shown again in its ``slot`` on the page."""
     row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("privacy.detail", request_id=row.id))
+        if slot is None:  # a bare button: nothing to correct
+            abort(400)
+        return _detail_page(row, slot, form), 422
     db = get_session()
     try:
         action(db, row)
     except requests.RequestError as err:
         flash_refusal(db, err)
+        if slot is not None:
+            return _detail_page(row, slot, form), 422
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -220,6 +237,7 @@ def identity(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+        slot="identity",
     )
 
 
@@ -233,6 +251,7 @@ def extend(request_id: int) -> Any:
         form,
         lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
         mails.extension_notice,
+        slot="extend_form",
     )
 
 
@@ -245,6 +264,7 @@ def complete(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: recipients.complete_request(db, r, form.text.data, current_actor()),
+        slot="complete_form",
     )
 
 
@@ -287,6 +307,7 @@ def refuse(request_id: int) -> Any:
         form,
         lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
         mails.refusal_notice,
+        slot="refuse_form",
     )
 
 
@@ -339,14 +360,14 @@ def lift_restriction(person_id: int) -> Any:
     form = forms.NoteForm()
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not form.validate_on_submit():
-        flash(_("Write why the restriction is lifted; the person is told."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     db = get_session()
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
-        flash_refusal(db, err)
-        return redirect(url_for("people.detail", person_id=person_id))
+        db.rollback()
+        form.form_errors.append(_(str(err), **err.params))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
     try:
@@ -471,7 +492,7 @@ def register_objection(person_id: int) -> Any:
         flash(
             _(
                 "Objection registered: the processing is stopped. Answer by %(date)s.",
-                date=format_date(row.due_at, "long"),
+                date=format_day(row.due_at, "long"),
             ),
             "success",
         )
@@ -479,7 +500,7 @@ def register_objection(person_id: int) -> Any:
         flash(
             _(
                 "Objection registered with your grounds. Answer by %(date)s.",
-                date=format_date(row.due_at, "long"),
+                date=format_day(row.due_at, "long"),
             ),
             "success",
         )
@@ -527,16 +548,23 @@ def _processors_from_form(form: Any) -> list[settings.Processor]:
     return chosen
 
 
-def _months(values: Any, rule: settings.RetentionRule) -> int:
-    """A retention period from the settings form (empty means 0, checked by the service)."""
-    raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
-    months = 0 if raw == "" else parse_int(raw)
-    if months is None:
-        raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
-    return months
+def _retention_from_form(values: Any) -> dict[str, int]:
+    """Retention periods from the settings form (empty means 0; not a number: refused later).
+
+    A value that is not a number becomes -1, which the service refuses at its field together
+    with every other error.
+    """
+    periods = {}
+    for rule in settings.RETENTION_RULES:
+        raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
+        months = 0 if raw == "" else parse_int(raw)
+        periods[rule.kind] = -1 if months is None else months
+    return periods
 
 
-def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
+def _settings_page(
+    row: Any, controller: Any, form: Any, values: Any, errors: dict[str, str] | None = None
+) -> str:
     db = get_session()
 
     return render_template(
@@ -550,6 +578,7 @@ def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
         known=settings.KNOWN_PROCESSORS,
         professions=settings.PROFESSIONS,
         values=values,
+        errors=errors or {},
         beyond=people.beyond_mode(db, controller),
     )
 
@@ -579,10 +608,10 @@ def practice_settings() -> Any:
         f = request.form
         before = controller.mode
         try:
-            retention = {r.kind: _months(f, r) for r in settings.RETENTION_RULES}
+            retention = _retention_from_form(f)
             months = (f.get("representative_months") or "").strip()
             if months and parse_int(months) is None:
-                raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
+                months = "-1"  # refused with the other errors, at its field
             settings.save(
                 db,
                 row,
@@ -613,9 +642,14 @@ def practice_settings() -> Any:
             db.rollback()
             # the rollback may have taken a settings row created by this very request with it
             row = settings.load(db, current_app.config["PRACTICE_NAME"])
-            params = {k: _(str(v)) for k, v in getattr(err, "params", {}).items()}
-            flash(_(str(err), **params), "error")
-            return _settings_page(row, controller, form, f), 422
+            problems = getattr(err, "problems", [("", err)])
+            errors = {
+                field: _(str(e), **{k: _(str(v)) for k, v in getattr(e, "params", {}).items()})
+                for field, e in problems
+            }
+            general = errors.pop("", None)  # a refusal about no one field
+            flash(general or _("Nothing was saved: correct the marked fields."), "error")
+            return _settings_page(row, controller, form, f, errors), 422
         db.commit()
         flash(_("Saved. The privacy policy and the record of processing follow."), "success")
         from crm.people import services as people
@@ -756,12 +790,20 @@ def export_link(request_id: int) -> Any:
             return redirect(url_for("privacy.detail", request_id=row.id))
         recipient = get_or_404(Person, row.requester_id, controller=lambda p: p.controller_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
-    _notify(
+    if _notify(
         mails.export_link,
         recipient,
         absolute_url("privacy_public.export", token=token),
         EXPORT_HOURS,
-    )
+    ):
+        flash(
+            _(
+                "A download link was mailed to %(email)s. It works for %(hours)s hours.",
+                email=recipient.email,
+                hours=EXPORT_HOURS,
+            ),
+            "success",
+        )
     db = get_session()
     audit.record(
         db,
@@ -782,7 +824,7 @@ def _identity_note(check: id_gate.Clearance) -> str:
     return _(
         "Identity: %(method)s, checked %(date)s by %(name)s.",
         method=identity_method_label(check.method),
-        date=format_date(check.checked_at, "short"),
+        date=format_day(check.checked_at),
         name=audit.staff_names(get_session()).get(check.checked_by_id or 0, "–"),
     )
 
@@ -825,7 +867,7 @@ def _confirm_erase(request_id: int) -> confirm.Confirmation:
             "%(what)s: %(why)s, until %(date)s.",
             what=HOLD_LABELS.get(k.what, k.what),
             why=k.why,
-            date=format_date(k.until, "long"),
+            date=format_day(k.until, "long"),
         )
         for k in the_plan.keep
     ] or [_("Nothing else has to be kept: the person disappears entirely.")]
@@ -888,7 +930,10 @@ def erase(request_id: int) -> Any:
         return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
     db.commit()
     _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
-    flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    if row.status == "open":  # waiting for the providers' confirmations or manual recipients
+        flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    else:
+        flash(_("Erased. The request is completed."), "success")
     return redirect(url_for("privacy.detail", request_id=row.id))
 
 
@@ -899,8 +944,7 @@ def add_hold(person_id: int) -> Any:
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "hold", form, person_id=person_id)
     db = get_session()
     until = datetime.combine(form.until.data, time(23, 59), tzinfo=utcnow().tzinfo)
     db.add(

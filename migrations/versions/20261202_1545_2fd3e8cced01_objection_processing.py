@@ -5,7 +5,7 @@ objection request had no processing named: the columns stay empty for it).
 
 Revision ID: 2fd3e8cced01
 Revises: f6f10c2bb0e2
-Create Date: 2026-12-02 15:25:00.000000+00:00
+Create Date: 2026-12-02 15:45:00.000000+00:00
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ needs a consent recorded here.
 
 Revision ID: dd9e190ab15f
 Revises: 2fd3e8cced01
-Create Date: 2026-12-02 15:30:00.000000+00:00
+Create Date: 2026-12-02 15:50:00.000000+00:00
 """
 
 from __future__ import annotations

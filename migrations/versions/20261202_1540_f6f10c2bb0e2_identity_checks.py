@@ -5,8 +5,8 @@ One new table; no existing row changes. A request's own check stays on ``data_re
 recorded before this revision are kept as they were.
 
 Revision ID: f6f10c2bb0e2
-Revises: aa93dd8a7f55
-Create Date: 2026-12-02 15:20:00.000000+00:00
+Revises: 53a1332aef0f
+Create Date: 2026-12-02 15:40:00.000000+00:00
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "f6f10c2bb0e2"
-down_revision = "aa93dd8a7f55"
+down_revision = "53a1332aef0f"
 branch_labels = None
 depends_on = None
 
