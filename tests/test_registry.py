@@ -32,6 +32,7 @@ from crm.newsletter import subscribing
 from crm.outbox import Op
 from crm.outbox import ProviderLink
 from crm.outbox import enqueue
+from crm.people import care as people_care
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import erasure
@@ -64,11 +65,11 @@ def sample_person(s: Session) -> int:
         people.PersonData(name=NAME, email=EMAIL, phone=PHONE, personnummer=PERSONNUMMER),
         actor,
     )
-    people.update_client_card(
-        s, person, people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
+    people_care.update_client_card(
+        s, person, people_care.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
     )
-    people.add_visit(s, person, date.today(), "Första besöket", actor)
-    people.add_journal_entry(s, person, "Första samtalet.", actor)
+    people_care.add_visit(s, person, date.today(), "Första besöket", actor)
+    people_care.add_journal_entry(s, person, "Första samtalet.", actor)
     subscribing.add_manual(
         s,
         email=EMAIL,

@@ -19,6 +19,7 @@ from crm import audit
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.people import care
 from crm.people import forms
 from crm.people import services
 from crm.people.models import JournalEntry
@@ -242,7 +243,7 @@ def client_card(person_id: int) -> Any:
     db = get_session()
     notes = form.health_notes.data
     keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
-    data = services.ClientCardData(
+    data = care.ClientCardData(
         client_since=form.client_since.data,
         client_until=form.client_until.data,
         # An empty notes box means "unchanged": the stored notes are never echoed into the form.
@@ -252,7 +253,7 @@ def client_card(person_id: int) -> Any:
         art9_basis=form.art9_basis.data or None,
     )
     try:
-        services.update_client_card(db, person, data, current_actor())
+        care.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
         flash_refusal(db, err)
     else:
@@ -272,7 +273,7 @@ def add_visit(person_id: int) -> Any:
         return redirect(url_for("people.detail", person_id=person.id))
     db = get_session()
     try:
-        services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+        care.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
     except services.PersonError as err:
         flash_refusal(db, err)
     else:
@@ -294,7 +295,7 @@ def add_journal(person_id: int) -> Any:
     if corrects_id is not None:
         corrects = db.get(JournalEntry, corrects_id)
     try:
-        services.add_journal_entry(
+        care.add_journal_entry(
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:
