@@ -44,6 +44,7 @@ from crm.privacy.export import SCHEMA
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
 from crm.representatives import services as representatives
+from crm.testimonials import publications
 from crm.testimonials import services as testimonials
 from tests.test_testimonials import jpeg_with_gps
 
@@ -89,10 +90,10 @@ def sample_person(s: Session) -> int:
         testimonials.ConsentChoice(["social"], ["text", "image"], "10.0.0.1", "Firefox"),
         actor,
     )
-    pub = testimonials.add_publication(
+    pub = publications.add_publication(
         s, t, "social", f"Instagram, {NAME}", "https://instagram.com/p/x", None, actor
     )
-    testimonials.tick_removed(s, pub, actor)
+    publications.tick_removed(s, pub, actor)
     requests.open_request(s, person, "access", "email", utcnow(), actor)
     # a request filed through the privacy portal, confirmed: linked to the person by address
 

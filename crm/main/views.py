@@ -37,7 +37,7 @@ from crm.privacy.models import DataRequest
 from crm.security.roles import Perm
 from crm.security.roles import can
 from crm.security.roles import requires
-from crm.testimonials import services as testimonial_services
+from crm.testimonials import publications
 from crm.web import REFUSED_ACTION
 from crm.web import int_arg
 from crm.web import public
@@ -71,7 +71,7 @@ def dashboard() -> Any:
         .where(DataRequest.status == "open")
         .order_by(DataRequest.due_at)
     ).all()
-    tasks = testimonial_services.removal_tasks(db)
+    tasks = publications.removal_tasks(db)
     recipient_tasks = recipients.open_tasks(db)
     breaches_owed = breaches.owed(db)
     decisions = retention.decisions(db)

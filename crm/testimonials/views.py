@@ -28,11 +28,13 @@ from crm.testimonials import forms
 from crm.testimonials import labels
 from crm.testimonials import mails
 from crm.testimonials import media as media_store
+from crm.testimonials import publications
 from crm.testimonials import services
 from crm.testimonials.models import Publication
 from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
+from crm.testimonials.models import display_name
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
@@ -70,7 +72,7 @@ def index() -> Any:
     status = request.args.get("status", "")
     return render_template(
         "testimonials/index.html",
-        rows=services.list_all(get_session(), status, controller_limit()),
+        rows=publications.list_all(get_session(), status, controller_limit()),
         status=status,
         statuses=list(Status),
     )
@@ -83,7 +85,8 @@ def create() -> Any:
     db = get_session()
     form = forms.NewTestimonialForm()
     form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in services.people_choices(db, controller_limit())
+        SelectChoice(pid, label)
+        for pid, label in publications.people_choices(db, controller_limit())
     ]
     person_id = int_arg("person")
     if request.method == "GET" and person_id is not None:
@@ -116,7 +119,7 @@ def detail(testimonial_id: int) -> Any:
         media_form=forms.MediaForm(),
         pub_form=forms.PublicationForm(prefix="pub"),
         button=forms.ButtonForm(),
-        shown_name=services.display_name(t.person, t.display_mode),
+        shown_name=display_name(t.person, t.display_mode),
     )
 
 
@@ -216,7 +219,7 @@ def add_publication(testimonial_id: int) -> Any:
         return _back(t)
     db = get_session()
     try:
-        services.add_publication(
+        publications.add_publication(
             db,
             t,
             form.channel.data,
@@ -263,7 +266,7 @@ def tick_removed(publication_id: int) -> Any:
     pub = db.get(Publication, publication_id)
     if pub is None:
         abort(404)
-    services.tick_removed(db, pub, current_actor())
+    publications.tick_removed(db, pub, current_actor())
     db.commit()
     flash(_("Marked as taken down."), "success")
     return redirect(safe_redirect_target(request.form.get("next"), url_for("main.dashboard")))

@@ -41,7 +41,7 @@ from crm.representatives.models import Representation
 from crm.security import tokens
 from crm.security.roles import Perm
 from crm.security.roles import requires
-from crm.testimonials.services import people_choices
+from crm.testimonials.publications import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
