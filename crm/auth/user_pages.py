@@ -25,12 +25,12 @@ from crm.auth.models import User
 from crm.auth.views import bp
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import form_int
 from crm.security.roles import ROLE_DESCRIPTIONS
 from crm.security.roles import ROLE_LABELS
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
-from crm.web import form_int
 from crm.web import get_or_404
 
 

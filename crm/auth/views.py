@@ -35,6 +35,7 @@ from crm.auth.models import User
 from crm.config import is_https
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import parse_int
 from crm.security import passwords
 from crm.security.roles import ROLE_DESCRIPTIONS
 from crm.security.roles import ROLE_LABELS
@@ -42,7 +43,6 @@ from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
 from crm.web import login_manager
-from crm.web import parse_int
 from crm.web import public
 from crm.web import safe_redirect_target
 

@@ -25,6 +25,7 @@ from crm.audit import staff_names
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
+from crm.inputs import int_arg
 from crm.main import charts
 from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
@@ -39,7 +40,6 @@ from crm.security.roles import can
 from crm.security.roles import requires
 from crm.testimonials import publications
 from crm.web import REFUSED_ACTION
-from crm.web import int_arg
 from crm.web import public
 from crm.web import safe_redirect_target
 

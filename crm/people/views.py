@@ -19,6 +19,8 @@ from crm import audit
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import form_int
+from crm.inputs import parse_int
 from crm.people import care
 from crm.people import forms
 from crm.people import services
@@ -29,9 +31,7 @@ from crm.security.roles import can
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import form_int
 from crm.web import get_or_404
-from crm.web import parse_int
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 

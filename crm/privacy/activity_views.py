@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import parse_int
 from crm.privacy import activities
 from crm.privacy import forms
 from crm.privacy import settings
@@ -28,7 +29,6 @@ from crm.privacy.models import ProcessingActivity
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
-from crm.web import parse_int
 
 bp = Blueprint("activities", __name__, url_prefix="/privacy/activities")
 

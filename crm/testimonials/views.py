@@ -21,6 +21,7 @@ from wtforms.fields import SelectChoice
 from crm import mail
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import int_arg
 from crm.people import services as people
 from crm.security.roles import Perm
 from crm.security.roles import requires
@@ -38,7 +39,6 @@ from crm.testimonials.models import display_name
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
-from crm.web import int_arg
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")

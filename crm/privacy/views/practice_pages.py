@@ -18,6 +18,7 @@ from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.i18n import N_
+from crm.inputs import parse_int
 from crm.people import services as people
 from crm.privacy import activities as activity_list
 from crm.privacy import forms
@@ -27,7 +28,6 @@ from crm.privacy.views import bp
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
-from crm.web import parse_int
 
 
 def _processors_from_form(form: Any) -> list[settings.Processor]:
