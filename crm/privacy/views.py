@@ -544,7 +544,7 @@ EXPORT_HOURS = 24
 
 def _export_response(person: Person) -> Response:
     db = get_session()
-    data = export.build(db, person)
+    data = export.build(db, person, reader=current_actor())
     audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
     db.commit()
     return Response(
