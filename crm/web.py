@@ -181,6 +181,29 @@ def init_app(app: Flask) -> None:
     # templates hide what the role cannot use: {% if can(Perm.HEALTH_READ) %}
     app.jinja_env.globals["can"] = lambda perm: roles.can(current_user, roles.Perm(perm))
     app.jinja_env.globals["Perm"] = roles.Perm
+    app.jinja_env.globals["failed_form"] = failed_form
+
+
+def show_again(endpoint: str, slot: str, form: Any, **values: Any) -> Response:
+    """Answer a failed form with its page again (422), the errors at their fields, input kept.
+
+    Why not a redirect: a redirect drops what was typed and moves the error into a banner away
+    from its field (and with an error status the browser shows a bare "Redirecting..." page).
+    The page's own view renders it, so a form of one feature shown on another feature's page
+    (a hold on the person page) works without either importing the other: that view or its
+    template asks :func:`failed_form` for ``slot``.
+    """
+    from flask import make_response
+
+    g.failed_forms = {slot: form}
+    response = make_response(current_app.view_functions[endpoint](**values))
+    response.status_code = 422
+    return response
+
+
+def failed_form(slot: str) -> Any:
+    """The form that failed in this request for ``slot`` (see :func:`show_again`), or None."""
+    return g.get("failed_forms", {}).get(slot)
 
 
 def _refuse_foreign_host() -> None:
@@ -399,6 +422,23 @@ def controller_limit() -> int | None:
     never sees another controller's people, wherever it looks.
     """
     return getattr(current_user, "controller_id", None)
+
+
+M = TypeVar("M")
+
+
+def get_or_404(model: type[M], ident: int, *, controller: Callable[[M], int] | None = None) -> M:
+    """Return the row of ``model`` with this id, or end the request with 404.
+
+    ``controller`` tells whose the row is: to an account limited to one controller
+    (:func:`controller_limit`) another controller's row does not exist either, so an id typed
+    into a URL tells it nothing. The one lookup every owner page uses for a row in its path.
+    """
+    row = db.get_session().get(model, ident)
+    limit = controller_limit()
+    if row is None or (controller is not None and limit is not None and controller(row) != limit):
+        abort(404)
+    return row
 
 
 #: Longest redirect target accepted; anything longer is not a link this app made.

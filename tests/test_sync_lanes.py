@@ -17,7 +17,13 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 import integrations.base
+from crm.audit import Actor
+from crm.db import get_session
 from crm.db import utcnow
+from crm.newsletter import common as newsletter_common
+from crm.newsletter import importer
+from crm.newsletter import unsubscribing
+from crm.newsletter.models import Method
 from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.privacy import forget as privacy_forget
@@ -84,10 +90,6 @@ def limited(app, clock):
 
 def _import(app, emails: list[str]) -> None:
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import importer
-
         s = get_session()
         csv = "email;name\n" + "".join(f"{e};{e.split('@')[0]}\n" for e in emails)
         importer.run(s, csv.encode(), default_method="verbal", actor=Actor.cli())
@@ -96,20 +98,12 @@ def _import(app, emails: list[str]) -> None:
 
 def _run(app) -> runner.SyncReport:
     with app.app_context():
-        from crm.db import get_session
-
         return runner.run_sync(get_session())
 
 
 def _act(app, email: str, action: str) -> None:
     """Unsubscribe (from the signed link's service) or erase ("forget me") ``email``."""
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import unsubscribing
-        from crm.newsletter.models import Method
-
         s = get_session()
         person = newsletter_common.find_person(s, email)
         if action == "unsubscribe":
@@ -338,8 +332,6 @@ def test_finding_6_one_providers_rate_limit_does_not_delay_the_others(app, db, l
         assert requests.post(f"{limited['mailerlite'].url}/batch", json=body).status_code == 200
     lines: list[str] = []
     with app.app_context():
-        from crm.db import get_session
-
         report = runner.run_sync(get_session(), progress=lines.append)
     sent = [line.split(":")[0].strip() for line in lines if "unsubscribe 1 sent" in line]
     assert sent[-1] == "mailerlite" and set(sent) == set(NAMES), lines

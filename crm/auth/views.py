@@ -37,6 +37,7 @@ from crm.auth.models import Role
 from crm.auth.models import User
 from crm.config import is_https
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.security import passwords
 from crm.security.roles import ROLE_DESCRIPTIONS
 from crm.security.roles import ROLE_LABELS
@@ -44,6 +45,7 @@ from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
 from crm.web import form_int
+from crm.web import get_or_404
 from crm.web import login_manager
 from crm.web import parse_int
 from crm.web import public
@@ -342,8 +344,7 @@ def setup(token: str) -> Any:
                 actor=current_actor(),
             )
         except services.AccountError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(
@@ -381,8 +382,7 @@ def account() -> Any:
             flash(_(str(err)), "error")
             return _account_page(password_form, locale_form), 401
         except services.AccountError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             # Every session ended, this one too; open a fresh one for this browser.
             return _complete_login_after_password_change()
@@ -428,14 +428,21 @@ def _complete_login_after_password_change() -> BaseResponse:
 def recovery_codes() -> Any:
     """Replace the recovery codes after re-authentication and show the new ones once."""
     form = forms.ReauthForm(prefix="rc")
+
+    def again() -> str:  # the account page with this form's errors in place
+        return _account_page(
+            forms.PasswordForm(formdata=None, prefix="pw"),
+            forms.LocaleForm(formdata=None, prefix="lang", locale=current_user.locale),
+            form,
+        )
+
     if not form.validate_on_submit():
-        flash(_("Enter your password and a code to make new recovery codes."), "error")
-        return redirect(url_for("auth.account"))
+        return again(), 422
     db = get_session()
     device = _device_id(current_user)
     if throttle.mfa_throttled(db, current_user.id, device):
         flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
-        return redirect(url_for("auth.account"))
+        return again(), 429
     try:
         codes = services.regenerate_recovery_codes(
             db, current_user, form.password.data, form.code.data or "", current_actor()
@@ -444,19 +451,12 @@ def recovery_codes() -> Any:
         throttle.record_mfa_failure(db, current_user.id, device)
         db.commit()  # keeps the audit row and the failure count
         flash(_(str(err)), "error")
-        return redirect(url_for("auth.account"))
+        return again(), 401
     db.commit()
     return render_template("auth/recovery_codes.html", codes=codes)
 
 
 # --- user management (owners) -----------------------------------------------------------------
-
-
-def _get_user_or_404(user_id: int) -> User:
-    user = get_session().get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
 
 
 @bp.route("/users")
@@ -499,10 +499,9 @@ def change_controller(user_id: int) -> Any:
     controller_id = form_int(request.form, "controller_id")  # empty: no limit
     db = get_session()
     try:
-        services.set_controller(db, _get_user_or_404(user_id), controller_id, current_actor())
+        services.set_controller(db, get_or_404(User, user_id), controller_id, current_actor())
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -530,8 +529,7 @@ def invite() -> Any:
             controller_id=controller_id,
         )
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("auth.users"))
     audit.record(
         db,
@@ -555,10 +553,9 @@ def change_role(user_id: int) -> Any:
         abort(400)
     db = get_session()
     try:
-        services.set_role(db, _get_user_or_404(user_id), Role(form.role.data), current_actor())
+        services.set_role(db, get_or_404(User, user_id), Role(form.role.data), current_actor())
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Role changed."), "success")
@@ -572,12 +569,11 @@ def toggle_active(user_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    user = _get_user_or_404(user_id)
+    user = get_or_404(User, user_id)
     try:
         services.set_active(db, user, not user.active, current_actor())
     except services.AccountError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Account updated."), "success")
@@ -591,7 +587,7 @@ def reset_mfa(user_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    services.reset_mfa(db, _get_user_or_404(user_id), current_actor())
+    services.reset_mfa(db, get_or_404(User, user_id), current_actor())
     db.commit()
     flash(
         _("Two-factor authentication was reset. The user sets it up again at next login."),

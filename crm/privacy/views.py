@@ -26,6 +26,7 @@ from crm import controllers
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
+from crm.errors import flash_refusal
 from crm.i18n import N_
 from crm.people import services as people
 from crm.people.models import Person
@@ -54,32 +55,23 @@ from crm.testimonials.services import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import get_or_404
 from crm.web import parse_int
+from crm.web import show_again
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
 
-def _request_or_404(request_id: int) -> DataRequest:
-    row = get_session().get(DataRequest, request_id)
-    if row is None or (controller_limit() is not None and row.controller_id != controller_limit()):
-        abort(404)
-    return row
-
-
-def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
-
-
-def _notify(send: Any, *args: Any) -> None:
+def _notify(send: Any, *args: Any) -> bool:
+    """Send a notice; say so when it could not go out. Returns whether it was sent."""
     try:
-        if not send(*args):
-            flash(_("The person has no email address: tell them another way."), "info")
+        if send(*args):
+            return True
+        flash(_("The person has no email address: tell them another way."), "info")
     except mail.MailError:
         current_app.logger.exception("notice mail failed")
         flash(_("The mail to the person could not be sent: tell them another way."), "error")
+    return False
 
 
 @bp.route("/requests", methods=["GET", "POST"])
@@ -97,9 +89,7 @@ def index() -> Any:
     ]
     if form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
-        person = people.get_person(db, form.person_id.data, controller_limit())
-        if person is None:
-            abort(404)
+        person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
             row = requests.open_request(
                 db,
@@ -113,8 +103,7 @@ def index() -> Any:
                 ),
             )
         except requests.RequestError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
@@ -146,7 +135,11 @@ def _mandate_label(m: Representation) -> str:
 @requires(Perm.REQUESTS)
 def detail(request_id: int) -> Any:
     """One request with its steps."""
-    row = _request_or_404(request_id)
+    return _detail_page(get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id))
+
+
+def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) -> str:
+    """The request page; a failed step form is shown again in its ``slot``, errors and input."""
     person = get_session().get(Person, row.person_id) if row.person_id else None
     the_plan = (
         erasure.plan(get_session(), person)
@@ -169,24 +162,32 @@ def detail(request_id: int) -> Any:
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
-        identity=forms.IdentityForm(prefix="id"),
-        extend_form=forms.ExtendForm(prefix="ext"),
-        complete_form=forms.OutcomeForm(prefix="done"),
-        refuse_form=forms.OutcomeForm(prefix="no"),
+        **{
+            "identity": forms.IdentityForm(formdata=None, prefix="id"),
+            "extend_form": forms.ExtendForm(formdata=None, prefix="ext"),
+            "complete_form": forms.OutcomeForm(formdata=None, prefix="done"),
+            "refuse_form": forms.OutcomeForm(formdata=None, prefix="no"),
+            **({slot: failed} if slot else {}),
+        },
     )
 
 
-def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
-    row = _request_or_404(request_id)
+def _step(
+    request_id: int, form: Any, action: Any, notify: Any = None, slot: str | None = None
+) -> Any:
+    """Run one step of a request; a failed form is shown again in its ``slot`` on the page."""
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("privacy.detail", request_id=row.id))
+        if slot is None:  # a bare button: nothing to correct
+            abort(400)
+        return _detail_page(row, slot, form), 422
     db = get_session()
     try:
         action(db, row)
     except requests.RequestError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
+        if slot is not None:
+            return _detail_page(row, slot, form), 422
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -204,6 +205,7 @@ def identity(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+        slot="identity",
     )
 
 
@@ -217,6 +219,7 @@ def extend(request_id: int) -> Any:
         form,
         lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
         mails.extension_notice,
+        slot="extend_form",
     )
 
 
@@ -229,6 +232,7 @@ def complete(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: recipients.complete_request(db, r, form.text.data, current_actor()),
+        slot="complete_form",
     )
 
 
@@ -250,9 +254,7 @@ def recipient_told(task_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    task = db.get(RecipientTask, task_id)
-    if task is None:
-        abort(404)
+    task = get_or_404(RecipientTask, task_id)
     request_id = task.request_id
     if recipients.tick(db, task, current_actor()):
         erasure.complete_waiting(db)
@@ -273,6 +275,7 @@ def refuse(request_id: int) -> Any:
         form,
         lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
         mails.refusal_notice,
+        slot="refuse_form",
     )
 
 
@@ -283,7 +286,9 @@ def restrict(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.restrict(db, _person_or_404(person_id), current_actor())
+    rights.restrict(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Processing is restricted. The data is kept but not used."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -294,17 +299,16 @@ def restrict(person_id: int) -> Any:
 def lift_restriction(person_id: int) -> Any:
     """Lift a restriction with a note; the person is told."""
     form = forms.NoteForm()
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not form.validate_on_submit():
-        flash(_("Write why the restriction is lifted; the person is told."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     db = get_session()
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
         db.rollback()
-        flash(_(str(err)), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        form.form_errors.append(_(str(err), **err.params))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
     try:
@@ -334,7 +338,9 @@ def object_to_marketing(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    rights.object_to_marketing(db, _person_or_404(person_id), current_actor())
+    rights.object_to_marketing(
+        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    )
     db.commit()
     flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
@@ -360,18 +366,24 @@ def _processors_from_form(form: Any) -> list[settings.Processor]:
     return chosen
 
 
-def _months(values: Any, rule: settings.RetentionRule) -> int:
-    """A retention period from the settings form (empty means 0, checked by the service)."""
-    raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
-    months = 0 if raw == "" else parse_int(raw)
-    if months is None:
-        raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
-    return months
+def _retention_from_form(values: Any) -> dict[str, int]:
+    """Retention periods from the settings form (empty means 0; not a number: refused later).
+
+    A value that is not a number becomes -1, which the service refuses at its field together
+    with every other error.
+    """
+    periods = {}
+    for rule in settings.RETENTION_RULES:
+        raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
+        months = 0 if raw == "" else parse_int(raw)
+        periods[rule.kind] = -1 if months is None else months
+    return periods
 
 
-def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
+def _settings_page(
+    row: Any, controller: Any, form: Any, values: Any, errors: dict[str, str] | None = None
+) -> str:
     db = get_session()
-    from crm.people import services as people
 
     return render_template(
         "privacy/settings.html",
@@ -384,6 +396,7 @@ def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
         known=settings.KNOWN_PROCESSORS,
         professions=settings.PROFESSIONS,
         values=values,
+        errors=errors or {},
         beyond=people.beyond_mode(db, controller),
     )
 
@@ -413,10 +426,10 @@ def practice_settings() -> Any:
         f = request.form
         before = controller.mode
         try:
-            retention = {r.kind: _months(f, r) for r in settings.RETENTION_RULES}
+            retention = _retention_from_form(f)
             months = (f.get("representative_months") or "").strip()
             if months and parse_int(months) is None:
-                raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
+                months = "-1"  # refused with the other errors, at its field
             settings.save(
                 db,
                 row,
@@ -447,9 +460,14 @@ def practice_settings() -> Any:
             db.rollback()
             # the rollback may have taken a settings row created by this very request with it
             row = settings.load(db, current_app.config["PRACTICE_NAME"])
-            params = {k: _(str(v)) for k, v in getattr(err, "params", {}).items()}
-            flash(_(str(err), **params), "error")
-            return _settings_page(row, controller, form, f), 422
+            problems = getattr(err, "problems", [("", err)])
+            errors = {
+                field: _(str(e), **{k: _(str(v)) for k, v in getattr(e, "params", {}).items()})
+                for field, e in problems
+            }
+            general = errors.pop("", None)  # a refusal about no one field
+            flash(general or _("Nothing was saved: correct the marked fields."), "error")
+            return _settings_page(row, controller, form, f, errors), 422
         db.commit()
         flash(_("Saved. The privacy policy and the record of processing follow."), "success")
         from crm.people import services as people
@@ -466,8 +484,6 @@ def practice_settings() -> Any:
 @requires(Perm.SETTINGS)
 def reduce_id_numbers() -> Any:
     """Confirm, then bring the stored identity numbers down to the controller's setting."""
-    from crm.people import services as people
-
     db = get_session()
     controller = _chosen_controller()
     form = forms.ButtonForm()
@@ -503,8 +519,7 @@ def add_controller() -> Any:
     try:
         row = settings.add_controller(db, request.form.get("new_name", ""), current_actor())
     except settings.SettingsError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return redirect(url_for("privacy.practice_settings"))
     db.commit()
     flash(_("Controller added. Fill in its details."), "success")
@@ -558,8 +573,10 @@ def _export_response(person: Person) -> Response:
 @requires(Perm.REQUESTS, Perm.HEALTH_READ)
 def export_download(request_id: int) -> Any:
     """Staff download the access/portability export for a request."""
-    row = _request_or_404(request_id)
-    return _export_response(_person_or_404(row.person_id or 0))
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    return _export_response(
+        get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
+    )
 
 
 @bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
@@ -568,8 +585,8 @@ def export_link(request_id: int) -> Any:
     """Mail the person a signed download link that works for 24 hours."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
-    person = _person_or_404(row.person_id or 0)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     recipient = person
     if row.requester_id is not None:
         # filed by a representative: the answer goes to them, and only within a valid mandate
@@ -579,14 +596,22 @@ def export_link(request_id: int) -> Any:
         except representatives.MandateError as err:
             flash(_(str(err)), "error")
             return redirect(url_for("privacy.detail", request_id=row.id))
-        recipient = _person_or_404(row.requester_id)
+        recipient = get_or_404(Person, row.requester_id, controller=lambda p: p.controller_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
-    _notify(
+    if _notify(
         mails.export_link,
         recipient,
         absolute_url("privacy_public.export", token=token),
         EXPORT_HOURS,
-    )
+    ):
+        flash(
+            _(
+                "A download link was mailed to %(email)s. It works for %(hours)s hours.",
+                email=recipient.email,
+                hours=EXPORT_HOURS,
+            ),
+            "success",
+        )
     db = get_session()
     audit.record(
         db,
@@ -606,13 +631,13 @@ def erase(request_id: int) -> Any:
     """Carry out an erasure request as planned; the person gets the receipt."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    row = _request_or_404(request_id)
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if row.kind != "erasure" or row.status != "open":
         abort(400)
     if row.waiting_for is not None:  # carried out already, waiting for the providers
         flash(_("This request has already been carried out."), "info")
         return redirect(url_for("privacy.detail", request_id=row.id))
-    person = _person_or_404(row.person_id or 0)
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
     db = get_session()
     # The address is erased with the rest: keep it in memory for the receipt only.
     receipt_person = Person(
@@ -630,7 +655,10 @@ def erase(request_id: int) -> Any:
         return redirect(url_for("privacy.detail", request_id=row.id))
     db.commit()
     _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
-    flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    if row.status == "open":  # waiting for the providers' confirmations or manual recipients
+        flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    else:
+        flash(_("Erased. The request is completed."), "success")
     return redirect(url_for("privacy.detail", request_id=row.id))
 
 
@@ -638,11 +666,10 @@ def erase(request_id: int) -> Any:
 @requires(Perm.REQUESTS)
 def add_hold(person_id: int) -> Any:
     """Record that some data must be kept (bookkeeping, a legal claim) until a date."""
-    person = _person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "hold", form, person_id=person_id)
     db = get_session()
     until = datetime.combine(form.until.data, time(23, 59), tzinfo=utcnow().tzinfo)
     db.add(
@@ -701,8 +728,7 @@ def breaches_index() -> Any:
                 current_actor(),
             )
         except breaches.BreachError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("The breach is documented."), "success")
@@ -715,18 +741,11 @@ def breaches_index() -> Any:
     ), status
 
 
-def _breach_or_404(breach_id: int) -> Breach:
-    row = get_session().get(Breach, breach_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.route("/breaches/<int:breach_id>")
 @requires(Perm.BREACHES)
 def breach_detail(breach_id: int) -> Any:
     """One breach: the facts, and what is still owed to IMY and to the people affected."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     return render_template(
         "privacy/breach.html",
         b=row,
@@ -742,7 +761,7 @@ def breach_detail(breach_id: int) -> Any:
 @requires(Perm.BREACHES)
 def breach_reported(breach_id: int) -> Any:
     """Record that IMY was notified."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     form = forms.ReportedForm(prefix="rep")
     if not form.validate_on_submit():
         abort(400)
@@ -757,7 +776,7 @@ def breach_reported(breach_id: int) -> Any:
 @requires(Perm.BREACHES)
 def breach_informed(breach_id: int) -> Any:
     """Record that the people affected were told."""
-    row = _breach_or_404(breach_id)
+    row = get_or_404(Breach, breach_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from crm import audit
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.people import services as people
 from crm.people.models import Person
@@ -45,7 +46,7 @@ from crm.testimonials.models import display_name
 ANONYMOUS = N_("A client")
 
 
-class TestimonialError(ValueError):
+class TestimonialError(DomainError):
     """An operation was refused; the message is an English msgid for the user."""
 
 
