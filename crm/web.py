@@ -91,6 +91,29 @@ def init_app(app: Flask) -> None:
     # templates hide what the role cannot use: {% if can(Perm.HEALTH_READ) %}
     app.jinja_env.globals["can"] = lambda perm: roles.can(current_user, roles.Perm(perm))
     app.jinja_env.globals["Perm"] = roles.Perm
+    app.jinja_env.globals["failed_form"] = failed_form
+
+
+def show_again(endpoint: str, slot: str, form: Any, **values: Any) -> Response:
+    """Answer a failed form with its page again (422), the errors at their fields, input kept.
+
+    Why not a redirect: a redirect drops what was typed and moves the error into a banner away
+    from its field (and with an error status the browser shows a bare "Redirecting..." page).
+    The page's own view renders it, so a form of one feature shown on another feature's page
+    (a hold on the person page) works without either importing the other: that view or its
+    template asks :func:`failed_form` for ``slot``.
+    """
+    from flask import make_response
+
+    g.failed_forms = {slot: form}
+    response = make_response(current_app.view_functions[endpoint](**values))
+    response.status_code = 422
+    return response
+
+
+def failed_form(slot: str) -> Any:
+    """The form that failed in this request for ``slot`` (see :func:`show_again`), or None."""
+    return g.get("failed_forms", {}).get(slot)
 
 
 def _refuse_foreign_host() -> None:

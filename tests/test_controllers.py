@@ -357,7 +357,7 @@ def test_finding_14_2_a_birth_date_is_accepted_and_the_last_four_never_stored(
 ):
     _birth_date_only(db)
     form = auth_client.get("/people/new").get_data(as_text=True)
-    assert "YYYYMMDD" in form
+    assert "ÅÅÅÅMMDD" in form  # the Swedish format, not YYYYMMDD
     response = post_form(auth_client, "/people/new", {"name": "Kund Kort", "personnummer": typed})
     assert response.status_code == 302
     with db() as s:

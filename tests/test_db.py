@@ -44,10 +44,10 @@ def test_naive_datetimes_are_refused():
 
 def test_audit_page_filters(app, auth_client):
     post_form(auth_client, "/people/new", {"name": "Filtrerad"})
-    page = auth_client.get("/audit?action=person.").get_data(as_text=True)
-    assert "person.create" in page and "auth.login" not in page
+    page = auth_client.get("/audit?action=person.").get_data(as_text=True).split("<table")[1]
+    assert "Person tillagd" in page and "Loggade in" not in page
     page = auth_client.get("/audit?action=auth.&since=2000-01-01&until=2100-01-01")
-    assert "auth.login" in page.get_data(as_text=True)
+    assert "Loggade in" in page.get_data(as_text=True).split("<table")[1]
     assert auth_client.get("/audit?since=garbage&page=x&actor=abc").status_code == 200
 
 

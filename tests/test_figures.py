@@ -26,7 +26,7 @@ def _chart(page: str) -> list[int]:
     """The bar values of the subscriber chart (the first chart on the page)."""
     svg = page[page.index('<svg viewBox="0 0 320 120"') :]
     svg = svg[: svg.index("</svg>")]
-    return [int(n) for n in re.findall(r"<title>\d\d/\d\d: (\d+)</title>", svg)]
+    return [int(n) for n in re.findall(r"<title>\d{4}-\d\d: (\d+)</title>", svg)]
 
 
 def _seed(db) -> None:

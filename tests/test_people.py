@@ -175,7 +175,7 @@ def test_health_care_basis_only_for_licensed_care(app, auth_client, db):
     pid = _person(db, name="Kalle Klient").id
     card = {"card-health_notes": "Migrän", "card-art9_basis": "health_care"}
     refused = post_form(auth_client, f"/people/{pid}/client", card, page=f"/people/{pid}")
-    assert "profil A" in auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    assert refused.status_code == 422 and "profil A" in refused.get_data(as_text=True)
     with db() as s:
         assert s.scalar(text("SELECT count(*) FROM client_card")) == 0, refused
     with app.app_context():
@@ -276,7 +276,7 @@ def test_person_page_shows_audit_about_them(app, auth_client, db):
     _add(auth_client, name="Spårad")
     pid = _person(db, name="Spårad").id
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
-    assert "person.create" in page
+    assert "Person tillagd" in page  # the action in words (crm/main/events.py)
     # who acted is shown by name, as on the dashboard and the audit page, not as "#<id>"
-    row = page[page.rindex("<tr", 0, page.index("person.create")) : page.index("person.create")]
+    row = page[page.rindex("<tr", 0, page.index("Person tillagd")) : page.index("Person tillagd")]
     assert "Test User" in row and "#1" not in row

@@ -255,7 +255,7 @@ def test_settings_feed_the_policy_and_the_record(app, auth_client, client):
     assert "Terapi Anna AB" in policy and "556703-7485" in policy
     assert "Mailchimp" in policy and "Data Privacy Framework" in policy
     assert "Journalia" in policy and "Fortnox" in policy and "Loopia" not in policy
-    assert "120 månader efter den senaste journalanteckningen" in policy
+    assert "tio år efter den senaste journalanteckningen" in policy  # not "120 månader"
     assert "Integritetsskyddsmyndigheten" in policy
     record = auth_client.get("/privacy/record").get_data(as_text=True)
     # client care, representatives (issue 14), newsletter, testimonials, bookkeeping, requests

@@ -33,6 +33,7 @@ from crm.outbox import Op
 from crm.outbox import ProviderLink
 from crm.outbox import enqueue
 from crm.people import care as people_care
+from crm.people import purchases
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import erasure
@@ -71,6 +72,10 @@ def sample_person(s: Session) -> int:
     )
     people_care.add_visit(s, person, date.today(), "Första besöket", actor)
     people_care.add_journal_entry(s, person, "Första samtalet.", actor)
+    # bought long enough ago that the bookkeeping hold has ended (the erasure below is full)
+    purchases.add_purchase(
+        s, person, purchases.PurchaseData(date(2012, 3, 1), "450,50", "F-1", "Massageolja"), actor
+    )
     subscribing.add_manual(
         s,
         email=EMAIL,

@@ -207,7 +207,8 @@ def test_consent_scope_is_respected(app, auth_client, db, inbox, make_person):
         {"pub-channel": "print"},
         page=f"/testimonials/{tid}",
     )
-    assert refused.status_code == 302
+    assert refused.status_code == 422  # shown again, the refusal at the channel field
+    assert 'id="pub-channel-err"' in refused.get_data(as_text=True)
     assert [p.channel for p in _t(db, tid).publications] == ["website"]
 
 
@@ -392,7 +393,7 @@ def test_audio_is_refused_when_ffmpeg_is_missing(app, auth_client, db, make_pers
         content_type="multipart/form-data",
     )
     assert response.status_code == 422 and _t(db, tid).media == []
-    assert "apt install ffmpeg" in auth_client.get(f"/testimonials/{tid}").get_data(as_text=True)
+    assert "apt install ffmpeg" in response.get_data(as_text=True)  # at the file field
 
 
 def test_forged_expired_and_cross_purpose_tokens(

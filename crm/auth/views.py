@@ -423,14 +423,21 @@ def _complete_login_after_password_change() -> BaseResponse:
 def recovery_codes() -> Any:
     """Replace the recovery codes after re-authentication and show the new ones once."""
     form = forms.ReauthForm(prefix="rc")
+
+    def again() -> str:  # the account page with this form's errors in place
+        return _account_page(
+            forms.PasswordForm(formdata=None, prefix="pw"),
+            forms.LocaleForm(formdata=None, prefix="lang", locale=current_user.locale),
+            form,
+        )
+
     if not form.validate_on_submit():
-        flash(_("Enter your password and a code to make new recovery codes."), "error")
-        return redirect(url_for("auth.account"))
+        return again(), 422
     db = get_session()
     device = _device_id(current_user)
     if throttle.mfa_throttled(db, current_user.id, device):
         flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
-        return redirect(url_for("auth.account"))
+        return again(), 429
     try:
         codes = services.regenerate_recovery_codes(
             db, current_user, form.password.data, form.code.data or "", current_actor()
@@ -439,7 +446,7 @@ def recovery_codes() -> Any:
         throttle.record_mfa_failure(db, current_user.id, device)
         db.commit()  # keeps the audit row and the failure count
         flash(_(str(err)), "error")
-        return redirect(url_for("auth.account"))
+        return again(), 401
     db.commit()
     return render_template("auth/recovery_codes.html", codes=codes)
 

@@ -101,8 +101,65 @@ def _set_identity(session: Session, person: Person, text: str, mode: IdNumberMod
     _set_personnummer(session, person, text)
 
 
+class PersonFieldErrors(PersonError):
+    """Several fields were refused at once; ``errors`` maps form field names to msgids."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(next(iter(errors.values()))[0])
+        self.errors = errors
+
+
+def person_errors(
+    session: Session, person: Person | None, data: PersonData
+) -> dict[str, list[str]]:
+    """Every problem with ``data`` at once, by form field (English msgids); nothing is changed.
+
+    Why all at once: an owner who fixes the email address should not then learn about the
+    personnummer, and then about a duplicate (issue 16 defect 6). :func:`_apply` refuses with
+    the same checks, so a form and a script get the same answers.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not _clean(data.name):
+        add("name", N_("Enter a name."))
+    person_id = person.id if person is not None else None
+    email = normalise_email(data.email)
+    if email is not None:
+        if not emails.is_valid(email):
+            add("email", N_("Enter a valid email address."))
+        else:
+            other = session.scalar(select(Person.id).where(Person.email == email))
+            if other is not None and other != person_id:
+                add("email", N_("Another person already has this email address."))
+    controller_id = data.controller_id or (person.controller_id if person else None)
+    if data.controller_id is not None and session.get(Controller, data.controller_id) is None:
+        add("controller_id", N_("Choose the controller."))
+        controller_id = None
+    text = _clean(data.personnummer)
+    if text and not data.remove_personnummer:
+        mode = controllers.get(session, controller_id).mode
+        try:
+            if mode == IdNumberMode.NONE:
+                add("personnummer", N_("This controller records no identity numbers."))
+            elif mode == IdNumberMode.BIRTH_DATE:
+                pnr.parse_birth_date(text)
+            else:
+                existing = find_by_personnummer(session, pnr.parse(text).digits)
+                if existing is not None and existing.id != person_id:
+                    add("personnummer", N_("Another person already has this personnummer."))
+        except pnr.InvalidPersonnummer as err:
+            add("personnummer", str(err))
+    return errors
+
+
 def _apply(session: Session, person: Person, data: PersonData) -> list[str]:
     """Copy ``data`` onto ``person`` and return the names of the fields that changed."""
+    errors = person_errors(session, person if person.id is not None else None, data)
+    if errors:
+        raise PersonFieldErrors(errors)
     name = _clean(data.name)
     if not name:
         raise PersonError(N_("Enter a name."))

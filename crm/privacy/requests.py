@@ -162,7 +162,7 @@ def _close(
     audit.record(
         session,
         actor,
-        f"privacy.request_{status}",
+        "privacy.request_refused" if status == "refused" else "privacy.request_completed",
         object_type="person",
         object_id=request.person_id,
         details={"request": request.id},

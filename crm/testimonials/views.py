@@ -16,6 +16,7 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms import Field
 from wtforms.fields import SelectChoice
 
 from crm import mail
@@ -98,29 +99,49 @@ def create() -> Any:
         try:
             t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
         except services.TestimonialError as err:
-            flash_refusal(db, err)
+            db.rollback()
+            _refused(form.person_id, err)
         else:
             db.commit()
             flash(_("Testimonial saved as a draft."), "success")
             return _back(t)
-    return render_template("testimonials/new.html", form=form)
+    page = render_template("testimonials/new.html", form=form)
+    return (page, 422) if form.errors else page
 
 
 @bp.route("/<int:testimonial_id>")
 @requires(Perm.TESTIMONIALS)
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
-    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
-    edit_form = forms.TestimonialForm(text=t.text, display_mode=t.display_mode, prefix="edit")
+    return _page(
+        get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
+    )
+
+
+def _page(
+    t: Testimonial,
+    *,
+    edit_form: forms.TestimonialForm | None = None,
+    media_form: forms.MediaForm | None = None,
+    pub_form: forms.PublicationForm | None = None,
+) -> str:
+    """The detail page; a form that failed is passed in, so its errors and input show in place."""
+    if edit_form is None:
+        edit_form = forms.TestimonialForm(text=t.text, display_mode=t.display_mode, prefix="edit")
     return render_template(
         "testimonials/detail.html",
         t=t,
         edit_form=edit_form,
-        media_form=forms.MediaForm(),
-        pub_form=forms.PublicationForm(prefix="pub"),
+        media_form=media_form or forms.MediaForm(formdata=None),
+        pub_form=pub_form or forms.PublicationForm(formdata=None, prefix="pub"),
         button=forms.ButtonForm(),
         shown_name=display_name(t.person, t.display_mode),
     )
+
+
+def _refused(field: Field, err: services.TestimonialError) -> None:
+    """Show a service's refusal under the field it is about (the form is shown again)."""
+    field.errors = [*field.errors, _(str(err), **err.params)]
 
 
 @bp.route("/<int:testimonial_id>/edit", methods=["POST"])
@@ -130,14 +151,14 @@ def edit(testimonial_id: int) -> Any:
     t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.TestimonialForm(prefix="edit")
     if not form.validate_on_submit():
-        flash(_("Write the testimonial text."), "error")
-        return _back(t)
+        return _page(t, edit_form=form), 422
     db = get_session()
     try:
         changed = services.edit(db, t, form.text.data, form.display_mode.data, current_actor())
     except services.TestimonialError as err:
-        flash_refusal(db, err)
-        return _back(t)
+        db.rollback()
+        _refused(form.text, err)
+        return _page(t, edit_form=form), 422
     db.commit()
     if changed:
         flash(_("Saved."), "success")
@@ -152,14 +173,14 @@ def upload(testimonial_id: int) -> Any:
     t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.MediaForm()
     if not form.validate_on_submit():
-        flash(_("Choose a file."), "error")
-        return _back(t), 422
+        return _page(t, media_form=form), 422
     db = get_session()
     try:
         services.add_media(db, t, form.file.data.read(), current_actor())
     except services.TestimonialError as err:
-        flash_refusal(db, err)
-        return _back(t), 422
+        db.rollback()
+        _refused(form.file, err)
+        return _page(t, media_form=form), 422
     db.commit()
     flash(_("File added."), "success")
     _ask_again(t)
@@ -215,8 +236,7 @@ def add_publication(testimonial_id: int) -> Any:
     t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.PublicationForm(prefix="pub")
     if not form.validate_on_submit():
-        flash(_("Check the date and try again."), "error")
-        return _back(t)
+        return _page(t, pub_form=form), 422
     db = get_session()
     try:
         publications.add_publication(
@@ -229,8 +249,9 @@ def add_publication(testimonial_id: int) -> Any:
             current_actor(),
         )
     except services.TestimonialError as err:
-        flash_refusal(db, err)
-        return _back(t)
+        db.rollback()
+        _refused(form.channel, err)
+        return _page(t, pub_form=form), 422
     db.commit()
     flash(_("Publication recorded."), "success")
     return _back(t)

@@ -46,17 +46,21 @@ from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
+from crm.web import show_again
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
 
-def _notify(send: Any, *args: Any) -> None:
+def _notify(send: Any, *args: Any) -> bool:
+    """Send a notice; say so when it could not go out. Returns whether it was sent."""
     try:
-        if not send(*args):
-            flash(_("The person has no email address: tell them another way."), "info")
+        if send(*args):
+            return True
+        flash(_("The person has no email address: tell them another way."), "info")
     except mail.MailError:
         current_app.logger.exception("notice mail failed")
         flash(_("The mail to the person could not be sent: tell them another way."), "error")
+    return False
 
 
 @bp.route("/requests", methods=["GET", "POST"])
@@ -120,7 +124,11 @@ def _mandate_label(m: Representation) -> str:
 @requires(Perm.REQUESTS)
 def detail(request_id: int) -> Any:
     """One request with its steps."""
-    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    return _detail_page(get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id))
+
+
+def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) -> str:
+    """The request page; a failed step form is shown again in its ``slot``, errors and input."""
     person = get_session().get(Person, row.person_id) if row.person_id else None
     the_plan = (
         erasure.plan(get_session(), person)
@@ -143,23 +151,32 @@ def detail(request_id: int) -> Any:
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
-        identity=forms.IdentityForm(prefix="id"),
-        extend_form=forms.ExtendForm(prefix="ext"),
-        complete_form=forms.OutcomeForm(prefix="done"),
-        refuse_form=forms.OutcomeForm(prefix="no"),
+        **{
+            "identity": forms.IdentityForm(formdata=None, prefix="id"),
+            "extend_form": forms.ExtendForm(formdata=None, prefix="ext"),
+            "complete_form": forms.OutcomeForm(formdata=None, prefix="done"),
+            "refuse_form": forms.OutcomeForm(formdata=None, prefix="no"),
+            **({slot: failed} if slot else {}),
+        },
     )
 
 
-def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
+def _step(
+    request_id: int, form: Any, action: Any, notify: Any = None, slot: str | None = None
+) -> Any:
+    """Run one step of a request; a failed form is shown again in its ``slot`` on the page."""
     row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("privacy.detail", request_id=row.id))
+        if slot is None:  # a bare button: nothing to correct
+            abort(400)
+        return _detail_page(row, slot, form), 422
     db = get_session()
     try:
         action(db, row)
     except requests.RequestError as err:
         flash_refusal(db, err)
+        if slot is not None:
+            return _detail_page(row, slot, form), 422
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -177,6 +194,7 @@ def identity(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+        slot="identity",
     )
 
 
@@ -190,6 +208,7 @@ def extend(request_id: int) -> Any:
         form,
         lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
         mails.extension_notice,
+        slot="extend_form",
     )
 
 
@@ -202,6 +221,7 @@ def complete(request_id: int) -> Any:
         request_id,
         form,
         lambda db, r: recipients.complete_request(db, r, form.text.data, current_actor()),
+        slot="complete_form",
     )
 
 
@@ -244,6 +264,7 @@ def refuse(request_id: int) -> Any:
         form,
         lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
         mails.refusal_notice,
+        slot="refuse_form",
     )
 
 
@@ -269,14 +290,14 @@ def lift_restriction(person_id: int) -> Any:
     form = forms.NoteForm()
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not form.validate_on_submit():
-        flash(_("Write why the restriction is lifted; the person is told."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     db = get_session()
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
-        flash_refusal(db, err)
-        return redirect(url_for("people.detail", person_id=person_id))
+        db.rollback()
+        form.form_errors.append(_(str(err), **err.params))
+        return show_again("people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
     try:
@@ -321,7 +342,7 @@ EXPORT_HOURS = 24
 
 def _export_response(person: Person) -> Response:
     db = get_session()
-    data = export.build(db, person)
+    data = export.build(db, person, reader=current_actor())
     audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
     db.commit()
     return Response(
@@ -360,12 +381,20 @@ def export_link(request_id: int) -> Any:
             return redirect(url_for("privacy.detail", request_id=row.id))
         recipient = get_or_404(Person, row.requester_id, controller=lambda p: p.controller_id)
     token = tokens.sign(tokens.Purpose.EXPORT, {"r": row.id, "p": person.public_id})
-    _notify(
+    if _notify(
         mails.export_link,
         recipient,
         absolute_url("privacy_public.export", token=token),
         EXPORT_HOURS,
-    )
+    ):
+        flash(
+            _(
+                "A download link was mailed to %(email)s. It works for %(hours)s hours.",
+                email=recipient.email,
+                hours=EXPORT_HOURS,
+            ),
+            "success",
+        )
     db = get_session()
     audit.record(
         db,
@@ -409,7 +438,10 @@ def erase(request_id: int) -> Any:
         return redirect(url_for("privacy.detail", request_id=row.id))
     db.commit()
     _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
-    flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    if row.status == "open":  # waiting for the providers' confirmations or manual recipients
+        flash(_("Erased. The request completes when every mail provider has confirmed."), "success")
+    else:
+        flash(_("Erased. The request is completed."), "success")
     return redirect(url_for("privacy.detail", request_id=row.id))
 
 
@@ -420,8 +452,7 @@ def add_hold(person_id: int) -> Any:
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
-        flash(_("Fill in the form."), "error")
-        return redirect(url_for("people.detail", person_id=person_id))
+        return show_again("people.detail", "hold", form, person_id=person_id)
     db = get_session()
     until = datetime.combine(form.until.data, time(23, 59), tzinfo=utcnow().tzinfo)
     db.add(

@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
-from crm.i18n import N_
 from crm.inputs import parse_int
 from crm.people import services as people
 from crm.privacy import activities as activity_list
@@ -47,16 +46,23 @@ def _processors_from_form(form: Any) -> list[settings.Processor]:
     return chosen
 
 
-def _months(values: Any, rule: settings.RetentionRule) -> int:
-    """A retention period from the settings form (empty means 0, checked by the service)."""
-    raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
-    months = 0 if raw == "" else parse_int(raw)
-    if months is None:
-        raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
-    return months
+def _retention_from_form(values: Any) -> dict[str, int]:
+    """Retention periods from the settings form (empty means 0; not a number: refused later).
+
+    A value that is not a number becomes -1, which the service refuses at its field together
+    with every other error.
+    """
+    periods = {}
+    for rule in settings.RETENTION_RULES:
+        raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
+        months = 0 if raw == "" else parse_int(raw)
+        periods[rule.kind] = -1 if months is None else months
+    return periods
 
 
-def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
+def _settings_page(
+    row: Any, controller: Any, form: Any, values: Any, errors: dict[str, str] | None = None
+) -> str:
     db = get_session()
 
     return render_template(
@@ -70,6 +76,7 @@ def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
         known=settings.KNOWN_PROCESSORS,
         professions=settings.PROFESSIONS,
         values=values,
+        errors=errors or {},
         beyond=people.beyond_mode(db, controller),
     )
 
@@ -99,10 +106,10 @@ def practice_settings() -> Any:
         f = request.form
         before = controller.mode
         try:
-            retention = {r.kind: _months(f, r) for r in settings.RETENTION_RULES}
+            retention = _retention_from_form(f)
             months = (f.get("representative_months") or "").strip()
             if months and parse_int(months) is None:
-                raise settings.SettingsError(N_("Enter a number of months between 0 and 1200."))
+                months = "-1"  # refused with the other errors, at its field
             settings.save(
                 db,
                 row,
@@ -133,9 +140,14 @@ def practice_settings() -> Any:
             db.rollback()
             # the rollback may have taken a settings row created by this very request with it
             row = settings.load(db, current_app.config["PRACTICE_NAME"])
-            params = {k: _(str(v)) for k, v in getattr(err, "params", {}).items()}
-            flash(_(str(err), **params), "error")
-            return _settings_page(row, controller, form, f), 422
+            problems = getattr(err, "problems", [("", err)])
+            errors = {
+                field: _(str(e), **{k: _(str(v)) for k, v in getattr(e, "params", {}).items()})
+                for field, e in problems
+            }
+            general = errors.pop("", None)  # a refusal about no one field
+            flash(general or _("Nothing was saved: correct the marked fields."), "error")
+            return _settings_page(row, controller, form, f, errors), 422
         db.commit()
         flash(_("Saved. The privacy policy and the record of processing follow."), "success")
         from crm.people import services as people
