@@ -41,11 +41,11 @@ from crm import controllers
 from crm.audit import Actor
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
-from crm.privacy import settings as practice
-from crm.privacy.settings import KNOWN_PROCESSORS
-from crm.privacy.settings import PROFESSIONS
-from crm.privacy.settings import RETENTION_RULES
-from crm.privacy.settings import Processor
+from crm.privacy import practice
+from crm.privacy.practice import KNOWN_PROCESSORS
+from crm.privacy.practice import PROFESSIONS
+from crm.privacy.practice import RETENTION_RULES
+from crm.privacy.practice import Processor
 
 #: the file format this version reads (``format = 1`` at the top of the file)
 FORMAT = 1

@@ -25,13 +25,13 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
 from crm.privacy import portal
 from crm.privacy import recipients
-from crm.privacy import requests
 from crm.privacy import rights
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
@@ -80,7 +80,7 @@ def index() -> Any:
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
         person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
-            row = requests.open_request(
+            row = data_requests.open_request(
                 db,
                 person,
                 form.kind.data,
@@ -91,7 +91,7 @@ def index() -> Any:
                     (m for m in mandates if m.id == form.representation_id.data), None
                 ),
             )
-        except requests.RequestError as err:
+        except data_requests.RequestError as err:
             flash_refusal(db, err)
         else:
             db.commit()
@@ -100,8 +100,8 @@ def index() -> Any:
     return render_template(
         "privacy/index.html",
         form=form,
-        open_rows=requests.open_requests(db, controller_limit()),
-        rows=requests.all_requests(db, controller_id=controller_limit()),
+        open_rows=data_requests.open_requests(db, controller_limit()),
+        rows=data_requests.all_requests(db, controller_id=controller_limit()),
         now=utcnow(),
         has_mandates=bool(mandates),
     )
@@ -173,7 +173,7 @@ def _step(
     db = get_session()
     try:
         action(db, row)
-    except requests.RequestError as err:
+    except data_requests.RequestError as err:
         flash_refusal(db, err)
         if slot is not None:
             return _detail_page(row, slot, form), 422
@@ -193,7 +193,7 @@ def identity(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+        lambda db, r: data_requests.verify_identity(db, r, form.method.data, current_actor()),
         slot="identity",
     )
 
@@ -206,7 +206,9 @@ def extend(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
+        lambda db, r: data_requests.extend(
+            db, r, form.months.data, form.reason.data, current_actor()
+        ),
         mails.extension_notice,
         slot="extend_form",
     )
@@ -262,7 +264,7 @@ def refuse(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
+        lambda db, r: data_requests.refuse(db, r, form.text.data, current_actor()),
         mails.refusal_notice,
         slot="refuse_form",
     )
