@@ -74,7 +74,6 @@ class Promise:
 #: as an expected failure (strict: it fails the suite once the piece works, so it is moved over)
 ACTIVITIES = "processing activities as data per controller (issue 15 part 1)"
 VERSIONS = "dated policy versions (issue 15 part 2)"
-FREE_OF_CHARGE = "a rights text saying that access is free of charge (GDPR Art. 12(5))"
 
 
 #: the rights every generated policy states (GDPR Art. 13(2)(b)-(d), 12(3)): name -> texts
@@ -272,8 +271,7 @@ KBT_2018 = (
         "access-free-of-charge",
         "Du har rätt att kostnadsfritt få information om vilka personuppgifter om dig som "
         "behandlas",
-        policy=("kostnadsfritt",),
-        needs=FREE_OF_CHARGE,
+        policy=("kostar ingenting att begära registerutdrag",),
     ),
     *rights(
         right_of_access="Rätt till registerutdrag",
