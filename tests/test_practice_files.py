@@ -407,14 +407,12 @@ SJALVKRAFT = (
         "På hemsidan finns en webbutik och ett kontaktformulär där du anger dina kontaktuppgifter",
         policy=("webbutik", "kontaktformulär"),
         record=("webbutik", "kontaktformulär"),
-        needs=ACTIVITIES,
     ),
     Promise(
         "source-from-you",
         "Vi får de uppgifterna personligen från dig när du genomför en bokning",
         policy=("från dig",),
         record=("från dig",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "policy-date",

@@ -29,6 +29,7 @@ from crm.db import utcnow
 from crm.i18n import N_
 from crm.people import services as people
 from crm.people.models import Person
+from crm.privacy import activities as activity_list
 from crm.privacy import breaches
 from crm.privacy import erasure
 from crm.privacy import export
@@ -379,6 +380,7 @@ def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
         every=controllers.all_controllers(db),
         form=form,
         rules=settings.RETENTION_RULES,
+        features=settings.FEATURES,
         known=settings.KNOWN_PROCESSORS,
         professions=settings.PROFESSIONS,
         values=values,
@@ -434,8 +436,13 @@ def practice_settings() -> Any:
                 else None,
                 processors=_processors_from_form(f),
                 retention=retention,
+                features={key: f.get(f"feature-{key}") == "1" for key, _l in settings.FEATURES}
+                if "features_shown" in f
+                else None,
                 actor=current_actor(),
             )
+            # a feature switched off leaves the activity list, one switched on joins it
+            activity_list.sync_features(db, current_actor())
         except ValueError as err:
             db.rollback()
             # the rollback may have taken a settings row created by this very request with it
