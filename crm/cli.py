@@ -497,7 +497,7 @@ def audit_checkpoint_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app (also reachable as ``flask --app crm ...``)."""
-    from crm.privacy.practice_file import practice_group
+    from crm.privacy.practice_load import practice_group
 
     for cmd in (
         init_command,

@@ -100,6 +100,9 @@ def policy() -> Any:
         row=chosen,
         activities=record.activities(row, chosen),
         security=record.SECURITY,
+        # the rights text speaks of newsletters and journals only where the practice has them
+        newsletter=row.uses("newsletter"),
+        journal=row.uses("journal"),
     )
 
 
