@@ -297,7 +297,9 @@ def test_bookkeeping_sees_only_its_own_account_and_an_empty_overview(app, staff)
     assert "Sara Samplesson" not in overview
     for link in ('href="/people/"', 'href="/newsletter/"', 'href="/audit"', 'href="/auth/users"'):
         assert link not in overview, link
-    assert client.get("/auth/account").status_code == 200
+    assert 'id="role-note"' in overview
+    account = client.get("/auth/account").get_data(as_text=True)
+    assert "Ekonomi" in account and "Bara köp- och fakturareferenser." in account
 
 
 def test_refused_accesses_are_counted_for_the_owner_and_filterable(app, db, staff):

@@ -405,6 +405,15 @@ def _account_page(
         locale_form=locale_form,
         codes_form=codes_form or forms.ReauthForm(prefix="rc"),
         codes_left=services.unused_recovery_codes(current_user),
+        # what the account may see, so nobody wonders why a menu item is missing
+        role=(ROLE_LABELS[Role(current_user.role)], ROLE_DESCRIPTIONS[Role(current_user.role)]),
+        controller=(
+            controllers.get(get_session(), current_user.controller_id).display_name(
+                current_app.config["PRACTICE_NAME"]
+            )
+            if current_user.controller_id is not None
+            else None
+        ),
     )
 
 
