@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.db import utcnow
+from crm.i18n import format_day
 from crm.newsletter import stats
 from crm.privacy.models import DataRequest
 from crm.sync.models import SyncRun
@@ -71,7 +72,7 @@ def build(
     """
     now = now or utcnow()
     starts, ends = stats.month_bounds(now)
-    labels = [f"{d:%m}/{d:%y}" for d in starts]
+    labels = [f"{d:%Y-%m}" for d in starts]  # ISO, like every date (crm/i18n.py)
     active = stats.active_at_month_ends(session, starts, ends, now, current=subscribers)
     handled = [
         session.scalar(
@@ -91,7 +92,7 @@ def build(
             _("Sync: operations left after each run"),
             bars(
                 pending,
-                [f"{r.started_at:%d/%m}" for r in runs],
+                [format_day(r.started_at) for r in runs],
                 _("Sync: operations left after each run"),
                 ["#1e6b37" if r.ok else "#a4262c" for r in runs],
             ),

@@ -15,7 +15,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.db import get_session
-from crm.people import services as people
+from crm.errors import flash_refusal
+from crm.inputs import form_int
 from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
@@ -24,16 +25,9 @@ from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import form_int
+from crm.web import get_or_404
 
 bp = Blueprint("representatives", __name__, url_prefix="/people")
-
-
-def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _date(value: str | None) -> date | None:
@@ -70,11 +64,15 @@ def _helpers() -> dict[str, Any]:
 @requires(Perm.PEOPLE_WRITE)
 def add(person_id: int) -> Any:
     """Link a representative or related person to the client, with the mandate."""
-    client = _person_or_404(person_id)
+    client = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     f = request.form
     db = get_session()
     other_id = form_int(f, "representative_id")
-    representative = _person_or_404(other_id) if other_id is not None else None
+    representative = (
+        get_or_404(Person, other_id, controller=lambda p: p.controller_id)
+        if other_id is not None
+        else None
+    )
     if representative is None:
         flash(_("Choose the representative."), "error")
         return redirect(url_for("people.detail", person_id=person_id, _anchor="related"))
@@ -88,8 +86,7 @@ def add(person_id: int) -> Any:
     try:
         services.add(db, client, representative, data, current_actor())
     except services.MandateError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Saved."), "success")
@@ -100,7 +97,7 @@ def add(person_id: int) -> Any:
 @requires(Perm.PEOPLE_WRITE)
 def end(person_id: int, link_id: int) -> Any:
     """End a mandate today."""
-    client = _person_or_404(person_id)
+    client = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     db = get_session()
     row = db.get(Representation, link_id)
     if row is None or row.client_id != client.id:
@@ -108,8 +105,7 @@ def end(person_id: int, link_id: int) -> Any:
     try:
         services.end(db, row, date.today(), current_actor())
     except services.MandateError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("The mandate is ended."), "success")

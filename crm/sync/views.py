@@ -16,6 +16,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from crm.outbox import ProviderLink
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.sync import background
-from crm.sync import runner
+from crm.sync import events as sync_events
 from crm.sync.models import ProviderEvent
 from crm.sync.models import SyncRun
 from crm.web import csrf
@@ -95,8 +96,8 @@ def webhook(provider: str) -> Any:
     except WebhookRejected:
         return jsonify(error="forbidden"), 403
     db = get_session()
-    stored = runner.store_events(db, events, "webhook")
-    applied = runner.apply_events(db, provider)
+    stored = sync_events.store_events(db, events, "webhook")
+    applied = sync_events.apply_events(db, provider)
     db.commit()
     return jsonify(stored=len(stored), applied=applied)
 
@@ -158,17 +159,36 @@ def index() -> Any:
         providers=providers,
         runs=runs,
         form=FlaskForm(),
+        any_enabled=any(p["enabled"] for p in providers),
         reports={r.id: json.loads(r.report) for r in runs},
     )
 
 
-def _missing_settings(name: str) -> list[str]:
-    """The settings a provider still needs, as the owner would set them (environment names).
+#: what each provider setting is, in the owner's words (the part after ``CRM_<PROVIDER>_``)
+SETTING_LABELS = {
+    "API_KEY": _l("the API key"),
+    "API_HASH": _l("the API hash"),
+    "ACCOUNT_ID": _l("the account ID"),
+    "LIST_ID": _l("the list ID"),
+    "GROUP_ID": _l("the group ID"),
+    # Mailchimp calls its lists audiences (https://mailchimp.com/help/find-audience-id/)
+    "MAILCHIMP_LIST_ID": _l("the audience ID"),
+}
 
-    Shown on the page, so "off" says how to switch it on, and a key without its list or group
-    (which the sync would report as an error on every run) is named before the first run.
+
+def _missing_settings(name: str) -> list[str]:
+    """The settings a provider still needs, in words ("the API key", "the group ID").
+
+    Shown on the page, so "off" says what switching it on takes, and a key without its list or
+    group (which the sync would report as an error on every run) is named before the first run.
     """
-    return [f"CRM_{setting}" for setting in integrations.missing_settings(name, current_app.config)]
+    prefix = f"{name.upper()}_"
+    return [
+        str(
+            SETTING_LABELS.get(setting) or SETTING_LABELS.get(setting.removeprefix(prefix), setting)
+        )
+        for setting in integrations.missing_settings(name, current_app.config)
+    ]
 
 
 @bp.route("/integrations/retry", methods=["POST"])
@@ -177,6 +197,10 @@ def retry() -> Any:
     """Retry failing operations now: clear their back-off and start a sync in the background."""
     if not FlaskForm().validate_on_submit():
         abort(400)
+    if not any(integrations.is_enabled(name, current_app.config) for name in PROVIDERS):
+        # nothing to sync with: say so, instead of a run that reports "all done"
+        flash(_("No mail provider is set up, so there is nothing to sync."), "info")
+        return redirect(url_for("sync.index"))
     db = get_session()
     db.execute(
         update(OutboxOp).where(OutboxOp.status == "pending").values(next_attempt_at=utcnow())
