@@ -361,8 +361,8 @@ SJALVKRAFT = (
     Promise(
         "bookkeeping-seven-years",
         "Dina uppgifter sparas i 7 år enligt bokföringslagen.",
-        policy=("sju år",),
-        record=("sju år",),
+        policy=("7 år enligt bokföringslagen",),
+        record=("7 år enligt bokföringslagen",),
     ),
     Promise(
         "newsletter-consent",
