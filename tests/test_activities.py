@@ -98,7 +98,7 @@ def test_a_feature_switched_off_does_not_appear(app, auth_client, client, db):
     assert post_form(auth_client, "/privacy/settings", data).status_code == 302
     assert "newsletter" in _keys(db) and "testimonials" not in _keys(db)
     policy = client.get("/integritetspolicy").get_data(as_text=True)
-    assert "Nyhetsbrev" in policy and "månader efter den senaste journalanteckningen" in policy
+    assert "Nyhetsbrev" in policy and "år efter den senaste journalanteckningen" in policy
 
 
 FREE = {
