@@ -35,6 +35,7 @@ from crm.auth import services
 from crm.db import get_session
 from crm.newsletter import cli as newsletter_cli
 from crm.newsletter import mailing_lists
+from crm.people import cli as people_cli
 from crm.privacy import cli as privacy_cli
 from crm.security import secrets_store
 from crm.security.rotation import rotate_all
@@ -264,7 +265,7 @@ def init_app(app: Flask) -> None:
     ):
         app.cli.add_command(cmd)
     # each feature adds its own commands (crm/<feature>/cli.py)
-    for feature_cli in (auth_cli, newsletter_cli, privacy_cli, sync_cli):
+    for feature_cli in (auth_cli, newsletter_cli, people_cli, privacy_cli, sync_cli):
         feature_cli.register(app.cli)
 
 

@@ -201,3 +201,44 @@ def test_recipient_tasks_ticked_off_go_with_the_requests_period(app, db):
         s.commit()
         left = sorted(t.done_at is None for t in s.scalars(select(RecipientTask)))
     assert left == [False, True, True]
+
+
+def test_automatic_client_card_deletion_spares_restricted_and_asking_people(app, db):
+    """Restricted people and people with an open request stay, as decisions; others go.
+
+    Art. 18(1)(b): a restriction can be asked for instead of erasure; an open request must be
+    answered about the data as it is.
+    """
+    from crm import controllers
+    from crm.audit import Actor
+    from crm.people.models import Visit
+    from crm.privacy import periods
+
+    with db() as s:
+        periods.set_period(
+            s, controllers.first(s).id, "client_card", 24, automatic=True, actor=Actor.cli()
+        )
+        ids = {}
+        for name in ("gone", "restricted", "asking"):
+            person = Person(name=name, email=f"{name}@example.se")
+            s.add(person)
+            s.flush()
+            s.add(ClientCard(person_id=person.id))
+            s.add(Visit(person_id=person.id, visited_on=(NOW - timedelta(days=800)).date()))
+            ids[name] = person.id
+        s.get(Person, ids["restricted"]).restricted_at = NOW
+        s.add(
+            DataRequest(
+                person_id=ids["asking"], kind="access", channel="email", received_at=NOW,
+                due_at=NOW + timedelta(days=30),
+            )
+        )  # fmt: skip
+        s.commit()
+        report = retention.run(s, now=NOW)
+        s.commit()
+    assert report.deleted["client_cards"] == 1
+    assert _alive(db, ids) == {"restricted", "asking"}
+    assert {(d.person_id, d.reason) for d in report.decisions} == {
+        (ids["restricted"], "client_card"),
+        (ids["asking"], "client_card"),
+    }

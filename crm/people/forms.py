@@ -67,6 +67,21 @@ class VisitForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
 
 
+class PurchaseForm(FlaskForm):
+    """A purchase or invoice reference (bokföringslagen): date, amount, reference, products."""
+
+    purchased_on = DateField(_l("Date of purchase"), validators=[DataRequired()])
+    amount = StringField(
+        _l("Amount (kronor)"),
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={"inputmode": "decimal", "placeholder": "450,00"},
+    )
+    reference = StringField(
+        _l("Invoice or receipt number"), validators=[Optional(), Length(max=100)]
+    )
+    products = TextAreaField(_l("Products sold"), validators=[Optional(), Length(max=2000)])
+
+
 class RevealForm(FlaskForm):
     """Ask to see a protected field (the request is audited)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint
@@ -12,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,7 +21,11 @@ from crm import audit
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import form_int
+from crm.inputs import parse_int
+from crm.people import care
 from crm.people import forms
+from crm.people import purchases
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
@@ -29,9 +35,7 @@ from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import failed_form
-from crm.web import form_int
 from crm.web import get_or_404
-from crm.web import parse_int
 from crm.web import show_again
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -173,7 +177,11 @@ def detail(person_id: int) -> Any:
     return _render_detail(person)
 
 
-def _render_detail(person: Person, revealed: dict[str, str | None] | None = None) -> Any:
+def _render_detail(
+    person: Person,
+    revealed: dict[str, str | None] | None = None,
+    purchase_form: forms.PurchaseForm | None = None,
+) -> Any:
     db = get_session()
     card = person.client_card
     card_form = failed_form("card") or forms.ClientCardForm(
@@ -192,6 +200,8 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         reveal_form=forms.RevealForm(),
         card_form=card_form,
         visit_form=failed_form("visit") or forms.VisitForm(formdata=None, prefix="visit"),
+        purchase_form=purchase_form or forms.PurchaseForm(formdata=None, prefix="purchase"),
+        format_amount=purchases.format_amount,
         button=forms.ButtonForm(),
         # the trail is the owner's (need to know): others get no rows, not just hidden ones
         events=services.audit_about(db, person.id) if can(current_user, Perm.AUDIT_READ) else [],
@@ -270,7 +280,7 @@ def client_card(person_id: int) -> Any:
     db = get_session()
     notes = form.health_notes.data
     keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
-    data = services.ClientCardData(
+    data = care.ClientCardData(
         client_since=form.client_since.data,
         client_until=form.client_until.data,
         # An empty notes box means "unchanged": the stored notes are never echoed into the form.
@@ -280,7 +290,7 @@ def client_card(person_id: int) -> Any:
         art9_basis=form.art9_basis.data or None,
     )
     try:
-        services.update_client_card(db, person, data, current_actor())
+        care.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
         db.rollback()
         form.form_errors.append(_(str(err), **err.params))
@@ -301,7 +311,7 @@ def add_visit(person_id: int) -> Any:
         return show_again("people.detail", "visit", form, person_id=person.id)
     db = get_session()
     try:
-        services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+        care.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
     except services.PersonError as err:
         db.rollback()
         form.form_errors.append(_(str(err), **err.params))
@@ -310,6 +320,55 @@ def add_visit(person_id: int) -> Any:
         db.commit()
         flash(_("Visit recorded."), "success")
     return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/purchases")
+@requires(Perm.PURCHASES)
+def purchase_list() -> ResponseReturnValue:
+    """A year's purchases and invoice references, for the bookkeeper (``?year=``)."""
+    today = date.today()
+    year = parse_int(request.args.get("year", "")) or today.year
+    if not 2000 <= year <= today.year:
+        year = today.year
+    rows = purchases.of_year(get_session(), year, controller_limit())
+    return render_template(
+        "people/purchases.html",
+        rows=rows,
+        year=year,
+        years=list(range(today.year, max(2000, today.year - 10) - 1, -1)),
+        total=sum(p.amount_ore for p, _name in rows),
+        format_amount=purchases.format_amount,
+    )
+
+
+@bp.route("/<int:person_id>/purchases", methods=["POST"])
+@requires(Perm.PURCHASES)
+def add_purchase(person_id: int) -> ResponseReturnValue:
+    """Record a purchase or invoice reference; on bad input the page comes back as typed."""
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    form = forms.PurchaseForm(prefix="purchase")
+    if form.validate_on_submit():
+        db = get_session()
+        data = purchases.PurchaseData(
+            form.purchased_on.data, form.amount.data or "", form.reference.data or "",
+            form.products.data or "",
+        )  # fmt: skip
+        try:
+            purchases.add_purchase(db, person, data, current_actor())
+        except services.PersonError as err:
+            db.rollback()
+            message = str(err)
+            target = (
+                form.purchased_on if "future" in message or "date" in message
+                else form.reference if "reference" in message
+                else form.amount
+            )  # fmt: skip
+            target.errors = [_(message)]
+        else:
+            db.commit()
+            flash(_("Purchase recorded."), "success")
+            return redirect(url_for("people.detail", person_id=person.id, _anchor="purchases"))
+    return _render_detail(person, purchase_form=form), 422
 
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
@@ -325,7 +384,7 @@ def add_journal(person_id: int) -> Any:
     if corrects_id is not None:
         corrects = db.get(JournalEntry, corrects_id)
     try:
-        services.add_journal_entry(
+        care.add_journal_entry(
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:

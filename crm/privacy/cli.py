@@ -100,12 +100,18 @@ def retention_command(dry_run: bool) -> None:
         db.commit()
     verb = "would delete" if dry_run else "deleted"
     for rule, count in report.deleted.items():
-        click.echo(f"{rule}: {verb} {count}")
+        period = report.periods.get(rule)
+        click.echo(f"{rule}: {verb} {count}" + (f" ({period})" if period else ""))
+    strip = "would strip" if dry_run else "stripped"
+    click.echo(
+        f"audit_log_stripped: {strip} {report.stripped} (kept in the chain; "
+        f"{report.periods.get('audit_log_stripped', '')})"
+    )
+    asked: dict[str, int] = {}
     for decision in report.decisions:
-        click.echo(
-            f"needs a decision: person {decision.person_id} ({decision.reason}, "
-            f"since {decision.since:%Y-%m-%d})"
-        )
+        asked[decision.reason] = asked.get(decision.reason, 0) + 1
+    for reason, count in sorted(asked.items()):
+        click.echo(f"{reason}: {count} need a decision on the dashboard")
 
 
 def register(group: click.Group) -> None:
