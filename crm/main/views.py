@@ -7,11 +7,14 @@ from datetime import time
 from typing import Any
 
 from flask import Blueprint
+from flask import abort
 from flask import current_app
+from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import func
 from sqlalchemy import select
@@ -23,6 +26,7 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
 from crm.main import charts
+from crm.main import checklist
 from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
 from crm.people import services as people_services
@@ -32,7 +36,9 @@ from crm.privacy import recipients
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.testimonials import services as testimonial_services
+from crm.web import current_actor
 from crm.web import int_arg
+from crm.web import owner_required
 from crm.web import public
 from crm.web import safe_redirect_target
 
@@ -67,9 +73,11 @@ def dashboard() -> Any:
         or 0
     )
     chart_list = charts.build(db, subscribers=subscribers)
+    setup = checklist.for_dashboard(db, current_app.config)
     db.commit()  # keeps a newly closed month's subscriber figure (and first-use settings)
     return render_template(
         "main/dashboard.html",
+        setup=setup,
         removal_tasks=tasks,
         recipient_tasks=recipient_tasks,
         breaches=breaches_owed,
@@ -86,6 +94,21 @@ def dashboard() -> Any:
         requests=requests,
         now=utcnow(),
     )
+
+
+@bp.route("/checklist/<step>/confirm", methods=["POST"])
+@owner_required
+def confirm_step(step: str) -> Any:
+    """The owner confirms a checklist step only they can judge (profile B, the consent text)."""
+    if step not in checklist.CONFIRMABLE:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    checklist.confirm(db, step, current_actor())
+    db.commit()
+    flash(_("Marked as done."), "success")
+    return redirect(url_for("main.dashboard", _anchor="setup"))
 
 
 def _date_arg(name: str, end: bool = False) -> datetime | None:

@@ -94,6 +94,9 @@ def policy() -> Any:
         return render_template("public/privacy.html", choose=every, row=None, activities=[])
     else:
         chosen = every[0]
+    if not chosen.details_complete:
+        # issue 16: a policy naming "Praktiken" and no address informs nobody (Art. 13(1)(a))
+        return render_template("public/privacy_unpublished.html")
     return render_template(
         "public/privacy.html",
         choose=None,

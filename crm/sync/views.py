@@ -37,6 +37,7 @@ from crm.sync.models import ProviderEvent
 from crm.sync.models import SyncRun
 from crm.web import csrf
 from crm.web import current_actor
+from crm.web import owner_required
 from crm.web import public
 from integrations.errors import IntegrationConfigError
 from integrations.errors import WebhookRejected
@@ -211,6 +212,7 @@ def _index_page(
 
 
 @bp.route("/integrations/<provider>/settings", methods=["POST"])
+@owner_required
 def save_settings(provider: str) -> Any:
     """Store the key, list or group and webhook secret the owner entered for a provider."""
     if provider not in PROVIDERS:
@@ -245,6 +247,7 @@ def save_settings(provider: str) -> Any:
 
 
 @bp.route("/integrations/<provider>/check", methods=["POST"])
+@owner_required
 def check_connection(provider: str) -> Any:
     """Make one read-only call to the provider and say what it answered."""
     if provider not in PROVIDERS:

@@ -1,7 +1,8 @@
-"""Mail-provider settings entered on the integrations page (issue 16, "Product features").
+"""Provider settings entered on the integrations page; the first-run checklist's steps.
 
-One new table; no existing row changes. Holds no personal data: the practice's own API keys
-(encrypted), list ids and the last connection test's answer. Settings made through ``CRM_*``
+Issue 16, "Product features". Two new tables; no existing row changes. Neither holds personal
+data: ``provider_setting`` has the practice's own API keys (encrypted), list ids and the last
+connection test's answer; ``setup_step`` the checklist steps the owner confirmed. Settings made through ``CRM_*``
 variables stay where they are and still override (crm/provider_settings.py).
 
 Revision ID: 0674930ea7f9
@@ -35,8 +36,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("provider", name=op.f("uq_provider_setting_provider")),
         sqlite_autoincrement=True,
     )
+    op.create_table(
+        "setup_step",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("step", sa.String(length=32), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["done_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_setup_step_done_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_setup_step")),
+        sa.UniqueConstraint("step", name=op.f("uq_setup_step_step")),
+        sqlite_autoincrement=True,
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_table("setup_step")
     op.drop_table("provider_setting")
