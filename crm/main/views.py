@@ -20,11 +20,13 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from crm import paging
 from crm.audit import AuditEvent
 from crm.audit import staff_names
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
+from crm.i18n import N_
 from crm.main import charts
 from crm.main import checklist
 from crm.newsletter import stats as newsletter_stats
@@ -120,6 +122,13 @@ def _date_arg(name: str, end: bool = False) -> datetime | None:
     return datetime.combine(day, time.max if end else time.min, tzinfo=utcnow().tzinfo)
 
 
+#: the trail's orders: the sequence number is the order events were written in
+AUDIT_SORTS = paging.options(
+    ("-seq", N_("Newest first"), [AuditEvent.seq], True),
+    ("seq", N_("Oldest first"), [AuditEvent.seq], False),
+)
+
+
 @bp.route("/audit")
 def audit_log() -> Any:
     """Browse and filter the audit trail."""
@@ -141,19 +150,16 @@ def audit_log() -> Any:
         stmt = stmt.where(AuditEvent.occurred_at >= since)
     if until := _date_arg("until", end=True):
         stmt = stmt.where(AuditEvent.occurred_at <= until)
-    page = max(1, int_arg("page", 1) or 1)
-    per_page = current_app.config["AUDIT_PER_PAGE"]
-    rows = db.scalars(
-        stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1).offset((page - 1) * per_page)
-    ).all()
+    pager = paging.from_values(request.args, AUDIT_SORTS, current_app.config["AUDIT_PER_PAGE"])
+    pager = pager.with_total(db.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = db.scalars(pager.window(pager.order(stmt, AuditEvent.seq))).all()
     names = staff_names(db)
     return render_template(
         "main/audit.html",
-        events=rows[:per_page],
-        has_next=len(rows) > per_page,
-        page=page,
+        events=rows,
+        pager=pager,
         names=names,
-        args={k: v for k, v in request.args.items() if k != "page"},
+        args={k: v for k, v in request.args.items() if k not in ("page", "sort")},
     )
 
 

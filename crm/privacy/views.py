@@ -24,6 +24,7 @@ from wtforms.fields import SelectChoice
 from crm import audit
 from crm import controllers
 from crm import mail
+from crm import paging
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import N_
@@ -116,11 +117,17 @@ def index() -> Any:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
             return redirect(url_for("privacy.detail", request_id=row.id))
+    rows, pager = requests.requests_page(
+        db,
+        paging.from_values(request.args, requests.SORTS, current_app.config["PEOPLE_PER_PAGE"]),
+        controller_limit(),
+    )
     return render_template(
         "privacy/index.html",
         form=form,
         open_rows=requests.open_requests(db, controller_limit()),
-        rows=requests.all_requests(db, controller_id=controller_limit()),
+        rows=rows,
+        pager=pager,
         now=utcnow(),
         has_mandates=bool(mandates),
     )
