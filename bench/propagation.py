@@ -33,9 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crm.audit import Actor  # noqa: E402
 from crm.db import get_session  # noqa: E402
+from crm.newsletter import common as newsletter_common  # noqa: E402
 from crm.newsletter import importer  # noqa: E402
-from crm.newsletter import services  # noqa: E402
+from crm.newsletter import unsubscribing  # noqa: E402
 from crm.newsletter.models import Method  # noqa: E402
+from crm.privacy import forget  # noqa: E402
 from crm.sync import runner  # noqa: E402
 from tests.fakes import serve  # noqa: E402
 
@@ -68,8 +70,13 @@ def scenario(backlog: int) -> dict[str, float]:
             _import(db, [UNSUB, ERASED])
             assert runner.run_sync(db).ok
             _import(db, [f"b{i}@example.se" for i in range(backlog)])
-            services.unsubscribe(db, services.find_person(db, UNSUB), Method.ONE_CLICK, Actor.cli())
-            assert services.forget(db, services.find_person(db, ERASED), Actor.cli()) == "erased"
+            unsubscribing.unsubscribe(
+                db, newsletter_common.find_person(db, UNSUB), Method.ONE_CLICK, Actor.cli()
+            )
+            assert (
+                forget.forget(db, newsletter_common.find_person(db, ERASED), Actor.cli())
+                == "erased"
+            )
             db.commit()
             if db.get_bind().dialect.name == "sqlite":
                 # the setup's writes sit in the WAL; a checkpoint inside the measured run

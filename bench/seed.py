@@ -26,7 +26,7 @@ from crm.audit import Actor  # noqa: E402
 from crm.db import bulk_insert  # noqa: E402
 from crm.db import get_session  # noqa: E402
 from crm.db import utcnow  # noqa: E402
-from crm.newsletter import services as newsletter  # noqa: E402
+from crm.newsletter import mailing_lists  # noqa: E402
 from crm.newsletter.models import ConsentRecord  # noqa: E402
 from crm.newsletter.models import Subscription  # noqa: E402
 from crm.people.models import Person  # noqa: E402
@@ -43,7 +43,7 @@ def seed(app, people: int = PEOPLE) -> None:
         db = get_session()
         conn = db.connection()
         now = utcnow()
-        list_id = newsletter.default_list(db).id
+        list_id = mailing_lists.default_list(db).id
         start = time.perf_counter()
         bulk_insert(
             conn,

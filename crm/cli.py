@@ -45,13 +45,13 @@ def prepare_database() -> None:
     """Migrate the current app's database, create its generated secrets, key the audit chain."""
     from crm import audit
     from crm.db import get_session
-    from crm.newsletter import services as newsletter
+    from crm.newsletter import mailing_lists
     from crm.security import secrets_store
 
     upgrade_database(current_app.config["DATABASE_URL"])
     db = get_session()
     secrets_store.ensure(db)
-    newsletter.ensure_defaults(db)
+    mailing_lists.ensure_defaults(db)
     sealed = audit.seal(db)
     db.commit()
     if sealed:
@@ -184,10 +184,10 @@ def rotate_keys_command() -> None:
 def unsubscribe_url_command(email: str) -> None:
     """Print the signed one-click unsubscribe URL for an address."""
     from crm.db import get_session
+    from crm.newsletter import common as newsletter_common
     from crm.newsletter import links
-    from crm.newsletter import services
 
-    person = services.find_person(get_session(), email)
+    person = newsletter_common.find_person(get_session(), email)
     if person is None:
         raise click.ClickException("No person with that address.")
     with current_app.test_request_context():
@@ -256,11 +256,11 @@ def export_command(email: str, output: Path) -> None:
     from crm import audit
     from crm import fsutil
     from crm.db import get_session
-    from crm.newsletter import services
+    from crm.newsletter import common as newsletter_common
     from crm.privacy import export
 
     db = get_session()
-    person = services.find_person(db, email)
+    person = newsletter_common.find_person(db, email)
     if person is None:
         raise click.ClickException("No person with that address.")
     try:
@@ -280,11 +280,11 @@ def export_command(email: str, output: Path) -> None:
 def erase_command(email: str, yes: bool) -> None:
     """Erase a person: shows the plan (what is kept by law, until when), then carries it out."""
     from crm.db import get_session
-    from crm.newsletter import services
+    from crm.newsletter import common as newsletter_common
     from crm.privacy import erasure
 
     db = get_session()
-    person = services.find_person(db, email)
+    person = newsletter_common.find_person(db, email)
     if person is None:
         raise click.ClickException("No person with that address.")
     the_plan = erasure.plan(db, person)

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import socket
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
-import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -32,12 +28,14 @@ from crm import create_app
 from crm.auth import mfa
 from crm.cli import upgrade_database
 from crm.db import Base
+from tests.helpers import TestUser
+from tests.helpers import csrf_token as csrf_token
+from tests.helpers import login
+from tests.helpers import post_form as post_form
 
 TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-checks"
 PASSWORD = "korrekt häst batteri häftklammer"
-
-_CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 # --- no network beyond this machine -----------------------------------------------------------
@@ -233,47 +231,7 @@ def db(app: Flask) -> Callable[[], Any]:
     return open_session
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def csrf_token(html: str) -> str:
-    """Pull the CSRF token out of a rendered page."""
-    match = _CSRF.search(html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def post_form(
-    client: FlaskClient, url: str, data: dict[str, Any], *, page: str | None = None, **kwargs: Any
-) -> Any:
-    """GET ``page`` (default ``url``) for a CSRF token, then POST ``data`` to ``url``."""
-    html = client.get(page or url).get_data(as_text=True)
-    return client.post(url, data={"csrf_token": csrf_token(html), **data}, **kwargs)
-
-
-@dataclass
-class TestUser:
-    """A user created for a test, with what it takes to log in as them."""
-
-    id: int
-    email: str
-    password: str
-    totp_secret: str | None
-
-    __test__ = False
-
-    def code(self, app: Flask) -> str:
-        """Return a TOTP code this user has not used yet (tests log in more than once)."""
-        from crm.auth.models import User
-        from crm.db import get_session
-
-        assert self.totp_secret
-        with app.app_context():
-            last = get_session().get(User, self.id).totp_last_counter
-        current = int(time.time() // mfa.STEP_SECONDS)
-        # Never the previous step: at a step boundary the server may already be one step on.
-        counter = next(c for c in (current, current + 1) if last is None or c > last)
-        return pyotp.TOTP(self.totp_secret).generate_otp(counter)
+# --- users ------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -305,17 +263,6 @@ def make_user(app: Flask) -> Callable[..., TestUser]:
             return TestUser(user.id, user.email, password, secret)
 
     return factory
-
-
-def login(client: FlaskClient, app: Flask, user: TestUser) -> Any:
-    """Log in through the real pages: password, then the TOTP code."""
-    response = post_form(client, "/auth/login", {"email": user.email, "password": user.password})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    if user.totp_secret:
-        assert response.headers["Location"].startswith("/auth/mfa")
-        response = post_form(client, "/auth/mfa", {"code": user.code(app)})
-        assert response.status_code == 302, response.get_data(as_text=True)
-    return response
 
 
 @pytest.fixture

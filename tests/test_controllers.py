@@ -33,6 +33,7 @@ from crm.representatives import services as reps
 from crm.representatives.models import Representation
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.helpers import signup
 
 ACTOR = Actor.cli()
 
@@ -109,8 +110,6 @@ def test_finding_14_1_rows_belong_to_the_controller_that_met_the_person(app, db)
 
 
 def test_finding_14_1_subscribers_belong_to_the_newsletter_controller(app, client, db, inbox):
-    from tests.test_newsletter import _signup
-
     first, romme = _two_controllers(db)
     with db() as s:
         controllers.first(s).runs_newsletter = False
@@ -119,7 +118,7 @@ def test_finding_14_1_subscribers_belong_to_the_newsletter_controller(app, clien
     signup_page = client.get("/subscribe").get_data(as_text=True)
     assert f"/integritetspolicy?controller={romme}" in signup_page
     assert "nyhetsbrev från Kbt i Romme" in signup_page  # the Art. 7 consent text
-    _signup(client, "nyhet@example.se")
+    signup(client, "nyhet@example.se")
     mail = inbox.last("nyhet@example.se").get_content()
     assert "Kbt i Romme" in mail and "Kbt-verkstan" not in mail
     with db() as s:

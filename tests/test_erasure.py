@@ -38,7 +38,8 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
     """A client with a card, a visit, a journal entry, a newsletter subscription."""
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
         from crm.people import services as people
 
         s = get_session()
@@ -58,11 +59,11 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
         if journal_days_ago is not None:
             entry = people.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
             entry.written_at = utcnow() - timedelta(days=journal_days_ago)
-        newsletter.add_manual(
+        subscribing.add_manual(
             s,
             email=EMAIL,
             name="",
-            list_id=newsletter.default_list(s).id,
+            list_id=mailing_lists.default_list(s).id,
             method="soft_opt_in",
             note="",
             actor=Actor.cli(),
@@ -251,19 +252,21 @@ def test_cli_erase(app, db):
 
 def _subscriber_with_testimonial(s, email: str, name: str, text: str):
     """A newsletter-only subscriber (added by hand) who gave a testimonial; in an app context."""
-    from crm.newsletter import services as newsletter
+    from crm.newsletter import common as newsletter_common
+    from crm.newsletter import mailing_lists
+    from crm.newsletter import subscribing
     from crm.testimonials import services as testimonials
 
-    newsletter.add_manual(
+    subscribing.add_manual(
         s,
         email=email,
         name=name,
-        list_id=newsletter.default_list(s).id,
+        list_id=mailing_lists.default_list(s).id,
         method="verbal",
         note="",
         actor=Actor.cli(),
     )
-    person = newsletter.find_person(s, email)
+    person = newsletter_common.find_person(s, email)
     return person, testimonials.create(s, person, text, "first_name", Actor.cli())
 
 

@@ -71,14 +71,15 @@ def test_finding_5_a_failing_erase_stores_and_shows_no_address(app, db, auth_cli
     email = "erase.me@example.com"
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
 
         s = get_session()
-        newsletter.add_manual(
+        subscribing.add_manual(
             s,
             email=email,
             name="Erik Erase",
-            list_id=newsletter.default_list(s).id,
+            list_id=mailing_lists.default_list(s).id,
             method="verbal",
             note="",
             actor=Actor.cli(),

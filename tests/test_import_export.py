@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.newsletter import importer
-from crm.newsletter import services
+from crm.newsletter import mailing_lists
+from crm.newsletter import subscribers
 from crm.newsletter import suppression
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Reason
@@ -45,7 +46,7 @@ def _prepare_unsubscribed_and_suppressed(db):
         s.add(
             Subscription(
                 person_id=person.id,
-                list_id=services.default_list(s).id,
+                list_id=mailing_lists.default_list(s).id,
                 status="unsubscribed",
                 source="manual",
             )
@@ -264,7 +265,7 @@ def test_export_is_streamed_csv(app, auth_client, db):
     response = auth_client.get("/newsletter/export.csv?status=active")
     assert response.is_streamed
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == list(services.EXPORT_COLUMNS)
+    assert rows[0] == list(subscribers.EXPORT_COLUMNS)
     assert sorted(r[0] for r in rows[1:]) == [
         "anna@example.se",
         "bertil@example.se",

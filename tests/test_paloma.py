@@ -112,22 +112,24 @@ def _configure(app, fake) -> None:
 def _subscriber(app, email: str) -> int:
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
         from crm.security import secrets_store
 
         s = get_session()
         secrets_store.ensure(s)
-        newsletter.add_manual(
+        subscribing.add_manual(
             s,
             email=email,
             name="Paula Paloma",
-            list_id=newsletter.default_list(s).id,
+            list_id=mailing_lists.default_list(s).id,
             method="paper_form",
             note="",
             actor=Actor.cli(),
         )
         s.commit()
-        return newsletter.find_person(s, email).id
+        return newsletter_common.find_person(s, email).id
 
 
 def _sync(app) -> tuple[int, str]:
@@ -150,12 +152,13 @@ def test_paloma_end_to_end_upsert_unsubscribe_and_erase_through_the_sync(
     # unsubscribe locally -> the sync cannot do it at Paloma -> a task, not "done"
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import unsubscribing
         from crm.newsletter.models import Method
 
         s = get_session()
-        person = newsletter.find_person(s, "paula@example.se")
-        newsletter.unsubscribe(s, person, Method.STAFF_ON_BEHALF, Actor.cli())
+        person = newsletter_common.find_person(s, "paula@example.se")
+        unsubscribing.unsubscribe(s, person, Method.STAFF_ON_BEHALF, Actor.cli())
         s.commit()
     code, out = _sync(app)
     assert code == 0, out  # nothing pending: the work moved to a task
@@ -181,11 +184,12 @@ def test_paloma_end_to_end_upsert_unsubscribe_and_erase_through_the_sync(
     with app.app_context():
         from crm.db import get_session
         from crm.db import utcnow
-        from crm.newsletter import services as newsletter
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import unsubscribing
         from crm.privacy import requests
 
         s = get_session()
-        person = newsletter.find_person(s, "paula@example.se")
+        person = newsletter_common.find_person(s, "paula@example.se")
         rid = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli()).id
         s.commit()
     post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")

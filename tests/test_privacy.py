@@ -190,15 +190,17 @@ def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
     )
     pid = _person(db)
     with db() as s:
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
 
-        services.add_manual(
+        subscribing.add_manual(
             s,
             email="anna@example.se",
             name="",
             method="verbal",
             note="",
-            list_id=services.default_list(s).id,
+            list_id=mailing_lists.default_list(s).id,
             actor=Actor.cli(),
         )
         s.add(ProviderLink(person_id=pid, provider="mailerlite", status="active"))
@@ -215,16 +217,18 @@ def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
         ("mailchimp", "unsubscribe"),
     } <= ops
     with db() as s:
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
 
-        with pytest.raises(services.NewsletterError):
-            services.add_manual(
+        with pytest.raises(newsletter_common.NewsletterError):
+            subscribing.add_manual(
                 s,
                 email="anna@example.se",
                 name="",
                 method="verbal",
                 note="",
-                list_id=services.default_list(s).id,
+                list_id=mailing_lists.default_list(s).id,
                 actor=Actor.cli(),
             )
 

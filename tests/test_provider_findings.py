@@ -358,19 +358,23 @@ def test_finding_2_brevo_legal_ops_wait_for_a_pending_import(app, db, tmp_path, 
     with app.app_context():
         from crm.audit import Actor
         from crm.db import get_session
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import unsubscribing
         from crm.newsletter.models import Method
         from crm.privacy import rights
 
         s = get_session()
-        services.unsubscribe(
-            s, services.find_person(s, "u@example.se"), Method.UNSUBSCRIBE_LINK, Actor.cli()
+        unsubscribing.unsubscribe(
+            s,
+            newsletter_common.find_person(s, "u@example.se"),
+            Method.UNSUBSCRIBE_LINK,
+            Actor.cli(),
         )
         assert (
-            privacy_forget.forget(s, services.find_person(s, "e@example.se"), Actor.cli())
+            privacy_forget.forget(s, newsletter_common.find_person(s, "e@example.se"), Actor.cli())
             == "erased"
         )
-        rights.restrict(s, services.find_person(s, "r@example.se"), Actor.cli())
+        rights.restrict(s, newsletter_common.find_person(s, "r@example.se"), Actor.cli())
         s.commit()
     code, out = _sync(app)
     assert code == 1, out  # Brevo's operations wait for the import

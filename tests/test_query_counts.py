@@ -29,10 +29,10 @@ PAGES = [
 
 
 def _seed(db, start: int, count: int) -> None:
-    from crm.newsletter import services
+    from crm.newsletter import mailing_lists
 
     with db() as s:
-        mlist = services.default_list(s)
+        mlist = mailing_lists.default_list(s)
         for i in range(start, start + count):
             person = Person(name=f"Person {i}", email=f"p{i}@example.se")
             s.add(person)

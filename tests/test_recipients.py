@@ -193,14 +193,15 @@ def test_cli_erase_names_and_creates_the_manual_recipient_tasks(app, db, auth_cl
     _register(auth_client, "Fortnox")
     with app.app_context():
         from crm.db import get_session
-        from crm.newsletter import services as newsletter
+        from crm.newsletter import mailing_lists
+        from crm.newsletter import subscribing
 
         s = get_session()
-        newsletter.add_manual(
+        subscribing.add_manual(
             s,
             email=EMAIL,
             name=NAME,
-            list_id=newsletter.default_list(s).id,
+            list_id=mailing_lists.default_list(s).id,
             method="paper_form",
             note="",
             actor=Actor.cli(),

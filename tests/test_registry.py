@@ -48,7 +48,8 @@ def sample_person(s: Session) -> int:
     In an app context; returns the person's id. Nothing blocks a full erasure: the legal hold
     has ended and the one manual publication was taken down.
     """
-    from crm.newsletter import services as newsletter
+    from crm.newsletter import mailing_lists
+    from crm.newsletter import subscribing
     from crm.people import services as people
     from crm.privacy import requests
     from crm.testimonials import services as testimonials
@@ -64,11 +65,11 @@ def sample_person(s: Session) -> int:
     )
     people.add_visit(s, person, date.today(), "Första besöket", actor)
     people.add_journal_entry(s, person, "Första samtalet.", actor)
-    newsletter.add_manual(
+    subscribing.add_manual(
         s,
         email=EMAIL,
         name=NAME,
-        list_id=newsletter.default_list(s).id,
+        list_id=mailing_lists.default_list(s).id,
         method="verbal",
         note=f"Sa ja i telefon ({NAME})",
         actor=actor,

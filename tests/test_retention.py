@@ -23,11 +23,11 @@ NOW = utcnow()
 
 def _people(db, **people) -> dict[str, int]:
     """Create people by name: value = (months since last activity, what they have)."""
-    from crm.newsletter import services as newsletter
+    from crm.newsletter import mailing_lists
 
     ids = {}
     with db() as s:
-        default = newsletter.default_list(s)
+        default = mailing_lists.default_list(s)
         for name, (months_ago, kind) in people.items():
             when = NOW - timedelta(days=int(months_ago * 30.5))
             person = Person(name=name, email=f"{name}@example.se", created_at=when)

@@ -149,11 +149,11 @@ def test_end_to_end_with_all_three_providers(app, db, fakes, tmp_path):
     with app.app_context():
         from crm.audit import Actor
         from crm.db import get_session
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
 
         s = get_session()
         assert (
-            privacy_forget.forget(s, services.find_person(s, "c@example.se"), Actor.cli())
+            privacy_forget.forget(s, newsletter_common.find_person(s, "c@example.se"), Actor.cli())
             == "erased"
         )
         s.commit()
@@ -502,11 +502,11 @@ def test_restriction_takes_people_out_of_audiences_reversibly(app, db, fakes, tm
     with app.app_context():
         from crm.audit import Actor
         from crm.db import get_session
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
         from crm.privacy import rights
 
         s = get_session()
-        rights.restrict(s, services.find_person(s, "r@example.se"), Actor.cli())
+        rights.restrict(s, newsletter_common.find_person(s, "r@example.se"), Actor.cli())
         s.commit()
     assert _sync(app)[0] == 0
     assert "7" not in fakes["mailerlite"].contacts["r@example.se"]["groups"]
@@ -516,11 +516,13 @@ def test_restriction_takes_people_out_of_audiences_reversibly(app, db, fakes, tm
     with app.app_context():
         from crm.audit import Actor
         from crm.db import get_session
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
         from crm.privacy import rights
 
         s = get_session()
-        rights.lift_restriction(s, services.find_person(s, "r@example.se"), "rättat", Actor.cli())
+        rights.lift_restriction(
+            s, newsletter_common.find_person(s, "r@example.se"), "rättat", Actor.cli()
+        )
         s.commit()
     code, out = _sync(app)
     with db() as s:

@@ -106,13 +106,14 @@ def _act(app, email: str, action: str) -> None:
     with app.app_context():
         from crm.audit import Actor
         from crm.db import get_session
-        from crm.newsletter import services
+        from crm.newsletter import common as newsletter_common
+        from crm.newsletter import unsubscribing
         from crm.newsletter.models import Method
 
         s = get_session()
-        person = services.find_person(s, email)
+        person = newsletter_common.find_person(s, email)
         if action == "unsubscribe":
-            services.unsubscribe(s, person, Method.ONE_CLICK, Actor.system())
+            unsubscribing.unsubscribe(s, person, Method.ONE_CLICK, Actor.system())
         else:
             assert privacy_forget.forget(s, person, Actor.cli()) == "erased"
         s.commit()

@@ -46,8 +46,9 @@ from crm.audit import Actor
 from crm.db import bulk_insert
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.newsletter import common
+from crm.newsletter import mailing_lists
 from crm.newsletter import rules
-from crm.newsletter import services
 from crm.newsletter import suppression
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Method
@@ -200,7 +201,7 @@ def parse(text: str, default_method: str) -> Iterator[_Row | RowError]:
             continue  # a blank line
         values = {col: cells[i].strip() for i, col in enumerate(columns) if col and i < len(cells)}
         email = suppression.normalise(values.get("email", ""))
-        if not services.valid_email(email):
+        if not common.valid_email(email):
             yield RowError(line, N_("not a valid email address"))
             continue
         method = values.get("consent_method") or default_method
@@ -235,8 +236,8 @@ def run(
     if default_method not in IMPORT_METHODS:
         raise ImportFileError(N_("Say how consent was obtained."))
     # plain ids: reading an ORM attribute three times per row cost more than the lookups
-    lists = {m.name.lower(): m.id for m in services.all_lists(session)}
-    default = services.default_list(session).id
+    lists = {m.name.lower(): m.id for m in mailing_lists.all_lists(session)}
+    default = mailing_lists.default_list(session).id
     suppressed = suppression.all_hashes(session)
     email_hash = suppression.hasher(session)
     people = cast(

@@ -8,7 +8,8 @@ from flask import current_app
 from flask import render_template
 
 from crm.db import get_session
-from crm.newsletter import services
+from crm.newsletter import common
+from crm.newsletter import subscribing
 from crm.newsletter.models import MailingList
 from crm.people.models import Person
 from crm.security import tokens
@@ -30,7 +31,7 @@ def preferences_url(person: Person) -> str:
 
 def confirm_url(person: Person, lists: Sequence[MailingList]) -> str:
     """Return the double opt-in confirmation URL for the given lists."""
-    token = tokens.sign(tokens.Purpose.CONFIRM, services.confirm_payload(person, lists))
+    token = tokens.sign(tokens.Purpose.CONFIRM, subscribing.confirm_payload(person, lists))
     return absolute_url("public.confirm", token=token)
 
 
@@ -47,7 +48,7 @@ def preferences_person(token: str) -> Person | tuple[str, int]:
         return render_template("public/preferences_expired.html"), 410
     except tokens.InvalidToken:
         return bad_token_response()
-    person = services.person_by_public_id(get_session(), public_id)
+    person = common.person_by_public_id(get_session(), public_id)
     if person is None or person.email is None:
         return render_template("public/forgotten.html"), 404
     return person

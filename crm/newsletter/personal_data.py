@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from crm.newsletter import services
+from crm.newsletter import self_service
 from crm.newsletter import suppression
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Reason
@@ -28,7 +28,7 @@ from crm.security import ratelimit
 
 def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, Any]:
     """Subscriptions and the consent timeline, with the exact texts consented to."""
-    data = services.subject_data(session, person)
+    data = self_service.subject_data(session, person)
     return {"subscriptions": data["subscriptions"], "consent_records": data["consent_records"]}
 
 

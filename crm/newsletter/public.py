@@ -24,9 +24,13 @@ from flask_wtf import FlaskForm
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
+from crm.newsletter import common
 from crm.newsletter import links
+from crm.newsletter import mailing_lists
 from crm.newsletter import mails
-from crm.newsletter import services
+from crm.newsletter import self_service
+from crm.newsletter import subscribing
+from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
 from crm.people.models import Person
@@ -60,7 +64,7 @@ def _cors(response: Response) -> Response:
     return response
 
 
-def _signup_from_request() -> tuple[services.Signup, bool]:
+def _signup_from_request() -> tuple[subscribing.Signup, bool]:
     """Read a sign-up from a form or a JSON body; returns it and whether the honeypot was hit."""
     if request.is_json:
         data: Any = request.get_json(silent=True)
@@ -74,7 +78,7 @@ def _signup_from_request() -> tuple[services.Signup, bool]:
     offered = not request.is_json and data.get("lists_offered") == "1"
     ids = form_ints(data, "lists")
     text_id = form_int(data, "consent_text_id")
-    signup = services.Signup(
+    signup = subscribing.Signup(
         email=str(data.get("email") or "")[:254],
         name=str(data.get("name") or "")[:200],
         list_ids=ids,
@@ -90,8 +94,8 @@ def _signup_from_request() -> tuple[services.Signup, bool]:
 
 def _signup_page(status: int = 200, **context: Any) -> tuple[str, int]:
     db = get_session()
-    lists = services.all_lists(db)
-    text = services.current_consent_text(db)
+    lists = mailing_lists.all_lists(db)
+    text = mailing_lists.current_consent_text(db)
     db.commit()
     return render_template(
         "public/subscribe.html",
@@ -127,13 +131,13 @@ def subscribe() -> Any:
             else render_template("public/subscribe_done.html")
         )
     db = get_session()
-    if services.signup_throttled(db, req.ip, req.email):
+    if subscribing.signup_throttled(db, req.ip, req.email):
         if wants_json:
             return _cors(jsonify(error=_("Too many sign-ups. Try again later."))), 429
         return render_template("errors/429.html"), 429
     try:
-        result = services.signup(db, req)
-    except services.NewsletterError as err:
+        result = subscribing.signup(db, req)
+    except common.NewsletterError as err:
         db.rollback()
         if wants_json:
             return _cors(jsonify(error=_(str(err)))), 422
@@ -169,11 +173,9 @@ def confirm(token: str) -> Any:
     if request.method == "GET" or not form.validate_on_submit():
         return render_template("public/confirm.html", form=form)
     db = get_session()
-    activated = services.confirm(db, payload, request.remote_addr, request.user_agent.string)
+    activated = subscribing.confirm(db, payload, request.remote_addr, request.user_agent.string)
     db.commit()
-    person = services.person_by_public_id(
-        db, payload.get("p") if isinstance(payload, dict) else None
-    )
+    person = common.person_by_public_id(db, payload.get("p") if isinstance(payload, dict) else None)
     # no welcome for a repeated click, nor for a person whose processing is restricted
     if activated and person is not None and person.email:
         try:
@@ -199,9 +201,9 @@ def unsubscribe(token: str) -> Any:
         return render_template("public/unsubscribe.html", token=token)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     db = get_session()
-    person = services.addressee_by_public_id(db, public_id)
+    person = unsubscribing.addressee_by_public_id(db, public_id)
     if person is not None:
-        services.unsubscribe(
+        unsubscribing.unsubscribe(
             db,
             person,
             Method.ONE_CLICK if one_click else Method.UNSUBSCRIBE_LINK,
@@ -239,7 +241,7 @@ def preferences_link(token: str) -> Any:
     except tokens.InvalidToken:
         return bad_token_response()
     db = get_session()
-    person = services.person_by_public_id(db, public_id)
+    person = common.person_by_public_id(db, public_id)
     if person is not None and person.email and not _preferences_mail_throttled(db, public_id):
         try:
             mails.send_preferences_link(person)
@@ -280,7 +282,7 @@ def preferences(token: str) -> Any:
     awaiting = []
     if request.method == "POST" and form.validate_on_submit():
         wanted = set(form_ints(request.form, "lists"))
-        awaiting = services.set_lists(db, person, wanted, _actor(), request.user_agent.string)
+        awaiting = self_service.set_lists(db, person, wanted, _actor(), request.user_agent.string)
         db.commit()
         if awaiting:
             try:
@@ -288,8 +290,8 @@ def preferences(token: str) -> Any:
             except mail.MailError:
                 current_app.logger.exception("confirmation mail failed")
                 return render_template("public/mail_failed.html"), 503
-    subs = {s["list"]: s for s in services.subject_data(db, person)["subscriptions"]}
-    lists = services.all_lists(db)
+    subs = {s["list"]: s for s in self_service.subject_data(db, person)["subscriptions"]}
+    lists = mailing_lists.all_lists(db)
     db.commit()
     return render_template(
         "public/preferences.html",
@@ -310,7 +312,7 @@ def preferences_data(token: str) -> Any:
     person = links.preferences_person(token)
     if not isinstance(person, Person):
         return person
-    data = services.subject_data(get_session(), person)
+    data = self_service.subject_data(get_session(), person)
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,

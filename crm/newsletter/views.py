@@ -27,10 +27,15 @@ from crm import csvsafe
 from crm.db import get_session
 from crm.fsutil import create_private
 from crm.fsutil import private_dir
+from crm.newsletter import common
 from crm.newsletter import forms
 from crm.newsletter import importer
 from crm.newsletter import labels
-from crm.newsletter import services
+from crm.newsletter import mailing_lists
+from crm.newsletter import self_service
+from crm.newsletter import subscribers
+from crm.newsletter import subscribing
+from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
 from crm.newsletter.models import Status
@@ -57,10 +62,10 @@ def _search_values() -> Any:
     return request.args
 
 
-def _filter_from(values: Any) -> services.SubscriberFilter:
+def _filter_from(values: Any) -> subscribers.SubscriberFilter:
     list_id = str(values.get("list", ""))
     status, source = values.get("status", ""), values.get("source", "")
-    return services.SubscriberFilter(
+    return subscribers.SubscriberFilter(
         status=status if status in set(Status) else "",
         list_id=parse_int(list_id),
         source=source if source in set(Source) else "",
@@ -76,9 +81,9 @@ def index() -> Any:
     f = _filter_from(values)
     page = max(1, parse_int(values.get("page", "1")) or 1)
     per_page = current_app.config["PEOPLE_PER_PAGE"]
-    counts = services.status_counts(db, f.list_id)
-    rows, total = services.subscribers(db, f, page, per_page, counts)
-    lists = services.all_lists(db)
+    counts = subscribers.status_counts(db, f.list_id)
+    rows, total = subscribers.subscribers(db, f, page, per_page, counts)
+    lists = mailing_lists.all_lists(db)
     db.commit()  # the default list may have just been created
     return render_template(
         "newsletter/index.html",
@@ -102,12 +107,12 @@ def subscriber(person_id: int) -> Any:
     person = people.get_person(db, person_id, controller_limit())
     if person is None:
         abort(404)
-    subs = services.subject_data(db, person)["subscriptions"]
+    subs = self_service.subject_data(db, person)["subscriptions"]
     return render_template(
         "newsletter/subscriber.html",
         person=person,
         subs=subs,
-        records=services.timeline(db, person_id),
+        records=subscribers.timeline(db, person_id),
         names=audit.staff_names(db),
         button=forms.ButtonForm(),
     )
@@ -122,7 +127,7 @@ def unsubscribe(person_id: int) -> Any:
     person = people.get_person(db, person_id, controller_limit())
     if person is None:
         abort(404)
-    services.unsubscribe(db, person, Method.STAFF_ON_BEHALF, current_actor())
+    unsubscribing.unsubscribe(db, person, Method.STAFF_ON_BEHALF, current_actor())
     db.commit()
     flash(_("Unsubscribed from every list. The address will not be added again."), "success")
     return redirect(url_for("newsletter.subscriber", person_id=person_id))
@@ -133,11 +138,11 @@ def add() -> Any:
     """Add a subscriber by hand with how consent was obtained."""
     db = get_session()
     form = forms.AddSubscriberForm()
-    form.list_id.choices = [SelectChoice(m.id, m.name) for m in services.all_lists(db)]
+    form.list_id.choices = [SelectChoice(m.id, m.name) for m in mailing_lists.all_lists(db)]
     db.commit()  # the default list may have just been created
     if form.validate_on_submit():
         try:
-            sub = services.add_manual(
+            sub = subscribing.add_manual(
                 db,
                 email=form.email.data,
                 name=form.name.data or "",
@@ -146,7 +151,7 @@ def add() -> Any:
                 note=form.note.data or "",
                 actor=current_actor(),
             )
-        except services.NewsletterError as err:
+        except common.NewsletterError as err:
             db.rollback()
             flash(_(str(err)), "error")
         else:
@@ -161,24 +166,24 @@ def settings() -> Any:
     """Lists, the consent text (versioned) and the embeddable sign-up form."""
     db = get_session()
     list_form = forms.ListForm(prefix="list")
-    text = services.current_consent_text(db)
+    text = mailing_lists.current_consent_text(db)
     text_form = forms.ConsentTextForm(prefix="text", text=text.text)
     try:
         if "list-name" in request.form and list_form.validate_on_submit():
-            services.create_list(db, list_form.name.data, current_actor())
+            mailing_lists.create_list(db, list_form.name.data, current_actor())
             db.commit()
             flash(_("List added."), "success")
             return redirect(url_for("newsletter.settings"))
         if "text-text" in request.form and text_form.validate_on_submit():
-            new = services.update_consent_text(db, text_form.text.data, current_actor())
+            new = mailing_lists.update_consent_text(db, text_form.text.data, current_actor())
             db.commit()
             flash(_("Consent text saved as version %(v)s.", v=new.version), "success")
             return redirect(url_for("newsletter.settings"))
-    except services.NewsletterError as err:
+    except common.NewsletterError as err:
         db.rollback()
         flash(_(str(err)), "error")
-    lists = services.all_lists(db)
-    text = services.current_consent_text(db)
+    lists = mailing_lists.all_lists(db)
+    text = mailing_lists.current_consent_text(db)
     db.commit()  # the default list and first text may have just been created
     snippet = render_template(
         "newsletter/embed_snippet.html",
@@ -296,8 +301,8 @@ def export() -> Any:
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csvsafe.writer(buffer)
-        writer.writerow(services.EXPORT_COLUMNS)
-        for n, row in enumerate(services.export_rows(db, f), 1):
+        writer.writerow(subscribers.EXPORT_COLUMNS)
+        for n, row in enumerate(subscribers.export_rows(db, f), 1):
             writer.writerow(row)
             if n % 500 == 0:
                 yield buffer.getvalue()

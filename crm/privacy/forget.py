@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from crm.audit import Actor
 from crm.db import utcnow
-from crm.newsletter import services as newsletter
+from crm.newsletter import common as newsletter_common
+from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.people.models import Person
 from crm.privacy import erasure
@@ -35,13 +36,13 @@ def forget(session: Session, person: Person, actor: Actor) -> str:
         erasure.claim(session, person)
     except erasure.AlreadyErased:
         return "erased"
-    if person.email and newsletter.is_newsletter_only(session, person):
+    if person.email and newsletter_common.is_newsletter_only(session, person):
         try:
             erasure.execute(session, person, actor, via="preferences")
         except erasure.ErasureBlocked:
             pass  # refused before changing anything: it becomes a request below
         else:
             return "erased"
-    newsletter.unsubscribe(session, person, Method.PREFERENCES, actor)
+    unsubscribing.unsubscribe(session, person, Method.PREFERENCES, actor)
     requests.open_request(session, person, "erasure", "preferences_page", utcnow(), actor)
     return "requested"

@@ -32,7 +32,7 @@ from crm import controllers
 from crm.audit import Actor
 from crm.db import delete_file_after_commit
 from crm.db import utcnow
-from crm.newsletter import services as newsletter
+from crm.newsletter import retention as newsletter_retention
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Status
 from crm.newsletter.models import Subscription
@@ -323,7 +323,7 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
     if not dry_run:
         for path in previews:
             delete_file_after_commit(session, path)
-    report.deleted["unconfirmed_signups"] = newsletter.purge_unconfirmed(
+    report.deleted["unconfirmed_signups"] = newsletter_retention.purge_unconfirmed(
         session, now, dry_run=dry_run
     )
     report.deleted["unconfirmed_portal_requests"] = portal.purge_unconfirmed(

@@ -10,8 +10,8 @@ from crm import outbox
 from crm.audit import Actor
 from crm.db import utcnow
 from crm.i18n import N_
-from crm.newsletter import services as newsletter
 from crm.newsletter import suppression
+from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Status
@@ -69,7 +69,9 @@ def lift_restriction(session: Session, person: Person, note: str, actor: Actor) 
 def object_to_marketing(session: Session, person: Person, actor: Actor) -> None:
     """Art. 21(3): absolute and immediate - every list left, suppressed, every provider told."""
     person.marketing_objection_at = person.marketing_objection_at or utcnow()
-    newsletter.unsubscribe(session, person, Method.STAFF_ON_BEHALF, actor, reason=Reason.OBJECTION)
+    unsubscribing.unsubscribe(
+        session, person, Method.STAFF_ON_BEHALF, actor, reason=Reason.OBJECTION
+    )
     if person.email:
         suppression.suppress(session, person.email, Reason.OBJECTION)
     recipients.create_tasks(session, "objection", person, actor)

@@ -29,9 +29,10 @@ from crm import audit
 from crm import provider_settings
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.newsletter import common as newsletter_common
 from crm.newsletter import links
-from crm.newsletter import services as newsletter
 from crm.newsletter import suppression
+from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Status
@@ -176,9 +177,9 @@ def apply_events(session: Session, provider: str) -> int:
     )
     for row in rows:
         kind = EventType(row.type) if row.type in set(EventType) else EventType.UNKNOWN
-        person = newsletter.find_person(session, row.email)
+        person = newsletter_common.find_person(session, row.email)
         if person is not None and kind in REASONS:
-            left = newsletter.unsubscribe(
+            left = unsubscribing.unsubscribe(
                 session,
                 person,
                 Method.PROVIDER,
