@@ -743,9 +743,9 @@ def test_finding_14_3_linking_is_checked_and_audited_without_names(app, auth_cli
             "legal_basis": "FB",
         },
         page=page,
-        follow_redirects=True,
     )
-    assert bad.status_code == 200
+    # refused in place, with what was typed kept (issue 16: pickers search; errors in place)
+    assert bad.status_code == 422 and 'value="2025-01-01"' in bad.get_data(as_text=True)
     with db() as s:
         assert s.execute(text("SELECT count(*) FROM representation")).scalar() == 0
     post_form(

@@ -28,6 +28,7 @@ from crm import paging
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.people import picker
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import breaches
@@ -48,10 +49,10 @@ from crm.privacy.models import RecipientTask
 from crm.representatives import services as representatives
 from crm.representatives.models import Representation
 from crm.security import tokens
-from crm.testimonials.services import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import form_int
 from crm.web import owner_required
 from crm.web import parse_int
 
@@ -86,14 +87,15 @@ def index() -> Any:
     """Requests (open first, by due date) and a form to register a new one."""
     db = get_session()
     form = forms.NewRequestForm()
-    form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in people_choices(db, controller_limit())
-    ]
+    query = request.form.get("person_q", "").strip()[:100]
+    chosen = form_int(request.form, "person_id") if request.method == "POST" else None
+    found, total = picker.choices(db, query, chosen, controller_id=controller_limit())
+    form.person_id.choices = [SelectChoice(pid, label) for pid, label in found]
     mandates = representatives.all_mandates(db, controller_limit())
     form.representation_id.choices = [SelectChoice(0, _("The person themselves"))] + [
         SelectChoice(m.id, _mandate_label(m)) for m in mandates
     ]
-    if form.validate_on_submit():
+    if "find" not in request.form and form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
         person = people.get_person(db, form.person_id.data, controller_limit())
         if person is None:
@@ -125,6 +127,9 @@ def index() -> Any:
     return render_template(
         "privacy/index.html",
         form=form,
+        query=query,
+        total=total,
+        found=found,
         open_rows=requests.open_requests(db, controller_limit()),
         rows=rows,
         pager=pager,

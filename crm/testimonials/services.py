@@ -9,7 +9,6 @@ turns every manual publication into a removal task.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -524,12 +523,3 @@ def media_by_name(session: Session, stored_name: str) -> TestimonialMedia | None
         select(TestimonialMedia).where(TestimonialMedia.stored_name == stored_name)
     )
     return None if item is None or item.deleted_at is not None else item
-
-
-def people_choices(session: Session, controller_id: int | None = None) -> Iterable[tuple[int, str]]:
-    """People to pick from (only one controller's, for an account limited to it)."""
-    stmt = select(Person.id, Person.name, Person.email).where(Person.archived_at.is_(None))
-    if controller_id is not None:
-        stmt = stmt.where(Person.controller_id == controller_id)
-    rows = session.execute(stmt.order_by(Person.name).limit(2000))
-    return [(pid, f"{name} ({email})" if email else name) for pid, name, email in rows]

@@ -20,6 +20,7 @@ from wtforms.fields import SelectChoice
 
 from crm import mail
 from crm.db import get_session
+from crm.people import picker
 from crm.people import services as people
 from crm.testimonials import forms
 from crm.testimonials import labels
@@ -32,6 +33,7 @@ from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
 from crm.web import controller_limit
 from crm.web import current_actor
+from crm.web import form_int
 from crm.web import int_arg
 from crm.web import safe_redirect_target
 
@@ -83,12 +85,16 @@ def create() -> Any:
     """Write down a testimonial for a client (a draft until the client consents)."""
     db = get_session()
     form = forms.NewTestimonialForm()
-    form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in services.people_choices(db, controller_limit())
-    ]
-    person_id = int_arg("person")
-    if request.method == "GET" and person_id is not None:
-        form.person_id.data = person_id
+    query = request.form.get("person_q", "").strip()[:100]
+    chosen = int_arg("person") if request.method == "GET" else form_int(request.form, "person_id")
+    found, total = picker.choices(db, query, chosen, controller_id=controller_limit())
+    form.person_id.choices = [SelectChoice(pid, label) for pid, label in found]
+    if request.method == "GET" and chosen is not None:
+        form.person_id.data = chosen
+    if "find" in request.form:  # the picker's search: show the matches, keep what was typed
+        return render_template(
+            "testimonials/new.html", form=form, query=query, total=total, found=found
+        )
     if form.validate_on_submit():
         person = people.get_person(db, form.person_id.data, controller_limit())
         if person is None:  # erased since the form was shown, or another controller's
@@ -102,7 +108,9 @@ def create() -> Any:
             db.commit()
             flash(_("Testimonial saved as a draft."), "success")
             return _back(t)
-    return render_template("testimonials/new.html", form=form)
+    return render_template(
+        "testimonials/new.html", form=form, query=query, total=total, found=found
+    )
 
 
 @bp.route("/<int:testimonial_id>")
