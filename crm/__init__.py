@@ -63,6 +63,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.newsletter import public as newsletter_public
     from crm.newsletter import views as newsletter_views
     from crm.people import views as people_views
+    from crm.privacy import activity_views as privacy_activities
     from crm.privacy import public as privacy_public
     from crm.privacy import views as privacy_views
     from crm.representatives import views as representatives_views
@@ -80,4 +81,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync_views.bp)
     app.register_blueprint(privacy_views.bp)
     app.register_blueprint(privacy_public.bp)
+    app.register_blueprint(privacy_activities.bp)
     app.register_blueprint(representatives_views.bp)

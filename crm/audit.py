@@ -143,6 +143,9 @@ class Actor:
     kind: str
     user_id: int | None = None
     ip: str | None = None
+    #: the user's role (crm/security/roles.py), so services can refuse what it may not do;
+    #: never written to the trail (the row names the user, whose role may change later)
+    role: str | None = None
 
     @classmethod
     def cli(cls) -> Actor:

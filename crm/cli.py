@@ -23,6 +23,7 @@ from werkzeug.serving import run_simple
 
 import integrations
 from crm.audit import Actor
+from crm.security.roles import Role
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -91,12 +92,18 @@ def make_migration_command(message: str) -> None:
 @click.command("create-user")
 @click.argument("email")
 @click.option("--name", default="", help="Display name (defaults to the address).")
-@click.option("--role", type=click.Choice(["owner", "staff"]), default="owner", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default="owner",
+    show_default=True,
+    help="owner: everything; practitioner: clients and health notes; assistant: contact "
+    "details, newsletter, testimonials, requests; bookkeeping: purchases only.",
+)
 @with_appcontext
 def create_user_command(email: str, name: str, role: str) -> None:
     """Create an account. The password is asked for, or read from stdin when it is piped."""
     from crm.auth import services
-    from crm.auth.models import Role
     from crm.db import get_session
 
     password = _read_password(email)
@@ -491,6 +498,8 @@ def audit_checkpoint_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app (also reachable as ``flask --app crm ...``)."""
+    from crm.privacy.practice_file import practice_group
+
     for cmd in (
         init_command,
         make_migration_command,
@@ -505,6 +514,7 @@ def init_app(app: Flask) -> None:
         restore_command,
         rotate_keys_command,
         audit_group,
+        practice_group,
     ):
         app.cli.add_command(cmd)
 

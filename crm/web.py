@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import wraps
 from typing import Any
+from typing import NoReturn
 from typing import TypeVar
 from urllib.parse import unquote
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.routing import Map
 
+from crm import audit
 from crm import controllers
 from crm import db
 from crm import formkit
@@ -41,6 +42,7 @@ from crm.audit import Actor
 from crm.config import LOOPBACK_HOSTS
 from crm.config import is_https
 from crm.security import ratelimit
+from crm.security import roles
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -52,6 +54,9 @@ CSP = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+#: The audit action of a refused access (the owner's overview counts them).
+REFUSED_ACTION = "access.denied"
 
 #: Status codes with a page of their own under templates/errors/.
 ERROR_PAGES = (400, 403, 404, 405, 413, 429, 500)
@@ -155,6 +160,9 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_foreign_host)
     app.before_request(_refuse_nul_characters)
     app.before_request(_require_login_by_default)
+    # Before the CSRF check: a role that may not use a page is refused (and audited) whatever
+    # it sent, so a forged or stale form cannot hide a refused access as a "form expired".
+    app.before_request(_authorize_by_role)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -164,11 +172,15 @@ def init_app(app: Flask) -> None:
     for code in ERROR_PAGES:
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(roles.PermissionDenied, _permission_denied)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(lambda: {"languages": app.config["LANGUAGES"]})
     # mails and documents name the controller they speak for (seed 000)
     app.jinja_env.globals["controller_name"] = controllers.name_for
     app.jinja_env.globals["newsletter_policy_args"] = controllers.newsletter_policy_args
+    # templates hide what the role cannot use: {% if can(Perm.HEALTH_READ) %}
+    app.jinja_env.globals["can"] = lambda perm: roles.can(current_user, roles.Perm(perm))
+    app.jinja_env.globals["Perm"] = roles.Perm
 
 
 def _refuse_foreign_host() -> None:
@@ -258,6 +270,60 @@ def _require_login_by_default() -> Any:
     return None
 
 
+def _authorize_by_role() -> None:
+    """Refuse (403, audited) a logged-in user whose role lacks what the view declared.
+
+    The check lives here, once, rather than in a wrapper per view: a view registered any
+    way at all is covered, and one that declares nothing is the owner's alone.
+    """
+    endpoint = request.endpoint
+    if endpoint is None or endpoint == "static":
+        return
+    view = current_app.view_functions.get(endpoint)
+    if view is None or getattr(view, "is_public", False) or not current_user.is_authenticated:
+        return
+    needed = roles.required_perms(view)
+    if not all(roles.can(current_user, perm) for perm in needed):
+        refuse(needed)
+
+
+def refuse(perms: frozenset[roles.Perm] | set[roles.Perm]) -> NoReturn:
+    """Audit a refused access and answer 403 (ASVS 16.3.2: who, what, when; no personal data).
+
+    The trail names the user, the page (its endpoint, not its URL: no ids) and the missing
+    permissions; the owner sees these on the overview and in the audit trail.
+    """
+    session_ = db.get_session()
+    session_.rollback()  # whatever the request did before the refusal is not kept
+    missing = sorted(p for p in perms if not roles.can(current_user, p))
+    audit.record(
+        session_,
+        current_actor(),
+        REFUSED_ACTION,
+        object_type="user",
+        object_id=getattr(current_user, "id", None),
+        details={"endpoint": request.endpoint, "method": request.method, "needs": missing},
+    )
+    session_.commit()
+    current_app.logger.warning(
+        "refused %s %s to user %s (role %s): needs %s",
+        request.method,
+        request.endpoint,
+        getattr(current_user, "id", None),
+        getattr(current_user, "role", None),
+        ",".join(missing),
+    )
+    abort(403)
+
+
+def _permission_denied(error: roles.PermissionDenied) -> Any:
+    """A service refused the acting user (a check behind the page's own): 403, audited."""
+    try:
+        refuse(error.perms)
+    except HTTPException as forbidden:
+        return _error_page(forbidden)
+
+
 def _security_headers(response: Response) -> Response:
     """Add the headers every response needs (ASVS V3.4)."""
     headers = response.headers
@@ -317,9 +383,12 @@ def _unexpected_error(error: Exception) -> Any:
 
 
 def current_actor() -> Actor:
-    """Return the actor for audit rows written during this request."""
+    """Return the actor for audit rows written during this request.
+
+    A logged-in user's actor carries the role, so services refuse what it may not do.
+    """
     if current_user.is_authenticated:
-        return Actor("user", current_user.id, request.remote_addr)
+        return Actor("user", current_user.id, request.remote_addr, role=current_user.role)
     return Actor("public", None, request.remote_addr)
 
 
@@ -330,20 +399,6 @@ def controller_limit() -> int | None:
     never sees another controller's people, wherever it looks.
     """
     return getattr(current_user, "controller_id", None)
-
-
-def owner_required(view: F) -> F:
-    """Allow only logged-in owners (after ``login_required``)."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if not current_user.is_owner:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
 
 
 #: Longest redirect target accepted; anything longer is not a link this app made.

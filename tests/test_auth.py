@@ -246,7 +246,7 @@ def test_mfa_throttle(app, client, owner):
 
 
 def test_staff_cannot_manage_users(app, client, make_user):
-    staff = make_user("staff@example.se", role="staff")
+    staff = make_user("staff@example.se", role="practitioner")
     login(client, app, staff)
     assert client.get("/auth/users").status_code == 403
     response = post_form(
@@ -263,7 +263,7 @@ def test_owner_invites_staff_who_sets_up_an_account(app, auth_client):
     response = post_form(
         auth_client,
         "/auth/users/invite",
-        {"email": "kollega@example.se", "role": "staff"},
+        {"email": "kollega@example.se", "role": "practitioner"},
         page="/auth/users",
     )
     import re
@@ -292,7 +292,9 @@ def test_owner_invites_staff_who_sets_up_an_account(app, auth_client):
 
 
 def test_last_owner_cannot_be_demoted_or_deactivated(app, auth_client, db, owner):
-    post_form(auth_client, f"/auth/users/{owner.id}/role", {"role": "staff"}, page="/auth/users")
+    post_form(
+        auth_client, f"/auth/users/{owner.id}/role", {"role": "practitioner"}, page="/auth/users"
+    )
     post_form(auth_client, f"/auth/users/{owner.id}/active", {}, page="/auth/users")
     with db() as s:
         user = s.get(User, owner.id)
@@ -300,7 +302,7 @@ def test_last_owner_cannot_be_demoted_or_deactivated(app, auth_client, db, owner
 
 
 def test_deactivation_ends_sessions_at_once(app, auth_client, make_user):
-    staff = make_user("staff@example.se", role="staff")
+    staff = make_user("staff@example.se", role="practitioner")
     staff_client = app.test_client()
     login(staff_client, app, staff)
     post_form(auth_client, f"/auth/users/{staff.id}/active", {}, page="/auth/users")

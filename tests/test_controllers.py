@@ -164,7 +164,7 @@ def test_finding_14_1_the_owner_limits_a_staff_account_to_one_controller(
 ):
     from crm.auth.models import User
 
-    staff = make_user("romme@example.se", role="staff")
+    staff = make_user("romme@example.se", role="practitioner")
     users = auth_client.get("/auth/users").get_data(as_text=True)
     assert 'name="controller_id"' not in users  # one controller: nothing to limit to
     _first, romme = _two_controllers(db)
@@ -183,7 +183,7 @@ def test_finding_14_1_the_owner_limits_a_staff_account_to_one_controller(
         page="/auth/users",
         follow_redirects=True,
     )
-    assert "personal först" in refused.get_data(as_text=True)
+    assert "annan roll först" in refused.get_data(as_text=True)
     with db() as s:
         assert s.get(User, staff.id).controller_id == romme
         assert s.get(User, owner.id).controller_id is None
@@ -200,7 +200,7 @@ def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     first, romme = _two_controllers(db)
     mine = _person(db, "Rolf Romme", "rolf@example.se", romme)
     other = _person(db, "Vera Verkstan", "vera@example.se", first)
-    staff = make_user("romme@example.se", role="staff")
+    staff = make_user("romme@example.se", role="practitioner")
     with db() as s:
         from crm.auth import services as auth
 

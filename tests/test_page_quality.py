@@ -120,6 +120,22 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         from crm.privacy.models import PortalRequest
 
         portal_rid = get_session().query(PortalRequest.request_id).scalar()
+    # a free processing activity (issue 15 part 1), to show its edit page
+    post_form(
+        auth_client,
+        "/privacy/activities/new",
+        {
+            "name": "Kundtjänst via sociala medier",
+            "purpose": "Att svara på frågor som ställs via Instagram och Facebook.",
+            "legal_basis": "legitimate_interest",
+            "basis_detail": "att kunna svara den som frågar",
+            "retention": "12 månader efter senaste kontakt",
+        },
+    )
+    with app.app_context():
+        from crm.privacy.models import ProcessingActivity
+
+        activity = get_session().query(ProcessingActivity.id).filter_by(key="").scalar()
     post_form(
         auth_client,
         f"/privacy/requests/{portal_rid}/extend",
@@ -147,6 +163,7 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         "portal_confirm": portal_confirm,
         "portal_received": portal_received,
         "portal_status": portal_status,
+        "activity": str(activity),
     }
 
 
@@ -163,6 +180,8 @@ OWNER_PAGES = [
     "/privacy/breaches",
     "/privacy/record",
     "/privacy/settings",
+    "/privacy/activities/",
+    "/privacy/activities/new",
     "/integrations/",
     "/audit",
     "/auth/account",
@@ -189,6 +208,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/breaches/{links['breach']}",
         f"/privacy/requests/{links['portal_request']}",
         f"/people/{links['person']}/representatives",
+        f"/privacy/activities/{links['activity']}/edit",
     ]
     public = PUBLIC_PAGES + [
         links["unsubscribe"],

@@ -296,7 +296,7 @@ def test_invalid_settings_are_refused(app, auth_client):
 def test_staff_cannot_change_settings(app, client, make_user):
     from tests.conftest import login
 
-    staff = make_user("staff@example.se", role="staff")
+    staff = make_user("staff@example.se", role="practitioner")
     login(client, app, staff)
     assert client.get("/privacy/settings").status_code == 403
     assert client.get("/privacy/record").status_code == 200

@@ -14,6 +14,9 @@ from wtforms.validators import EqualTo
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from crm.security.roles import ROLE_LABELS
+from crm.security.roles import Role
+
 
 class LoginForm(FlaskForm):
     """Email and password."""
@@ -97,21 +100,29 @@ class LocaleForm(FlaskForm):
     )
 
 
+#: The roles in the order offered: the narrowest that fits is the one to choose, so the
+#: widest (owner) comes last.
+ROLE_ORDER = (Role.PRACTITIONER, Role.ASSISTANT, Role.BOOKKEEPING, Role.OWNER)
+
+
+def role_choices() -> list[SelectChoice]:
+    """The four roles with their labels (Behandlare, Assistent, Ekonomi, Ägare)."""
+    return [SelectChoice(role.value, ROLE_LABELS[role]) for role in ROLE_ORDER]
+
+
 class InviteForm(FlaskForm):
-    """Invite a colleague."""
+    """Invite a colleague: the address, the role and (with several) the controller."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    role = SelectField(
-        _l("Role"), choices=[SelectChoice("staff", _l("Staff")), SelectChoice("owner", _l("Owner"))]
-    )
+    role = SelectField(_l("Role"), choices=role_choices(), default=Role.PRACTITIONER.value)
+    #: choices are set by the view when there are several controllers; "" means every one
+    controller_id = SelectField(_l("Controller"), choices=[], validate_choice=False)
 
 
 class RoleForm(FlaskForm):
     """Change a user's role."""
 
-    role = SelectField(
-        _l("Role"), choices=[SelectChoice("staff", _l("Staff")), SelectChoice("owner", _l("Owner"))]
-    )
+    role = SelectField(_l("Role"), choices=role_choices())
 
 
 class ButtonForm(FlaskForm):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
@@ -18,13 +17,9 @@ from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
 from crm.security.crypto import EncryptedText
+from crm.security.roles import Role
 
-
-class Role(StrEnum):
-    """Owner: everything, including user management. Staff: everything else."""
-
-    OWNER = "owner"
-    STAFF = "staff"
+__all__ = ["RecoveryCode", "Role", "SetupToken", "User", "UserSession"]
 
 
 class User(Base):
@@ -36,7 +31,8 @@ class User(Base):
     #: lower-cased login address
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16), default=Role.STAFF)
+    #: what the account may read and do (crm/security/roles.py)
+    role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: TOTP secret once enrolled (encrypted; a stolen database alone cannot mint codes)
@@ -63,7 +59,9 @@ class User(Base):
 
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="lowercase_email"),
-        CheckConstraint("role in ('owner', 'staff')", name="known_role"),
+        CheckConstraint(
+            "role in ('owner', 'practitioner', 'assistant', 'bookkeeping')", name="known_role"
+        ),
     )
 
     def __repr__(self) -> str:
@@ -91,7 +89,7 @@ class User(Base):
 
     @property
     def is_owner(self) -> bool:
-        """Whether the user may manage other users."""
+        """Whether the user is an owner (the last one cannot be demoted or deactivated)."""
         return self.role == Role.OWNER
 
     @property
@@ -142,6 +140,10 @@ class SetupToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
+    #: the controller the invited account is limited to (seed 000); None: every controller
+    controller_id: Mapped[int | None] = mapped_column(
+        ForeignKey("controller.id", ondelete="SET NULL")
+    )
     #: the invited address, or None for the first-owner link
     email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -149,4 +151,10 @@ class SetupToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "role in ('owner', 'practitioner', 'assistant', 'bookkeeping')", name="known_role"
+        ),
     )

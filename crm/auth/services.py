@@ -66,14 +66,24 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 
 
 def create_setup_token(
-    session: Session, role: Role, *, email: str | None = None, created_by: User | None = None
+    session: Session,
+    role: Role,
+    *,
+    email: str | None = None,
+    created_by: User | None = None,
+    controller_id: int | None = None,
 ) -> str:
     """Create a one-time account-creation link token and return it (only its hash is stored).
 
-    :raises AccountError: ``email`` is given but not one plain address.
+    The owner chooses the role (and, with several controllers, the one controller) when
+    inviting, so the new account can read no more than that from its first login.
+
+    :raises AccountError: ``email`` is given but not one plain address, or the controller
+        does not exist or is given for an owner.
     """
     if email is not None and not emails.is_valid(normalise_email(email)):
         raise AccountError(N_("Enter a valid email address."))
+    _check_controller(session, role, controller_id)
     raw = secrets.token_urlsafe(32)
     hours = current_app.config["SETUP_LINK_HOURS"]
     session.add(
@@ -83,6 +93,7 @@ def create_setup_token(
             email=normalise_email(email) if email else None,
             expires_at=utcnow() + timedelta(hours=hours),
             created_by_id=created_by.id if created_by else None,
+            controller_id=controller_id,
         )
     )
     session.flush()
@@ -126,6 +137,7 @@ def redeem_setup_token(
     user = create_user(
         session, email=email, name=name, password=password, role=Role(token.role), actor=actor
     )
+    user.controller_id = token.controller_id
     token.used_at = utcnow()
     return user
 
@@ -194,13 +206,9 @@ def set_role(session: Session, user: User, role: Role, actor: Actor) -> None:
 def set_controller(session: Session, user: User, controller_id: int | None, actor: Actor) -> None:
     """Limit an account to one controller's people (seed 000), or lift the limit (None).
 
-    An owner manages the whole installation, so only staff accounts can be limited.
+    An owner manages the whole installation, so only the other roles can be limited.
     """
-    if controller_id is not None:
-        if session.get(Controller, controller_id) is None:
-            raise AccountError(N_("Choose the controller."))
-        if user.role == Role.OWNER:
-            raise AccountError(N_("An owner sees every controller; make the account staff first."))
+    _check_controller(session, Role(user.role), controller_id)
     user.controller_id = controller_id
     audit.record(
         session,
@@ -210,6 +218,15 @@ def set_controller(session: Session, user: User, controller_id: int | None, acto
         object_id=user.id,
         details={"controller": controller_id},
     )
+
+
+def _check_controller(session: Session, role: Role, controller_id: int | None) -> None:
+    if controller_id is None:
+        return
+    if session.get(Controller, controller_id) is None:
+        raise AccountError(N_("Choose the controller."))
+    if role == Role.OWNER:
+        raise AccountError(N_("An owner sees every controller; choose another role first."))
 
 
 def set_active(session: Session, user: User, active: bool, actor: Actor) -> None:

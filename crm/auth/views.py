@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm import controllers
@@ -37,10 +38,13 @@ from crm.auth.models import User
 from crm.config import is_https
 from crm.db import get_session
 from crm.security import passwords
+from crm.security.roles import ROLE_DESCRIPTIONS
+from crm.security.roles import ROLE_LABELS
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.web import current_actor
 from crm.web import form_int
 from crm.web import login_manager
-from crm.web import owner_required
 from crm.web import parse_int
 from crm.web import public
 from crm.web import safe_redirect_target
@@ -303,6 +307,7 @@ def _reauth_page(user: User, template: str, endpoint: str) -> Any:
 
 
 @bp.route("/logout", methods=["POST"])
+@requires(Perm.ACCOUNT)
 def logout() -> Any:
     """End the server-side session and clear the cookie."""
     db = get_session()
@@ -349,6 +354,7 @@ def setup(token: str) -> Any:
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@requires(Perm.ACCOUNT)
 def account() -> Any:
     """Change one's password, language and recovery codes."""
     password_form = forms.PasswordForm(prefix="pw")
@@ -399,6 +405,15 @@ def _account_page(
         locale_form=locale_form,
         codes_form=codes_form or forms.ReauthForm(prefix="rc"),
         codes_left=services.unused_recovery_codes(current_user),
+        # what the account may see, so nobody wonders why a menu item is missing
+        role=(ROLE_LABELS[Role(current_user.role)], ROLE_DESCRIPTIONS[Role(current_user.role)]),
+        controller=(
+            controllers.get(get_session(), current_user.controller_id).display_name(
+                current_app.config["PRACTICE_NAME"]
+            )
+            if current_user.controller_id is not None
+            else None
+        ),
     )
 
 
@@ -409,6 +424,7 @@ def _complete_login_after_password_change() -> BaseResponse:
 
 
 @bp.route("/account/recovery-codes", methods=["POST"])
+@requires(Perm.ACCOUNT)
 def recovery_codes() -> Any:
     """Replace the recovery codes after re-authentication and show the new ones once."""
     form = forms.ReauthForm(prefix="rc")
@@ -444,26 +460,40 @@ def _get_user_or_404(user_id: int) -> User:
 
 
 @bp.route("/users")
-@owner_required
+@requires(Perm.USERS_ADMIN)
 def users() -> Any:
     """List the practice's accounts."""
     db = get_session()
     rows = db.scalars(select(User).order_by(User.name)).all()
     every = controllers.all_controllers(db)
+    several = every if len(every) > 1 else None
     return render_template(
         "auth/users.html",
         users=rows,
-        invite=forms.InviteForm(),
+        invite=_invite_form(several),
         button=forms.ButtonForm(),
         # with one controller there is nothing to limit to: no column (seed 000)
-        controllers=every if len(every) > 1 else None,
+        controllers=several,
+        roles=[(choice.value, choice.label) for choice in forms.role_choices()],
+        descriptions=[(ROLE_LABELS[role], ROLE_DESCRIPTIONS[role]) for role in forms.ROLE_ORDER],
     )
 
 
+def _invite_form(several: list | None) -> forms.InviteForm:
+    """The invitation form; the controller is offered only when there are several."""
+    form = forms.InviteForm()
+    if several:
+        fallback = current_app.config["PRACTICE_NAME"]
+        form.controller_id.choices = [SelectChoice("", _("Every controller"))] + [
+            SelectChoice(str(c.id), c.display_name(fallback)) for c in several
+        ]
+    return form
+
+
 @bp.route("/users/<int:user_id>/controller", methods=["POST"])
-@owner_required
+@requires(Perm.USERS_ADMIN)
 def change_controller(user_id: int) -> Any:
-    """Limit a staff account to one controller's people, or lift the limit."""
+    """Limit an account to one controller's people, or lift the limit."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     controller_id = form_int(request.form, "controller_id")  # empty: no limit
@@ -480,25 +510,35 @@ def change_controller(user_id: int) -> Any:
 
 
 @bp.route("/users/invite", methods=["POST"])
-@owner_required
+@requires(Perm.USERS_ADMIN)
 def invite() -> Any:
     """Create a one-time invitation link for a colleague and show it once."""
     form = forms.InviteForm()
     if not form.validate_on_submit():
         abort(400)
+    controller_id = form_int(request.form, "controller_id")  # empty: every controller
     db = get_session()
     if services.get_user_by_email(db, form.email.data):
         flash(_("An account with this email address already exists."), "error")
         return redirect(url_for("auth.users"))
     try:
         raw = services.create_setup_token(
-            db, Role(form.role.data), email=form.email.data, created_by=current_user
+            db,
+            Role(form.role.data),
+            email=form.email.data,
+            created_by=current_user,
+            controller_id=controller_id,
         )
     except services.AccountError as err:
         db.rollback()
         flash(_(str(err)), "error")
         return redirect(url_for("auth.users"))
-    audit.record(db, current_actor(), "user.invite", details={"role": form.role.data})
+    audit.record(
+        db,
+        current_actor(),
+        "user.invite",
+        details={"role": form.role.data, "controller": controller_id},
+    )
     db.commit()
     link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.setup", token=raw)
     return render_template(
@@ -507,9 +547,9 @@ def invite() -> Any:
 
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
-@owner_required
+@requires(Perm.USERS_ADMIN)
 def change_role(user_id: int) -> Any:
-    """Make a user owner or staff."""
+    """Give a user another role (the last owner stays an owner)."""
     form = forms.RoleForm()
     if not form.validate_on_submit():
         abort(400)
@@ -526,7 +566,7 @@ def change_role(user_id: int) -> Any:
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
-@owner_required
+@requires(Perm.USERS_ADMIN)
 def toggle_active(user_id: int) -> Any:
     """Deactivate (ending every session at once) or reactivate an account."""
     if not forms.ButtonForm().validate_on_submit():
@@ -545,7 +585,7 @@ def toggle_active(user_id: int) -> Any:
 
 
 @bp.route("/users/<int:user_id>/reset-mfa", methods=["POST"])
-@owner_required
+@requires(Perm.USERS_ADMIN)
 def reset_mfa(user_id: int) -> Any:
     """Remove a colleague's second factor so they can enrol a new phone at next login."""
     if not forms.ButtonForm().validate_on_submit():

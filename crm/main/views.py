@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from datetime import time
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint
@@ -15,9 +16,11 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from crm import paging
@@ -37,10 +40,13 @@ from crm.privacy import breaches
 from crm.privacy import recipients
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
+from crm.security.roles import Perm
+from crm.security.roles import can
+from crm.security.roles import requires
 from crm.testimonials import services as testimonial_services
+from crm.web import REFUSED_ACTION
 from crm.web import current_actor
 from crm.web import int_arg
-from crm.web import owner_required
 from crm.web import public
 from crm.web import safe_redirect_target
 
@@ -48,6 +54,7 @@ bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
+@requires(Perm.ACCOUNT)
 def dashboard() -> Any:
     """The owner's start page: what is held, at a glance."""
     db = get_session()
@@ -58,7 +65,12 @@ def dashboard() -> Any:
         )
         or 0
     )
-    recent = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
+    owner_view = can(current_user, Perm.AUDIT_READ)
+    recent = (
+        db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).all()
+        if owner_view
+        else []
+    )
     subscribers = newsletter_stats.active_now(db)
     requests = db.scalars(
         select(DataRequest)
@@ -75,7 +87,10 @@ def dashboard() -> Any:
         or 0
     )
     chart_list = charts.build(db, subscribers=subscribers)
-    setup = checklist.for_dashboard(db, current_app.config)
+    # the first-run checklist is the owner's: the steps are settings only they can change
+    setup = (
+        checklist.for_dashboard(db, current_app.config) if can(current_user, Perm.SETTINGS) else []
+    )
     db.commit()  # keeps a newly closed month's subscriber figure (and first-use settings)
     return render_template(
         "main/dashboard.html",
@@ -91,6 +106,7 @@ def dashboard() -> Any:
         people=people,
         clients=clients,
         recent=recent,
+        refused=refused_accesses(db, utcnow() - timedelta(days=7)) if owner_view else None,
         names=staff_names(db),
         subscribers=subscribers,
         requests=requests,
@@ -99,7 +115,7 @@ def dashboard() -> Any:
 
 
 @bp.route("/checklist/<step>/confirm", methods=["POST"])
-@owner_required
+@requires(Perm.SETTINGS)
 def confirm_step(step: str) -> Any:
     """The owner confirms a checklist step only they can judge (profile B, the consent text)."""
     if step not in checklist.CONFIRMABLE:
@@ -111,6 +127,14 @@ def confirm_step(step: str) -> Any:
     db.commit()
     flash(_("Marked as done."), "success")
     return redirect(url_for("main.dashboard", _anchor="setup"))
+
+
+def refused_accesses(db: Session, since: datetime) -> int:
+    """How many accesses the roles refused since ``since`` (shown to the owner, ASVS 16.3.2)."""
+    stmt = select(func.count()).where(
+        AuditEvent.action == REFUSED_ACTION, AuditEvent.occurred_at >= since
+    )
+    return db.scalar(stmt) or 0
 
 
 def _date_arg(name: str, end: bool = False) -> datetime | None:
@@ -130,6 +154,7 @@ AUDIT_SORTS = paging.options(
 
 
 @bp.route("/audit")
+@requires(Perm.AUDIT_READ)
 def audit_log() -> Any:
     """Browse and filter the audit trail."""
     db = get_session()

@@ -42,6 +42,8 @@ from crm.newsletter.models import Source
 from crm.newsletter.models import Status
 from crm.people import services as people
 from crm.security.crypto import keyring
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import parse_int
@@ -75,6 +77,7 @@ def _filter_from(values: Any) -> subscribers.SubscriberFilter:
 
 
 @bp.route("/", methods=["GET", "POST"])
+@requires(Perm.NEWSLETTER)
 def index() -> Any:
     """Subscribers with filters, search and counts."""
     db = get_session()
@@ -100,6 +103,7 @@ def index() -> Any:
 
 
 @bp.route("/people/<int:person_id>")
+@requires(Perm.NEWSLETTER)
 def subscriber(person_id: int) -> Any:
     """One subscriber: lists and the full consent timeline."""
     db = get_session()
@@ -118,6 +122,7 @@ def subscriber(person_id: int) -> Any:
 
 
 @bp.route("/people/<int:person_id>/unsubscribe", methods=["POST"])
+@requires(Perm.NEWSLETTER)
 def unsubscribe(person_id: int) -> Any:
     """Unsubscribe someone on their behalf (they asked by phone or mail); recorded as such."""
     if not forms.ButtonForm().validate_on_submit():
@@ -133,6 +138,7 @@ def unsubscribe(person_id: int) -> Any:
 
 
 @bp.route("/add", methods=["GET", "POST"])
+@requires(Perm.NEWSLETTER)
 def add() -> Any:
     """Add a subscriber by hand with how consent was obtained."""
     db = get_session()
@@ -161,6 +167,7 @@ def add() -> Any:
 
 
 @bp.route("/settings", methods=["GET", "POST"])
+@requires(Perm.NEWSLETTER)
 def settings() -> Any:
     """Lists, the consent text (versioned) and the embeddable sign-up form."""
     db = get_session()
@@ -231,6 +238,7 @@ def _drop_upload(upload_id: str) -> None:
 
 
 @bp.route("/import", methods=["GET", "POST"])
+@requires(Perm.NEWSLETTER)
 def import_csv() -> Any:
     """Upload a CSV: first a dry run that shows what would happen, then the import."""
     form = forms.ImportForm()
@@ -261,6 +269,7 @@ def import_csv() -> Any:
 
 
 @bp.route("/import/confirm", methods=["POST"])
+@requires(Perm.NEWSLETTER)
 def import_confirm() -> Any:
     """Run the import previewed before."""
     if not forms.ButtonForm().validate_on_submit():
@@ -289,6 +298,7 @@ def import_confirm() -> Any:
 
 
 @bp.route("/export.csv", methods=["GET", "POST"])
+@requires(Perm.NEWSLETTER)
 def export() -> Any:
     """Stream subscribers as CSV (constant memory, whatever the size).
 

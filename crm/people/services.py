@@ -36,7 +36,9 @@ from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Visit
 from crm.security import emails
+from crm.security import roles
 from crm.security.crypto import keyring
+from crm.security.roles import Perm
 
 
 class PersonError(ValueError):
@@ -159,6 +161,7 @@ def _refuse_if_restricted(person: Person) -> None:
 
 def create_person(session: Session, data: PersonData, actor: Actor) -> Person:
     """Create a person; the audit row lists which fields were given."""
+    roles.check(actor, Perm.PEOPLE_WRITE)
     person = Person(name="", controller_id=data.controller_id or controllers.first(session).id)
     fields = _apply(session, person, data)
     session.add(person)
@@ -195,6 +198,7 @@ def update_person(session: Session, person: Person, data: PersonData, actor: Act
     The registered hooks run in the same transaction, so a rename takes the person's
     published testimonials out of every feed in the commit that renames them.
     """
+    roles.check(actor, Perm.PEOPLE_WRITE)
     _refuse_if_restricted(person)
     changed = _apply(session, person, data)
     if changed:
@@ -214,6 +218,7 @@ def update_person(session: Session, person: Person, data: PersonData, actor: Act
 
 def set_archived(session: Session, person: Person, archived: bool, actor: Actor) -> None:
     """Archive (hide from the default list) or bring back a person. Nothing is deleted."""
+    roles.check(actor, Perm.PEOPLE_WRITE)
     person.archived_at = utcnow() if archived else None
     audit.record(
         session,
@@ -380,7 +385,11 @@ def reduce_id_numbers(session: Session, controller: Controller, actor: Actor) ->
 
 
 def reveal_personnummer(session: Session, person: Person, actor: Actor) -> str | None:
-    """Return the full number for display and audit that it was shown."""
+    """Return the full number for display and audit that it was shown.
+
+    :raises roles.PermissionDenied: the acting user's role may not see full numbers.
+    """
+    roles.check(actor, Perm.IDENTITY_NUMBER)
     if person.personnummer is None:
         return None
     audit.record(
@@ -399,8 +408,13 @@ def masked_personnummer(person: Person) -> str | None:
 def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str | None:
     """Return the health notes for display, and audit the reading.
 
-    The journal and visit notes are shown with them, so they count as read too.
+    The journal and visit notes are shown with them, so they count as read too. Checked here
+    and not only on the page: whatever calls this reads health data (patientdatalagen 4 kap.
+    2 §, need to know).
+
+    :raises roles.PermissionDenied: the acting user's role may not read health data.
     """
+    roles.check(actor, Perm.HEALTH_READ)
     card = person.client_card
     notes = card.health_notes if card else None
     if notes is None and not person.journal and not any(v.note for v in person.visits):
@@ -432,7 +446,10 @@ def update_client_card(
     """Create or change a person's client card; returns the changed field names.
 
     Health notes are refused without a recorded Art. 9(2) basis (GDPR 1.23).
+
+    :raises roles.PermissionDenied: the acting user's role may not write health data.
     """
+    roles.check(actor, Perm.HEALTH_WRITE)
     _refuse_if_restricted(person)
     notes = (data.health_notes or "").strip() or None
     basis = data.art9_basis or None
@@ -480,7 +497,12 @@ def update_client_card(
 def add_visit(
     session: Session, person: Person, visited_on: date, note: str | None, actor: Actor
 ) -> Visit:
-    """Record a visit; it also moves the person's last contact date forward."""
+    """Record a visit; it also moves the person's last contact date forward.
+
+    :raises roles.PermissionDenied: the acting user's role may not write health data (a
+        visit is care, and its note is a health note).
+    """
+    roles.check(actor, Perm.HEALTH_WRITE)
     _refuse_if_restricted(person)
     if visited_on > date.today():
         raise PersonError(N_("A visit cannot be in the future."))
@@ -521,7 +543,11 @@ def audit_about(session: Session, person_id: int, limit: int = 50) -> list[Audit
 def add_journal_entry(
     session: Session, person: Person, text: str, actor: Actor, corrects: JournalEntry | None = None
 ) -> JournalEntry:
-    """Append a journal entry (entries are never changed; a correction is a new entry)."""
+    """Append a journal entry (entries are never changed; a correction is a new entry).
+
+    :raises roles.PermissionDenied: the acting user's role may not write the journal.
+    """
+    roles.check(actor, Perm.HEALTH_WRITE)
     text = (text or "").strip()
     if not text:
         raise PersonError(N_("Write the journal entry."))

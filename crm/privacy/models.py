@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import event
@@ -237,3 +239,64 @@ class PortalRequest(Base):
     )
 
     request: Mapped[DataRequest | None] = relationship()
+
+
+class ProcessingActivity(Base):
+    """One processing activity of one controller (GDPR Art. 30(1)), the owner's to edit.
+
+    Why data and not code: the five seed practices each do something else (a webshop,
+    recorded calls, customer service on social media, fraud prevention), and the policy, the
+    Art. 30 record, the export summary and the sign-up's Art. 13 text must all say exactly
+    what this one list says (crm/privacy/activities.py renders it for all four).
+
+    ``key`` names a standard activity the CRM itself performs ("clients", "newsletter", ...);
+    free entries have an empty key. While ``follows_settings`` is set (pre-filled, never
+    edited), the texts are generated from the practice settings at every reading, so a changed
+    retention period or identity-number setting shows at once; editing stores the texts and
+    clears the flag. Removing sets ``removed_at`` (the row stays, so a controller whose
+    activities were all removed is not filled again with the defaults).
+    """
+
+    __tablename__ = "processing_activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    key: Mapped[str] = mapped_column(String(32), default="")
+    follows_settings: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    #: categories of data subjects (Art. 30(1)(c))
+    subjects: Mapped[str] = mapped_column(Text, default="")
+    #: categories of personal data
+    data_categories: Mapped[str] = mapped_column(Text, default="")
+    #: Art. 6(1) basis, see crm/privacy/activities.py BASES
+    legal_basis: Mapped[str] = mapped_column(String(24), default="contract")
+    #: the law, contract or interest behind the basis, in words
+    basis_detail: Mapped[str] = mapped_column(Text, default="")
+    #: Art. 9(2) condition where health data is involved ("" = none)
+    health_basis: Mapped[str] = mapped_column(String(24), default="")
+    #: one recipient (category or processor name) a line
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    #: transfers outside the EU/EEA in words; empty = derived from the processor register
+    transfers: Mapped[str] = mapped_column(Text, default="")
+    retention: Mapped[str] = mapped_column(Text, default="")
+    #: where the data comes from when not from the person (Art. 14(2)(f)); empty = the person
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(
+            "legal_basis in ('consent', 'contract', 'legal_obligation', 'vital_interests', "
+            "'public_task', 'legitimate_interest')",
+            name="known_basis",
+        ),
+        CheckConstraint(
+            "health_basis in ('', 'explicit_consent', 'health_care', 'legal_claims')",
+            name="known_health_basis",
+        ),
+    )

@@ -90,6 +90,14 @@ KNOWN_PROCESSORS = (
 )
 
 
+#: The switchable features the activities follow: key, label.
+FEATURES = (
+    ("newsletter", N_("Newsletter")),
+    ("testimonials", N_("Testimonials")),
+    ("journal", N_("Journal notes")),
+)
+
+
 @dataclass(frozen=True)
 class RetentionRule:
     """A record kind, its default period and the legal minimum (months)."""
@@ -181,6 +189,8 @@ class PracticeSettings(Base):
     processors: Mapped[str] = mapped_column(Text, default="[]")
     #: JSON {kind: months}
     retention: Mapped[str] = mapped_column(Text, default="{}")
+    #: JSON {feature: bool}: what the practice uses (see FEATURES); missing = the default
+    features: Mapped[str] = mapped_column(Text, default="{}")
 
     name = _first_controller_field("name")
     org_number = _first_controller_field("org_number")
@@ -200,6 +210,20 @@ class PracticeSettings(Base):
         """The processors as objects."""
         return [Processor(**p) for p in json.loads(self.processors or "[]")]
 
+    def uses(self, feature: str) -> bool:
+        """Whether the practice uses a feature (newsletter, testimonials, journal).
+
+        A feature not in use has no processing activity (crm/privacy/activities.py), so the
+        policy does not promise or mention it. The journal defaults to on under profile A
+        (patientdatalagen's journal duty) and off under profile B.
+        """
+        stored = json.loads(self.features or "{}")
+        if feature in stored:
+            return bool(stored[feature])
+        if feature == "journal":
+            return self.first_controller().profile == "A"
+        return True
+
     def retention_months(self, kind: str) -> int:
         """The configured period for a record kind (the default when not set)."""
         rule = next(r for r in RETENTION_RULES if r.kind == kind)
@@ -215,7 +239,7 @@ def load(session: Session, default_name: str = "") -> PracticeSettings:
         insert_ignoring_duplicates(
             session,
             PracticeSettings.__table__,
-            {"id": 1, "processors": "[]", "retention": "{}"},
+            {"id": 1, "processors": "[]", "retention": "{}", "features": "{}"},
         )
         row = session.get(PracticeSettings, 1)
         assert row is not None
@@ -251,17 +275,25 @@ def save(
     retention: dict[str, int],
     actor: Actor,
     controller: Controller | None = None,
+    features: dict[str, bool] | None = None,
+    audited: bool = True,
     **facts: Any,
 ) -> None:
     """Validate and store the installation's settings and, given ``facts``, a controller's.
 
     ``facts`` are :func:`save_controller`'s keywords (the first controller when ``controller``
-    is None). Audited with the changed field names.
+    is None). Audited with the changed field names, unless the caller audits the change as a
+    whole (``audited=False``: a practice file load).
     """
     values = {
         "processors": json.dumps([p.__dict__ for p in processors], ensure_ascii=False),
         "retention": json.dumps(check_retention(retention)),
     }
+    if features is not None:
+        known = {key for key, _label in FEATURES}
+        values["features"] = json.dumps(
+            {k: bool(v) for k, v in sorted(features.items()) if k in known}
+        )
     changed = [k for k, v in values.items() if getattr(row, k) != v]
     if facts:
         changed += save_controller(
@@ -269,7 +301,7 @@ def save(
         )
     for key, value in values.items():
         setattr(row, key, value)
-    if changed:
+    if changed and audited:
         audit.record(session, actor, "privacy.settings", details={"fields": changed})
 
 

@@ -31,6 +31,7 @@ from crm.i18n import N_
 from crm.people import picker
 from crm.people import services as people
 from crm.people.models import Person
+from crm.privacy import activities as activity_list
 from crm.privacy import breaches
 from crm.privacy import erasure
 from crm.privacy import export
@@ -49,11 +50,12 @@ from crm.privacy.models import RecipientTask
 from crm.representatives import services as representatives
 from crm.representatives.models import Representation
 from crm.security import tokens
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
-from crm.web import owner_required
 from crm.web import parse_int
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
@@ -83,6 +85,7 @@ def _notify(send: Any, *args: Any) -> None:
 
 
 @bp.route("/requests", methods=["GET", "POST"])
+@requires(Perm.REQUESTS)
 def index() -> Any:
     """Requests (open first, by due date) and a form to register a new one."""
     db = get_session()
@@ -152,6 +155,7 @@ def _mandate_label(m: Representation) -> str:
 
 
 @bp.route("/requests/<int:request_id>")
+@requires(Perm.REQUESTS)
 def detail(request_id: int) -> Any:
     """One request with its steps."""
     row = _request_or_404(request_id)
@@ -204,6 +208,7 @@ def _step(request_id: int, form: Any, action: Any, notify: Any = None) -> Any:
 
 
 @bp.route("/requests/<int:request_id>/identity", methods=["POST"])
+@requires(Perm.REQUESTS)
 def identity(request_id: int) -> Any:
     """Record the identity check."""
     form = forms.IdentityForm(prefix="id")
@@ -215,6 +220,7 @@ def identity(request_id: int) -> Any:
 
 
 @bp.route("/requests/<int:request_id>/extend", methods=["POST"])
+@requires(Perm.REQUESTS)
 def extend(request_id: int) -> Any:
     """Extend the deadline and tell the person why."""
     form = forms.ExtendForm(prefix="ext")
@@ -227,6 +233,7 @@ def extend(request_id: int) -> Any:
 
 
 @bp.route("/requests/<int:request_id>/complete", methods=["POST"])
+@requires(Perm.REQUESTS)
 def complete(request_id: int) -> Any:
     """Close the request as done."""
     form = forms.OutcomeForm(prefix="done")
@@ -238,6 +245,7 @@ def complete(request_id: int) -> Any:
 
 
 @bp.route("/requests/<int:request_id>/tell-recipients", methods=["POST"])
+@requires(Perm.REQUESTS)
 def tell_recipients(request_id: int) -> Any:
     """After a rectification, restriction or objection: a task per manual recipient."""
     return _step(
@@ -248,6 +256,7 @@ def tell_recipients(request_id: int) -> Any:
 
 
 @bp.route("/recipient-tasks/<int:task_id>/done", methods=["POST"])
+@requires(Perm.REQUESTS)
 def recipient_told(task_id: int) -> Any:
     """Tick off a recipient task (who and when are recorded); an erasure may complete now."""
     if not forms.ButtonForm().validate_on_submit():
@@ -267,6 +276,7 @@ def recipient_told(task_id: int) -> Any:
 
 
 @bp.route("/requests/<int:request_id>/refuse", methods=["POST"])
+@requires(Perm.REQUESTS)
 def refuse(request_id: int) -> Any:
     """Refuse, with the reason and IMY told to the person."""
     form = forms.OutcomeForm(prefix="no")
@@ -279,6 +289,7 @@ def refuse(request_id: int) -> Any:
 
 
 @bp.route("/people/<int:person_id>/restrict", methods=["POST"])
+@requires(Perm.REQUESTS)
 def restrict(person_id: int) -> Any:
     """Restrict processing of a person (Art. 18)."""
     if not forms.ButtonForm().validate_on_submit():
@@ -291,6 +302,7 @@ def restrict(person_id: int) -> Any:
 
 
 @bp.route("/people/<int:person_id>/lift-restriction", methods=["POST"])
+@requires(Perm.REQUESTS)
 def lift_restriction(person_id: int) -> Any:
     """Lift a restriction with a note; the person is told."""
     form = forms.NoteForm()
@@ -328,6 +340,7 @@ def lift_restriction(person_id: int) -> Any:
 
 
 @bp.route("/people/<int:person_id>/object", methods=["POST"])
+@requires(Perm.REQUESTS)
 def object_to_marketing(person_id: int) -> Any:
     """Record an objection to direct marketing: absolute and immediate (Art. 21)."""
     if not forms.ButtonForm().validate_on_submit():
@@ -379,6 +392,7 @@ def _settings_page(row: Any, controller: Any, form: Any, values: Any) -> str:
         every=controllers.all_controllers(db),
         form=form,
         rules=settings.RETENTION_RULES,
+        features=settings.FEATURES,
         known=settings.KNOWN_PROCESSORS,
         professions=settings.PROFESSIONS,
         values=values,
@@ -400,7 +414,7 @@ def _chosen_controller() -> Any:
 
 
 @bp.route("/settings", methods=["GET", "POST"])
-@owner_required
+@requires(Perm.SETTINGS)
 def practice_settings() -> Any:
     """Who each controller is, its profile and identity numbers; processors and retention."""
     db = get_session()
@@ -434,8 +448,13 @@ def practice_settings() -> Any:
                 else None,
                 processors=_processors_from_form(f),
                 retention=retention,
+                features={key: f.get(f"feature-{key}") == "1" for key, _l in settings.FEATURES}
+                if "features_shown" in f
+                else None,
                 actor=current_actor(),
             )
+            # a feature switched off leaves the activity list, one switched on joins it
+            activity_list.sync_features(db, current_actor())
         except ValueError as err:
             db.rollback()
             # the rollback may have taken a settings row created by this very request with it
@@ -456,7 +475,7 @@ def practice_settings() -> Any:
 
 
 @bp.route("/settings/reduce", methods=["GET", "POST"])
-@owner_required
+@requires(Perm.SETTINGS)
 def reduce_id_numbers() -> Any:
     """Confirm, then bring the stored identity numbers down to the controller's setting."""
     from crm.people import services as people
@@ -487,7 +506,7 @@ def reduce_id_numbers() -> Any:
 
 
 @bp.route("/controllers", methods=["POST"])
-@owner_required
+@requires(Perm.SETTINGS)
 def add_controller() -> Any:
     """Add a controller (seed 000: two companies under one brand)."""
     db = get_session()
@@ -505,6 +524,7 @@ def add_controller() -> Any:
 
 
 @bp.route("/record")
+@requires(Perm.REQUESTS)
 def processing_record() -> Any:
     """The record of processing activities (Art. 30)."""
     db = get_session()
@@ -515,6 +535,7 @@ def processing_record() -> Any:
 
 
 @bp.route("/record.csv")
+@requires(Perm.REQUESTS)
 def processing_record_csv() -> Any:
     """The record as CSV for the supervisory authority or an auditor."""
     db = get_session()
@@ -546,6 +567,7 @@ def _export_response(person: Person) -> Response:
 
 
 @bp.route("/requests/<int:request_id>/export")
+@requires(Perm.REQUESTS, Perm.HEALTH_READ)
 def export_download(request_id: int) -> Any:
     """Staff download the access/portability export for a request."""
     row = _request_or_404(request_id)
@@ -553,6 +575,7 @@ def export_download(request_id: int) -> Any:
 
 
 @bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
+@requires(Perm.REQUESTS)
 def export_link(request_id: int) -> Any:
     """Mail the person a signed download link that works for 24 hours."""
     if not forms.ButtonForm().validate_on_submit():
@@ -590,6 +613,7 @@ def export_link(request_id: int) -> Any:
 
 
 @bp.route("/requests/<int:request_id>/erase", methods=["POST"])
+@requires(Perm.REQUESTS)
 def erase(request_id: int) -> Any:
     """Carry out an erasure request as planned; the person gets the receipt."""
     if not forms.ButtonForm().validate_on_submit():
@@ -623,6 +647,7 @@ def erase(request_id: int) -> Any:
 
 
 @bp.route("/people/<int:person_id>/holds", methods=["POST"])
+@requires(Perm.REQUESTS)
 def add_hold(person_id: int) -> Any:
     """Record that some data must be kept (bookkeeping, a legal claim) until a date."""
     person = _person_or_404(person_id)
@@ -664,6 +689,7 @@ def _discovered_at(form: forms.BreachForm) -> datetime | None:
 
 
 @bp.route("/breaches", methods=["GET", "POST"])
+@requires(Perm.BREACHES)
 def breaches_index() -> Any:
     """The register of personal data breaches and the form to document one."""
     db = get_session()
@@ -709,6 +735,7 @@ def _breach_or_404(breach_id: int) -> Breach:
 
 
 @bp.route("/breaches/<int:breach_id>")
+@requires(Perm.BREACHES)
 def breach_detail(breach_id: int) -> Any:
     """One breach: the facts, and what is still owed to IMY and to the people affected."""
     row = _breach_or_404(breach_id)
@@ -724,6 +751,7 @@ def breach_detail(breach_id: int) -> Any:
 
 
 @bp.route("/breaches/<int:breach_id>/reported", methods=["POST"])
+@requires(Perm.BREACHES)
 def breach_reported(breach_id: int) -> Any:
     """Record that IMY was notified."""
     row = _breach_or_404(breach_id)
@@ -738,6 +766,7 @@ def breach_reported(breach_id: int) -> Any:
 
 
 @bp.route("/breaches/<int:breach_id>/informed", methods=["POST"])
+@requires(Perm.BREACHES)
 def breach_informed(breach_id: int) -> Any:
     """Record that the people affected were told."""
     row = _breach_or_404(breach_id)

@@ -21,6 +21,8 @@ from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
 from crm.representatives.models import Representation
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import form_int
@@ -62,6 +64,7 @@ FIELDS = ("representative_id", "kind", "valid_from", "valid_until", "legal_basis
 
 
 @bp.route("/<int:person_id>/representatives", methods=["GET", "POST"])
+@requires(Perm.PEOPLE_WRITE)
 def add(person_id: int) -> Any:
     """Link a representative or related person to the client, with the mandate.
 
@@ -123,6 +126,7 @@ def _page(
 
 
 @bp.route("/<int:person_id>/representatives/<int:link_id>/end", methods=["POST"])
+@requires(Perm.PEOPLE_WRITE)
 def end(person_id: int, link_id: int) -> Any:
     """End a mandate today."""
     client = _person_or_404(person_id)

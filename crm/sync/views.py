@@ -31,13 +31,14 @@ from crm.outbox import PROVIDERS
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.provider_settings import ProviderSettingsError
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.sync import background
 from crm.sync import runner
 from crm.sync.models import ProviderEvent
 from crm.sync.models import SyncRun
 from crm.web import csrf
 from crm.web import current_actor
-from crm.web import owner_required
 from crm.web import public
 from integrations.errors import IntegrationConfigError
 from integrations.errors import WebhookRejected
@@ -144,6 +145,7 @@ def check_message(result: str, provider: str) -> str:
 
 
 @bp.route("/integrations/")
+@requires(Perm.SYNC)
 def index() -> Any:
     """Each provider's state, failing operations, and the sync history."""
     return _index_page()
@@ -212,7 +214,7 @@ def _index_page(
 
 
 @bp.route("/integrations/<provider>/settings", methods=["POST"])
-@owner_required
+@requires(Perm.SYNC)
 def save_settings(provider: str) -> Any:
     """Store the key, list or group and webhook secret the owner entered for a provider."""
     if provider not in PROVIDERS:
@@ -247,7 +249,7 @@ def save_settings(provider: str) -> Any:
 
 
 @bp.route("/integrations/<provider>/check", methods=["POST"])
-@owner_required
+@requires(Perm.SYNC)
 def check_connection(provider: str) -> Any:
     """Make one read-only call to the provider and say what it answered."""
     if provider not in PROVIDERS:
@@ -265,6 +267,7 @@ def check_connection(provider: str) -> Any:
 
 
 @bp.route("/integrations/retry", methods=["POST"])
+@requires(Perm.SYNC)
 def retry() -> Any:
     """Retry failing operations now: clear their back-off and start a sync in the background."""
     if not FlaskForm().validate_on_submit():

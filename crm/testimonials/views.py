@@ -22,6 +22,8 @@ from crm import mail
 from crm.db import get_session
 from crm.people import picker
 from crm.people import services as people
+from crm.security.roles import Perm
+from crm.security.roles import requires
 from crm.testimonials import forms
 from crm.testimonials import labels
 from crm.testimonials import mails
@@ -69,6 +71,7 @@ def _ask_again(t: Testimonial) -> None:
 
 
 @bp.route("/")
+@requires(Perm.TESTIMONIALS)
 def index() -> Any:
     """All testimonials, filterable by status."""
     status = request.args.get("status", "")
@@ -81,6 +84,7 @@ def index() -> Any:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@requires(Perm.TESTIMONIALS)
 def create() -> Any:
     """Write down a testimonial for a client (a draft until the client consents)."""
     db = get_session()
@@ -114,6 +118,7 @@ def create() -> Any:
 
 
 @bp.route("/<int:testimonial_id>")
+@requires(Perm.TESTIMONIALS)
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
     t = _get_or_404(testimonial_id)
@@ -130,6 +135,7 @@ def detail(testimonial_id: int) -> Any:
 
 
 @bp.route("/<int:testimonial_id>/edit", methods=["POST"])
+@requires(Perm.TESTIMONIALS)
 def edit(testimonial_id: int) -> Any:
     """Change the text or name display (voids any consent and asks again)."""
     t = _get_or_404(testimonial_id)
@@ -152,6 +158,7 @@ def edit(testimonial_id: int) -> Any:
 
 
 @bp.route("/<int:testimonial_id>/media", methods=["POST"])
+@requires(Perm.TESTIMONIALS)
 def upload(testimonial_id: int) -> Any:
     """Add an image, audio or video file."""
     t = _get_or_404(testimonial_id)
@@ -173,6 +180,7 @@ def upload(testimonial_id: int) -> Any:
 
 
 @bp.route("/<int:testimonial_id>/media/<int:media_id>/delete", methods=["POST"])
+@requires(Perm.TESTIMONIALS)
 def delete_media(testimonial_id: int, media_id: int) -> Any:
     """Delete a file."""
     t = _get_or_404(testimonial_id)
@@ -190,6 +198,7 @@ def delete_media(testimonial_id: int, media_id: int) -> Any:
 
 
 @bp.route("/<int:testimonial_id>/request-consent", methods=["POST"])
+@requires(Perm.TESTIMONIALS)
 def request_consent(testimonial_id: int) -> Any:
     """Mail the client a link to see the testimonial and consent (or not)."""
     t = _get_or_404(testimonial_id)
@@ -214,6 +223,7 @@ def request_consent(testimonial_id: int) -> Any:
 
 
 @bp.route("/<int:testimonial_id>/publications", methods=["POST"])
+@requires(Perm.TESTIMONIALS)
 def add_publication(testimonial_id: int) -> Any:
     """Record where the testimonial was published by hand."""
     t = _get_or_404(testimonial_id)
@@ -242,6 +252,7 @@ def add_publication(testimonial_id: int) -> Any:
 
 
 @bp.route("/<int:testimonial_id>/revoke", methods=["POST"])
+@requires(Perm.TESTIMONIALS)
 def revoke(testimonial_id: int) -> Any:
     """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
     t = _get_or_404(testimonial_id)
@@ -261,6 +272,7 @@ def revoke(testimonial_id: int) -> Any:
 
 
 @bp.route("/publications/<int:publication_id>/removed", methods=["POST"])
+@requires(Perm.TESTIMONIALS)
 def tick_removed(publication_id: int) -> Any:
     """Tick off a removal task."""
     if not forms.ButtonForm().validate_on_submit():
@@ -276,6 +288,7 @@ def tick_removed(publication_id: int) -> Any:
 
 
 @bp.route("/media/<name>")
+@requires(Perm.TESTIMONIALS)
 def media(name: str) -> Any:
     """Serve a file to staff (login required by default)."""
     item = get_session().scalar(

@@ -1,0 +1,181 @@
+"""The owner's pages for the processing activities: list, add, edit, remove (issue 15 part 1).
+
+Thin: the form is read here, everything else is crm/privacy/activities.py. A refused entry
+comes back with the error in place and everything typed kept (status 422).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+
+from crm import controllers
+from crm.db import get_session
+from crm.privacy import activities
+from crm.privacy import forms
+from crm.privacy import settings
+from crm.privacy.models import ProcessingActivity
+from crm.security.roles import Perm
+from crm.security.roles import requires
+from crm.web import current_actor
+from crm.web import parse_int
+
+bp = Blueprint("activities", __name__, url_prefix="/privacy/activities")
+
+
+@bp.app_template_global("signup_notice")
+def signup_notice() -> tuple[controllers.Controller, activities.Activity] | None:
+    """The sign-up form's Art. 13 text: the newsletter activity and its controller.
+
+    A template global, so the newsletter's page reads the same list as the policy without
+    the newsletter importing privacy (pyproject's contracts).
+    """
+    db = get_session()
+    settings.load(db, current_app.config["PRACTICE_NAME"])
+    return activities.newsletter_notice(db)
+
+
+def _controller() -> controllers.Controller:
+    """The controller named by ``?controller=`` (404 for an unknown one), or the first."""
+    db = get_session()
+    wanted = request.args.get("controller", "")
+    if not wanted:
+        return controllers.first(db)
+    number = parse_int(wanted)
+    chosen = db.get(controllers.Controller, number) if number is not None else None
+    if chosen is None:
+        abort(404)
+    return chosen
+
+
+def _from_form(f: Any) -> activities.ActivityData:
+    return activities.ActivityData(
+        name=f.get("name", ""),
+        purpose=f.get("purpose", ""),
+        legal_basis=f.get("legal_basis", ""),
+        basis_detail=f.get("basis_detail", ""),
+        health_basis=f.get("health_basis", ""),
+        subjects=f.get("subjects", ""),
+        data_categories=f.get("data_categories", ""),
+        recipients=tuple((f.get("recipients") or "").splitlines()),
+        transfers=f.get("transfers", ""),
+        retention=f.get("retention", ""),
+        source=f.get("source", ""),
+    )
+
+
+def _form_page(
+    controller: controllers.Controller,
+    data: activities.ActivityData | None,
+    row: ProcessingActivity | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    return render_template(
+        "privacy/activity_form.html",
+        controller=controller,
+        data=data,
+        row=row,
+        bases=activities.BASES,
+        health_bases=activities.HEALTH_BASES,
+        form=forms.ButtonForm(),
+    ), status
+
+
+@bp.route("/")
+@requires(Perm.SETTINGS)
+def index() -> Any:
+    """A controller's activities as published, with edit and remove."""
+    db = get_session()
+    settings.load(db, current_app.config["PRACTICE_NAME"])
+    controller = _controller()
+    shown = activities.effective(db, controller)
+    every = controllers.all_controllers(db)
+    db.commit()
+    return render_template(
+        "privacy/activities.html",
+        controller=controller,
+        every=every,
+        activities=shown,
+        form=forms.ButtonForm(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Perm.SETTINGS)
+def add() -> Any:
+    """Add a free entry (customer service on social media, a webshop, recorded calls ...)."""
+    db = get_session()
+    settings.load(db, current_app.config["PRACTICE_NAME"])
+    controller = _controller()
+    if request.method == "GET":
+        db.commit()
+        return _form_page(controller, None)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    data = _from_form(request.form)
+    try:
+        activities.add(db, controller, data, current_actor())
+    except activities.ActivityError as err:
+        db.rollback()
+        flash(_(str(err), **err.params), "error")
+        return _form_page(controller, data, status=422)
+    db.commit()
+    flash(_("Activity added. The privacy policy and the record follow."), "success")
+    return redirect(url_for("activities.index", controller=controller.id))
+
+
+def _row_or_404(activity_id: int) -> ProcessingActivity:
+    row = activities.get(get_session(), activity_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.route("/<int:activity_id>/edit", methods=["GET", "POST"])
+@requires(Perm.SETTINGS)
+def edit(activity_id: int) -> Any:
+    """Change an activity's texts (a pre-filled one then stops following the settings)."""
+    db = get_session()
+    settings.load(db, current_app.config["PRACTICE_NAME"])
+    row = _row_or_404(activity_id)
+    controller = controllers.get(db, row.controller_id)
+    if request.method == "GET":
+        data = activities.data_of(db, controller, row)
+        db.commit()
+        return _form_page(controller, data, row)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    data = _from_form(request.form)
+    try:
+        activities.update(db, row, data, current_actor())
+    except activities.ActivityError as err:
+        db.rollback()
+        flash(_(str(err), **err.params), "error")
+        return _form_page(controller, data, _row_or_404(activity_id), status=422)
+    db.commit()
+    flash(_("Activity saved. The privacy policy and the record follow."), "success")
+    return redirect(url_for("activities.index", controller=controller.id))
+
+
+@bp.route("/<int:activity_id>/remove", methods=["POST"])
+@requires(Perm.SETTINGS)
+def remove(activity_id: int) -> Any:
+    """Take an activity off the list."""
+    db = get_session()
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    row = _row_or_404(activity_id)
+    controller_id = row.controller_id
+    activities.remove(db, row, current_actor())
+    db.commit()
+    flash(_("Activity removed."), "success")
+    return redirect(url_for("activities.index", controller=controller_id))

@@ -1,0 +1,420 @@
+"""Practice files: one TOML file states how a practice is set up, ``crm practice load`` applies it.
+
+Why: the five practices this product was made for (shared/seeds/000-004) each publish a privacy
+policy. Setting one of them up through the settings pages takes many forms and leaves no record
+of what was meant; a practice file says it once, in one reviewable place (examples/practices/),
+and loading it makes the installation match, so the generated policy and the Art. 30 record
+state what the file states.
+
+Loading is:
+
+- **validated first, applied whole**: every error is collected and named by its key
+  (``controllers[1].org_number: ...``); with any error nothing is changed;
+- **idempotent**: the file is the full statement, so loading it twice changes nothing and
+  loading an edited file changes exactly what was edited (a key left out means its default);
+- **audited**: one ``privacy.practice_load`` event with the changed keys, never their values.
+
+Controllers are matched by position: ``controllers[0]`` is the installation's first controller,
+``controllers[1]`` the second, and so on. A controller cannot be removed by a file, because the
+people it met stay its own (their journals, consents and requests name it).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
+from stdnum.exceptions import ValidationError
+from stdnum.se import orgnr
+from stdnum.se import personnummer
+
+from crm import audit
+from crm import controllers
+from crm.audit import Actor
+from crm.controllers import Controller
+from crm.controllers import IdNumberMode
+from crm.privacy import settings as practice
+from crm.privacy.settings import KNOWN_PROCESSORS
+from crm.privacy.settings import PROFESSIONS
+from crm.privacy.settings import RETENTION_RULES
+from crm.privacy.settings import Processor
+
+#: the file format this version reads (``format = 1`` at the top of the file)
+FORMAT = 1
+
+_TOP_KEYS = {"format", "policy", "controllers", "processors", "retention"}
+_POLICY_KEYS = {"title", "date", "source"}
+_CONTROLLER_KEYS = {
+    "name",
+    "org_number",
+    "address",
+    "contact_name",
+    "contact_email",
+    "profile",
+    "profession",
+    "id_number_mode",
+    "id_number_reason",
+    "runs_newsletter",
+    "representative_months",
+}
+_PROCESSOR_KEYS = {"name", "purpose", "outside_eea", "safeguards"}
+#: the lengths of the columns the values go to (crm/controllers.py)
+_LENGTHS = {
+    "name": 200,
+    "org_number": 20,
+    "address": 500,
+    "contact_name": 200,
+    "contact_email": 254,
+}
+
+
+class PracticeFileError(Exception):
+    """The file was refused; ``errors`` name each problem by its key."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ControllerSpec:
+    """One controller as the file states it (the keywords of ``settings.save_controller``)."""
+
+    name: str
+    org_number: str = ""
+    address: str = ""
+    contact_name: str = ""
+    contact_email: str = ""
+    profile: str = "B"
+    profession: str = ""
+    id_number_mode: str = IdNumberMode.BIRTH_DATE.value
+    id_number_reason: str = ""
+    runs_newsletter: bool = False
+    representative_months: int = controllers.DEFAULT_REPRESENTATIVE_MONTHS
+
+
+@dataclass(frozen=True)
+class PracticeSpec:
+    """A validated practice file."""
+
+    controllers: list[ControllerSpec]
+    processors: list[Processor] = field(default_factory=list)
+    retention: dict[str, int] = field(default_factory=dict)
+    #: the policy the file was written from (title, date, source): documentation only
+    policy: dict[str, str] = field(default_factory=dict)
+
+
+class _Errors:
+    """Collects errors by key so the owner sees every problem at once."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.found.append(f"{key}: {message}")
+
+    def unknown(self, where: str, table: dict[str, Any], allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.add(f"{where}{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+
+    def text(self, table: dict[str, Any], key: str, where: str, *, limit: int = 2000) -> str:
+        value = table.get(key, "")
+        if not isinstance(value, str):
+            self.add(f"{where}{key}", "must be a text in quotes")
+            return ""
+        value = value.strip()
+        if len(value) > limit:
+            self.add(f"{where}{key}", f"is longer than {limit} characters")
+        return value
+
+    def flag(self, table: dict[str, Any], key: str, where: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            self.add(f"{where}{key}", "must be true or false")
+            return False
+        return value
+
+    def months(self, table: dict[str, Any], key: str, where: str, default: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(f"{where}{key}", "must be a whole number of months")
+            return default
+        if not 0 <= value <= 1200:
+            self.add(f"{where}{key}", "must be between 0 and 1200 months")
+        return value
+
+
+def _table(errors: _Errors, value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        errors.add(key, "must be a table")
+        return {}
+    return value
+
+
+def _array(errors: _Errors, value: Any, key: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        errors.add(key, f"must be an array of tables ([[{key}]])")
+        return []
+    return value
+
+
+def _org_number(errors: _Errors, value: str, key: str) -> str:
+    """Validate as settings.save_controller does: an organisation number or a sole trader's."""
+    if not value:
+        return ""
+    try:
+        return str(orgnr.format(orgnr.validate(value)))
+    except ValidationError:
+        if personnummer.is_valid(value):  # a sole trader's organisation number
+            return value
+        errors.add(key, f"{value!r} is not a valid Swedish organisation number")
+        return value
+
+
+def _controller(errors: _Errors, table: dict[str, Any], index: int) -> ControllerSpec:
+    where = f"controllers[{index}]."
+    errors.unknown(where, table, _CONTROLLER_KEYS)
+    values = {key: errors.text(table, key, where, limit=_LENGTHS[key]) for key in _LENGTHS}
+    if not values["name"]:
+        errors.add(f"{where}name", "required: the policy must say who the controller is")
+    values["org_number"] = _org_number(errors, values["org_number"], f"{where}org_number")
+    if not values["contact_name"] and not values["contact_email"]:
+        errors.add(
+            f"{where}contact_email",
+            "give contact_email or contact_name (a phone number will do): the policy must say "
+            "how to reach the controller (GDPR Art. 13(1)(a))",
+        )
+    if values["contact_email"] and "@" not in values["contact_email"]:
+        errors.add(f"{where}contact_email", f"{values['contact_email']!r} is not an address")
+    profile = errors.text(table, "profile", where) or "B"
+    if profile not in ("A", "B"):
+        errors.add(f"{where}profile", 'must be "A" (patientdatalagen) or "B" (GDPR only)')
+    profession = errors.text(table, "profession", where)
+    if profile == "A" and profession not in PROFESSIONS:
+        errors.add(
+            f"{where}profession",
+            "profile A needs the licensed profession, one of: " + ", ".join(PROFESSIONS),
+        )
+    if profile == "B" and profession:
+        errors.add(f"{where}profession", "only a profile A controller has a licensed profession")
+    mode = errors.text(table, "id_number_mode", where) or IdNumberMode.BIRTH_DATE.value
+    modes = [m.value for m in IdNumberMode]
+    if mode not in modes:
+        errors.add(f"{where}id_number_mode", f"must be one of: {', '.join(modes)}")
+    reason = errors.text(table, "id_number_reason", where)
+    if mode == IdNumberMode.FULL and profile == "B" and not reason:
+        errors.add(
+            f"{where}id_number_reason",
+            "full personnummer under profile B needs a recorded reason "
+            "(dataskyddslagen 3 kap. 10 §): say why the birth date is not enough",
+        )
+    if mode != IdNumberMode.FULL and reason:
+        errors.add(f"{where}id_number_reason", 'only applies with id_number_mode = "full"')
+    return ControllerSpec(
+        **values,
+        profile=profile,
+        profession=profession,
+        id_number_mode=mode,
+        id_number_reason=reason,
+        runs_newsletter=errors.flag(table, "runs_newsletter", where),
+        representative_months=errors.months(
+            table, "representative_months", where, controllers.DEFAULT_REPRESENTATIVE_MONTHS
+        ),
+    )
+
+
+def _processor(errors: _Errors, table: dict[str, Any], index: int) -> Processor:
+    where = f"processors[{index}]."
+    errors.unknown(where, table, _PROCESSOR_KEYS)
+    name = errors.text(table, "name", where, limit=200)
+    if not name:
+        errors.add(f"{where}name", "required")
+    known = next((p for p in KNOWN_PROCESSORS if p.name.lower() == name.lower()), None)
+    purpose = errors.text(table, "purpose", where, limit=500)
+    if not purpose and known is None:
+        errors.add(f"{where}purpose", "required: what the processor does for the practice")
+    outside = (
+        errors.flag(table, "outside_eea", where)
+        if "outside_eea" in table
+        else bool(known and known.outside_eea)
+    )
+    safeguards = errors.text(table, "safeguards", where, limit=500)
+    if outside and not safeguards and not (known and known.safeguards):
+        errors.add(
+            f"{where}safeguards",
+            "required when data leaves the EU/EEA (GDPR Art. 46): e.g. standard contractual "
+            "clauses",
+        )
+    return Processor(
+        name=known.name if known else name,
+        purpose=purpose or (known.purpose if known else ""),
+        outside_eea=outside,
+        safeguards=safeguards or (known.safeguards if known and outside else ""),
+    )
+
+
+def _retention(errors: _Errors, table: dict[str, Any]) -> dict[str, int]:
+    rules = {rule.kind: rule for rule in RETENTION_RULES}
+    errors.unknown("retention.", table, set(rules))
+    months = {}
+    for kind, rule in rules.items():
+        value = errors.months(table, kind, "retention.", rule.default_months)
+        if value < rule.minimum_months:
+            errors.add(
+                f"retention.{kind}",
+                f"cannot be shorter than {rule.minimum_months} months: {rule.minimum_reason}",
+            )
+        months[kind] = value
+    return months
+
+
+def parse(text: str) -> PracticeSpec:
+    """Validate a practice file; raises :class:`PracticeFileError` naming every bad key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise PracticeFileError([f"not valid TOML: {err}"]) from err
+    errors = _Errors()
+    errors.unknown("", data, _TOP_KEYS)
+    if data.get("format") != FORMAT:
+        errors.add("format", f"must be {FORMAT} (the practice-file format this version reads)")
+    policy = _table(errors, data.get("policy", {}), "policy")
+    errors.unknown("policy.", policy, _POLICY_KEYS)
+    policy_facts = {key: str(policy[key]) for key in _POLICY_KEYS if key in policy}
+    if not data.get("controllers"):
+        errors.add("controllers", "at least one [[controllers]] table is required")
+    tables = _array(errors, data.get("controllers", []), "controllers")
+    specs = [_controller(errors, table, i) for i, table in enumerate(tables)]
+    names = [spec.name.casefold() for spec in specs]
+    for i, name in enumerate(names):
+        if name and name in names[:i]:
+            errors.add(f"controllers[{i}].name", "two controllers have the same name")
+    if sum(spec.runs_newsletter for spec in specs) > 1:
+        errors.add("controllers", "at most one controller runs the newsletter (runs_newsletter)")
+    procs = [
+        _processor(errors, table, i)
+        for i, table in enumerate(_array(errors, data.get("processors", []), "processors"))
+    ]
+    seen: set[str] = set()
+    for i, proc in enumerate(procs):
+        if proc.name.lower() in seen:
+            errors.add(f"processors[{i}].name", f"{proc.name!r} is listed twice")
+        seen.add(proc.name.lower())
+    retention = _retention(errors, _table(errors, data.get("retention", {}), "retention"))
+    if errors.found:
+        raise PracticeFileError(errors.found)
+    return PracticeSpec(specs, procs, retention, policy_facts)
+
+
+def read(path: Path) -> PracticeSpec:
+    """Read and validate the file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise PracticeFileError([f"not UTF-8 text: {err}"]) from err
+    except OSError as err:
+        raise PracticeFileError([f"cannot be read: {err.strerror or err}"]) from err
+    return parse(text)
+
+
+def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:
+    """Make the installation match ``spec``; returns the changed keys (empty: nothing changed).
+
+    The caller commits. Audited once, with the changed keys only.
+    """
+    existing = controllers.all_controllers(session)
+    if len(existing) > len(spec.controllers):
+        raise PracticeFileError(
+            [
+                f"controllers: the installation has {len(existing)} controllers and the file "
+                f"states {len(spec.controllers)}; a controller cannot be removed, because the "
+                "people it met stay its own (state every controller, in order)"
+            ]
+        )
+    row = practice.load(session)
+    changed: list[str] = []
+    for index, wanted in enumerate(spec.controllers):
+        current: Controller
+        if index < len(existing):
+            current = existing[index]
+        else:
+            current = practice.add_controller(session, wanted.name, actor)
+            changed.append(f"controllers[{index}]")
+        facts = asdict(wanted)
+        try:
+            fields = practice.save_controller(session, current, actor=actor, audited=False, **facts)
+        except practice.SettingsError as err:  # validated above; kept as a named error
+            raise PracticeFileError([f"controllers[{index}]: {str(err) % err.params}"]) from err
+        changed += [f"controllers[{index}].{name}" for name in fields]
+    processors = json.dumps([p.__dict__ for p in spec.processors], ensure_ascii=False)
+    if processors != row.processors:
+        changed.append("processors")
+    current_months = {rule.kind: row.retention_months(rule.kind) for rule in RETENTION_RULES}
+    changed += [
+        f"retention.{kind}"
+        for kind, months in spec.retention.items()
+        if current_months[kind] != months
+    ]
+    practice.save(
+        session,
+        row,
+        processors=spec.processors,
+        retention=spec.retention,
+        actor=actor,
+        audited=False,
+    )
+    if changed:
+        audit.record(session, actor, "privacy.practice_load", details={"changed": changed})
+    return changed
+
+
+def load(session: Session, path: Path, actor: Actor) -> list[str]:
+    """Read, validate and apply a practice file (the caller commits)."""
+    return apply(session, read(path), actor)
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+@click.group("practice")
+def practice_group() -> None:
+    """Set the practice up from a practice file (see examples/practices/)."""
+
+
+@practice_group.command("load")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dry-run", is_flag=True, help="Validate and show what would change; change nothing."
+)
+@with_appcontext
+def load_command(path: Path, dry_run: bool) -> None:
+    """Validate FILE and make the installation match it (loading it twice changes nothing)."""
+    from crm.db import get_session
+
+    session = get_session()
+    try:
+        changed = load(session, path, Actor.cli())
+    except PracticeFileError as err:
+        session.rollback()
+        for line in err.errors:
+            click.echo(f"{path}: {line}", err=True)
+        raise SystemExit(1) from err
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    if not changed:
+        click.echo(f"Nothing changed: the installation already matches {path}.")
+        return
+    click.echo(("Would change" if dry_run else "Changed") + f" {len(changed)}:")
+    for key in changed:
+        click.echo(f"  {key}")
