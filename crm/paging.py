@@ -113,7 +113,7 @@ def from_values(
     The first option is the default order. A page number that is not a number is page 1.
     """
     raw_page = str(values.get("page", "1")).strip()
-    page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 else 1
+    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7 else 1
     sort = str(values.get("sort", ""))
     if sort not in options:
         sort = next(iter(options))

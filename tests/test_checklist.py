@@ -116,3 +116,12 @@ def test_judgement_steps_are_confirmed_by_the_owner_and_the_list_goes_away(
     # the policy names the practice now
     policy = client.get("/integritetspolicy").get_data(as_text=True)
     assert "Terapi Anna" in policy and "inte publicerad" not in policy
+
+
+def test_an_address_or_an_email_is_enough_to_publish(db, client):
+    """The seeds give one or the other: Självkraft no address, Kbt-verkstan no e-mail."""
+    with db() as s:
+        first = controllers.first(s)
+        first.name, first.contact_email = "Självkraft", "lena@sjalvkraft.se"
+        s.commit()
+    assert "Självkraft" in client.get("/integritetspolicy").get_data(as_text=True)

@@ -124,8 +124,9 @@ def steps(session: Session, config: Mapping[str, Any], now: datetime | None = No
             "controller",
             N_("Who the practice is"),
             N_(
-                "Name, address and contact e-mail of the practice, as the privacy policy will "
-                "name them. Until then the policy is not published."
+                "The practice's name and how to reach it (a postal address or a contact "
+                "e-mail), as the privacy policy will name them. Until then the policy is not "
+                "published."
             ),
             "privacy.practice_settings",
             first.details_complete,
