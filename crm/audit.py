@@ -29,6 +29,16 @@ Pruning (retention keeps logs 12 months): :func:`prune` deletes the oldest rows 
 keyed :class:`AuditAnchor` with the chain hash of the last deleted row; verification starts
 from it, and only from exactly there, so deleting more rows than retention did is detected.
 
+Redaction (logs with two periods): a profile A practice keeps journal access logs five years
+(HSLF-FS 2016:40) but its other logs only twelve months, and both kinds sit in one chain. So
+:func:`redact` strips an ordinary row older than its period of everything that points at a
+person (actor, IP, object id, details) while keeping its place in the chain: its chain hash
+and tag stay, and a second tag, ``redacted_tag``, made with the audit key over the chain hash
+and what is left of the row, says the app stripped it. Verification then checks the link and
+both tags instead of the (no longer computable) content hash; stripping a row without the key
+is reported like any other rewrite. The stripped rows go with the prefix when :func:`prune`
+reaches them.
+
 Concurrency: the single ``audit_chain`` row is updated *before* it is read, which takes a row
 lock on PostgreSQL and the write lock on SQLite, so two transactions can never both append
 after the same row and fork the chain.
@@ -95,6 +105,9 @@ class AuditEvent(Base):
     key_id: Mapped[str | None] = mapped_column(String(16))
     #: HMAC-SHA256 of ``hash`` under the audit key (see the module docstring)
     tag: Mapped[str | None] = mapped_column(String(64))
+    #: set when retention stripped the row (:func:`redact`): the audit key's tag over the chain
+    #: hash and the fields left; under the same ``key_id`` as ``tag``
+    redacted_tag: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"<AuditEvent seq={self.seq} action={self.action!r}>"
@@ -183,6 +196,21 @@ def _digest(fields: dict[str, Any]) -> str:
 def _anchor_message(seq: int, chain_hash: str) -> str:
     # Not a 64-hex chain hash, so an anchor tag can never pass as a row tag or the reverse.
     return f"anchor:{seq}:{chain_hash}"
+
+
+def _redaction_message(event: Any) -> str:
+    # What a stripped row still says (when, what kind of action), bound to its chain hash; the
+    # prefix keeps it from ever passing as a row tag or an anchor tag.
+    kept = {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_kind": event.actor_kind,
+        "action": event.action,
+        "object_type": event.object_type,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+    return "redacted:" + _digest(kept)
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:
@@ -392,7 +420,11 @@ def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> Ch
             return ChainReport(False, checked, expected_seq, "row missing (sequence gap)", cps)
         if event.prev_hash != expected_prev:
             return ChainReport(False, checked, event.seq, "link to previous row broken", cps)
-        if _digest(_fields(event)) != event.hash:
+        if event.redacted_tag is not None:
+            problem = _tag_ok(_redaction_message(event), event.key_id, event.redacted_tag)
+            if problem:
+                return ChainReport(False, checked, event.seq, f"stripped row: {problem}", cps)
+        elif _digest(_fields(event)) != event.hash:
             return ChainReport(False, checked, event.seq, "row content altered", cps)
         newest_keyed = event.key_id is not None or event.tag is not None
         if newest_keyed:
@@ -493,13 +525,24 @@ def rekey(session: Session) -> int:
     ring = keyring()
     primary = ring.primary_kid
     table = AuditEvent.__table__
-    stale = select(table.c.id, table.c.hash).where(
-        table.c.key_id.is_not(None), table.c.key_id != primary
-    )
+    stale = select(
+        table.c.id,
+        table.c.seq,
+        table.c.prev_hash,
+        table.c.occurred_at,
+        table.c.actor_kind,
+        table.c.action,
+        table.c.object_type,
+        table.c.hash,
+        table.c.redacted_tag,
+    ).where(table.c.key_id.is_not(None), table.c.key_id != primary)
     count = 0
     for row in session.execute(stale).all():
         kid, tag = ring.audit_tag(row.hash)
-        session.execute(update(table).where(table.c.id == row.id).values(key_id=kid, tag=tag))
+        values = {"key_id": kid, "tag": tag}
+        if row.redacted_tag is not None:
+            values["redacted_tag"] = ring.audit_tag(_redaction_message(row), kid)[1]
+        session.execute(update(table).where(table.c.id == row.id).values(**values))
         count += 1
     for anchor in session.scalars(select(AuditAnchor).where(AuditAnchor.key_id != primary)):
         anchor.key_id, anchor.tag = ring.audit_tag(_anchor_message(anchor.seq, anchor.hash))
@@ -536,6 +579,42 @@ def prune(session: Session, before: datetime, actor: Actor | None = None) -> int
         "audit.pruned",
         details={"deleted": count, "up_to_seq": last},
     )
+    return count
+
+
+#: what :func:`redact` removes from a row: everything that can point at a person
+_STRIPPED = {"actor_user_id": None, "ip": None, "object_id": None, "details": "{}"}
+
+
+def redact(session: Session, seqs: Sequence[int]) -> int:
+    """Strip these rows of what points at a person, keeping their place in the chain.
+
+    For rows whose period ended while the rows around them must stay (see the module
+    docstring). Rows from before keying are left alone (they have no tag to vouch for them);
+    the head row too. Verifies first, like :func:`prune`.
+
+    :raises ChainBroken: the chain does not verify; nothing was changed.
+    """
+    report = _verified(session)
+    ring = keyring()
+    count = 0
+    wanted = sorted({seq for seq in seqs if seq < report.head_seq})
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for event in session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.seq.in_(chunk),
+                AuditEvent.redacted_tag.is_(None),
+                AuditEvent.key_id.is_not(None),
+            )
+        ):
+            kid, tag = ring.audit_tag(event.hash)
+            for column, value in _STRIPPED.items():
+                setattr(event, column, value)
+            event.key_id, event.tag = kid, tag
+            _, event.redacted_tag = ring.audit_tag(_redaction_message(event), kid)
+            count += 1
+    session.flush()
     return count
 
 

@@ -1,4 +1,7 @@
-"""The ``crm`` command group: init, create-user, run, rotate-keys, audit verify.
+"""The ``crm`` command group: init, run, backup, restore, rotate-keys, audit, and the features'.
+
+Each feature registers its own commands (crm/<feature>/cli.py, ``register``); this module
+holds the installation-wide ones and puts the group together.
 
 Commands call the same services as the web views, inside an app context, and exit non-zero
 when something is wrong, so cron and scripts can rely on the exit code.
@@ -6,7 +9,6 @@ when something is wrong, so cron and scripts can rely on the exit code.
 
 from __future__ import annotations
 
-import getpass
 import os
 import subprocess
 import sys
@@ -17,13 +19,28 @@ from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from flask import Flask
 from flask import current_app
+from flask import url_for
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
-import integrations
-from crm.audit import Actor
-from crm.security.roles import Role
+from crm import audit
+from crm import backup
+from crm import create_app
+from crm.audit import Checkpoint
+from crm.audit import parse_checkpoint_file
+from crm.audit import verify_chain
+from crm.auth import cli as auth_cli
+from crm.auth import services
+from crm.db import get_session
+from crm.newsletter import cli as newsletter_cli
+from crm.newsletter import mailing_lists
+from crm.people import cli as people_cli
+from crm.privacy import cli as privacy_cli
+from crm.security import secrets_store
+from crm.security.rotation import rotate_all
+from crm.sync import cli as sync_cli
+from crm.testimonials import media
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -44,11 +61,6 @@ def upgrade_database(url: str, revision: str = "head") -> None:
 
 def prepare_database() -> None:
     """Migrate the current app's database, create its generated secrets, key the audit chain."""
-    from crm import audit
-    from crm.db import get_session
-    from crm.newsletter import mailing_lists
-    from crm.security import secrets_store
-
     upgrade_database(current_app.config["DATABASE_URL"])
     db = get_session()
     secrets_store.ensure(db)
@@ -67,15 +79,6 @@ def init_command() -> None:
     click.echo("Database is up to date.")
 
 
-def _read_password(email: str) -> str:
-    if sys.stdin.isatty():
-        first = getpass.getpass(f"Password for {email}: ")
-        if first != getpass.getpass("Repeat the password: "):
-            raise click.ClickException("The passwords differ.")
-        return first
-    return sys.stdin.readline().rstrip("\n")
-
-
 @click.command("make-migration")
 @click.argument("message")
 @with_appcontext
@@ -89,44 +92,12 @@ def make_migration_command(message: str) -> None:
     alembic_command.revision(cfg, message=message, autogenerate=True)
 
 
-@click.command("create-user")
-@click.argument("email")
-@click.option("--name", default="", help="Display name (defaults to the address).")
-@click.option(
-    "--role",
-    type=click.Choice([role.value for role in Role]),
-    default="owner",
-    show_default=True,
-    help="owner: everything; practitioner: clients and health notes; assistant: contact "
-    "details, newsletter, testimonials, requests; bookkeeping: purchases only.",
-)
-@with_appcontext
-def create_user_command(email: str, name: str, role: str) -> None:
-    """Create an account. The password is asked for, or read from stdin when it is piped."""
-    from crm.auth import services
-    from crm.db import get_session
-
-    password = _read_password(email)
-    db = get_session()
-    try:
-        user = services.create_user(
-            db, email=email, name=name, password=password, role=Role(role), actor=Actor.cli()
-        )
-    except services.AccountError as err:
-        raise click.ClickException(str(err)) from err
-    db.commit()
-    click.echo(f"Created {role} account {user.email}. Two-factor setup happens at first login.")
-
-
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 def run_command(host: str, port: int) -> None:
     """Migrate, print the first-owner link if no account exists, and serve (development)."""
-    from crm.auth import services
-    from crm.db import get_session
-
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     prepare_database()
     db = get_session()
@@ -139,8 +110,6 @@ def run_command(host: str, port: int) -> None:
         app.config["BASE_URL"] = base
     if token:
         with app.test_request_context():
-            from flask import url_for
-
             path = url_for("auth.setup", token=token)
         hours = app.config["SETUP_LINK_HOURS"]
         click.secho(
@@ -162,11 +131,6 @@ def rotate_keys_command() -> None:
     Put the new key first in CRM_ENCRYPTION_KEY (keeping the old ones after it), run this,
     then the old keys can be removed.
     """
-    from crm import audit
-    from crm.db import get_session
-    from crm.security.rotation import rotate_all
-    from crm.testimonials import media
-
     db = get_session()
     counts = rotate_all(db)
     db.commit()
@@ -185,207 +149,11 @@ def rotate_keys_command() -> None:
     click.echo("Done. Old keys can now be removed from CRM_ENCRYPTION_KEY.")
 
 
-@click.command("unsubscribe-url")
-@click.argument("email")
-@with_appcontext
-def unsubscribe_url_command(email: str) -> None:
-    """Print the signed one-click unsubscribe URL for an address."""
-    from crm.db import get_session
-    from crm.newsletter import common as newsletter_common
-    from crm.newsletter import links
-
-    person = newsletter_common.find_person(get_session(), email)
-    if person is None:
-        raise click.ClickException("No person with that address.")
-    with current_app.test_request_context():
-        click.echo(links.unsubscribe_url(person))
-
-
-@click.command("import-subscribers")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--consent-method",
-    default="import",
-    show_default=True,
-    type=click.Choice(["paper_form", "verbal", "soft_opt_in", "web_form", "import"]),
-    help="How consent was obtained, for rows without a consent_method column.",
-)
-@click.option("--dry-run", is_flag=True, help="Report what would happen; change nothing.")
-@with_appcontext
-def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -> None:
-    """Import subscribers from a CSV file (columns: see the README)."""
-    from crm.db import get_session
-    from crm.newsletter import importer
-
-    data = path.read_bytes()
-    total = max(0, importer.decode(data).count("\n") - 1)
-    db = get_session()
-    with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
-        try:
-            report = importer.run(
-                db,
-                data,
-                default_method=consent_method,
-                actor=Actor.cli(),
-                dry_run=dry_run,
-                progress=bar.update,
-            )
-        except importer.ImportFileError as err:
-            raise click.ClickException(err.english()) from err
-    if dry_run:
-        db.rollback()
-    else:
-        db.commit()
-    click.echo(
-        f"rows {report.rows}, new {report.created}, already subscribed {report.already}, "
-        f"skipped unsubscribed {report.skipped_unsubscribed}, skipped suppressed "
-        f"{report.skipped_suppressed}, errors {len(report.errors)}"
-        + (" (dry run: nothing saved)" if dry_run else "")
-    )
-    for error in report.errors[:100]:
-        click.echo(f"  line {error.line}: {error.message}", err=True)
-    if report.errors:
-        sys.exit(1)
-
-
-@click.command("export")
-@click.argument("email")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Where to write the zip.",
-)
-@with_appcontext
-def export_command(email: str, output: Path) -> None:
-    """Write everything held about a person to a zip (GDPR Art. 15 and 20)."""
-    from crm import audit
-    from crm import fsutil
-    from crm.db import get_session
-    from crm.newsletter import common as newsletter_common
-    from crm.privacy import export
-
-    db = get_session()
-    person = newsletter_common.find_person(db, email)
-    if person is None:
-        raise click.ClickException("No person with that address.")
-    try:
-        # A new 0600 file renamed over any old one: an existing export keeps no old mode.
-        fsutil.write_private(output, export.build(db, person))
-    except OSError as err:
-        raise click.ClickException(f"Could not write {output}: {err.strerror}.") from err
-    audit.record(db, Actor.cli(), "privacy.export", object_type="person", object_id=person.id)
-    db.commit()
-    click.echo(f"Wrote {output} (contains personal data: hand it over safely, then delete it).")
-
-
-@click.command("erase")
-@click.argument("email")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@with_appcontext
-def erase_command(email: str, yes: bool) -> None:
-    """Erase a person: shows the plan (what is kept by law, until when), then carries it out."""
-    from crm.db import get_session
-    from crm.newsletter import common as newsletter_common
-    from crm.privacy import erasure
-
-    db = get_session()
-    person = newsletter_common.find_person(db, email)
-    if person is None:
-        raise click.ClickException("No person with that address.")
-    the_plan = erasure.plan(db, person)
-    click.echo("Deleted: " + ", ".join(the_plan.delete))
-    for kept in the_plan.keep:
-        click.echo(f"Kept: {kept.what} ({kept.why}) until {kept.until:%Y-%m-%d}")
-    click.echo("Providers told to erase: " + (", ".join(the_plan.providers) or "none"))
-    click.echo(
-        "Recipients to tell by hand (dashboard tasks): " + (", ".join(the_plan.manual) or "none")
-    )
-    if the_plan.take_down:
-        for pub in the_plan.take_down:
-            click.echo(
-                f"Still published: {pub.channel} {pub.url or ''} (testimonial {pub.testimonial_id})"
-            )
-        raise click.ClickException(
-            "Take these down and tick them off on the testimonial page first: the erasure "
-            "would delete the only record that they exist. Nothing was changed."
-        )
-    if not yes and not click.confirm("Erase now?"):
-        raise click.ClickException("Nothing was changed.")
-    try:
-        erasure.execute(db, person, Actor.cli())
-    except erasure.AlreadyErased as err:
-        raise click.ClickException("Someone else erased this person meanwhile.") from err
-    db.commit()
-    click.echo("Erased. Run `crm sync` to tell the providers.")
-
-
-@click.command("sync")
-@click.option(
-    "--provider",
-    type=click.Choice(integrations.PROVIDERS),
-    help="Only this provider.",
-)
-@with_appcontext
-def sync_command(provider: str | None) -> None:
-    """Pull provider changes, apply them, push pending changes; exit 0 only when all is done.
-
-    Exit codes: 0 nothing pending, 1 work remains (see the report), 75 another sync is running.
-    """
-    from crm.db import get_session
-    from crm.sync import lock
-    from crm.sync import runner
-
-    try:
-        with lock.sync_lock():
-            report = runner.run_sync(
-                get_session(), only=provider, progress=lambda line: click.echo(line, err=True)
-            )
-    except lock.SyncAlreadyRunning:
-        click.echo("Another sync is running; this one exits without doing anything.", err=True)
-        sys.exit(75)
-    if not report.providers:
-        click.echo(
-            "No mail provider is configured (enter one on the Mail providers page, or set "
-            "CRM_<PROVIDER>_API_KEY, or CRM_PALOMA_ACCOUNT_ID)."
-        )
-    for line in runner.format_report(report):
-        click.echo(line)
-    sys.exit(0 if report.ok else 1)
-
-
-@click.command("retention")
-@click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
-@with_appcontext
-def retention_command(dry_run: bool) -> None:
-    """Delete what its retention period ran out for; list what needs a decision."""
-    from crm.db import get_session
-    from crm.privacy import retention
-
-    db = get_session()
-    report = retention.run(db, dry_run=dry_run)
-    if dry_run:
-        db.rollback()
-    else:
-        db.commit()
-    verb = "would delete" if dry_run else "deleted"
-    for rule, count in report.deleted.items():
-        click.echo(f"{rule}: {verb} {count}")
-    for decision in report.decisions:
-        click.echo(
-            f"needs a decision: person {decision.person_id} ({decision.reason}, "
-            f"since {decision.since:%Y-%m-%d})"
-        )
-
-
 @click.command("backup")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 @with_appcontext
 def backup_command(target: Path) -> None:
     """Write a consistent backup (database + encrypted media) into a new directory."""
-    from crm import backup
-
     try:
         manifest = backup.backup(
             current_app.config["DATABASE_URL"], Path(current_app.instance_path), target
@@ -404,8 +172,6 @@ def backup_command(target: Path) -> None:
 @with_appcontext
 def restore_command(source: Path, yes: bool) -> None:
     """Replace the database and media with a backup (stop the app and the sync first)."""
-    from crm import backup
-
     try:
         backup.verify(source)
     except backup.BackupError as err:
@@ -425,9 +191,6 @@ def audit_group() -> None:
 
 
 def _read_checkpoints(values: tuple[str, ...], files: tuple[Path, ...]) -> list:
-    from crm.audit import Checkpoint
-    from crm.audit import parse_checkpoint_file
-
     found = []
     try:
         found += [Checkpoint.parse(value) for value in values]
@@ -456,9 +219,6 @@ def _read_checkpoints(values: tuple[str, ...], files: tuple[Path, ...]) -> list:
 @with_appcontext
 def audit_verify_command(checkpoints: tuple[str, ...], checkpoint_files: tuple[Path, ...]) -> None:
     """Check the keyed hash chain (and exported checkpoints); report the first bad row."""
-    from crm.audit import verify_chain
-    from crm.db import get_session
-
     wanted = _read_checkpoints(checkpoints, checkpoint_files)
     report = verify_chain(get_session(), wanted)
     if report.ok:
@@ -485,9 +245,6 @@ def audit_checkpoint_command() -> None:
     Later, `crm audit verify --checkpoint SEQ:HASH` proves nobody removed or rewrote entries
     up to it, even someone who could write the database.
     """
-    from crm import audit
-    from crm.db import get_session
-
     try:
         cp = audit.checkpoint(get_session())
     except audit.ChainBroken as err:
@@ -498,30 +255,21 @@ def audit_checkpoint_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app (also reachable as ``flask --app crm ...``)."""
-    from crm.privacy.practice_file import practice_group
-
     for cmd in (
         init_command,
         make_migration_command,
-        create_user_command,
-        unsubscribe_url_command,
-        import_subscribers_command,
-        retention_command,
-        sync_command,
-        export_command,
-        erase_command,
         backup_command,
         restore_command,
         rotate_keys_command,
         audit_group,
-        practice_group,
     ):
         app.cli.add_command(cmd)
+    # each feature adds its own commands (crm/<feature>/cli.py)
+    for feature_cli in (auth_cli, newsletter_cli, people_cli, privacy_cli, sync_cli):
+        feature_cli.register(app.cli)
 
 
 def _create_app_for_cli() -> Flask:
-    from crm import create_app
-
     return create_app()
 
 

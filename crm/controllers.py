@@ -212,15 +212,21 @@ def next_id(session: Session) -> int:
 def name_for(person: Any = None, *, newsletter: bool = False) -> str:
     """The name of the controller a mail or page speaks for (a template global).
 
-    Mails about a person name the controller that met them; newsletter mails the controller
-    that runs the newsletter (seed 000). Falls back to the configured practice name.
+    The one source of every controller name that a person reads: public pages, mails and
+    their ``From`` (``mail.build(sender=...)``). Mails about a person (or a request: anything
+    with a ``controller_id``) name the controller that met them; newsletter mails the
+    controller that runs the newsletter (seed 000); a page with neither names the first
+    controller, the brand. ``CRM_PRACTICE_NAME`` only stands in until a name is saved in
+    Inställningar (issue 16 defect 1).
     """
     from flask import current_app
 
     from crm.db import get_session
 
     session = get_session()
-    if newsletter:
+    if isinstance(person, Controller):  # a page about one controller names that one
+        row: Controller | None = person
+    elif newsletter:
         row = session.get(Controller, newsletter_id(session.connection()))
     else:
         row = get(session, getattr(person, "controller_id", None))
@@ -240,3 +246,19 @@ def newsletter_policy_args() -> dict[str, int]:
     if count(session) < 2:
         return {}
     return {"controller": newsletter_id(session.connection())}
+
+
+def policy_version_in_force(connection: Connection, controller_id: int | None) -> int | None:
+    """The id of the controller's newest published privacy policy (None before the first).
+
+    Consent records refer to it (legal requirements 1.6: the privacy-notice version the person
+    saw); a ``before_insert`` hook of each consent model calls this, reading by SQL so the
+    kernel imports no feature (the table belongs to crm/privacy/models.py).
+    """
+    if controller_id is None:
+        return None
+    found = connection.execute(
+        text("SELECT id FROM policy_version WHERE controller_id = :c ORDER BY number DESC LIMIT 1"),
+        {"c": controller_id},
+    ).scalar()
+    return int(found) if found is not None else None

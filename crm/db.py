@@ -56,9 +56,20 @@ NAMING_CONVENTION = {
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+def system_clock() -> datetime:
+    """The real time, aware UTC."""
+    return datetime.now(UTC)
+
+
+#: Where :func:`utcnow` reads the time. Always the system clock in the app; tests move it
+#: (tests/timetravel.py) to prove retention periods on a database moved forward in time,
+#: column defaults included, without sleeping.
+clock = system_clock
+
+
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime (the only kind the app stores)."""
-    return datetime.now(UTC)
+    return clock()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

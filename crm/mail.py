@@ -15,12 +15,14 @@ import re
 import smtplib
 import ssl
 import uuid
+from email.headerregistry import Address
 from email.headerregistry import HeaderRegistry
 from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import format_datetime
 from email.utils import make_msgid
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +87,16 @@ def build(
     subject: str,
     text: str,
     *,
+    sender: str,
     unsubscribe_url: str | None = None,
     list_id: str | None = None,
 ) -> EmailMessage:
-    """Build a plain-text mail; with ``unsubscribe_url`` it gets the one-click headers."""
+    """Build a plain-text mail; with ``unsubscribe_url`` it gets the one-click headers.
+
+    ``sender`` is the name of the controller the mail speaks for (``controllers.name_for``):
+    it is the display name in ``From``, the address stays ``MAIL_FROM``'s, so the recipient
+    sees who writes to them ("Kbt-verkstan <info@...>"), never "CRM" (issue 16 defect 1).
+    """
     if to is None:  # erased meanwhile: no address is left to write to
         raise MailError("the recipient has no address on file")
     if not emails.is_valid(to):
@@ -96,7 +104,7 @@ def build(
         raise MailError("refusing to mail an address that is not one plain address")
     cfg = current_app.config
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = cfg["MAIL_FROM"]
+    msg["From"] = from_header(cfg["MAIL_FROM"], sender)
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
@@ -113,6 +121,13 @@ def build(
         msg["List-Id"] = list_id
     msg.set_content(text)
     return msg
+
+
+def from_header(mail_from: str, sender: str) -> Address:
+    """``MAIL_FROM``'s address with the controller's name as its display name."""
+    address = parseaddr(mail_from)[1] or mail_from
+    name = " ".join(sender.split())  # a line break in a name would end the header
+    return Address(display_name=name, addr_spec=address)
 
 
 def _domain(address: str) -> str:

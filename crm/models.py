@@ -15,6 +15,7 @@ from crm.newsletter import personal_data as newsletter_data  # noqa: F401
 from crm.people import models as people_models  # noqa: F401
 from crm.people import personal_data as people_data  # noqa: F401
 from crm.privacy import models as privacy_models  # noqa: F401
+from crm.privacy import periods as privacy_periods  # noqa: F401
 from crm.privacy import personal_data as privacy_data  # noqa: F401
 from crm.privacy import settings as privacy_settings  # noqa: F401
 from crm.representatives import models as representative_models  # noqa: F401

@@ -19,15 +19,25 @@ from email.policy import default as default_policy
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
+from crm import controllers
 from crm import create_app
+from crm.audit import Actor
 from crm.auth import mfa
+from crm.auth import services
+from crm.auth.models import Role
 from crm.cli import upgrade_database
 from crm.db import Base
+from crm.db import get_session
+from crm.newsletter import mailing_lists
+from crm.newsletter import subscribing
+from crm.people.models import Person
+from crm.testimonials import services as testimonials
 from tests.helpers import TestUser
 from tests.helpers import csrf_token as csrf_token
 from tests.helpers import login
@@ -82,8 +92,6 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def wipe(url: str) -> None:
     """Empty every table and reset the audit chain head, leaving the schema in place."""
-    import crm.models  # noqa: F401
-
     engine = create_engine(url)
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
@@ -119,8 +127,6 @@ class Inbox:
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[Inbox]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 for the whole test session."""
-    from aiosmtpd.controller import Controller
-
     inbox = Inbox()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -142,7 +148,7 @@ def inbox(smtp_server: Inbox) -> Inbox:
 SMTP_PORT: dict[str, int] = {}
 
 
-def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     """Settings for a test app: cheap argon2, fixed keys, the session's database, local SMTP."""
     return {
         "MAIL_BACKEND": "smtp",
@@ -161,9 +167,6 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "BASE_URL": "http://localhost",
         **overrides,
     }
-
-
-test_config.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -185,7 +188,7 @@ def app(database_url: str, smtp_server: Inbox, tmp_path: Any) -> Iterator[Flask]
     Each test has its own instance folder, so media and uploads never leak between tests.
     """
     SMTP_PORT["port"] = smtp_server.port
-    application = create_app(test_config(database_url))
+    application = create_app(app_config(database_url))
     application.instance_path = str(tmp_path / "instance")
     _record_full_personnummer(application)
     yield application
@@ -198,9 +201,6 @@ def _record_full_personnummer(application: Flask) -> None:
 
     The minimisation itself is tested in tests/test_controllers.py, which sets it back.
     """
-    from crm import controllers
-    from crm.db import get_session
-
     with application.app_context():
         session = get_session()
         first = controllers.first(session)
@@ -221,7 +221,6 @@ def db(app: Flask) -> Callable[[], Any]:
     Short-lived on purpose: while an app context is active, Flask's test client reuses it for
     every request, so ``g`` (and the logged-in user) would leak between requests and clients.
     """
-    from crm.db import get_session
 
     @contextmanager
     def open_session() -> Iterator[Any]:
@@ -237,10 +236,6 @@ def db(app: Flask) -> Callable[[], Any]:
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., TestUser]:
     """Return a factory for users, with MFA enrolled unless ``mfa=False``."""
-    from crm.audit import Actor
-    from crm.auth import services
-    from crm.auth.models import Role
-    from crm.db import get_session
 
     def factory(
         email: str = "owner@example.se",
@@ -276,3 +271,75 @@ def auth_client(app: Flask, client: FlaskClient, owner: TestUser) -> FlaskClient
     """A client logged in as the owner."""
     login(client, app, owner)
     return client
+
+
+# --- factories --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_person(db: Callable[[], Any]) -> Callable[..., int]:
+    """Return a factory for people: ``make_person(name, email, **columns)`` -> the new id.
+
+    The one way a test puts a person straight into the database (no page, no audit row);
+    ``columns`` are any other Person attributes (``created_at``, ``client_card``...).
+    """
+
+    def factory(
+        name: str = "Karin Klient", email: str | None = "karin@example.se", **columns: Any
+    ) -> int:
+        with db() as s:
+            person = Person(name=name, email=email, **columns)
+            s.add(person)
+            s.commit()
+            return person.id
+
+    return factory
+
+
+@pytest.fixture
+def make_subscriber(db: Callable[[], Any]) -> Callable[..., int]:
+    """Return a factory for subscribers added by hand to the default list -> the person's id.
+
+    Through the newsletter's own service (subscribing.add_manual), so the subscription, its
+    consent record and the outbox row are what the owner's form would have made.
+    """
+
+    def factory(
+        email: str = "lisa@example.se", name: str = "Lisa", *, method: str = "verbal"
+    ) -> int:
+        with db() as s:
+            sub = subscribing.add_manual(
+                s,
+                email=email,
+                name=name,
+                list_id=mailing_lists.default_list(s).id,
+                method=method,
+                note="",
+                actor=Actor.cli(),
+            )
+            s.commit()
+            return sub.person_id
+
+    return factory
+
+
+@pytest.fixture
+def make_testimonial(db: Callable[[], Any], make_person: Callable[..., int]) -> Callable[..., int]:
+    """Return a factory for testimonials (a draft, through the service) -> the testimonial's id.
+
+    Without ``person_id`` a new person is made for it.
+    """
+
+    def factory(
+        text: str = "Det hjälpte mig verkligen.",
+        mode: str = "first_name",
+        *,
+        person_id: int | None = None,
+    ) -> int:
+        pid = person_id if person_id is not None else make_person()
+        with db() as s:
+            t = testimonials.create(s, s.get(Person, pid), text, mode, Actor.cli())
+            s.commit()
+            return t.id
+
+    return factory

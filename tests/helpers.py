@@ -18,6 +18,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from crm.auth import mfa
+from crm.auth.models import User
+from crm.db import get_session
 from crm.newsletter.models import Subscription
 from crm.people.models import Person
 
@@ -52,9 +54,6 @@ class TestUser:
 
     def code(self, app: Flask) -> str:
         """Return a TOTP code this user has not used yet (tests log in more than once)."""
-        from crm.auth.models import User
-        from crm.db import get_session
-
         assert self.totp_secret
         with app.app_context():
             last = get_session().get(User, self.id).totp_last_counter

@@ -7,13 +7,20 @@ make sure no package of ``crm`` escapes them.
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import grimp
+
 import crm
+import integrations
+from crm import outbox
+from crm.privacy import record
+from crm.sync.cli import sync_command
 
 ROOT = Path(__file__).resolve().parent.parent
 #: allowed to import everything: they put the application together
@@ -62,8 +69,6 @@ def test_issue_12_every_crm_module_is_kernel_or_feature() -> None:
 
 def _direct_imports(importer_package: str, imported_package: str) -> set[tuple[str, str]]:
     """Direct imports from one package of ``crm`` into another, as (importer, imported)."""
-    import grimp
-
     graph = grimp.build_graph("crm", cache_dir=None)
     return {
         (importer, imported)
@@ -95,10 +100,6 @@ def test_issue_12_key_rotation_does_not_import_the_features() -> None:
 
 def _provider_literals() -> list[str]:
     """Places in crm/ that spell out two or more providers in one list, set, tuple or dict."""
-    import ast
-
-    import integrations
-
     spellings = set(integrations.ADAPTERS) | {
         a.display_name for a in integrations.ADAPTERS.values()
     }
@@ -119,11 +120,6 @@ def _provider_literals() -> list[str]:
 
 def test_issue_12_providers_come_from_the_one_registry(app) -> None:
     """outbox, the CLI, the pages and the Art. 30 record read integrations.ADAPTERS."""
-    import integrations
-    from crm import outbox
-    from crm.cli import sync_command
-    from crm.privacy import record
-
     assert _provider_literals() == []
     assert outbox.PROVIDERS == tuple(integrations.ADAPTERS)
     (option,) = [p for p in sync_command.params if p.name == "provider"]

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy import update
 
+from crm import create_app
+from crm.audit import Actor
 from crm.audit import AuditEvent
 from crm.auth import mfa
+from crm.auth import services
 from crm.auth import throttle
+from crm.auth.models import RecoveryCode
+from crm.auth.models import Role
 from crm.auth.models import User
 from crm.auth.models import UserSession
+from crm.db import get_session
 from crm.db import utcnow
 from tests.conftest import PASSWORD
-from tests.conftest import login
-from tests.conftest import post_form
+from tests.conftest import app_config
+from tests.conftest import wipe
+from tests.helpers import TestUser
+from tests.helpers import login
+from tests.helpers import post_form
 
 
 def _actions(db) -> list[str]:
@@ -75,7 +85,6 @@ def test_recovery_code_works_once(app, client, db, owner):
         {"rc-password": PASSWORD, "rc-code": owner.code(app)},
         page="/auth/account",
     )
-    import re
 
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", page.get_data(as_text=True))
     assert len(codes) == 10
@@ -95,18 +104,9 @@ def test_mfa_required_by_default_sends_unenrolled_users_to_setup(app, client, ma
 
 
 def test_mfa_can_be_turned_off_for_development(database_url):
-    from crm import create_app
-    from tests.conftest import test_config
-
-    app = create_app(test_config(database_url, REQUIRE_MFA=False))
-    from tests.conftest import TestUser
+    app = create_app(app_config(database_url, REQUIRE_MFA=False))
 
     with app.app_context():
-        from crm.audit import Actor
-        from crm.auth import services
-        from crm.auth.models import Role
-        from crm.db import get_session
-
         services.create_user(
             get_session(),
             email="dev@example.se",
@@ -119,7 +119,6 @@ def test_mfa_can_be_turned_off_for_development(database_url):
     client = app.test_client()
     response = post_form(client, "/auth/login", {"email": "dev@example.se", "password": PASSWORD})
     assert response.headers["Location"] == "/"
-    from tests.conftest import wipe
 
     app.extensions["crm.db"]["engine"].dispose()
     wipe(database_url)
@@ -172,9 +171,6 @@ def test_password_change_ends_other_sessions(app, client, owner):
     login(other, app, owner)
     new_password = "ett helt annat långt lösenord"
     with app.app_context():  # both TOTP steps are spent by the two logins: use a recovery code
-        from crm.auth.models import RecoveryCode
-        from crm.db import get_session
-
         get_session().add(RecoveryCode(user_id=owner.id, code_hash=mfa.hash_recovery_code("ab-cd")))
         get_session().commit()
     response = post_form(
@@ -266,7 +262,6 @@ def test_owner_invites_staff_who_sets_up_an_account(app, auth_client):
         {"email": "kollega@example.se", "role": "practitioner"},
         page="/auth/users",
     )
-    import re
 
     link = re.search(
         r'id="invite-link">http://localhost(/auth/setup/[^<]+)<', response.get_data(as_text=True)

@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 import crm.models  # noqa: F401
+from crm.audit import verify_chain
 from crm.db import Base
-from tests.conftest import post_form
+from tests.helpers import post_form
+from tests.test_testimonials import _upload
 from tests.test_testimonials import jpeg_with_gps
 
 
@@ -30,7 +32,6 @@ def test_round_trip_restores_every_table_and_file(app, db, auth_client, tmp_path
         pid = s.scalar(text("SELECT id FROM person"))
     page = auth_client.get(f"/testimonials/new?person={pid}").get_data(as_text=True)
     assert page
-    from tests.test_testimonials import _upload
 
     response = post_form(
         auth_client,
@@ -62,8 +63,6 @@ def test_round_trip_restores_every_table_and_file(app, db, auth_client, tmp_path
     assert _snapshot(db) == before
     assert {p.name: p.read_bytes() for p in media_dir.iterdir()} == files_before
     with db() as s:
-        from crm.audit import verify_chain
-
         assert verify_chain(s).ok
 
 

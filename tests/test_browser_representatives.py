@@ -12,6 +12,9 @@ from datetime import date
 from datetime import timedelta
 
 from crm.audit import Actor
+from crm.db import get_session
+from crm.people import services as people
+from crm.privacy.models import DataRequest
 from tests.test_browser import ARTIFACTS
 from tests.test_browser import live_server  # noqa: F401 - a fixture
 from tests.test_browser import log_in
@@ -25,9 +28,6 @@ def test_finding_14_3_representative_files_an_access_request_for_a_client(
     page,  # noqa: F811
     owner,
 ):
-    from crm.db import get_session
-    from crm.people import services as people
-    from crm.privacy.models import DataRequest
 
     with app.app_context():
         s = get_session()

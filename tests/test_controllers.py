@@ -16,23 +16,32 @@ from datetime import date
 from datetime import timedelta
 
 import pytest
+from alembic import command
+from sqlalchemy import create_engine
 from sqlalchemy import select
 from sqlalchemy import text
 
 from crm import controllers
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.auth import services as auth
+from crm.auth.models import User
+from crm.cli import alembic_config
+from crm.db import make_engine
 from crm.db import utcnow
+from crm.people import care as people_care
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import requests
 from crm.privacy import retention
+from crm.privacy import settings
 from crm.representatives import services as reps
 from crm.representatives.models import Representation
-from tests.conftest import login
-from tests.conftest import post_form
+from crm.testimonials import services as testimonials
+from tests.helpers import login
+from tests.helpers import post_form
 from tests.helpers import signup
 
 ACTOR = Actor.cli()
@@ -40,8 +49,6 @@ ACTOR = Actor.cli()
 
 def _two_controllers(db) -> tuple[int, int]:
     """Kbt-verkstan (the first, runs the newsletter) and Kbt i Romme."""
-    from crm.privacy import settings
-
     with db() as s:
         first = controllers.first(s)
         first.name, first.org_number = "Kbt-verkstan", "681229-0000"
@@ -98,10 +105,10 @@ def test_finding_14_1_rows_belong_to_the_controller_that_met_the_person(app, db)
     pid = _person(db, "Rolf Romme", "rolf@example.se", romme)
     with db() as s:
         rolf = s.get(Person, pid)
-        people.update_client_card(
-            s, rolf, people.ClientCardData(None, None, "Sömn", "explicit_consent"), ACTOR
+        people_care.update_client_card(
+            s, rolf, people_care.ClientCardData(None, None, "Sömn", "explicit_consent"), ACTOR
         )
-        people.add_journal_entry(s, rolf, "Första samtalet.", ACTOR)
+        people_care.add_journal_entry(s, rolf, "Första samtalet.", ACTOR)
         request = requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR)
         s.commit()
         assert rolf.client_card.controller_id == romme
@@ -162,7 +169,6 @@ def test_finding_14_1_policy_record_export_and_mails_name_the_right_controller(
 def test_finding_14_1_the_owner_limits_a_staff_account_to_one_controller(
     app, auth_client, db, make_user, owner
 ):
-    from crm.auth.models import User
 
     staff = make_user("romme@example.se", role="practitioner")
     users = auth_client.get("/auth/users").get_data(as_text=True)
@@ -202,8 +208,6 @@ def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     other = _person(db, "Vera Verkstan", "vera@example.se", first)
     staff = make_user("romme@example.se", role="practitioner")
     with db() as s:
-        from crm.auth import services as auth
-
         auth.set_controller(s, s.get(auth.User, staff.id), romme, ACTOR)
         s.commit()
         # the service itself filters: no view needed to see it
@@ -230,7 +234,6 @@ def test_finding_14_1_staff_limited_to_one_controller_see_only_its_people(
     assert refused.status_code != 302
     with db() as s:
         assert s.execute(text("SELECT count(*) FROM data_request")).scalar() == 0
-        from crm.testimonials import services as testimonials
 
         hidden = testimonials.create(s, s.get(Person, other), "Tack, Vera", "full_name", ACTOR)
         shown = testimonials.create(s, s.get(Person, mine), "Tack, Rolf", "full_name", ACTOR)
@@ -250,15 +253,8 @@ def test_finding_14_1_upgrade_keeps_every_row_and_makes_the_controller_from_the_
     tmp_path,
 ):
     """A practice upgrading keeps everything; its one controller is today's settings row."""
-    from alembic import command
-
-    from crm.cli import alembic_config
-    from crm.db import make_engine
-
     url = os.environ.get("CRM_TEST_DATABASE_URL")
     if url:
-        from sqlalchemy import create_engine
-
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS migration_test CASCADE"))
@@ -362,7 +358,7 @@ def test_finding_14_2_a_birth_date_is_accepted_and_the_last_four_never_stored(
 ):
     _birth_date_only(db)
     form = auth_client.get("/people/new").get_data(as_text=True)
-    assert "YYYYMMDD" in form
+    assert "ÅÅÅÅMMDD" in form  # the Swedish format, not YYYYMMDD
     response = post_form(auth_client, "/people/new", {"name": "Kund Kort", "personnummer": typed})
     assert response.status_code == 302
     with db() as s:
@@ -664,7 +660,7 @@ def test_finding_14_3_a_representative_of_another_client_or_with_own_data_stays(
             reps.MandateData("payer", date(2024, 1, 1), None, "Art. 6.1 b avtal"),
             ACTOR,
         )
-        people.add_visit(s, s.get(Person, own_rep), date.today(), None, ACTOR)  # own data
+        people_care.add_visit(s, s.get(Person, own_rep), date.today(), None, ACTOR)  # own data
         s.commit()
         erasure.execute(s, s.get(Person, client_id), ACTOR)
         s.commit()

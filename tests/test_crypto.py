@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from hypothesis import given
@@ -10,12 +11,16 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from crm import create_app
+from crm.db import get_session
+from crm.newsletter import suppression
+from crm.newsletter.models import Reason
+from crm.people.services import find_by_personnummer
 from crm.security import tokens
 from crm.security.crypto import CryptoError
 from crm.security.crypto import Keyring
 from tests.conftest import TEST_KEY
-from tests.conftest import post_form
-from tests.conftest import test_config
+from tests.conftest import app_config
+from tests.helpers import post_form
 
 NEW_KEY = base64.urlsafe_b64encode(b"n" * 32).decode()
 
@@ -57,13 +62,11 @@ def test_bad_keys_are_refused():
 
 def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, database_url):
     post_form(auth_client, "/people/new", {"name": "Rot", "personnummer": "811228-9874"})
-    from crm.newsletter import suppression
-    from crm.newsletter.models import Reason
 
     with db() as s:
         suppression.suppress(s, "erased@example.se", Reason.ERASED)
         s.commit()
-    rotated_app = create_app(test_config(database_url, ENCRYPTION_KEY=f"{NEW_KEY},{TEST_KEY}"))
+    rotated_app = create_app(app_config(database_url, ENCRYPTION_KEY=f"{NEW_KEY},{TEST_KEY}"))
     result = rotated_app.test_cli_runner().invoke(args=["rotate-keys"])
     assert result.exit_code == 0, result.output
     new_kid = Keyring(NEW_KEY).primary_kid
@@ -79,11 +82,8 @@ def test_rotate_keys_command_reencrypts_everything(app, auth_client, db, databas
         )
     assert values and all(v.split(":")[1] == new_kid for v in values)
     # with only the new key, the person is still found by personnummer
-    new_only = create_app(test_config(database_url, ENCRYPTION_KEY=NEW_KEY))
+    new_only = create_app(app_config(database_url, ENCRYPTION_KEY=NEW_KEY))
     with new_only.app_context():
-        from crm.db import get_session
-        from crm.people.services import find_by_personnummer
-
         assert find_by_personnummer(get_session(), "811228-9874").name == "Rot"
         # the suppression key is not derived from the rotated key: old entries still match
         assert suppression.is_suppressed(get_session(), "Erased@example.se")
@@ -145,7 +145,6 @@ def test_expired_token(monkeypatch):
     app = _token_app()
     with app.app_context():
         token = tokens.sign(tokens.Purpose.CONFIRM, "p")
-        import time
 
         real = time.time
         monkeypatch.setattr(time, "time", lambda: real() + 8 * 86400)

@@ -15,10 +15,16 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.db import get_session
 from crm.db import utcnow
+from crm.newsletter import mailing_lists
+from crm.newsletter import subscribing
 from crm.newsletter.models import Subscription
 from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
+from crm.outbox import ProviderLink
+from crm.people import care as people_care
+from crm.people import services as people
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.privacy import erasure
@@ -27,8 +33,11 @@ from crm.privacy import requests
 from crm.privacy.export import SCHEMA
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
+from crm.testimonials import media
+from crm.testimonials import services as testimonials
+from crm.testimonials.models import Publication
 from crm.testimonials.models import Testimonial
-from tests.conftest import post_form
+from tests.helpers import post_form
 from tests.test_testimonials import jpeg_with_gps
 
 EMAIL = "klara@example.se"
@@ -37,11 +46,6 @@ EMAIL = "klara@example.se"
 def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
     """A client with a card, a visit, a journal entry, a newsletter subscription."""
     with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-        from crm.people import services as people
-
         s = get_session()
         person = people.create_person(
             s,
@@ -50,14 +54,14 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             ),
             Actor.cli(),
         )
-        people.update_client_card(
+        people_care.update_client_card(
             s,
             person,
-            people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"),
+            people_care.ClientCardData(None, None, "Sömnproblem", "explicit_consent"),
             Actor.cli(),
         )
         if journal_days_ago is not None:
-            entry = people.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
+            entry = people_care.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
             entry.written_at = utcnow() - timedelta(days=journal_days_ago)
         subscribing.add_manual(
             s,
@@ -160,17 +164,12 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
     _settings(auth_client, profile="A")
     pid = _client(db, app, journal_days_ago=30)
     with app.app_context():
-        from crm.db import get_session
-        from crm.testimonials import services as testimonials
-
         s = get_session()
         person = s.get(Person, pid)
         t = testimonials.create(s, person, "Tack för allt!", "first_name", Actor.cli())
         item = testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli())
         testimonials.revoke(s, t, "client_link", Actor.cli())
         for provider in ("mailerlite", "mailchimp", "brevo"):
-            from crm.outbox import ProviderLink
-
             s.add(ProviderLink(person_id=pid, provider=provider, status="active"))
         request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
         s.commit()
@@ -191,8 +190,6 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
         request = s.get(DataRequest, rid)
         assert request.status == "open"  # until every provider confirmed
     with app.app_context():
-        from crm.testimonials import media
-
         assert not media.exists(stored)
     receipt = inbox.last(EMAIL).get_content()
     expected_until = requests.add_months(utcnow() - timedelta(days=30), 120)
@@ -220,9 +217,6 @@ def test_profile_b_erasure_removes_everything_and_holds_expire(app, db, auth_cli
         assert s.get(Person, pid) is None
     # a bookkeeping hold keeps the person until it ends; the retention run removes them then
     with app.app_context():
-        from crm.db import get_session
-        from crm.people import services as people
-
         s = get_session()
         person = people.create_person(
             s, people.PersonData(name="Bo Bok", email="bo@example.se"), Actor.cli()
@@ -250,35 +244,14 @@ def test_cli_erase(app, db):
     assert app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"]).exit_code != 0
 
 
-def _subscriber_with_testimonial(s, email: str, name: str, text: str):
-    """A newsletter-only subscriber (added by hand) who gave a testimonial; in an app context."""
-    from crm.newsletter import common as newsletter_common
-    from crm.newsletter import mailing_lists
-    from crm.newsletter import subscribing
-    from crm.testimonials import services as testimonials
-
-    subscribing.add_manual(
-        s,
-        email=email,
-        name=name,
-        list_id=mailing_lists.default_list(s).id,
-        method="verbal",
-        note="",
-        actor=Actor.cli(),
-    )
-    person = newsletter_common.find_person(s, email)
-    return person, testimonials.create(s, person, text, "first_name", Actor.cli())
-
-
-def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_client):
+def test_erasure_waits_until_manual_publications_are_taken_down(
+    app, db, auth_client, make_subscriber, make_testimonial
+):
     """Erasing would delete the only record of an Instagram post: it must come down first."""
-    from crm.testimonials.models import Publication
-
     with app.app_context():
-        from crm.db import get_session
-
         s = get_session()
-        person, t = _subscriber_with_testimonial(s, "insta@example.se", "Ina Insta", "Fantastiskt!")
+        person = s.get(Person, make_subscriber("insta@example.se", "Ina Insta"))
+        t = s.get(Testimonial, make_testimonial("Fantastiskt!", person_id=person.id))
         post = Publication(channel="social", url="https://instagram.com/p/abc", automatic=False)
         t.publications.append(post)
         request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
@@ -314,7 +287,9 @@ def test_erasure_waits_until_manual_publications_are_taken_down(app, db, auth_cl
         assert s.scalar(select(Person).where(Person.name == "Ina Insta")) is None
 
 
-def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app, db):
+def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(
+    app, db, make_subscriber, make_testimonial
+):
     """Forget-me by a newsletter-only subject: legal holds stand, media files go.
 
     It used to delete the person row on its own: a bookkeeping hold was ignored and the
@@ -322,12 +297,9 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(app
     calendar month later, like every request.
     """
     with app.app_context():
-        from crm.db import get_session
-        from crm.testimonials import media
-        from crm.testimonials import services as testimonials
-
         s = get_session()
-        person, t = _subscriber_with_testimonial(s, "kurs@example.se", "Kurs Köpare", "Bra kurs!")
+        person = s.get(Person, make_subscriber("kurs@example.se", "Kurs Köpare"))
+        t = s.get(Testimonial, make_testimonial("Bra kurs!", person_id=person.id))
         stored = testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli()).stored_name
         s.add(
             LegalHold(person_id=person.id, kind="bookkeeping", until=utcnow() + timedelta(days=9))
@@ -369,9 +341,6 @@ def test_finding_4_a_new_person_never_gets_an_erased_persons_id_or_history(app, 
         )
         assert history >= 2  # created, erased: the trail stays
     with app.app_context():
-        from crm.db import get_session
-        from crm.people import services as people
-
         s = get_session()
         newcomer = people.create_person(
             s, people.PersonData(name="Nils Ny", email="nils@example.se"), Actor.cli()

@@ -14,12 +14,15 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.db import Base
+from crm.db import get_session
 from crm.db import utcnow
+from crm.newsletter import suppression
 from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
 from crm.people.models import Person
 from crm.privacy import erasure
 from crm.security import ratelimit
+from crm.sync import events as sync_events
 from crm.sync.models import ProviderEvent
 from integrations.base import endpoint
 from integrations.errors import ProviderRejected
@@ -67,24 +70,15 @@ def test_finding_5_redact_removes_addresses_plain_and_percent_encoded():
     )
 
 
-def test_finding_5_a_failing_erase_stores_and_shows_no_address(app, db, auth_client, fakes):  # noqa: F811
+def test_finding_5_a_failing_erase_stores_and_shows_no_address(
+    app,
+    db,
+    auth_client,
+    fakes,  # noqa: F811
+    make_subscriber,
+):
     email = "erase.me@example.com"
-    with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-
-        s = get_session()
-        subscribing.add_manual(
-            s,
-            email=email,
-            name="Erik Erase",
-            list_id=mailing_lists.default_list(s).id,
-            method="verbal",
-            note="",
-            actor=Actor.cli(),
-        )
-        s.commit()
+    make_subscriber(email, "Erik Erase")
     assert _sync(app)[0] == 0
     with db() as s:
         erasure.execute(s, s.scalar(select(Person).where(Person.email == email)), Actor.cli())
@@ -140,16 +134,13 @@ def test_finding_5_nothing_of_the_person_remains_after_erasure_and_confirmation(
 ):
     _settings(auth_client, profile="A")  # the journal is kept: a real legal hold
     with app.app_context():
-        from crm.db import get_session
-        from crm.sync import runner
-
         s = get_session()
         pid = sample_person(s)
         ratelimit.hit(s, ratelimit.bucket("signup-email", EMAIL))  # as a web sign-up does
         s.commit()
         assert _sync(app)[0] == 0  # every provider has the address now
         # a provider reported an unsubscribe: stored with the address and the raw payload
-        runner.store_events(
+        sync_events.store_events(
             s,
             [
                 ContactEvent(
@@ -162,7 +153,7 @@ def test_finding_5_nothing_of_the_person_remains_after_erasure_and_confirmation(
             ],
             "webhook",
         )
-        runner.apply_events(s, "mailerlite")
+        sync_events.apply_events(s, "mailerlite")
         s.commit()
         assert s.scalar(select(ProviderEvent.id)) is not None
     with db() as s:
@@ -173,11 +164,9 @@ def test_finding_5_nothing_of_the_person_remains_after_erasure_and_confirmation(
     assert _sync(app)[0] != 0
     with app.app_context():
         # the provider keeps reporting the address until it confirmed: never stored again
-        from crm.db import get_session
-        from crm.sync import runner
 
         s = get_session()
-        runner.store_events(
+        sync_events.store_events(
             s,
             [ContactEvent("mailerlite", EMAIL, EventType.UNSUBSCRIBED, utcnow(), raw={"e": EMAIL})],
             "pull",
@@ -205,7 +194,6 @@ def test_finding_5_nothing_of_the_person_remains_after_erasure_and_confirmation(
         kept = s.get(Person, pid)
         assert kept.name == NAME and kept.email is None and kept.phone is None
         # the suppression is a keyed hash only: not the plain sha256 of the address
-        from crm.newsletter import suppression
 
         hashes = set(s.scalars(select(Suppression.email_hash)))
         assert suppression.email_hash(s, EMAIL) in hashes

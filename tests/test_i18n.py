@@ -11,8 +11,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from tests.conftest import login
-from tests.conftest import post_form
+from tests.helpers import login
+from tests.helpers import post_form
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "crm/translations/sv/LC_MESSAGES/messages.po"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -13,11 +17,12 @@ from crm.newsletter import importer
 from crm.newsletter import mailing_lists
 from crm.newsletter import subscribers
 from crm.newsletter import suppression
+from crm.newsletter.importer import UNDATED_NOTE
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Reason
 from crm.newsletter.models import Subscription
 from crm.people.models import Person
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 CSV = (
     "E-post;Namn;Samtycke\n"
@@ -151,8 +156,6 @@ def test_dry_run_writes_nothing(app, db):
 
 
 def test_file_without_email_column_is_refused(app, db):
-    import pytest
-
     with pytest.raises(importer.ImportFileError):
         _run(db, b"namn;telefon\nA;1\n")
     with pytest.raises(importer.ImportFileError):
@@ -179,11 +182,9 @@ def test_web_import_preview_then_confirm(app, auth_client, db):
     assert preview.status_code == 200 and "Förhandsgranskning" in body
     with db() as s:
         assert s.scalar(select(func.count()).select_from(Person)) == 0
-    import re
 
     upload_id = re.search(r'name="upload_id" value="([0-9a-f]+)"', body).group(1)
     # the stored upload is encrypted: no address in clear on disk
-    from pathlib import Path
 
     stored = (Path(app.instance_path) / "imports" / upload_id).read_bytes()
     assert b"anna@example.se" not in stored
@@ -239,9 +240,6 @@ def test_cli_import_with_progress(app, db, tmp_path):
     assert len(_statuses(db)) == 4
     # the file gave no consent dates: the proof says so instead of passing off the import time
     with db() as s:
-        from crm.newsletter.importer import UNDATED_NOTE
-        from crm.newsletter.models import ConsentRecord
-
         notes = set(s.scalars(select(ConsentRecord.note)))
     assert notes == {UNDATED_NOTE}
 
@@ -254,8 +252,6 @@ def test_imported_consent_dates_are_kept_without_a_note(app, db, tmp_path):
     )
     assert result.exit_code == 0, result.output
     with db() as s:
-        from crm.newsletter.models import ConsentRecord
-
         record = s.scalar(select(ConsentRecord))
     assert record.note is None and record.occurred_at.date().isoformat() == "2024-03-01"
 
@@ -276,10 +272,6 @@ def test_export_is_streamed_csv(app, auth_client, db):
 
 def test_abandoned_import_previews_are_deleted_by_retention(app, auth_client, db):
     """A preview never confirmed leaves an (encrypted) file of addresses: gone after a day."""
-    import os
-    import re
-    from pathlib import Path
-
     body = _preview(auth_client).get_data(as_text=True)
     upload_id = re.search(r'name="upload_id" value="([0-9a-f]+)"', body).group(1)
     stored = Path(app.instance_path) / "imports" / upload_id

@@ -13,7 +13,11 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
+from jsonschema import Draft4Validator
+from openapi_schema_validator import OAS30Validator
 
+from integrations import enabled_adapters
 from integrations import get_adapter
 from integrations.errors import BadProviderResponse
 from integrations.errors import IntegrationConfigError
@@ -161,7 +165,6 @@ def test_configuration_errors():
         get_adapter("mailchimp", {"MAILCHIMP_API_KEY": "k"})
     with pytest.raises(IntegrationConfigError):
         get_adapter("paloma", {})
-    from integrations import enabled_adapters
 
     assert [a.name for a in enabled_adapters({"BREVO_API_KEY": "k", "BREVO_LIST_ID": "3"})] == [
         "brevo"
@@ -213,8 +216,6 @@ def test_mailchimp_and_brevo_webhook_tokens():
 
 @cache
 def _spec(path: str) -> dict:
-    import yaml
-
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load((SPECS / path).read_text(), Loader=loader)  # noqa: S506 - safe loader
 
@@ -239,8 +240,6 @@ def _sent(fake, method: str, suffix: str) -> list[dict]:
 
 @pytest.mark.skipif(not SPECS.exists(), reason="needs ../shared/specs next to the repository")
 def test_mailchimp_requests_match_the_openapi_spec():
-    from openapi_schema_validator import OAS30Validator
-
     spec = _spec("mailchimp/mailchimp-marketing-3.0.55.openapi.yaml")
     op = spec["paths"]["/lists/{list_id}"]["post"]
     schema = _resolve(spec, op["requestBody"]["content"]["application/json"]["schema"])
@@ -278,8 +277,6 @@ def test_mailchimp_requests_match_the_openapi_spec():
 
 @pytest.mark.skipif(not SPECS.exists(), reason="needs ../shared/specs next to the repository")
 def test_brevo_requests_match_the_swagger_spec():
-    from jsonschema import Draft4Validator
-
     spec = _spec("brevo/brevo-api-v3.swagger.yaml")
 
     def body_schema(path: str) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 # A Python None or bool that leaked into an attribute value (WTForms renders None as "None").
 LEAKED_PYTHON_VALUE = re.compile(r'\s[a-z-]+="(None|True|False)"')

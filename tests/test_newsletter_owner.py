@@ -21,7 +21,7 @@ from tests.helpers import subscribe_confirmed
 from tests.helpers import subscription_of
 
 
-def test_owner_adds_by_hand_only_with_consent_method(app, auth_client, db):
+def test_owner_adds_by_hand_only_with_consent_method(app, auth_client, db, make_person):
     with db() as s:
         list_id = mailing_lists.default_list(s).id
         s.commit()
@@ -46,11 +46,7 @@ def test_owner_adds_by_hand_only_with_consent_method(app, auth_client, db):
     # soft opt-in (marknadsföringslagen 19 §) only for an existing client
     refused = post_form(auth_client, "/newsletter/add", soft).get_data(as_text=True)
     assert "befintliga klienter" in refused and count_rows(db, Subscription) == 0
-    with db() as s:
-        per = Person(name="Per", email="papper@example.se")
-        per.client_card = ClientCard()
-        s.add(per)
-        s.commit()
+    make_person("Per", "papper@example.se", client_card=ClientCard())
     post_form(auth_client, "/newsletter/add", soft)
     sub = subscription_of(db, "papper@example.se")
     assert sub.status == "active" and sub.legal_basis == "soft_opt_in"

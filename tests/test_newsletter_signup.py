@@ -152,11 +152,12 @@ def test_consent_text_versions(app, client, db, auth_client, inbox):
 
 
 def test_file_mail_backend_for_development(app, tmp_path):
-
     app.config["MAIL_BACKEND"] = "file"
     app.instance_path = str(tmp_path)
     with app.app_context():
-        mail.send(mail.build("a@example.se", "Ämne", "Hej", unsubscribe_url="https://x/u/t"))
+        mail.send(
+            mail.build("a@example.se", "Ämne", "Hej", sender="P", unsubscribe_url="https://x/u/t")
+        )
     files = list((tmp_path / "mail").glob("*.eml"))
     assert len(files) == 1
     msg = message_from_bytes(files[0].read_bytes())

@@ -73,7 +73,6 @@ def test_unsubscribe_button_page(app, client, db, inbox):
 
 
 def test_tampered_and_unknown_tokens(app, client):
-
     assert client.get("/u/not-a-token").status_code == 400
     assert client.post("/u/not-a-token").status_code == 400
     assert "Länken är inte giltig" in client.get("/u/xyz").get_data(as_text=True)
@@ -90,7 +89,6 @@ def test_tampered_and_unknown_tokens(app, client):
 )
 @given(position=st.integers(min_value=0, max_value=80), char=st.sampled_from("aZ09-_."))
 def test_no_altered_unsubscribe_token_is_accepted(app, client, position, char):
-
     with app.app_context():
         token = tokens.sign(tokens.Purpose.UNSUBSCRIBE, "pid")
     i = position % len(token)

@@ -17,8 +17,14 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import sync_playwright
 
-from tests.conftest import post_form
+from crm.db import get_session
+from crm.people.models import Person
+from crm.privacy.models import PortalRequest
+from crm.security import tokens
+from tests.helpers import post_form
 from tests.test_browser import live_server  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,9 +48,6 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
 
     Returns the signed public links a visitor would get by mail.
     """
-    from crm.db import get_session
-    from crm.security import tokens
-
     pid = _person(auth_client, "Karin Klient", "karin@example.se", "811228-9874")
     # a newsletter subscriber through the public sign-up and its double opt-in
     page = client.get("/subscribe").get_data(as_text=True)
@@ -117,10 +120,10 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
     portal_status = re.search(r"http://localhost(/integritet/status/\S+)", portal_mail).group(1)
     portal_received = post_form(client, portal_confirm, {}).headers["Location"]
     with app.app_context():
-        from crm.privacy.models import PortalRequest
-
         portal_rid = get_session().query(PortalRequest.request_id).scalar()
-    # a free processing activity (issue 15 part 1), to show its edit page
+    # a published policy, then a free processing activity (issue 15 part 1) and a second,
+    # material version (part 2): its edit page, the earlier version and the mail to tell
+    post_form(auth_client, "/privacy/activities/publish", {}, page="/privacy/activities/")
     post_form(
         auth_client,
         "/privacy/activities/new",
@@ -136,6 +139,11 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         from crm.privacy.models import ProcessingActivity
 
         activity = get_session().query(ProcessingActivity.id).filter_by(key="").scalar()
+    post_form(auth_client, "/privacy/activities/publish", {}, page="/privacy/activities/")
+    with app.app_context():
+        from crm.privacy.models import PolicyVersion
+
+        versions = [v.id for v in get_session().query(PolicyVersion).order_by(PolicyVersion.id)]
     post_form(
         auth_client,
         f"/privacy/requests/{portal_rid}/extend",
@@ -143,8 +151,6 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         page=f"/privacy/requests/{portal_rid}",
     )
     with app.app_context():
-        from crm.people.models import Person
-
         db = get_session()
         public_id = db.get(Person, pid).public_id
         revoke = tokens.sign(tokens.Purpose.TESTIMONIAL_REVOKE, "unknown-testimonial")
@@ -164,6 +170,8 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         "portal_received": portal_received,
         "portal_status": portal_status,
         "activity": str(activity),
+        "first_version": str(versions[0]),
+        "material_version": str(versions[-1]),
     }
 
 
@@ -171,6 +179,7 @@ OWNER_PAGES = [
     "/",
     "/people/",
     "/people/new",
+    "/people/purchases",
     "/newsletter/",
     "/newsletter/add",
     "/newsletter/import",
@@ -209,6 +218,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/requests/{links['portal_request']}",
         f"/people/{links['person']}/representatives",
         f"/privacy/activities/{links['activity']}/edit",
+        f"/policy/{links['material_version']}/inform",
     ]
     public = PUBLIC_PAGES + [
         links["unsubscribe"],
@@ -219,6 +229,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         links["portal_confirm"],
         links["portal_received"],
         links["portal_status"],
+        f"/integritetspolicy/version/{links['first_version']}",
     ]
     if links["preferences"]:
         public.append(links["preferences"])
@@ -250,8 +261,6 @@ def _screenshot(page, who: str, url: str, filled: bool, width: int, failures: li
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="axe needs Debian's Chromium (CI installs it)")
 @pytest.mark.parametrize("filled", [False, True], ids=["empty", "filled"])
 def test_every_page_passes_axe(app, auth_client, client, inbox, owner, live_server, filled):  # noqa: F811
-    from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
 
     owner_pages, public_pages = _pages(app, auth_client, client, inbox, filled)
     axe = Axe()

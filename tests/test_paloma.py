@@ -15,16 +15,25 @@ from sqlalchemy import select
 import integrations
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.db import get_session
+from crm.db import utcnow
+from crm.newsletter import common as newsletter_common
+from crm.newsletter import mailing_lists
+from crm.newsletter import subscribing
+from crm.newsletter import unsubscribing
+from crm.newsletter.models import Method
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
+from crm.privacy import requests
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
+from crm.security import secrets_store
 from integrations.errors import OperationNotSupported
 from integrations.errors import ProviderRejected
 from integrations.paloma import PalomaAdapter
 from integrations.types import Contact
-from tests.conftest import post_form
 from tests.fakes import serve
+from tests.helpers import post_form
 
 URL = "https://crm.example.se/u/abc"
 
@@ -111,12 +120,6 @@ def _configure(app, fake) -> None:
 
 def _subscriber(app, email: str) -> int:
     with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-        from crm.security import secrets_store
-
         s = get_session()
         secrets_store.ensure(s)
         subscribing.add_manual(
@@ -151,11 +154,6 @@ def test_paloma_end_to_end_upsert_unsubscribe_and_erase_through_the_sync(
 
     # unsubscribe locally -> the sync cannot do it at Paloma -> a task, not "done"
     with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import unsubscribing
-        from crm.newsletter.models import Method
-
         s = get_session()
         person = newsletter_common.find_person(s, "paula@example.se")
         unsubscribing.unsubscribe(s, person, Method.STAFF_ON_BEHALF, Actor.cli())
@@ -182,12 +180,6 @@ def test_paloma_end_to_end_upsert_unsubscribe_and_erase_through_the_sync(
 
     # erasure -> the erase at Paloma becomes a task; the request waits for it
     with app.app_context():
-        from crm.db import get_session
-        from crm.db import utcnow
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import unsubscribing
-        from crm.privacy import requests
-
         s = get_session()
         person = newsletter_common.find_person(s, "paula@example.se")
         rid = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli()).id
@@ -227,6 +219,5 @@ def test_paloma_integrations_page_names_what_is_manual(app, auth_client, paloma)
     page = auth_client.get("/integrations/").get_data(as_text=True)
     start = page.index('id="provider-paloma"')
     card = page[start : page.index("</section>", start)]
-    # what is still needed, in the owner's words; the id set in the configuration says so
-    assert "Saknas: API-hash och List-id." in card and "CRM_PALOMA_ACCOUNT_ID" in card
+    assert "Saknas: API-hashen och listans id." in card and "CRM_" not in card
     assert "manual-ops" in card

@@ -11,8 +11,11 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from crm.audit import AuditEvent
+from crm.db import get_session
+from crm.db import utcnow
 from crm.people.models import Person
-from tests.conftest import post_form
+from crm.privacy import settings as practice
+from tests.helpers import post_form
 
 
 def _add(client, **data):
@@ -172,13 +175,10 @@ def test_health_care_basis_only_for_licensed_care(app, auth_client, db):
     pid = _person(db, name="Kalle Klient").id
     card = {"card-health_notes": "Migrän", "card-art9_basis": "health_care"}
     refused = post_form(auth_client, f"/people/{pid}/client", card, page=f"/people/{pid}")
-    assert "profil A" in auth_client.get(f"/people/{pid}").get_data(as_text=True)
+    assert refused.status_code == 422 and "profil A" in refused.get_data(as_text=True)
     with db() as s:
         assert s.scalar(text("SELECT count(*) FROM client_card")) == 0, refused
     with app.app_context():
-        from crm.db import get_session
-        from crm.privacy import settings as practice
-
         session = get_session()
         practice.load(session, "Psykolog AB").profile = "A"
         session.commit()
@@ -258,7 +258,6 @@ def test_restricted_person_cannot_be_edited(app, auth_client, db):
     _add(auth_client, name="Begränsad")
     with db() as s:
         person = s.scalar(select(Person))
-        from crm.db import utcnow
 
         person.restricted_at = utcnow()
         s.commit()
@@ -277,7 +276,7 @@ def test_person_page_shows_audit_about_them(app, auth_client, db):
     _add(auth_client, name="Spårad")
     pid = _person(db, name="Spårad").id
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
-    assert "person.create" in page
+    assert "Person tillagd" in page  # the action in words (crm/main/events.py)
     # who acted is shown by name, as on the dashboard and the audit page, not as "#<id>"
-    row = page[page.rindex("<tr", 0, page.index("person.create")) : page.index("person.create")]
+    row = page[page.rindex("<tr", 0, page.index("Person tillagd")) : page.index("Person tillagd")]
     assert "Test User" in row and "#1" not in row

@@ -17,14 +17,18 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.audit import AuditEvent
-from crm.people.models import Person
+from crm.db import get_session
+from crm.db import utcnow
 from crm.privacy import portal
+from crm.privacy import requests
+from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.privacy.models import PortalRequest
 from crm.privacy.requests import KINDS
 from crm.privacy.requests import add_months
-from tests.conftest import csrf_token
-from tests.conftest import post_form
+from tests.helpers import csrf_token
+from tests.helpers import login
+from tests.helpers import post_form
 
 EMAIL = "karin.klient@example.se"
 NAME = "Karin Klient"
@@ -54,14 +58,6 @@ def _confirm(client, url: str):
     assert page.status_code == 200
     token = csrf_token(page.get_data(as_text=True))
     return client.post(url, data={"csrf_token": token}, follow_redirects=True)
-
-
-def _known_person(db, email: str = EMAIL) -> int:
-    with db() as s:
-        person = Person(name=NAME, email=email)
-        s.add(person)
-        s.commit()
-        return person.id
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -98,7 +94,6 @@ def test_portal_each_kind_lands_on_the_dashboard_only_after_the_address_is_confi
 @pytest.fixture
 def auth_client_factory(app, make_user):
     """A second client, logged in as the owner, beside the anonymous one."""
-    from tests.conftest import login
 
     def factory():
         c = app.test_client()
@@ -109,9 +104,9 @@ def auth_client_factory(app, make_user):
 
 
 def test_portal_representative_names_whom_and_role_and_is_not_linked_by_address(
-    app, client, auth_client_factory, db, inbox
+    app, client, auth_client_factory, db, inbox, make_person
 ):
-    _known_person(db)  # the representative's own address is a client's: still not linked
+    make_person(NAME, EMAIL)  # the representative's own address is a client's: still not linked
     response = _file(
         client,
         kind="erasure",
@@ -155,9 +150,9 @@ def test_portal_bad_input_gets_a_clear_error_keeps_what_was_typed_and_stores_not
 
 
 def test_portal_unknown_and_known_address_get_the_same_answer_and_the_same_mail(
-    app, client, db, inbox
+    app, client, db, inbox, make_person
 ):
-    _known_person(db, "known@example.se")
+    make_person(NAME, "known@example.se")
     read_person: list[str] = []
 
     def _seen(_conn, _cursor, statement, *_args):
@@ -165,8 +160,6 @@ def test_portal_unknown_and_known_address_get_the_same_answer_and_the_same_mail(
             read_person.append(statement)
 
     with app.app_context():
-        from crm.db import get_session
-
         engine = get_session().get_bind()
     event.listen(engine, "before_cursor_execute", _seen)
     try:
@@ -189,9 +182,9 @@ def test_portal_unknown_and_known_address_get_the_same_answer_and_the_same_mail(
 
 
 def test_portal_request_for_oneself_is_linked_to_the_person_with_the_confirmed_address(
-    app, client, db, inbox
+    app, client, db, inbox, make_person
 ):
-    pid = _known_person(db)
+    pid = make_person(NAME, EMAIL)
     _file(client, kind="access")
     _confirm(client, _link(inbox.last(EMAIL), "/integritet/bekrafta"))
     with db() as s:
@@ -300,9 +293,6 @@ def test_portal_completed_request_shows_done(app, client, db, inbox):
     mail = inbox.last(EMAIL)
     _confirm(client, _link(mail, "/integritet/bekrafta"))
     with app.app_context():
-        from crm.db import get_session
-        from crm.privacy import requests
-
         s = get_session()
         requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
         s.commit()
@@ -329,9 +319,6 @@ def test_portal_unconfirmed_filings_are_purged_by_retention(app, client, db, inb
     _file(client, email="other@example.se")
     _confirm(client, _link(inbox.last("other@example.se"), "/integritet/bekrafta"))
     with app.app_context():
-        from crm.db import get_session
-        from crm.db import utcnow
-
         s = get_session()
         later = utcnow() + timedelta(days=15)
         assert portal.purge_unconfirmed(s, later, dry_run=True) == 1
@@ -387,11 +374,6 @@ def test_portal_filing_goes_with_its_request_when_the_request_log_period_ends(
     _file(client)
     _confirm(client, _link(inbox.last(EMAIL), "/integritet/bekrafta"))
     with app.app_context():
-        from crm.db import get_session
-        from crm.db import utcnow
-        from crm.privacy import requests
-        from crm.privacy import retention
-
         s = get_session()
         requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
         s.commit()

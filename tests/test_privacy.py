@@ -11,16 +11,30 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text
 
+from crm import create_app
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.auth import services as auth
+from crm.auth.models import Role
+from crm.db import get_session
 from crm.db import utcnow
+from crm.newsletter import common as newsletter_common
+from crm.newsletter import mailing_lists
+from crm.newsletter import subscribing
 from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people.models import Person
 from crm.privacy import requests
+from crm.privacy import settings
+from crm.privacy import settings as practice
+from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
-from tests.conftest import post_form
+from tests.conftest import PASSWORD
+from tests.conftest import app_config
+from tests.conftest import wipe
+from tests.helpers import login
+from tests.helpers import post_form
 
 
 @pytest.mark.parametrize(
@@ -37,16 +51,8 @@ def test_one_calendar_month(start, months, due):
     assert requests.add_months(start, months) == due
 
 
-def _person(db, email="anna@example.se") -> int:
-    with db() as s:
-        person = Person(name="Anna Andersson", email=email)
-        s.add(person)
-        s.commit()
-        return person.id
-
-
-def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox):
-    pid = _person(db)
+def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     received = (utcnow() - timedelta(days=10)).date()
     response = post_form(
         auth_client,
@@ -101,14 +107,12 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
         row = s.get(DataRequest, rid)
     assert row.status == "completed" and row.completed_at and row.completed_by_id
     with db() as s:
-        from sqlalchemy import text
-
         raw = s.execute(text("SELECT outcome FROM data_request")).scalar()
     assert raw.startswith("v1:") and "Kopia" not in raw  # encrypted at rest
 
 
-def test_extension_only_within_the_first_month(app, db):
-    pid = _person(db)
+def test_extension_only_within_the_first_month(app, db, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         person = s.get(Person, pid)
         row = requests.open_request(
@@ -124,8 +128,8 @@ def test_extension_only_within_the_first_month(app, db):
             )
 
 
-def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox):
-    pid = _person(db)
+def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         row = requests.open_request(
             s, s.get(Person, pid), "erasure", "email", utcnow(), Actor.cli()
@@ -144,8 +148,8 @@ def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox):
         assert s.get(DataRequest, rid).status == "refused"
 
 
-def test_overdue_requests_stand_out(app, db, auth_client):
-    pid = _person(db)
+def test_overdue_requests_stand_out(app, db, auth_client, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         requests.open_request(
             s, s.get(Person, pid), "access", "phone", utcnow() - timedelta(days=45), Actor.cli()
@@ -156,8 +160,10 @@ def test_overdue_requests_stand_out(app, db, auth_client):
     assert "försenad" in auth_client.get("/").get_data(as_text=True)
 
 
-def test_restriction_blocks_edits_and_lifting_needs_a_note(app, db, auth_client, inbox):
-    pid = _person(db)
+def test_restriction_blocks_edits_and_lifting_needs_a_note(
+    app, db, auth_client, inbox, make_person
+):
+    pid = make_person("Anna Andersson", "anna@example.se")
     post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
     assert "GDPR art. 18" in page
@@ -184,16 +190,12 @@ def test_restriction_blocks_edits_and_lifting_needs_a_note(app, db, auth_client,
     assert "Uppgifterna är rättade." in inbox.last("anna@example.se").get_content()
 
 
-def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
+def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client, make_person):
     app.config.update(
         BREVO_API_KEY="k", BREVO_LIST_ID="1", MAILCHIMP_API_KEY="k-us1", MAILCHIMP_LIST_ID="1"
     )
-    pid = _person(db)
+    pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-
         subscribing.add_manual(
             s,
             email="anna@example.se",
@@ -217,10 +219,6 @@ def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client):
         ("mailchimp", "unsubscribe"),
     } <= ops
     with db() as s:
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-
         with pytest.raises(newsletter_common.NewsletterError):
             subscribing.add_manual(
                 s,
@@ -257,7 +255,7 @@ def test_settings_feed_the_policy_and_the_record(app, auth_client, client):
     assert "Terapi Anna AB" in policy and "556703-7485" in policy
     assert "Mailchimp" in policy and "Data Privacy Framework" in policy
     assert "Journalia" in policy and "Fortnox" in policy and "Loopia" not in policy
-    assert "120 månader efter den senaste journalanteckningen" in policy
+    assert "tio år efter den senaste journalanteckningen" in policy  # not "120 månader"
     assert "Integritetsskyddsmyndigheten" in policy
     record = auth_client.get("/privacy/record").get_data(as_text=True)
     # client care, representatives (issue 14), newsletter, testimonials, bookkeeping, requests
@@ -294,8 +292,6 @@ def test_invalid_settings_are_refused(app, auth_client):
 
 
 def test_staff_cannot_change_settings(app, client, make_user):
-    from tests.conftest import login
-
     staff = make_user("staff@example.se", role="practitioner")
     login(client, app, staff)
     assert client.get("/privacy/settings").status_code == 403
@@ -303,18 +299,8 @@ def test_staff_cannot_change_settings(app, client, make_user):
 
 
 def test_profile_a_makes_mfa_mandatory_even_when_turned_off(database_url):
-    from crm import create_app
-    from tests.conftest import PASSWORD
-    from tests.conftest import test_config
-    from tests.conftest import wipe
-
-    app = create_app(test_config(database_url, REQUIRE_MFA=False))
+    app = create_app(app_config(database_url, REQUIRE_MFA=False))
     with app.app_context():
-        from crm.auth import services as auth
-        from crm.auth.models import Role
-        from crm.db import get_session
-        from crm.privacy import settings
-
         s = get_session()
         auth.create_user(
             s,
@@ -333,13 +319,11 @@ def test_profile_a_makes_mfa_mandatory_even_when_turned_off(database_url):
     wipe(database_url)
 
 
-def test_every_view_of_a_person_is_logged(app, db, auth_client):
-    pid = _person(db)
+def test_every_view_of_a_person_is_logged(app, db, auth_client, make_person):
+    pid = make_person("Anna Andersson", "anna@example.se")
     auth_client.get(f"/people/{pid}")
     auth_client.get(f"/people/{pid}")
     with db() as s:
-        from crm.audit import AuditEvent
-
         views = s.scalars(select(AuditEvent).where(AuditEvent.action == "person.view")).all()
     assert len(views) == 2 and all(v.object_id == str(pid) and v.actor_user_id for v in views)
 
@@ -349,8 +333,6 @@ def test_first_use_of_the_settings_survives_a_racing_first_use(app, db, monkeypa
 
     Before, it failed on the unique key: a 500 on a GET.
     """
-    from crm.privacy import settings as practice
-
     with db() as s:
         first = practice.load(s, "Praktiken")
         s.commit()
@@ -393,8 +375,6 @@ def test_breach_register_with_the_72_hour_clock(app, auth_client, db):
     owed = dashboard[dashboard.index('id="breaches-owed"') :]
     assert "anmäl till IMY senast" in owed and "försenad" in owed
     with db() as s:
-        from crm.privacy.models import Breach
-
         row = s.scalar(select(Breach))
         stockholm = row.discovered_at.astimezone(ZoneInfo("Europe/Stockholm"))
         assert stockholm.strftime("%H:%M") == "09:30"  # typed as the practice's local time

@@ -13,17 +13,32 @@ import json
 import time
 
 import pytest
+import requests
+from openapi_schema_validator import OAS30Validator
 from sqlalchemy import select
 
 from crm import create_app
+from crm.audit import Actor
+from crm.db import get_session
+from crm.newsletter import common as newsletter_common
+from crm.newsletter import unsubscribing
+from crm.newsletter.models import Method
 from crm.newsletter.models import Subscription
 from crm.outbox import OutboxOp
 from crm.people.models import Person
 from crm.privacy import forget as privacy_forget
+from crm.privacy import rights
+from crm.sync.models import ProviderEvent
 from crm.sync.models import ProviderState
-from tests.conftest import test_config
+from integrations import get_adapter
+from integrations.mailchimp import UNSUB_TAG
+from integrations.types import Contact
+from tests.conftest import app_config
 from tests.fakes import finish_imports
 from tests.fakes import serve
+from tests.test_integrations import SPECS
+from tests.test_integrations import _resolve
+from tests.test_integrations import _spec
 from tests.test_sync import SECRETS
 from tests.test_sync import _import
 from tests.test_sync import _sync
@@ -55,7 +70,7 @@ def test_finding_7_numeric_webhook_secret_from_the_environment_is_a_string(
     """``CRM_BREVO_WEBHOOK_SECRET=12345`` is parsed as JSON into an int; it is still the token."""
     monkeypatch.setenv("CRM_BREVO_WEBHOOK_SECRET", "12345")
     monkeypatch.setenv("CRM_MAILERLITE_WEBHOOK_SECRET", "1e5")
-    numeric = create_app(test_config(database_url))
+    numeric = create_app(app_config(database_url))
     try:
         assert numeric.config["BREVO_WEBHOOK_SECRET"] == 12345  # what config parsing makes of it
         assert numeric.config["MAILERLITE_WEBHOOK_SECRET"] == 100000.0
@@ -86,8 +101,6 @@ def _subscription(db, email: str) -> str | None:
 
 
 def _received(db) -> list[tuple[str, str, object]]:
-    from crm.sync.models import ProviderEvent
-
     with db() as s:
         rows = s.scalars(select(ProviderEvent).order_by(ProviderEvent.id)).all()
         return [(r.email, r.type, r.occurred_at) for r in rows]
@@ -234,8 +247,6 @@ def test_finding_4_mailerlite_later_event_for_the_same_subscriber_is_kept(
 
 
 def _adapter(name: str, fake, list_id: str = "7"):
-    from integrations import get_adapter
-
     setting = "GROUP_ID" if name == "mailerlite" else "LIST_ID"
     adapter = get_adapter(
         name,
@@ -259,9 +270,6 @@ def test_finding_1_mailchimp_batch_members_need_status_and_never_resubscribe():
     existing member's status (shared/specs/mailchimp, Add_List_Members and
     putListsIdMembersId; https://mailchimp.com/developer/marketing/api/list-members/).
     """
-    from integrations.mailchimp import UNSUB_TAG
-    from integrations.types import Contact
-
     with serve("mailchimp") as fake:
         adapter = _adapter("mailchimp", fake)
         result = adapter.upsert(
@@ -285,8 +293,6 @@ def test_finding_1_mailchimp_batch_members_need_status_and_never_resubscribe():
 
 def test_finding_1_mailchimp_fake_follows_the_documented_batch_semantics():
     """The fake itself: no status is an error item, update_existing overwrites the status."""
-    import requests
-
     with serve("mailchimp") as fake:
         url, auth = f"{fake.url}/lists/7", ("crm", "key-us1")
         only_if_new = {"email_address": "a@example.se", "status_if_new": "subscribed"}
@@ -311,15 +317,8 @@ def test_finding_1_mailchimp_fake_follows_the_documented_batch_semantics():
 
 def test_finding_1_mailchimp_put_bodies_match_the_openapi_spec():
     """The PUT the upsert falls back to is the documented add-or-update member body."""
-    from tests.test_integrations import SPECS
-    from tests.test_integrations import _resolve
-    from tests.test_integrations import _spec
-
     if not SPECS.exists():
         pytest.skip("needs ../shared/specs next to the repository")
-    from openapi_schema_validator import OAS30Validator
-
-    from integrations.types import Contact
 
     spec = _spec("mailchimp/mailchimp-marketing-3.0.55.openapi.yaml")
     op = spec["paths"]["/lists/{list_id}/members/{subscriber_hash}"]["put"]
@@ -356,13 +355,6 @@ def test_finding_2_brevo_legal_ops_wait_for_a_pending_import(app, db, tmp_path, 
     assert code == 0, out
     assert all(email not in brevo.contacts for email in emails)  # not imported yet
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import unsubscribing
-        from crm.newsletter.models import Method
-        from crm.privacy import rights
-
         s = get_session()
         unsubscribing.unsubscribe(
             s,
@@ -404,8 +396,6 @@ def test_finding_2_brevo_legal_ops_wait_for_a_pending_import(app, db, tmp_path, 
 
 def test_finding_2_brevo_fake_imports_after_a_delay():
     """The fake processes an import only once its delay passed, as Brevo's processes do."""
-    from integrations.types import Contact
-
     with serve("brevo") as fake:
         fake.import_delay = 0.3
         adapter = _adapter("brevo", fake)
@@ -424,8 +414,6 @@ def test_finding_2_brevo_fake_imports_after_a_delay():
 
 def test_finding_1_mailchimp_member_in_compliance_state_is_updated_not_failed():
     """A member who left may be refused as "in a compliance state": still only merge fields."""
-    from integrations.types import Contact
-
     with serve("mailchimp") as fake:
         adapter = _adapter("mailchimp", fake)
         adapter.upsert([Contact("gone@example.se", "Gone")])

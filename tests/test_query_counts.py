@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy import func
+from sqlalchemy import select
 
 from crm.db import utcnow
+from crm.newsletter import mailing_lists
 from crm.newsletter.models import Subscription
 from crm.people.models import ClientCard
 from crm.people.models import Person
@@ -29,8 +32,6 @@ PAGES = [
 
 
 def _seed(db, start: int, count: int) -> None:
-    from crm.newsletter import mailing_lists
-
     with db() as s:
         mlist = mailing_lists.default_list(s)
         for i in range(start, start + count):
@@ -77,9 +78,6 @@ def _counting(app):
 def test_query_count_is_constant(app, db, auth_client, page):
     _seed(db, 0, 3)
     with db() as s:
-        from sqlalchemy import func
-        from sqlalchemy import select
-
         page = page.format(first=s.scalar(select(func.min(Person.id))))
     auth_client.get(page)  # warm caches (the lazily created default list, settings row)
     with _counting(app) as few:

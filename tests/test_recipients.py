@@ -16,11 +16,15 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.db import get_session
 from crm.db import utcnow
+from crm.people import services as people
 from crm.people.models import Person
+from crm.privacy import export
+from crm.privacy import requests
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 EMAIL = "rut@example.se"
 NAME = "Rut Rättelse"
@@ -37,10 +41,6 @@ def _register(auth_client, *processors: str) -> None:
 
 def _person_with_request(app, kind: str) -> tuple[int, int]:
     with app.app_context():
-        from crm.db import get_session
-        from crm.people import services as people
-        from crm.privacy import requests
-
         s = get_session()
         person = people.create_person(s, people.PersonData(name=NAME, email=EMAIL), Actor.cli())
         request = requests.open_request(s, person, kind, "email", utcnow(), Actor.cli())
@@ -178,9 +178,6 @@ def test_export_summary_names_the_recipients_told(app, db, auth_client):
     post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
     _tick_all(auth_client, db, rid)
     with app.app_context():
-        from crm.db import get_session
-        from crm.privacy import export
-
         s = get_session()
         data, _files = export.collect(s, s.get(Person, pid))
         zipped = zipfile.ZipFile(io.BytesIO(export.build(s, s.get(Person, pid))))
@@ -189,24 +186,11 @@ def test_export_summary_names_the_recipients_told(app, db, auth_client):
     assert "Fortnox (av oss, för hand" in summary
 
 
-def test_cli_erase_names_and_creates_the_manual_recipient_tasks(app, db, auth_client):
+def test_cli_erase_names_and_creates_the_manual_recipient_tasks(
+    app, db, auth_client, make_subscriber
+):
     _register(auth_client, "Fortnox")
-    with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import mailing_lists
-        from crm.newsletter import subscribing
-
-        s = get_session()
-        subscribing.add_manual(
-            s,
-            email=EMAIL,
-            name=NAME,
-            list_id=mailing_lists.default_list(s).id,
-            method="paper_form",
-            note="",
-            actor=Actor.cli(),
-        )
-        s.commit()
+    make_subscriber(EMAIL, NAME, method="paper_form")
     result = app.test_cli_runner().invoke(args=["erase", EMAIL, "--yes"])
     assert result.exit_code == 0, result.output
     assert "Recipients to tell by hand (dashboard tasks): Fortnox" in result.output

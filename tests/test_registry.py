@@ -8,12 +8,14 @@ feature declares it in its ``personal_data.py`` and ``sample_person`` below give
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
 import zipfile
 from datetime import date
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -23,17 +25,28 @@ from sqlalchemy.orm import Session
 import crm.models  # noqa: F401
 from crm.audit import Actor
 from crm.db import Base
+from crm.db import get_session
 from crm.db import utcnow
+from crm.newsletter import mailing_lists
+from crm.newsletter import subscribing
 from crm.outbox import Op
 from crm.outbox import ProviderLink
 from crm.outbox import enqueue
+from crm.people import care as people_care
+from crm.people import purchases
+from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import erasure
 from crm.privacy import export
+from crm.privacy import portal
 from crm.privacy import registry
+from crm.privacy import requests
 from crm.privacy.export import SCHEMA
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
+from crm.representatives import services as representatives
+from crm.testimonials import publications
+from crm.testimonials import services as testimonials
 from tests.test_testimonials import jpeg_with_gps
 
 EMAIL = "sara.sample@example.se"
@@ -48,23 +61,21 @@ def sample_person(s: Session) -> int:
     In an app context; returns the person's id. Nothing blocks a full erasure: the legal hold
     has ended and the one manual publication was taken down.
     """
-    from crm.newsletter import mailing_lists
-    from crm.newsletter import subscribing
-    from crm.people import services as people
-    from crm.privacy import requests
-    from crm.testimonials import services as testimonials
-
     actor = Actor.cli()
     person = people.create_person(
         s,
         people.PersonData(name=NAME, email=EMAIL, phone=PHONE, personnummer=PERSONNUMMER),
         actor,
     )
-    people.update_client_card(
-        s, person, people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
+    people_care.update_client_card(
+        s, person, people_care.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
     )
-    people.add_visit(s, person, date.today(), "Första besöket", actor)
-    people.add_journal_entry(s, person, "Första samtalet.", actor)
+    people_care.add_visit(s, person, date.today(), "Första besöket", actor)
+    people_care.add_journal_entry(s, person, "Första samtalet.", actor)
+    # bought long enough ago that the bookkeeping hold has ended (the erasure below is full)
+    purchases.add_purchase(
+        s, person, purchases.PurchaseData(date(2012, 3, 1), "450,50", "F-1", "Massageolja"), actor
+    )
     subscribing.add_manual(
         s,
         email=EMAIL,
@@ -84,13 +95,12 @@ def sample_person(s: Session) -> int:
         testimonials.ConsentChoice(["social"], ["text", "image"], "10.0.0.1", "Firefox"),
         actor,
     )
-    pub = testimonials.add_publication(
+    pub = publications.add_publication(
         s, t, "social", f"Instagram, {NAME}", "https://instagram.com/p/x", None, actor
     )
-    testimonials.tick_removed(s, pub, actor)
+    publications.tick_removed(s, pub, actor)
     requests.open_request(s, person, "access", "email", utcnow(), actor)
     # a request filed through the privacy portal, confirmed: linked to the person by address
-    from crm.privacy import portal
 
     filing = portal.file(s, portal.Filing("erasure", EMAIL, NAME, f"Radera {NAME}"))
     portal.confirm(s, filing, actor)
@@ -102,7 +112,6 @@ def sample_person(s: Session) -> int:
             note=f"Faktura till {NAME}",
         )
     )
-    from crm.representatives import services as representatives
 
     guardian = people.create_person(s, people.PersonData(name="Gun Guardian"), actor)
     representatives.add(
@@ -163,8 +172,6 @@ def test_every_person_linked_table_is_claimed_exported_and_erased(app, db):
         assert set(holder.sections) <= set(schema["properties"]), holder.name
         assert set(holder.unexported) <= set(holder.tables), holder.name
     with app.app_context():
-        from crm.db import get_session
-
         s = get_session()
         pid = sample_person(s)
         s.commit()
@@ -202,9 +209,6 @@ def test_every_person_linked_table_is_claimed_exported_and_erased(app, db):
 
 def test_export_and_erasure_import_no_feature():
     """They walk the registry: only the kernel, privacy itself and the hub's model."""
-    import ast
-    from pathlib import Path
-
     allowed = ("crm.audit", "crm.db", "crm.outbox", "crm.privacy", "crm.people.models")
     features = (
         "crm.auth",

@@ -9,22 +9,24 @@ from sqlalchemy import select
 
 from crm.audit import AuditEvent
 from crm.db import utcnow
+from crm.newsletter import mailing_lists
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Subscription
 from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.privacy import retention
+from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
-from tests.conftest import post_form
+from crm.privacy.models import RecipientTask
+from crm.privacy.requests import add_months
+from tests.helpers import post_form
 
 NOW = utcnow()
 
 
 def _people(db, **people) -> dict[str, int]:
     """Create people by name: value = (months since last activity, what they have)."""
-    from crm.newsletter import mailing_lists
-
     ids = {}
     with db() as s:
         default = mailing_lists.default_list(s)
@@ -140,8 +142,6 @@ def test_cli_retention_reports_each_rule(app, db):
 
 def test_closed_requests_and_settled_breaches_go_after_their_period(app, db):
     """The privacy notice promises 60 months after closing; open or owed ones always stay."""
-    from crm.privacy.models import Breach
-    from crm.privacy.requests import add_months
 
     def request(status: str, closed_months_ago: int | None) -> DataRequest:
         closed = add_months(NOW, -closed_months_ago) if closed_months_ago else None
@@ -187,8 +187,6 @@ def test_closed_requests_and_settled_breaches_go_after_their_period(app, db):
 
 def test_recipient_tasks_ticked_off_go_with_the_requests_period(app, db):
     """A ticked-off task is evidence kept as long as requests; an open one always stays."""
-    from crm.privacy.models import RecipientTask
-    from crm.privacy.requests import add_months
 
     def task(done_months_ago: int | None) -> RecipientTask:
         done = add_months(NOW, -done_months_ago) if done_months_ago else None
@@ -204,3 +202,44 @@ def test_recipient_tasks_ticked_off_go_with_the_requests_period(app, db):
         s.commit()
         left = sorted(t.done_at is None for t in s.scalars(select(RecipientTask)))
     assert left == [False, True, True]
+
+
+def test_automatic_client_card_deletion_spares_restricted_and_asking_people(app, db):
+    """Restricted people and people with an open request stay, as decisions; others go.
+
+    Art. 18(1)(b): a restriction can be asked for instead of erasure; an open request must be
+    answered about the data as it is.
+    """
+    from crm import controllers
+    from crm.audit import Actor
+    from crm.people.models import Visit
+    from crm.privacy import periods
+
+    with db() as s:
+        periods.set_period(
+            s, controllers.first(s).id, "client_card", 24, automatic=True, actor=Actor.cli()
+        )
+        ids = {}
+        for name in ("gone", "restricted", "asking"):
+            person = Person(name=name, email=f"{name}@example.se")
+            s.add(person)
+            s.flush()
+            s.add(ClientCard(person_id=person.id))
+            s.add(Visit(person_id=person.id, visited_on=(NOW - timedelta(days=800)).date()))
+            ids[name] = person.id
+        s.get(Person, ids["restricted"]).restricted_at = NOW
+        s.add(
+            DataRequest(
+                person_id=ids["asking"], kind="access", channel="email", received_at=NOW,
+                due_at=NOW + timedelta(days=30),
+            )
+        )  # fmt: skip
+        s.commit()
+        report = retention.run(s, now=NOW)
+        s.commit()
+    assert report.deleted["client_cards"] == 1
+    assert _alive(db, ids) == {"restricted", "asking"}
+    assert {(d.person_id, d.reason) for d in report.decisions} == {
+        (ids["restricted"], "client_card"),
+        (ids["asking"], "client_card"),
+    }

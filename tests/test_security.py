@@ -7,8 +7,10 @@ import re
 import pytest
 
 from crm import create_app
-from tests.conftest import login
-from tests.conftest import test_config
+from crm.web import csrf
+from tests.conftest import app_config
+from tests.helpers import login
+from tests.helpers import post_form
 
 #: The routes anyone may reach. Adding one here is a decision; this test makes it visible.
 PUBLIC_ENDPOINTS = {
@@ -26,6 +28,7 @@ PUBLIC_ENDPOINTS = {
     "public.preferences_data",
     "privacy_public.forget",
     "privacy_public.policy",
+    "privacy_public.policy_version",
     "privacy_public.export",
     # the privacy portal: a normal form with a CSRF token, rate-limited, never disclosing
     "privacy_public.portal_form",
@@ -82,8 +85,6 @@ def test_every_owner_route_sends_anonymous_users_to_login(app, client):
 
 
 def test_csrf_exemptions_are_exactly_the_documented_list(app):
-    from crm.web import csrf
-
     exempt = {view for view in csrf._exempt_views}
     assert {name.rsplit(".", 1)[-1] for name in exempt} == {e.split(".", 1)[1] for e in CSRF_EXEMPT}
 
@@ -123,7 +124,7 @@ def test_pages_have_no_inline_script_or_external_requests(app, auth_client):
 
 
 def test_https_deployment_gets_hsts_and_secure_host_cookie(database_url):
-    app = create_app(test_config(database_url, BASE_URL="https://crm.example.se"))
+    app = create_app(app_config(database_url, BASE_URL="https://crm.example.se"))
     client = app.test_client()
     response = client.get("/auth/login", base_url="https://crm.example.se")
     assert "max-age=63072000" in response.headers["Strict-Transport-Security"]
@@ -134,7 +135,7 @@ def test_https_deployment_gets_hsts_and_secure_host_cookie(database_url):
 
 
 def test_error_pages_leak_nothing(database_url):
-    app = create_app(test_config(database_url, PROPAGATE_EXCEPTIONS=False))
+    app = create_app(app_config(database_url, PROPAGATE_EXCEPTIONS=False))
 
     @app.route("/boom")
     def boom():
@@ -158,8 +159,6 @@ def test_garbage_paths_do_not_error(app, auth_client, url):
 
 def test_nul_characters_in_queries_and_forms_get_400(app, auth_client, client):
     """PostgreSQL cannot hold NUL in text: refused up front, not a 500 inside a query."""
-    from tests.conftest import post_form
-
     assert auth_client.get("/people/", query_string={"q": "a\x00b"}).status_code == 400
     assert post_form(auth_client, "/people/", {"q": "\x00"}, page="/people/").status_code == 400
     assert client.post("/subscribe", data={"email": "a\x00@example.se"}).status_code == 400

@@ -6,14 +6,13 @@ import re
 
 import pyotp
 
+from crm.auth import services
+from crm.db import get_session
 from tests.conftest import PASSWORD
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 
 def _first_owner_link(app):
-    from crm.auth import services
-    from crm.db import get_session
-
     with app.app_context():
         db = get_session()
         token = services.first_owner_token(db)

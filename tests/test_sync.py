@@ -17,15 +17,34 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
+from crm import outbox
+from crm.audit import Actor
+from crm.audit import AuditEvent
+from crm.auth import mfa
+from crm.auth import services
+from crm.auth.models import Role
+from crm.db import get_session
 from crm.db import utcnow
+from crm.newsletter import common as newsletter_common
+from crm.newsletter import stats
+from crm.newsletter import suppression
 from crm.newsletter.models import SubscriberMonth
 from crm.newsletter.models import Subscription
 from crm.outbox import OutboxOp
 from crm.people.models import Person
 from crm.privacy import forget as privacy_forget
+from crm.privacy import rights
+from crm.security import secrets_store
+from crm.sync import lock
+from crm.sync.models import SyncRun
+from integrations.base import ProviderAdapter
+from tests.conftest import PASSWORD
 from tests.conftest import TEST_KEY
 from tests.conftest import TEST_SECRET
 from tests.fakes import serve
+from tests.helpers import TestUser
+from tests.helpers import login
+from tests.helpers import post_form
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -46,7 +65,6 @@ def fakes(app):
         app.config["SYNC_TIMEOUT"] = 1
         app.config["SYNC_MAX_RETRIES"] = 1
         # tests do not wait out real back-off: the fakes' throttling is not the point here
-        from integrations.base import ProviderAdapter
 
         original = ProviderAdapter.__init__
 
@@ -84,17 +102,7 @@ def _states(fakes, email) -> dict[str, str | None]:
 
 def owner_page(app, url: str) -> str:
     """Fetch an owner page as a freshly created, logged-in owner."""
-    from tests.conftest import PASSWORD
-    from tests.conftest import TestUser
-    from tests.conftest import login
-
     with app.app_context():
-        from crm.audit import Actor
-        from crm.auth import mfa
-        from crm.auth import services
-        from crm.auth.models import Role
-        from crm.db import get_session
-
         s = get_session()
         user = services.create_user(
             s, email="o@example.se", name="O", password=PASSWORD, role=Role.OWNER, actor=Actor.cli()
@@ -109,9 +117,6 @@ def owner_page(app, url: str) -> str:
 
 def _ready(app):
     with app.app_context():
-        from crm.db import get_session
-        from crm.security import secrets_store
-
         secrets_store.ensure(get_session())
         get_session().commit()
 
@@ -147,10 +152,6 @@ def test_end_to_end_with_all_three_providers(app, db, fakes, tmp_path):
 
     # 3. erase -> sync -> forgotten at all three; the address is scrubbed from the outbox
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-
         s = get_session()
         assert (
             privacy_forget.forget(s, newsletter_common.find_person(s, "c@example.se"), Actor.cli())
@@ -312,10 +313,6 @@ def test_bounces_and_complaints_suppress_and_reach_the_other_providers(
         "br@example.se": ("bounced", "brevo"),
     }
     with app.app_context():
-        from crm.db import get_session
-        from crm.newsletter import stats
-        from crm.newsletter import suppression
-
         s = get_session()
         for email, (status, source) in expected.items():
             sub = s.scalar(select(Subscription).join(Person).where(Person.email == email))
@@ -333,7 +330,6 @@ def test_integrations_page_and_retry(app, auth_client, fakes, tmp_path):
     _import(app, tmp_path, ["r@example.se"])
     page = auth_client.get("/integrations/").get_data(as_text=True)
     assert "Väntar på att skickas: 1" in page
-    from tests.conftest import post_form
 
     fakes["mailerlite"].stall = 0.5  # under the adapter's timeout: slow, but answered
     fakes["mailerlite"].faults.append("slow")
@@ -347,23 +343,14 @@ def test_integrations_page_and_retry(app, auth_client, fakes, tmp_path):
     assert 'id="sync-runs"' in page and "Väntar på att skickas: 0" in page
     assert "klar" in page[page.index('id="sync-runs"') :]
     with app.app_context():
-        from crm.audit import AuditEvent
-        from crm.db import get_session
-
         actions = get_session().scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
     assert actions.index("sync.requested") < actions.index("sync.run")  # who asked, then the run
 
 
 def test_sync_button_while_another_sync_runs(app, auth_client, fakes, tmp_path):
     """The button says so at once when the nightly job holds the lock, and starts nothing."""
-    from tests.conftest import post_form
-
     _import(app, tmp_path, ["r@example.se"])
     with app.app_context():
-        from crm.db import get_session
-        from crm.sync import lock
-        from crm.sync.models import SyncRun
-
         with lock.sync_lock():  # as the nightly job would
             s = get_session()
             s.add(SyncRun(trigger="cli"))  # its run row, not finished yet
@@ -467,9 +454,6 @@ def test_sync_without_providers_says_so(app):
 def test_providers_for_sees_a_link_added_in_the_same_transaction(app):
     """An unsubscribe or erasure right after a link was made must still reach that provider."""
     with app.app_context():
-        from crm import outbox
-        from crm.db import get_session
-
         s = get_session()
         person = Person(name="Ny Länk", email="ny@example.se")
         s.add(person)
@@ -490,21 +474,19 @@ def test_integrations_page_says_which_settings_are_missing(app, auth_client):
         return page[start : page.index("</section>", start)]
 
     assert "av: ingen API-nyckel" in card("mailerlite")
-    assert "Saknas: API-nyckel och Grupp-id." in card("mailerlite")
+    # in words, not environment variable names (issue 16 defect 7)
+    assert "Saknas: API-nyckeln och gruppens id." in card("mailerlite")
     assert "inställningar ofullständiga" in card("mailchimp")
-    assert "Saknas: List-id." in card("mailchimp")
+    assert "Saknas: målgruppens id." in card("mailchimp")
+    assert "API-nyckeln" not in card("mailchimp").split("Saknas:")[1]
     assert ">på<" in card("brevo") and "Saknas" not in card("brevo")
+    assert "CRM_" not in page
 
 
 def test_restriction_takes_people_out_of_audiences_reversibly(app, db, fakes, tmp_path):
     _import(app, tmp_path, ["r@example.se"])
     assert _sync(app)[0] == 0
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-        from crm.privacy import rights
-
         s = get_session()
         rights.restrict(s, newsletter_common.find_person(s, "r@example.se"), Actor.cli())
         s.commit()
@@ -514,11 +496,6 @@ def test_restriction_takes_people_out_of_audiences_reversibly(app, db, fakes, tm
     assert 7 not in fakes["brevo"].contacts["r@example.se"]["listIds"]
     assert _status(db, "r@example.se") == "active"  # restricted, not unsubscribed
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-        from crm.privacy import rights
-
         s = get_session()
         rights.lift_restriction(
             s, newsletter_common.find_person(s, "r@example.se"), "rättat", Actor.cli()

@@ -17,10 +17,17 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 import integrations.base
+from crm.audit import Actor
+from crm.db import get_session
 from crm.db import utcnow
+from crm.newsletter import common as newsletter_common
+from crm.newsletter import importer
+from crm.newsletter import unsubscribing
+from crm.newsletter.models import Method
 from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.privacy import forget as privacy_forget
+from crm.sync import push
 from crm.sync import runner
 from integrations import get_adapter
 from integrations.base import ProviderAdapter
@@ -84,10 +91,6 @@ def limited(app, clock):
 
 def _import(app, emails: list[str]) -> None:
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import importer
-
         s = get_session()
         csv = "email;name\n" + "".join(f"{e};{e.split('@')[0]}\n" for e in emails)
         importer.run(s, csv.encode(), default_method="verbal", actor=Actor.cli())
@@ -96,20 +99,12 @@ def _import(app, emails: list[str]) -> None:
 
 def _run(app) -> runner.SyncReport:
     with app.app_context():
-        from crm.db import get_session
-
         return runner.run_sync(get_session())
 
 
 def _act(app, email: str, action: str) -> None:
     """Unsubscribe (from the signed link's service) or erase ("forget me") ``email``."""
     with app.app_context():
-        from crm.audit import Actor
-        from crm.db import get_session
-        from crm.newsletter import common as newsletter_common
-        from crm.newsletter import unsubscribing
-        from crm.newsletter.models import Method
-
         s = get_session()
         person = newsletter_common.find_person(s, email)
         if action == "unsubscribe":
@@ -302,14 +297,14 @@ def test_finding_6_a_rate_limited_upsert_is_rescheduled_not_failed(app, db, limi
     _import(app, [f"b{i}@example.se" for i in range(3)])
     _act(app, "u@example.se", "unsubscribe")
     fake = limited["mailchimp"]
-    original = runner._send
+    original = push._send
 
     def refusing(session, adapter, kind, batch, now, report):
         if adapter.name == "mailchimp" and kind == Op.UPSERT:  # more 429s than retries
             fake.faults += [(429, {"Retry-After": "300"})] * (adapter.max_retries + 1)
         return original(session, adapter, kind, batch, now, report)
 
-    monkeypatch.setattr(runner, "_send", refusing)
+    monkeypatch.setattr(push, "_send", refusing)
     report = _run(app)
     assert fake.status("u@example.se") == "unsubscribed"
     r = report.providers["mailchimp"]
@@ -338,8 +333,6 @@ def test_finding_6_one_providers_rate_limit_does_not_delay_the_others(app, db, l
         assert requests.post(f"{limited['mailerlite'].url}/batch", json=body).status_code == 200
     lines: list[str] = []
     with app.app_context():
-        from crm.db import get_session
-
         report = runner.run_sync(get_session(), progress=lines.append)
     sent = [line.split(":")[0].strip() for line in lines if "unsubscribe 1 sent" in line]
     assert sent[-1] == "mailerlite" and set(sent) == set(NAMES), lines
@@ -354,7 +347,7 @@ def test_finding_6_a_legal_operation_outlasts_bare_429s_within_the_run(
     _import(app, ["u@example.se"])
     assert _run(app).ok
     _act(app, "u@example.se", "unsubscribe")
-    fake, original, armed = limited["mailchimp"], runner._send, [True]
+    fake, original, armed = limited["mailchimp"], push._send, [True]
 
     def refusing(session, adapter, kind, batch, now, report):
         if adapter.name == "mailchimp" and kind == Op.UNSUBSCRIBE and armed:
@@ -362,7 +355,7 @@ def test_finding_6_a_legal_operation_outlasts_bare_429s_within_the_run(
             fake.faults += [429] * 4  # once: the four next answers are bare 429s
         return original(session, adapter, kind, batch, now, report)
 
-    monkeypatch.setattr(runner, "_send", refusing)
+    monkeypatch.setattr(push, "_send", refusing)
     start = clock.now()
     report = _run(app)
     assert fake.status("u@example.se") == "unsubscribed"

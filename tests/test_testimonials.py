@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import shutil
@@ -14,15 +15,24 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from crm import create_app
 from crm.audit import Actor
+from crm.db import get_session
 from crm.db import utcnow
-from crm.people.models import Person
+from crm.privacy import rights
+from crm.security import crypto
+from crm.security import tokens
 from crm.testimonials import media as media_store
+from crm.testimonials import publications
+from crm.testimonials import services
+from crm.testimonials import services as testimonials
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialConsent
 from crm.testimonials.models import TestimonialMedia
-from tests.conftest import csrf_token
-from tests.conftest import post_form
+from tests.conftest import TEST_KEY
+from tests.conftest import app_config
+from tests.helpers import csrf_token
+from tests.helpers import post_form
 
 CLIENT = "klient@example.se"
 XSS = '<script>alert("x")</script> Tack för <b>allt</b>!'
@@ -40,16 +50,8 @@ def jpeg_with_gps() -> bytes:
     return out.getvalue()
 
 
-def _person(db, email=CLIENT, name="Karin Klient") -> int:
-    with db() as s:
-        person = Person(name=name, email=email)
-        s.add(person)
-        s.commit()
-        return person.id
-
-
-def _create(client, db, text="Det hjälpte mig verkligen.", mode="first_name") -> int:
-    pid = _person(db)
+def _create(client, make_person, text="Det hjälpte mig verkligen.", mode="first_name") -> int:
+    pid = make_person("Karin Klient", CLIENT)
     response = post_form(
         client,
         "/testimonials/new",
@@ -85,8 +87,8 @@ def _t(db, tid) -> Testimonial:
         return t
 
 
-def test_full_flow_consent_feed_revoke(app, auth_client, db, inbox):
-    tid = _create(auth_client, db)
+def test_full_flow_consent_feed_revoke(app, auth_client, db, inbox, make_person):
+    tid = _create(auth_client, make_person)
     assert _upload(auth_client, tid, jpeg_with_gps()).status_code == 302
     item = _t(db, tid).media[0]
     with app.app_context():
@@ -160,8 +162,8 @@ def media_store_exists(app, name: str) -> bool:
         return media_store.exists(name)
 
 
-def test_edit_voids_consent_and_asks_again(app, auth_client, db, inbox):
-    tid = _create(auth_client, db)
+def test_edit_voids_consent_and_asks_again(app, auth_client, db, inbox, make_person):
+    tid = _create(auth_client, make_person)
     link = _request(auth_client, inbox, tid)
     public = app.test_client()
     _consent(public, link, media=("text",))
@@ -189,8 +191,8 @@ def test_edit_voids_consent_and_asks_again(app, auth_client, db, inbox):
     assert public.get("/embed/testimonials.json").json["testimonials"][0]["text"] == "Ny text"
 
 
-def test_consent_scope_is_respected(app, auth_client, db, inbox):
-    tid = _create(auth_client, db, mode="anonymous")
+def test_consent_scope_is_respected(app, auth_client, db, inbox, make_person):
+    tid = _create(auth_client, make_person, mode="anonymous")
     _upload(auth_client, tid, jpeg_with_gps())
     link = _request(auth_client, inbox, tid)
     public = app.test_client()
@@ -205,18 +207,20 @@ def test_consent_scope_is_respected(app, auth_client, db, inbox):
         {"pub-channel": "print"},
         page=f"/testimonials/{tid}",
     )
-    assert refused.status_code == 302
+    assert refused.status_code == 422  # shown again, the refusal at the channel field
+    assert 'id="pub-channel-err"' in refused.get_data(as_text=True)
     assert [p.channel for p in _t(db, tid).publications] == ["website"]
 
 
-def test_feed_does_not_decrypt_the_clients_personnummer(app, auth_client, db, inbox, monkeypatch):
+def test_feed_does_not_decrypt_the_clients_personnummer(
+    app, auth_client, db, inbox, monkeypatch, make_person
+):
     """The public feed loads only the name of the person: nothing else is decrypted."""
-    tid = _create(auth_client, db, mode="full_name")
+    tid = _create(auth_client, make_person, mode="full_name")
     with db() as s:
         s.get(Testimonial, tid).person.personnummer = "19811228-9874"
         s.commit()
     _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
-    from crm.security import crypto
 
     decrypted: list[str] = []
     real = crypto.Keyring.decrypt_text
@@ -231,18 +235,14 @@ def test_feed_does_not_decrypt_the_clients_personnummer(app, auth_client, db, in
 
 
 def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
-    app, auth_client, db, inbox
+    app, auth_client, db, inbox, make_person
 ):
-    from crm.privacy import rights
-    from crm.testimonials import services as testimonials
 
-    tid = _create(auth_client, db)
+    tid = _create(auth_client, make_person)
     _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
     feed = app.test_client().get("/embed/testimonials.json")
     assert len(feed.json["testimonials"]) == 1
     with app.app_context():
-        from crm.db import get_session
-
         s = get_session()
         person = s.get(Testimonial, tid).person
         rights.restrict(s, person, Actor.cli())
@@ -254,7 +254,7 @@ def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
         for change in (
             lambda: testimonials.edit(s, t, "Ny text", "first_name", Actor.cli()),
             lambda: testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli()),
-            lambda: testimonials.add_publication(s, t, "website", "", "", None, Actor.cli()),
+            lambda: publications.add_publication(s, t, "website", "", "", None, Actor.cli()),
         ):
             with pytest.raises(testimonials.TestimonialError):
                 change()
@@ -263,8 +263,8 @@ def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
     assert len(app.test_client().get("/embed/testimonials.json").json["testimonials"]) == 1
 
 
-def test_print_only_consent_stays_out_of_the_feed(app, auth_client, db, inbox):
-    tid = _create(auth_client, db)
+def test_print_only_consent_stays_out_of_the_feed(app, auth_client, db, inbox, make_person):
+    tid = _create(auth_client, make_person)
     _consent(
         app.test_client(), _request(auth_client, inbox, tid), channels=("print",), media=("text",)
     )
@@ -272,15 +272,15 @@ def test_print_only_consent_stays_out_of_the_feed(app, auth_client, db, inbox):
     assert app.test_client().get("/embed/testimonials.json").json == {"testimonials": []}
 
 
-def test_nothing_ticked_is_refused(app, auth_client, db, inbox):
-    tid = _create(auth_client, db)
+def test_nothing_ticked_is_refused(app, auth_client, db, inbox, make_person):
+    tid = _create(auth_client, make_person)
     link = _request(auth_client, inbox, tid)
     response = _consent(app.test_client(), link, channels=(), media=("text",))
     assert response.status_code == 422 and _t(db, tid).status == "awaiting_consent"
 
 
-def test_script_in_text_is_escaped_everywhere(app, auth_client, db, inbox):
-    tid = _create(auth_client, db, text=XSS)
+def test_script_in_text_is_escaped_everywhere(app, auth_client, db, inbox, make_person):
+    tid = _create(auth_client, make_person, text=XSS)
     assert "<script>" not in auth_client.get(f"/testimonials/{tid}").get_data(as_text=True)
     link = _request(auth_client, inbox, tid)
     public = app.test_client()
@@ -301,14 +301,14 @@ def test_script_in_text_is_escaped_everywhere(app, auth_client, db, inbox):
         (b"", "tom.jpg"),
     ],
 )
-def test_mismatched_or_broken_uploads_are_refused(app, auth_client, db, data, name):
-    tid = _create(auth_client, db)
+def test_mismatched_or_broken_uploads_are_refused(app, auth_client, db, data, name, make_person):
+    tid = _create(auth_client, make_person)
     assert _upload(auth_client, tid, data, name).status_code in (302, 422)
     assert _t(db, tid).media == []
 
 
-def test_oversized_uploads_are_refused(app, auth_client, db):
-    tid = _create(auth_client, db)
+def test_oversized_uploads_are_refused(app, auth_client, db, make_person):
+    tid = _create(auth_client, make_person)
     app.config["MEDIA_MAX_BYTES"] = {"image": 500, "audio": 500, "video": 500}
     response = _upload(auth_client, tid, jpeg_with_gps())
     assert response.status_code == 422 and _t(db, tid).media == []
@@ -350,12 +350,12 @@ def recording(tmp_path, name: str, *inputs: str) -> bytes:
     ],
 )
 def test_audio_and_video_lose_location_and_other_metadata(
-    app, auth_client, db, tmp_path, name, inputs, mime
+    app, auth_client, db, tmp_path, name, inputs, mime, make_person
 ):
     original = recording(tmp_path, name, *inputs)
     carried = [secret for secret in SECRETS if secret in original]
     assert len(carried) >= 2, carried  # each format keeps at least the owner and the title
-    tid = _create(auth_client, db)
+    tid = _create(auth_client, make_person)
     assert _upload(auth_client, tid, original, "fil.bin").status_code == 302
     item = _t(db, tid).media[0]
     assert item.mime == mime
@@ -375,17 +375,17 @@ def test_audio_and_video_lose_location_and_other_metadata(
 
 
 @needs_ffmpeg
-def test_broken_audio_is_refused_without_storing_anything(app, auth_client, db):
-    tid = _create(auth_client, db)
+def test_broken_audio_is_refused_without_storing_anything(app, auth_client, db, make_person):
+    tid = _create(auth_client, make_person)
     response = _upload(auth_client, tid, b"ID3\x03\x00" + b"\x00" * 100, "ljud.mp3")
     assert response.status_code in (302, 422) and _t(db, tid).media == []
     assert not list(Path(app.instance_path, "tmp").glob("*"))  # no plaintext left behind
 
 
-def test_audio_is_refused_when_ffmpeg_is_missing(app, auth_client, db):
+def test_audio_is_refused_when_ffmpeg_is_missing(app, auth_client, db, make_person):
     """Without ffmpeg, audio and video are refused with the reason; never stored as uploaded."""
     app.config["FFMPEG"] = "/nonexistent/ffmpeg"
-    tid = _create(auth_client, db)
+    tid = _create(auth_client, make_person)
     page = auth_client.get(f"/testimonials/{tid}").get_data(as_text=True)
     response = auth_client.post(
         f"/testimonials/{tid}/media",
@@ -393,13 +393,14 @@ def test_audio_is_refused_when_ffmpeg_is_missing(app, auth_client, db):
         content_type="multipart/form-data",
     )
     assert response.status_code == 422 and _t(db, tid).media == []
-    assert "apt install ffmpeg" in auth_client.get(f"/testimonials/{tid}").get_data(as_text=True)
+    assert "apt install ffmpeg" in response.get_data(as_text=True)  # at the file field
 
 
-def test_forged_expired_and_cross_purpose_tokens(app, auth_client, db, inbox, monkeypatch):
-    from crm.security import tokens
+def test_forged_expired_and_cross_purpose_tokens(
+    app, auth_client, db, inbox, monkeypatch, make_person
+):
 
-    tid = _create(auth_client, db)
+    tid = _create(auth_client, make_person)
     link = _request(auth_client, inbox, tid)
     public = app.test_client()
     token = link.rsplit("/", 1)[-1]
@@ -415,9 +416,11 @@ def test_forged_expired_and_cross_purpose_tokens(app, auth_client, db, inbox, mo
     assert public.get(f"/t/revoke/{revoke_token}").status_code == 200  # never expires
 
 
-def test_owner_revokes_on_behalf_and_delayed_media_deletion(app, auth_client, db, inbox):
+def test_owner_revokes_on_behalf_and_delayed_media_deletion(
+    app, auth_client, db, inbox, make_person
+):
     app.config["TESTIMONIAL_MEDIA_DELETE_DAYS"] = 3
-    tid = _create(auth_client, db)
+    tid = _create(auth_client, make_person)
     _upload(auth_client, tid, jpeg_with_gps())
     _consent(app.test_client(), _request(auth_client, inbox, tid))
     post_form(auth_client, f"/testimonials/{tid}/revoke", {}, page=f"/testimonials/{tid}")
@@ -434,13 +437,10 @@ def test_owner_revokes_on_behalf_and_delayed_media_deletion(app, auth_client, db
     assert not media_store_exists(app, name)
 
 
-def test_consent_records_what_was_shown(app, auth_client, db, inbox):
-    tid = _create(auth_client, db)
+def test_consent_records_what_was_shown(app, auth_client, db, inbox, make_person):
+    tid = _create(auth_client, make_person)
     _consent(app.test_client(), _request(auth_client, inbox, tid), media=("text",))
     with app.app_context():
-        from crm.db import get_session
-        from crm.testimonials import services
-
         s = get_session()
         t = s.get(Testimonial, tid)
         consent = s.scalar(
@@ -449,26 +449,20 @@ def test_consent_records_what_was_shown(app, auth_client, db, inbox):
         assert consent.content_hash == services.content_hash(t)
         assert consent.channel_list() == ["website"] and consent.ip == "127.0.0.1"
         with pytest.raises(services.TestimonialError):
-            services.add_publication(s, t, "print", "", "", None, Actor.cli())
+            publications.add_publication(s, t, "print", "", "", None, Actor.cli())
 
 
-def test_rotate_keys_reencrypts_media_files(app, auth_client, db, database_url):
-    import base64
-
-    from crm import create_app
-    from tests.conftest import TEST_KEY
-    from tests.conftest import test_config
-
-    tid = _create(auth_client, db)
+def test_rotate_keys_reencrypts_media_files(app, auth_client, db, database_url, make_person):
+    tid = _create(auth_client, make_person)
     _upload(auth_client, tid, jpeg_with_gps())
     name = _t(db, tid).media[0].stored_name
     new_key = base64.urlsafe_b64encode(b"m" * 32).decode()
     overrides = {"ENCRYPTION_KEY": f"{new_key},{TEST_KEY}"}
-    rotated = create_app(test_config(database_url, **overrides))
+    rotated = create_app(app_config(database_url, **overrides))
     rotated.instance_path = app.instance_path
     result = rotated.test_cli_runner().invoke(args=["rotate-keys"])
     assert "media files: 1 re-encrypted" in result.output, result.output
-    new_only = create_app(test_config(database_url, ENCRYPTION_KEY=new_key))
+    new_only = create_app(app_config(database_url, ENCRYPTION_KEY=new_key))
     new_only.instance_path = app.instance_path
     with new_only.app_context():
         assert media_store.load(name)[:3] == b"\xff\xd8\xff"

@@ -29,12 +29,13 @@ from crm.auth.models import UserSession
 from crm.controllers import Controller
 from crm.db import rowcount
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.security import emails
 from crm.security import passwords
 
 
-class AccountError(ValueError):
+class AccountError(DomainError):
     """An account operation was refused; the message is an English msgid for the user."""
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 import integrations
 from crm.db import utcnow
+from crm.i18n import format_day
 from crm.newsletter import labels as kind_labels
 from crm.newsletter import stats
 from crm.privacy.models import DataRequest
@@ -96,7 +97,7 @@ def growth(session: Session, now: datetime, current: int | None) -> Chart:
     summary = _(
         "Active subscriptions at the end of each month: %(first)s in %(start)s, %(last)s now.",
         first=values[0],
-        start=format_date(starts[0], "MMMM y"),
+        start=f"{starts[0]:%Y-%m}",
         last=values[-1],
     )
     height = 180
@@ -124,7 +125,7 @@ def growth(session: Session, now: datetime, current: int | None) -> Chart:
     points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
     body.append(f'<polyline points="{points}" fill="none" stroke="{ACCENT}" stroke-width="2.5"/>')
     for i, v in enumerate(values):
-        label = f"{format_date(starts[i], 'LLLL y')}: {v}"
+        label = f"{starts[i]:%Y-%m}: {v}"
         body.append(
             f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{ACCENT}">'
             f"<title>{escape(label)}</title></circle>"
@@ -134,7 +135,7 @@ def growth(session: Session, now: datetime, current: int | None) -> Chart:
         title,
         _svg(height, title, summary, body),
         headers=(_("Month"), _("Active subscriptions")),
-        rows=[[format_date(s, "LLLL y"), str(v)] for s, v in zip(starts, values, strict=True)],
+        rows=[[f"{s:%Y-%m}", str(v)] for s, v in zip(starts, values, strict=True)],
         summary=summary,
     )
 
@@ -182,8 +183,8 @@ def deadlines(session: Session, now: datetime) -> Chart:
             "%(kind)s #%(id)s: received %(received)s, due %(due)s",
             kind=kind,
             id=r.id,
-            received=format_date(r.received_at, "d MMM"),
-            due=format_date(r.due_at, "d MMM"),
+            received=format_day(r.received_at),
+            due=format_day(r.due_at),
         )
         body.append(
             f'<rect x="{start:.1f}" y="{top}" width="{max(2.0, end - start):.1f}" '
@@ -195,13 +196,13 @@ def deadlines(session: Session, now: datetime) -> Chart:
         f'stroke="{TEXT}" stroke-width="1.5" stroke-dasharray="3 2"/>'
     )
     body.append(_text(today, height - BOTTOM + 14, _("today"), "middle", TEXT))
-    body.append(_text(label_w, height - 2, format_date(first, "d MMM"), "start"))
-    body.append(_text(WIDTH - RIGHT, height - 2, format_date(last, "d MMM"), "end"))
+    body.append(_text(label_w, height - 2, format_day(first), "start"))
+    body.append(_text(WIDTH - RIGHT, height - 2, format_day(last), "end"))
     table = [
         [
             f"{kind_labels.REQUEST_KIND.get(r.kind, r.kind)} #{r.id}",
-            format_date(r.received_at, "d MMM y"),
-            format_date(r.due_at, "d MMM y"),
+            format_day(r.received_at),
+            format_day(r.due_at),
             _("overdue")
             if r.due_at < now
             else ngettext("%(num)s day left", "%(num)s days left", (r.due_at - now).days),
@@ -245,7 +246,7 @@ def sync_health(session: Session) -> Chart:
                 continue
             last = rep
             state, colour = _state(rep)
-            info = f"{format_date(run.started_at, 'd MMM')}: {state}"
+            info = f"{format_day(run.started_at)}: {state}"
             body.append(
                 f'<rect x="{label_w + j * (cell + gap)}" y="{top}" width="{cell}" '
                 f'height="{cell}" rx="3" fill="{colour}"><title>{escape(info)}</title></rect>'

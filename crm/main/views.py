@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
+from crm import controllers
 from crm import paging
 from crm.audit import AuditEvent
 from crm.audit import staff_names
@@ -30,27 +31,34 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
 from crm.i18n import N_
+from crm.inputs import int_arg
 from crm.main import charts
 from crm.main import checklist
+from crm.main import events
+from crm.main import policy_notice
 from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
 from crm.people import services as people_services
 from crm.people.models import ClientCard
 from crm.privacy import breaches
+from crm.privacy import policy_versions
 from crm.privacy import recipients
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.security.roles import Perm
 from crm.security.roles import can
 from crm.security.roles import requires
-from crm.testimonials import services as testimonial_services
+from crm.testimonials import publications
 from crm.web import REFUSED_ACTION
 from crm.web import current_actor
-from crm.web import int_arg
 from crm.web import public
 from crm.web import safe_redirect_target
 
 bp = Blueprint("main", __name__)
+bp.add_app_template_filter(events.action_label, "action_label")
+bp.add_app_template_filter(events.object_label, "object_label")
+bp.add_app_template_filter(events.details_text, "details_text")
+bp.add_app_template_filter(events.actor_label, "actor_label")
 
 
 @bp.route("/")
@@ -78,10 +86,13 @@ def dashboard() -> Any:
         .where(DataRequest.status == "open")
         .order_by(DataRequest.due_at)
     ).all()
-    tasks = testimonial_services.removal_tasks(db)
+    tasks = publications.removal_tasks(db)
     recipient_tasks = recipients.open_tasks(db)
     breaches_owed = breaches.owed(db)
     decisions = retention.decisions(db)
+    policy_notices = (
+        policy_versions.dashboard_notices(db) if can(current_user, Perm.SETTINGS) else []
+    )
     failing_ops = (
         db.scalar(select(func.count()).where(OutboxOp.status == "pending", OutboxOp.attempts > 0))
         or 0
@@ -100,6 +111,7 @@ def dashboard() -> Any:
         breaches=breaches_owed,
         breach_due=breaches.report_due,
         decisions=decisions,
+        policy_notices=policy_notices,
         failing_ops=failing_ops,
         charts=chart_list,
         button=FlaskForm(),
@@ -163,8 +175,10 @@ def audit_log() -> Any:
     object_type = request.args.get("object_type", "").strip()[:32]
     object_id = request.args.get("object_id", "").strip()[:64]
     actor = int_arg("actor")
-    if action:
+    if action.endswith("."):  # a group of the filter: every action in it
         stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    elif action:
+        stmt = stmt.where(AuditEvent.action == action)
     if object_type:
         stmt = stmt.where(AuditEvent.object_type == object_type)
     if object_id:
@@ -184,6 +198,11 @@ def audit_log() -> Any:
         events=rows,
         pager=pager,
         names=names,
+        action_choices=events.filter_choices(),
+        object_choices=sorted(
+            ((code, str(label)) for code, label in events.OBJECTS.items()),
+            key=lambda pair: pair[1],
+        ),
         args={k: v for k, v in request.args.items() if k not in ("page", "sort")},
     )
 
@@ -211,3 +230,46 @@ def set_language() -> Any:
             secure=request.is_secure,
         )
     return response
+
+
+@bp.route("/policy/<int:version_id>/inform", methods=["GET", "POST"])
+@requires(Perm.SETTINGS, Perm.NEWSLETTER)
+def inform_about_policy(version_id: int) -> Any:
+    """Show the mail about a material policy change, and send it once the owner confirms."""
+    db = get_session()
+    version = policy_versions.get(db, version_id)
+    if version is None or not version.material:
+        abort(404)
+    form = FlaskForm()
+    people = policy_notice.audience(db, controllers.get(db, version.controller_id))
+    mail_draft = policy_notice.draft(db, version)
+    subject, body = mail_draft.subject, mail_draft.body
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        subject, body = request.form.get("subject", ""), request.form.get("body", "")
+        try:
+            sent = policy_notice.send(db, version, subject, body, current_actor())
+        except policy_notice.NoticeError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+            return render_template(
+                "main/policy_notice.html",
+                version=version,
+                people=len(people),
+                subject=subject,
+                body=body,
+                form=form,
+            ), 422
+        db.commit()
+        flash(_("%(count)s mails sent about the new privacy policy.", count=sent), "success")
+        return redirect(url_for("main.dashboard"))
+    db.commit()
+    return render_template(
+        "main/policy_notice.html",
+        version=version,
+        people=len(people),
+        subject=subject,
+        body=body,
+        form=form,
+    )

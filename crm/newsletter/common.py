@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm import controllers
 from crm.db import Base
+from crm.errors import DomainError
 from crm.newsletter import rules
 from crm.newsletter import suppression
 from crm.newsletter.models import ConsentRecord
@@ -30,7 +31,7 @@ from crm.people.models import Visit
 from crm.security import emails
 
 
-class NewsletterError(ValueError):
+class NewsletterError(DomainError):
     """An operation was refused; the message is an English msgid for the user."""
 
 

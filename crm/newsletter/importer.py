@@ -6,10 +6,10 @@ Columns (header row required, names case-insensitive, Swedish aliases accepted):
 ``email``          required (alias ``e-post``, ``epost``, ``mail``)
 ``name``           optional (alias ``namn``)
 ``list``           optional list name; empty means the default list (alias ``lista``)
-``consent_method`` how consent was obtained: ``paper_form``, ``verbal``, ``soft_opt_in``,
-                   ``web_form`` or ``import``; empty means the method chosen for the whole file
-                   (alias ``samtycke``)
-``consent_date``   optional ISO date the consent was given (alias ``datum``)
+``consent_method`` how consent was obtained: ``papper``, ``muntligt``, ``kund``, ``webb`` or
+                   ``import`` (English or the stored codes work too); empty means the method
+                   chosen for the whole file (alias ``samtycke``, ``consent``)
+``consent_date``   optional ISO date the consent was given, not in the future (alias ``datum``)
 =================  ===========================================================================
 
 Encodings: UTF-8, UTF-8 with BOM, Windows-1252. Separators: comma or semicolon (Swedish Excel).
@@ -30,6 +30,7 @@ from datetime import date
 from datetime import datetime
 from typing import Any
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 from sqlalchemy import func
@@ -45,6 +46,7 @@ from crm import outbox
 from crm.audit import Actor
 from crm.db import bulk_insert
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.newsletter import common
 from crm.newsletter import mailing_lists
@@ -77,10 +79,27 @@ ALIASES = {
     "list": "list",
     "lista": "list",
     "consent_method": "consent_method",
+    "consent": "consent_method",
     "samtycke": "consent_method",
     "consent_date": "consent_date",
+    "date": "consent_date",
     "datum": "consent_date",
 }
+#: how consent was given, in the words the import help uses (Swedish and English); the
+#: stored codes are accepted too, so files written for earlier versions still import
+METHOD_WORDS = {
+    "papper": Method.PAPER_FORM,
+    "paper": Method.PAPER_FORM,
+    "muntligt": Method.VERBAL,
+    "verbal": Method.VERBAL,
+    "kund": Method.SOFT_OPT_IN,
+    "client": Method.SOFT_OPT_IN,
+    "webb": Method.WEB_FORM,
+    "web": Method.WEB_FORM,
+    "import": Method.IMPORT,
+}
+#: the practices are Swedish: "today" for a consent date is the day in Sweden
+LOCAL_TIME = ZoneInfo("Europe/Stockholm")
 IMPORT_METHODS = {
     Method.PAPER_FORM,
     Method.VERBAL,
@@ -93,15 +112,11 @@ IMPORT_METHODS = {
 BATCH = 10000
 
 
-class ImportFileError(ValueError):
+class ImportFileError(DomainError):
     """The file as a whole cannot be read; the message is an English msgid.
 
     ``params`` fill its ``%(name)s`` placeholders (a line number) after translation.
     """
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.params = params
 
     def english(self) -> str:
         """The message with its placeholders filled, for the command line."""
@@ -204,7 +219,8 @@ def parse(text: str, default_method: str) -> Iterator[_Row | RowError]:
         if not common.valid_email(email):
             yield RowError(line, N_("not a valid email address"))
             continue
-        method = values.get("consent_method") or default_method
+        given = values.get("consent_method", "").lower()
+        method = METHOD_WORDS.get(given, given) or default_method
         if method not in IMPORT_METHODS:
             yield RowError(line, N_("unknown consent method"))
             continue
@@ -214,6 +230,9 @@ def parse(text: str, default_method: str) -> Iterator[_Row | RowError]:
                 consent_date = date.fromisoformat(values["consent_date"])
             except ValueError:
                 yield RowError(line, N_("consent date is not a date (YYYY-MM-DD)"))
+                continue
+            if consent_date > datetime.now(LOCAL_TIME).date():
+                yield RowError(line, N_("consent date lies in the future"))
                 continue
         yield _Row(
             line, email, values.get("name", "")[:200], values.get("list", ""), method, consent_date

@@ -7,6 +7,7 @@ keeps pointing at the exact words its person saw.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from flask import current_app
 from sqlalchemy import func
@@ -75,16 +76,31 @@ def current_consent_text(session: Session) -> ConsentText:
         .order_by(ConsentText.version.desc())
         .limit(1)
     )
-    if row is None:
-        # seed 000: the consent is given to the controller that runs the newsletter
-        runs = controllers.get(session, controllers.newsletter_id(session.connection()))
-        text = DEFAULT_CONSENT_TEXT.format(
-            practice=runs.display_name(current_app.config["PRACTICE_NAME"])
+    # seed 000: the consent is given to the controller that runs the newsletter
+    runs = controllers.get(session, controllers.newsletter_id(session.connection()))
+    text = DEFAULT_CONSENT_TEXT.format(
+        practice=runs.display_name(current_app.config["PRACTICE_NAME"])
+    )
+    if row is None or (_is_default_text(row) and row.text != text):
+        # first use, or the controller was named (or renamed) since the default was written:
+        # a new version, so consents already given keep the text they were given to
+        version = 1 if row is None else row.version + 1
+        row = ConsentText(
+            purpose="newsletter", version=version, text=text, text_hash=text_hash(text)
         )
-        row = ConsentText(purpose="newsletter", version=1, text=text, text_hash=text_hash(text))
         session.add(row)
         session.flush()
     return row
+
+
+_DEFAULT_PATTERN = re.compile(
+    re.escape(DEFAULT_CONSENT_TEXT).replace(re.escape("{practice}"), ".+") + "$"
+)
+
+
+def _is_default_text(row: ConsentText) -> bool:
+    """The text was written by the system from the default, not by the owner."""
+    return row.created_by_id is None and _DEFAULT_PATTERN.match(row.text) is not None
 
 
 def update_consent_text(session: Session, text: str, actor: Actor) -> ConsentText:

@@ -8,6 +8,7 @@ from flask import current_app
 from flask import render_template
 from flask_babel import gettext as _
 
+from crm import controllers
 from crm import mail
 from crm.newsletter import links
 from crm.newsletter.models import MailingList
@@ -28,7 +29,14 @@ def send_confirmation(person: Person, lists: Sequence[MailingList]) -> None:
         url=links.confirm_url(person, lists),
         days=current_app.config["CONFIRM_LINK_DAYS"],
     )
-    mail.send(mail.build(person.email, _("Confirm your subscription"), text))
+    mail.send(
+        mail.build(
+            person.email,
+            _("Confirm your subscription"),
+            text,
+            sender=controllers.name_for(newsletter=True),
+        )
+    )
 
 
 def send_welcome(person: Person) -> None:
@@ -48,6 +56,7 @@ def send_welcome(person: Person) -> None:
             person.email,
             _("Welcome to our newsletter"),
             text,
+            sender=controllers.name_for(newsletter=True),
             unsubscribe_url=unsubscribe,
             list_id=_list_id(),
         )
@@ -62,4 +71,11 @@ def send_preferences_link(person: Person) -> None:
         url=links.preferences_url(person),
         days=current_app.config["PREFERENCES_LINK_DAYS"],
     )
-    mail.send(mail.build(person.email, _("Your newsletter settings"), text))
+    mail.send(
+        mail.build(
+            person.email,
+            _("Your newsletter settings"),
+            text,
+            sender=controllers.name_for(newsletter=True),
+        )
+    )

@@ -26,8 +26,10 @@ from crm import audit
 from crm import csvsafe
 from crm import paging
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.fsutil import create_private
 from crm.fsutil import private_dir
+from crm.inputs import parse_int
 from crm.newsletter import common
 from crm.newsletter import forms
 from crm.newsletter import importer
@@ -40,13 +42,12 @@ from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
 from crm.newsletter.models import Status
-from crm.people import services as people
+from crm.people.models import Person
 from crm.security.crypto import keyring
 from crm.security.roles import Perm
 from crm.security.roles import requires
-from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import parse_int
+from crm.web import get_or_404
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
 
@@ -107,9 +108,7 @@ def index() -> Any:
 def subscriber(person_id: int) -> Any:
     """One subscriber: lists and the full consent timeline."""
     db = get_session()
-    person = people.get_person(db, person_id, controller_limit())
-    if person is None:
-        abort(404)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     subs = self_service.subject_data(db, person)["subscriptions"]
     return render_template(
         "newsletter/subscriber.html",
@@ -128,9 +127,7 @@ def unsubscribe(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    person = people.get_person(db, person_id, controller_limit())
-    if person is None:
-        abort(404)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     unsubscribing.unsubscribe(db, person, Method.STAFF_ON_BEHALF, current_actor())
     db.commit()
     flash(_("Unsubscribed from every list. The address will not be added again."), "success")
@@ -157,8 +154,7 @@ def add() -> Any:
                 actor=current_actor(),
             )
         except common.NewsletterError as err:
-            db.rollback()
-            flash(_(str(err)), "error")
+            flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Subscriber added."), "success")
@@ -186,8 +182,7 @@ def settings() -> Any:
             flash(_("Consent text saved as version %(v)s.", v=new.version), "success")
             return redirect(url_for("newsletter.settings"))
     except common.NewsletterError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     lists = mailing_lists.all_lists(db)
     text = mailing_lists.current_consent_text(db)
     db.commit()  # the default list and first text may have just been created
@@ -253,8 +248,7 @@ def import_csv() -> Any:
                 db, data, default_method=form.method.data, actor=current_actor(), dry_run=True
             )
         except importer.ImportFileError as err:
-            db.rollback()
-            flash(_(str(err), **err.params), "error")
+            flash_refusal(db, err)
             return render_template("newsletter/import.html", form=form), 422
         db.rollback()
         return render_template(
@@ -286,8 +280,7 @@ def import_confirm() -> Any:
         )
     except importer.ImportFileError as err:
         # a method the preview never offered (a tampered form): nothing imported, file kept
-        db.rollback()
-        flash(_(str(err), **err.params), "error")
+        flash_refusal(db, err)
         return render_template("newsletter/import.html", form=forms.ImportForm()), 422
     db.commit()
     _drop_upload(upload_id)

@@ -26,7 +26,7 @@ class PersonForm(FlaskForm):
     personnummer = StringField(
         _l("Personnummer or samordningsnummer"),
         validators=[Optional(), Length(max=20)],
-        render_kw={"autocomplete": "off", "placeholder": "YYMMDD-NNNN"},
+        render_kw={"autocomplete": "off", "placeholder": _l("YYMMDD-NNNN")},
     )
     remove_personnummer = BooleanField(_l("Remove the stored personnummer"))
     #: the controller that met the person; shown only when the installation has several
@@ -39,7 +39,7 @@ class PersonForm(FlaskForm):
         self.id_number_mode = str(mode)
         if mode == "birth_date":
             self.personnummer.label.text = str(_l("Birth date (YYYYMMDD or YYMMDD)"))
-            self.personnummer.render_kw = {"autocomplete": "off", "placeholder": "YYYYMMDD"}
+            self.personnummer.render_kw = {"autocomplete": "off", "placeholder": _l("YYYYMMDD")}
             self.remove_personnummer.label.text = str(_l("Remove the stored birth date"))
 
 
@@ -65,6 +65,21 @@ class VisitForm(FlaskForm):
 
     visited_on = DateField(_l("Date"), validators=[DataRequired()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
+
+
+class PurchaseForm(FlaskForm):
+    """A purchase or invoice reference (bokföringslagen): date, amount, reference, products."""
+
+    purchased_on = DateField(_l("Date of purchase"), validators=[DataRequired()])
+    amount = StringField(
+        _l("Amount (kronor)"),
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={"inputmode": "decimal", "placeholder": "450,00"},
+    )
+    reference = StringField(
+        _l("Invoice or receipt number"), validators=[Optional(), Length(max=100)]
+    )
+    products = TextAreaField(_l("Products sold"), validators=[Optional(), Length(max=2000)])
 
 
 class RevealForm(FlaskForm):

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint
 from sqlalchemy import Date
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import event
 from sqlalchemy import text
@@ -87,6 +88,9 @@ class Person(Base):
     )
     journal: Mapped[list[JournalEntry]] = relationship(
         cascade="all, delete-orphan", order_by="JournalEntry.id"
+    )
+    purchases: Mapped[list[Purchase]] = relationship(
+        cascade="all, delete-orphan", order_by="Purchase.purchased_on.desc()"
     )
 
     __table_args__ = (
@@ -179,6 +183,37 @@ class JournalEntry(Base):
     )
 
 
+class Purchase(Base):
+    """A purchase or invoice reference: what bokföringslagen 7 kap. 2 § makes the practice keep.
+
+    Date, amount, reference (invoice or receipt number) and the products sold ("om du som kund
+    köper produkter antecknas detta", seed 003). The bookkeeping hold of an erasure and the
+    bookkeeping retention rule both count from ``purchased_on``, never from a date typed for
+    the hold (crm/people/personal_data.py, crm/privacy/retention.py).
+    """
+
+    __tablename__ = "purchase"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    #: the controller whose books the purchase is in (default: the person's)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
+    purchased_on: Mapped[date] = mapped_column(Date, index=True)
+    #: in öre (1/100 krona), so sums never round
+    amount_ore: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(100), default="")
+    #: what was sold; may say something about the client's health (an allergy cream): encrypted
+    products: Mapped[str | None] = mapped_column(EncryptedText("purchase.products"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (CheckConstraint("amount_ore >= 0", name="amount_not_negative"),)
+
+
 def name_keys(name: str) -> tuple[str, str]:
     """The search keys of a name: all of it, and its last word, lower-cased."""
     lowered = (name or "").strip().lower()
@@ -193,5 +228,6 @@ def _keep_name_keys(target: Person, value: str, _old: object, _initiator: object
 @event.listens_for(Person, "before_insert")
 @event.listens_for(ClientCard, "before_insert")
 @event.listens_for(JournalEntry, "before_insert")
+@event.listens_for(Purchase, "before_insert")
 def _default_controller(_mapper: object, connection: object, target: object) -> None:
     controllers.fill_controller_id(connection, target)  # type: ignore[arg-type]

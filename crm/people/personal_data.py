@@ -1,12 +1,18 @@
-"""What the people feature holds about a person: the person row, client card, visits, journal.
+"""What the people feature holds about a person: person, client card, visits, journal, purchases.
 
-Registered in the person registry (crm/privacy/registry.py). The journal's legal hold lives
-here: patientdatalagen 3 kap. 17 § keeps a profile A practice's journal ten years (the
-practice's period, never less) after its newest entry, and with it the identity it needs.
+Registered in the person registry (crm/privacy/registry.py). Two legal holds live here:
+patientdatalagen 3 kap. 17 § keeps a profile A practice's journal ten years (the practice's
+period, never less) after its newest entry, and bokföringslagen 7 kap. 2 § keeps the purchases
+until the end of the seventh year after the fiscal year of the newest one - both with the
+identity they need. The bookkeeping hold is derived from the recorded purchases, never from a
+date typed by hand.
 """
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+from datetime import time
 from typing import Any
 
 from sqlalchemy import delete
@@ -18,6 +24,7 @@ from crm.people import personnummer as pnr
 from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.people.models import Purchase
 from crm.people.models import Visit
 from crm.privacy.registry import ErasureContext
 from crm.privacy.registry import ExportContext
@@ -66,13 +73,34 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
             }
             for j in person.journal
         ],
+        "purchases": [
+            {
+                "date": p.purchased_on.isoformat(),
+                "amount_ore": p.amount_ore,
+                "reference": p.reference,
+                "products": p.products,
+            }
+            for p in person.purchases
+        ],
     }
 
 
 def holds(session: Session, person: Person, ctx: ErasureContext) -> list[Kept]:
-    """The journal's hold (profile A only), running or ended."""
+    """The journal's hold (profile A only) and the bookkeeping hold, running or ended."""
+    found = []
+    bought = session.scalar(
+        select(Purchase.purchased_on)
+        .where(Purchase.person_id == person.id)
+        .order_by(Purchase.purchased_on.desc())
+        .limit(1)
+    )
+    if bought is not None:
+        moment = datetime.combine(bought, time(12), tzinfo=UTC)
+        found.append(
+            Kept("bookkeeping", BOOKKEEPING_LAW, ctx.retention_until("bookkeeping", moment))
+        )
     if ctx.profile != "A":
-        return []
+        return found
     newest = session.scalar(
         select(JournalEntry.written_at)
         .where(JournalEntry.person_id == person.id)
@@ -80,8 +108,13 @@ def holds(session: Session, person: Person, ctx: ErasureContext) -> list[Kept]:
         .limit(1)
     )
     if newest is None:
-        return []
-    return [Kept("journal", "patientdatalagen 3 kap. 17 §", ctx.retention_until("journal", newest))]
+        return found
+    until = ctx.retention_until("journal", newest)
+    return [Kept("journal", "patientdatalagen 3 kap. 17 §", until), *found]
+
+
+#: why purchases outlive an erasure (the label the privacy feature shows for "bookkeeping")
+BOOKKEEPING_LAW = "bokföringslagen 7 kap. 2 §"
 
 
 def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
@@ -92,6 +125,8 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
     if not ctx.keeps("journal"):
         session.execute(delete(ClientCard).where(ClientCard.person_id == person.id))
         session.execute(delete(Visit).where(Visit.person_id == person.id))
+    if not ctx.keeps("bookkeeping"):
+        session.execute(delete(Purchase).where(Purchase.person_id == person.id))
     # The identity a journal or a bookkeeping record needs stays; contact details go.
     person.email = person.phone = person.address = None
     if not ctx.keeps("journal"):
@@ -103,11 +138,11 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
 HOLDER = register(
     PersonDataHolder(
         name="people",
-        tables=("person", "client_card", "visit", "journal_entry"),
-        sections=("person", "client_card", "visits", "journal"),
+        tables=("person", "client_card", "visit", "journal_entry", "purchase"),
+        sections=("person", "client_card", "visits", "journal", "purchases"),
         export=export,
-        deletes=("contact_details", "client_card", "visits"),
-        spared_by={"client_card": "journal", "visits": "journal"},
+        deletes=("contact_details", "client_card", "visits", "purchases"),
+        spared_by={"client_card": "journal", "visits": "journal", "purchases": "bookkeeping"},
         holds=holds,
         erase=erase,
     )

@@ -8,9 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from datetime import datetime
-from datetime import time
 from typing import Any
 
 from sqlalchemy import Select
@@ -27,21 +24,18 @@ from crm.audit import AuditEvent
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.paging import Pager
 from crm.people import personnummer as pnr
-from crm.people.models import Art9Basis
-from crm.people.models import ClientCard
-from crm.people.models import JournalEntry
 from crm.people.models import Person
-from crm.people.models import Visit
 from crm.security import emails
 from crm.security import roles
 from crm.security.crypto import keyring
 from crm.security.roles import Perm
 
 
-class PersonError(ValueError):
+class PersonError(DomainError):
     """A change to a person was refused; the message is an English msgid for the user."""
 
 
@@ -108,8 +102,65 @@ def _set_identity(session: Session, person: Person, text: str, mode: IdNumberMod
     _set_personnummer(session, person, text)
 
 
+class PersonFieldErrors(PersonError):
+    """Several fields were refused at once; ``errors`` maps form field names to msgids."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(next(iter(errors.values()))[0])
+        self.errors = errors
+
+
+def person_errors(
+    session: Session, person: Person | None, data: PersonData
+) -> dict[str, list[str]]:
+    """Every problem with ``data`` at once, by form field (English msgids); nothing is changed.
+
+    Why all at once: an owner who fixes the email address should not then learn about the
+    personnummer, and then about a duplicate (issue 16 defect 6). :func:`_apply` refuses with
+    the same checks, so a form and a script get the same answers.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not _clean(data.name):
+        add("name", N_("Enter a name."))
+    person_id = person.id if person is not None else None
+    email = normalise_email(data.email)
+    if email is not None:
+        if not emails.is_valid(email):
+            add("email", N_("Enter a valid email address."))
+        else:
+            other = session.scalar(select(Person.id).where(Person.email == email))
+            if other is not None and other != person_id:
+                add("email", N_("Another person already has this email address."))
+    controller_id = data.controller_id or (person.controller_id if person else None)
+    if data.controller_id is not None and session.get(Controller, data.controller_id) is None:
+        add("controller_id", N_("Choose the controller."))
+        controller_id = None
+    text = _clean(data.personnummer)
+    if text and not data.remove_personnummer:
+        mode = controllers.get(session, controller_id).mode
+        try:
+            if mode == IdNumberMode.NONE:
+                add("personnummer", N_("This controller records no identity numbers."))
+            elif mode == IdNumberMode.BIRTH_DATE:
+                pnr.parse_birth_date(text)
+            else:
+                existing = find_by_personnummer(session, pnr.parse(text).digits)
+                if existing is not None and existing.id != person_id:
+                    add("personnummer", N_("Another person already has this personnummer."))
+        except pnr.InvalidPersonnummer as err:
+            add("personnummer", str(err))
+    return errors
+
+
 def _apply(session: Session, person: Person, data: PersonData) -> list[str]:
     """Copy ``data`` onto ``person`` and return the names of the fields that changed."""
+    errors = person_errors(session, person if person.id is not None else None, data)
+    if errors:
+        raise PersonFieldErrors(errors)
     name = _clean(data.name)
     if not name:
         raise PersonError(N_("Enter a name."))
@@ -149,7 +200,8 @@ def _mode(session: Session, person: Person) -> IdNumberMode:
     return controllers.get(session, person.controller_id).mode
 
 
-def _refuse_if_restricted(person: Person) -> None:
+def refuse_if_restricted(person: Person) -> None:
+    """Refuse a change to a restricted person (Art. 18): the data is kept, not used."""
     if person.restricted_at is not None:
         raise PersonError(
             N_(
@@ -199,7 +251,7 @@ def update_person(session: Session, person: Person, data: PersonData, actor: Act
     published testimonials out of every feed in the commit that renames them.
     """
     roles.check(actor, Perm.PEOPLE_WRITE)
-    _refuse_if_restricted(person)
+    refuse_if_restricted(person)
     changed = _apply(session, person, data)
     if changed:
         person.updated_at = utcnow()
@@ -425,106 +477,6 @@ def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str |
     return notes or ""
 
 
-def _practice_profile(session: Session, person: Person) -> str | None:
-    """The profile ("A" licensed care, "B" other) of the controller that met the person."""
-    return controllers.get(session, person.controller_id).profile
-
-
-@dataclass
-class ClientCardData:
-    """What the owner can type on a client card."""
-
-    client_since: date | None
-    client_until: date | None
-    health_notes: str | None
-    art9_basis: str | None
-
-
-def update_client_card(
-    session: Session, person: Person, data: ClientCardData, actor: Actor
-) -> list[str]:
-    """Create or change a person's client card; returns the changed field names.
-
-    Health notes are refused without a recorded Art. 9(2) basis (GDPR 1.23).
-
-    :raises roles.PermissionDenied: the acting user's role may not write health data.
-    """
-    roles.check(actor, Perm.HEALTH_WRITE)
-    _refuse_if_restricted(person)
-    notes = (data.health_notes or "").strip() or None
-    basis = data.art9_basis or None
-    if basis is not None and basis not in {b.value for b in Art9Basis}:
-        raise PersonError(N_("Choose the legal basis for the health notes."))
-    if notes and basis is None:
-        raise PersonError(N_("Health notes need a recorded legal basis (GDPR Art. 9)."))
-    if basis == Art9Basis.HEALTH_CARE and _practice_profile(session, person) != "A":
-        raise PersonError(
-            N_(
-                "Health care (Art. 9(2)(h)) is a basis only for licensed care under "
-                "patientdatalagen (profile A in the settings). Choose explicit consent."
-            )
-        )
-    if data.client_since and data.client_until and data.client_until < data.client_since:
-        raise PersonError(N_("'Client until' cannot be before 'client since'."))
-    card = person.client_card
-    if card is None:
-        card = ClientCard()
-        person.client_card = card
-    changed = []
-    for field, value in (
-        ("client_since", data.client_since),
-        ("client_until", data.client_until),
-        ("health_notes", notes),
-        ("art9_basis", basis),
-    ):
-        if getattr(card, field) != value:
-            setattr(card, field, value)
-            changed.append(field)
-    if changed:
-        card.updated_at = utcnow()
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "person.client_card",
-            object_type="person",
-            object_id=person.id,
-            details={"fields": changed},
-        )
-    return changed
-
-
-def add_visit(
-    session: Session, person: Person, visited_on: date, note: str | None, actor: Actor
-) -> Visit:
-    """Record a visit; it also moves the person's last contact date forward.
-
-    :raises roles.PermissionDenied: the acting user's role may not write health data (a
-        visit is care, and its note is a health note).
-    """
-    roles.check(actor, Perm.HEALTH_WRITE)
-    _refuse_if_restricted(person)
-    if visited_on > date.today():
-        raise PersonError(N_("A visit cannot be in the future."))
-    visit = Visit(
-        visited_on=visited_on, note=(note or "").strip() or None, created_by_id=actor.user_id
-    )
-    person.visits.append(visit)
-    contact = datetime.combine(visited_on, time(12), tzinfo=utcnow().tzinfo)
-    if person.last_contact_at is None or contact > person.last_contact_at:
-        person.last_contact_at = contact
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "person.visit_add",
-        object_type="person",
-        object_id=person.id,
-        details={"visit_id": visit.id},
-    )
-    return visit
-
-
 def audit_about(session: Session, person_id: int, limit: int = 50) -> list[AuditEvent]:
     """Return the newest audit entries about a person."""
     stmt = (
@@ -538,36 +490,3 @@ def audit_about(session: Session, person_id: int, limit: int = 50) -> list[Audit
         .limit(limit)
     )
     return list(session.scalars(stmt))
-
-
-def add_journal_entry(
-    session: Session, person: Person, text: str, actor: Actor, corrects: JournalEntry | None = None
-) -> JournalEntry:
-    """Append a journal entry (entries are never changed; a correction is a new entry).
-
-    :raises roles.PermissionDenied: the acting user's role may not write the journal.
-    """
-    roles.check(actor, Perm.HEALTH_WRITE)
-    text = (text or "").strip()
-    if not text:
-        raise PersonError(N_("Write the journal entry."))
-    if corrects is not None and corrects.person_id != person.id:
-        raise PersonError(N_("Write the journal entry."))
-    entry = JournalEntry(
-        person_id=person.id,
-        text=text,
-        author_id=actor.user_id,
-        corrects_id=corrects.id if corrects else None,
-    )
-    session.add(entry)
-    person.last_contact_at = utcnow()
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "person.journal_entry",
-        object_type="person",
-        object_id=person.id,
-        details={"entry": entry.id, "corrects": corrects.id if corrects else None},
-    )
-    return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint
@@ -12,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func
@@ -20,8 +22,13 @@ from crm import audit
 from crm import controllers
 from crm import paging
 from crm.db import get_session
+from crm.errors import flash_refusal
 from crm.i18n import N_
+from crm.inputs import form_int
+from crm.inputs import parse_int
+from crm.people import care
 from crm.people import forms
+from crm.people import purchases
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
@@ -30,17 +37,11 @@ from crm.security.roles import can
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import form_int
+from crm.web import failed_form
+from crm.web import get_or_404
+from crm.web import show_again
 
 bp = Blueprint("people", __name__, url_prefix="/people")
-
-
-def get_person_or_404(person_id: int) -> Person:
-    """Return the person or abort with 404 (also for another controller's person)."""
-    person = services.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
@@ -127,19 +128,43 @@ def _person_data(form: forms.PersonForm) -> services.PersonData:
     )
 
 
+def _checked(form: forms.PersonForm, person: Person | None) -> bool:
+    """Validate the form and the service's rules together, so every error shows at once."""
+    if not form.is_submitted():
+        return False
+    valid = form.validate()
+    for name, messages in services.person_errors(get_session(), person, _person_data(form)).items():
+        field = getattr(form, name)
+        for message in messages:
+            if _(message) not in field.errors:
+                field.errors = [*field.errors, _(message)]
+        valid = False
+    return valid
+
+
+def _show_errors(form: forms.PersonForm, err: services.PersonError) -> None:
+    """A refusal at the field it is about; one about no field above the form."""
+    if isinstance(err, services.PersonFieldErrors):
+        for name, messages in err.errors.items():
+            field = getattr(form, name)
+            field.errors = [*field.errors, *(_(m) for m in messages)]
+    else:
+        form.form_errors.append(_(str(err), **err.params))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @requires(Perm.PEOPLE_WRITE)
 def create() -> Any:
     """Add a person."""
     form = forms.PersonForm()
     choices = _controller_choices(form, None)
-    if form.validate_on_submit():
+    if _checked(form, None):
         db = get_session()
         try:
             person = services.create_person(db, _person_data(form), current_actor())
         except services.PersonError as err:
             db.rollback()
-            flash(_(str(err)), "error")
+            _show_errors(form, err)
         else:
             db.commit()
             flash(_("Person added."), "success")
@@ -157,17 +182,22 @@ def detail(person_id: int) -> Any:
     Every view is logged (patientdatalagen 4 kap. 3 §: access to patient data is logged and
     the log can be extracted for the patient).
     """
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     db = get_session()
     audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
     db.commit()
     return _render_detail(person)
 
 
-def _render_detail(person: Person, revealed: dict[str, str | None] | None = None) -> Any:
+def _render_detail(
+    person: Person,
+    revealed: dict[str, str | None] | None = None,
+    purchase_form: forms.PurchaseForm | None = None,
+) -> Any:
     db = get_session()
     card = person.client_card
-    card_form = forms.ClientCardForm(
+    card_form = failed_form("card") or forms.ClientCardForm(
+        formdata=None,
         prefix="card",
         client_since=card.client_since if card else None,
         client_until=card.client_until if card else None,
@@ -181,7 +211,9 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
         masked=services.masked_personnummer(person),
         reveal_form=forms.RevealForm(),
         card_form=card_form,
-        visit_form=forms.VisitForm(prefix="visit"),
+        visit_form=failed_form("visit") or forms.VisitForm(formdata=None, prefix="visit"),
+        purchase_form=purchase_form or forms.PurchaseForm(formdata=None, prefix="purchase"),
+        format_amount=purchases.format_amount,
         button=forms.ButtonForm(),
         # the trail is the owner's (need to know): others get no rows, not just hidden ones
         events=services.audit_about(db, person.id) if can(current_user, Perm.AUDIT_READ) else [],
@@ -193,7 +225,7 @@ def _render_detail(person: Person, revealed: dict[str, str | None] | None = None
 @requires(Perm.PEOPLE_READ)
 def reveal(person_id: int) -> Any:
     """Show a protected field once, in this response only, and audit that it was shown."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.RevealForm()
     if not form.validate_on_submit():
         abort(400)
@@ -210,18 +242,18 @@ def reveal(person_id: int) -> Any:
 @requires(Perm.PEOPLE_WRITE)
 def edit(person_id: int) -> Any:
     """Rectify a person's details."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.PersonForm(obj=person)
     choices = _controller_choices(form, person)
     if request.method == "GET":
         form.personnummer.data = ""  # never echo the number into a form field
-    if form.validate_on_submit():
+    if _checked(form, person):
         db = get_session()
         try:
             changed = services.update_person(db, person, _person_data(form), current_actor())
         except services.PersonError as err:
             db.rollback()
-            flash(_(str(err)), "error")
+            _show_errors(form, err)
         else:
             db.commit()
             flash(_("Saved.") if changed else _("Nothing changed."), "success")
@@ -239,7 +271,7 @@ def edit(person_id: int) -> Any:
 @requires(Perm.PEOPLE_WRITE)
 def archive(person_id: int) -> Any:
     """Archive or un-archive a person (toggle)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -253,15 +285,14 @@ def archive(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def client_card(person_id: int) -> Any:
     """Save the client card."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.ClientCardForm(prefix="card")
     if not form.validate_on_submit():
-        flash(_("Check the dates and try again."), "error")
-        return redirect(url_for("people.detail", person_id=person.id))
+        return show_again("people.detail", "card", form, person_id=person.id)
     db = get_session()
     notes = form.health_notes.data
     keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
-    data = services.ClientCardData(
+    data = care.ClientCardData(
         client_since=form.client_since.data,
         client_until=form.client_until.data,
         # An empty notes box means "unchanged": the stored notes are never echoed into the form.
@@ -271,10 +302,11 @@ def client_card(person_id: int) -> Any:
         art9_basis=form.art9_basis.data or None,
     )
     try:
-        services.update_client_card(db, person, data, current_actor())
+        care.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
         db.rollback()
-        flash(_(str(err)), "error")
+        form.form_errors.append(_(str(err), **err.params))
+        return show_again("people.detail", "card", form, person_id=person.id)
     else:
         db.commit()
         flash(_("Client card saved."), "success")
@@ -285,28 +317,77 @@ def client_card(person_id: int) -> Any:
 @requires(Perm.HEALTH_WRITE)
 def add_visit(person_id: int) -> Any:
     """Record a visit."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.VisitForm(prefix="visit")
     if not form.validate_on_submit():
-        flash(_("Enter the date of the visit."), "error")
-        return redirect(url_for("people.detail", person_id=person.id))
+        return show_again("people.detail", "visit", form, person_id=person.id)
     db = get_session()
     try:
-        services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+        care.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
     except services.PersonError as err:
         db.rollback()
-        flash(_(str(err)), "error")
+        form.form_errors.append(_(str(err), **err.params))
+        return show_again("people.detail", "visit", form, person_id=person.id)
     else:
         db.commit()
         flash(_("Visit recorded."), "success")
     return redirect(url_for("people.detail", person_id=person.id))
 
 
+@bp.route("/purchases")
+@requires(Perm.PURCHASES)
+def purchase_list() -> ResponseReturnValue:
+    """A year's purchases and invoice references, for the bookkeeper (``?year=``)."""
+    today = date.today()
+    year = parse_int(request.args.get("year", "")) or today.year
+    if not 2000 <= year <= today.year:
+        year = today.year
+    rows = purchases.of_year(get_session(), year, controller_limit())
+    return render_template(
+        "people/purchases.html",
+        rows=rows,
+        year=year,
+        years=list(range(today.year, max(2000, today.year - 10) - 1, -1)),
+        total=sum(p.amount_ore for p, _name in rows),
+        format_amount=purchases.format_amount,
+    )
+
+
+@bp.route("/<int:person_id>/purchases", methods=["POST"])
+@requires(Perm.PURCHASES)
+def add_purchase(person_id: int) -> ResponseReturnValue:
+    """Record a purchase or invoice reference; on bad input the page comes back as typed."""
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    form = forms.PurchaseForm(prefix="purchase")
+    if form.validate_on_submit():
+        db = get_session()
+        data = purchases.PurchaseData(
+            form.purchased_on.data, form.amount.data or "", form.reference.data or "",
+            form.products.data or "",
+        )  # fmt: skip
+        try:
+            purchases.add_purchase(db, person, data, current_actor())
+        except services.PersonError as err:
+            db.rollback()
+            message = str(err)
+            target = (
+                form.purchased_on if "future" in message or "date" in message
+                else form.reference if "reference" in message
+                else form.amount
+            )  # fmt: skip
+            target.errors = [_(message)]
+        else:
+            db.commit()
+            flash(_("Purchase recorded."), "success")
+            return redirect(url_for("people.detail", person_id=person.id, _anchor="purchases"))
+    return _render_detail(person, purchase_form=form), 422
+
+
 @bp.route("/<int:person_id>/journal", methods=["POST"])
 @requires(Perm.HEALTH_WRITE)
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
-    person = get_person_or_404(person_id)
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -315,12 +396,11 @@ def add_journal(person_id: int) -> Any:
     if corrects_id is not None:
         corrects = db.get(JournalEntry, corrects_id)
     try:
-        services.add_journal_entry(
+        care.add_journal_entry(
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("Journal entry saved."), "success")

@@ -18,6 +18,7 @@ import integrations
 from crm import controllers
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
+from crm.i18n import period
 from crm.outbox import enabled_providers
 from crm.privacy import settings as practice
 from crm.privacy.settings import KNOWN_PROCESSORS
@@ -124,12 +125,13 @@ def default_for(session: Session, controller: Controller, key: str) -> ActivityD
             # web hosting, free entries)
             recipients=tuple(p.name for p in procs if p.name not in MAIL | MONEY),
             retention=_(
-                "%(n)s months after the last journal entry", n=row.retention_months("journal")
+                "%(period)s after the last journal entry",
+                period=period(row.retention_months("journal")),
             )
             if journal
             else _(
-                "%(n)s months after the client relationship ended",
-                n=row.retention_months("client_card"),
+                "%(period)s after the client relationship ended",
+                period=period(row.retention_months("client_card")),
             ),
         )
     if key == "representatives":
@@ -147,7 +149,8 @@ def default_for(session: Session, controller: Controller, key: str) -> ActivityD
                 "Name, contact details, the role, the mandate and where it is documented."
             ),
             retention=_(
-                "%(n)s months after the last mandate ended", n=controller.representative_months
+                "%(period)s after the last mandate ended",
+                period=period(controller.representative_months),
             ),
         )
     if key == "newsletter":
@@ -163,9 +166,9 @@ def default_for(session: Session, controller: Controller, key: str) -> ActivityD
             ),
             recipients=tuple(p.name for p in procs if p.name in MAIL),
             retention=_(
-                "Until the person unsubscribes; proof of consent %(n)s months after that; a code "
+                "Until the person unsubscribes; proof of consent %(period)s after that; a code "
                 "made from the address is kept to never mail them again.",
-                n=row.retention_months("consent_records"),
+                period=period(row.retention_months("consent_records")),
             ),
         )
     if key == "testimonials":
@@ -191,7 +194,7 @@ def default_for(session: Session, controller: Controller, key: str) -> ActivityD
             subjects=_("Clients who paid"),
             data_categories=_("Name, address, what was bought and paid."),
             recipients=tuple(p.name for p in procs if p.name in MONEY),
-            retention=_("%(n)s months", n=row.retention_months("bookkeeping")),
+            retention=period(row.retention_months("bookkeeping")),
         )
     if key == "requests":
         return ActivityData(
@@ -205,9 +208,9 @@ def default_for(session: Session, controller: Controller, key: str) -> ActivityD
                 "Requests and answers; audit log of logins, views and changes (no health data)."
             ),
             retention=_(
-                "Requests: %(r)s months after closing; audit log: %(a)s months",
-                r=row.retention_months("requests"),
-                a=row.retention_months("audit_log"),
+                "Requests: %(r)s after closing; audit log: %(a)s",
+                r=period(row.retention_months("requests")),
+                a=period(row.retention_months("audit_log")),
             ),
         )
     return None

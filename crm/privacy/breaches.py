@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.privacy.models import Breach
 
@@ -26,7 +27,7 @@ REPORT_WITHIN = timedelta(hours=72)
 RISKS = ("none", "risk", "high")
 
 
-class BreachError(ValueError):
+class BreachError(DomainError):
     """A breach entry was refused; the message is an English msgid for the user."""
 
 

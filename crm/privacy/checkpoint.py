@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm import controllers
 from crm import fsutil
 from crm import mail
 from crm.auth.models import Role
@@ -56,7 +57,7 @@ def _owner_addresses(session: Session) -> list[str]:
 def _mail_owners(session: Session, subject: str, text: str, result: CheckpointExport) -> None:
     for address in _owner_addresses(session):
         try:
-            mail.send(mail.build(address, subject, text))
+            mail.send(mail.build(address, subject, text, sender=controllers.name_for()))
         except mail.MailError as err:  # its messages name the server, never the address
             result.problems.append(f"the checkpoint mail to an owner was not sent: {err}")
         else:

@@ -20,7 +20,6 @@ from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -34,12 +33,11 @@ from crm.db import utcnow
 from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.people.models import Person
+from crm.privacy import periods
 from crm.privacy import recipients
 from crm.privacy import registry
-from crm.privacy import settings as practice
 from crm.privacy.models import DataRequest
 from crm.privacy.registry import Kept
-from crm.privacy.requests import add_months
 
 __all__ = ["ErasureBlocked", "Kept", "Plan", "execute", "plan"]
 
@@ -75,11 +73,12 @@ class Plan:
 
 def _context(session: Session, now: datetime, person: Person) -> registry.ErasureContext:
     """The facts the holders need: the profile of the person's controller, the periods."""
-    row = practice.load(session, current_app.config["PRACTICE_NAME"])
+    controller_id = person.controller_id
     return registry.ErasureContext(
         now=now,
-        profile=controllers.get(session, person.controller_id).profile,
-        retention_until=lambda kind, start: add_months(start, row.retention_months(kind)),
+        profile=controllers.get(session, controller_id).profile,
+        # the controller's period (crm/privacy/periods.py): bookkeeping counts from year end
+        retention_until=lambda kind, start: periods.get(session, controller_id, kind).end(start),
     )
 
 

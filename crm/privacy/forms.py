@@ -81,14 +81,15 @@ class NoteForm(FlaskForm):
 
 
 class HoldForm(FlaskForm):
-    """Data to keep despite erasure, until a date."""
+    """Data to keep despite erasure, until a date.
+
+    Not bookkeeping: its hold is derived from the recorded purchases (the client card's
+    "Purchases and invoices"), never from a date typed here (bokföringslagen 7 kap. 2 §).
+    """
 
     kind = SelectField(
-        _l("Kind"),
-        choices=[
-            SelectChoice("bookkeeping", _l("Bookkeeping (bokföringslagen)")),
-            SelectChoice("legal_claim", _l("Legal claim")),
-        ],
+        _l("Keep despite erasure"),
+        choices=[SelectChoice("legal_claim", _l("Legal claim"))],
     )
     until = DateField(_l("Keep until"), validators=[DataRequired()])
     note = StringField(_l("Note"), validators=[Length(max=500)])

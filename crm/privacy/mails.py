@@ -6,6 +6,7 @@ from flask import render_template
 from flask_babel import gettext as _
 from sqlalchemy.orm import object_session
 
+from crm import controllers
 from crm import mail
 from crm.people.models import Person
 from crm.privacy import portal
@@ -17,7 +18,7 @@ def _send(person: Person | None, subject: str, template: str, **context: object)
     if person is None or not person.email:
         return False
     text = render_template(template, person=person, name=person.name, **context)
-    mail.send(mail.build(person.email, subject, text))
+    mail.send(mail.build(person.email, subject, text, sender=controllers.name_for(person)))
     return True
 
 
@@ -34,7 +35,7 @@ def _answer(person: Person | None, request: DataRequest, subject: str, template:
     if row is None or row.confirmed_at is None or not row.email:
         return False
     text = render_template(template, person=None, name=row.name or "", request=request)
-    mail.send(mail.build(row.email, subject, text))
+    mail.send(mail.build(row.email, subject, text, sender=controllers.name_for(request)))
     return True
 
 
@@ -77,7 +78,7 @@ def portal_confirmation(address: str, confirm_url: str, status_url: str, days: i
     text = render_template(
         "privacy/mail/portal_confirm.txt", url=confirm_url, status_url=status_url, days=days
     )
-    mail.send(mail.build(address, _("Confirm your request"), text))
+    mail.send(mail.build(address, _("Confirm your request"), text, sender=controllers.name_for()))
 
 
 def portal_receipt(address: str, request: DataRequest, status_url: str) -> None:
@@ -85,4 +86,11 @@ def portal_receipt(address: str, request: DataRequest, status_url: str) -> None:
     text = render_template(
         "privacy/mail/portal_receipt.txt", request=request, status_url=status_url
     )
-    mail.send(mail.build(address, _("We have received your request"), text))
+    mail.send(
+        mail.build(
+            address,
+            _("We have received your request"),
+            text,
+            sender=controllers.name_for(request),
+        )
+    )

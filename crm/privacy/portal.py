@@ -33,6 +33,7 @@ from crm import audit
 from crm.audit import Actor
 from crm.db import rowcount
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.people.models import Person
 from crm.privacy import requests
@@ -49,7 +50,7 @@ MAX_NAME = 200
 MAX_DETAILS = 2000
 
 
-class PortalError(ValueError):
+class PortalError(DomainError):
     """The filing was refused; the message is an English msgid for the user."""
 
 

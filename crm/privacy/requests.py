@@ -19,6 +19,7 @@ from crm import audit
 from crm import paging
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.people.models import Person
 from crm.privacy.models import DataRequest
@@ -29,7 +30,7 @@ KINDS = ("access", "portability", "rectification", "erasure", "restriction", "ob
 CHANNELS = ("email", "letter", "phone", "in_person", "preferences_page", "portal")
 
 
-class RequestError(ValueError):
+class RequestError(DomainError):
     """A step was refused; the message is an English msgid for the user."""
 
 
@@ -163,7 +164,7 @@ def _close(
     audit.record(
         session,
         actor,
-        f"privacy.request_{status}",
+        "privacy.request_refused" if status == "refused" else "privacy.request_completed",
         object_type="person",
         object_id=request.person_id,
         details={"request": request.id},

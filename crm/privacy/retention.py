@@ -7,7 +7,6 @@ from the practice settings (crm/privacy/settings.py), whose minimums follow the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -39,9 +38,13 @@ from crm.newsletter.models import Subscription
 from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.people.models import Purchase
 from crm.people.models import Visit
 from crm.privacy import breaches
+from crm.privacy import client_retention
 from crm.privacy import erasure
+from crm.privacy import log_retention
+from crm.privacy import periods
 from crm.privacy import portal
 from crm.privacy import settings as practice
 from crm.privacy.models import Breach
@@ -72,6 +75,10 @@ class RetentionReport:
 
     deleted: dict[str, int] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
+    #: audit rows stripped of personal data but kept in the chain (crm/privacy/log_retention.py)
+    stripped: int = 0
+    #: each rule's period in words (no personal data), for ``crm retention --dry-run``
+    periods: dict[str, str] = field(default_factory=dict)
 
 
 def _no_other_data(now: datetime) -> list:
@@ -81,6 +88,7 @@ def _no_other_data(now: datetime) -> list:
         ~exists().where(ClientCard.person_id == pid),
         ~exists().where(Visit.person_id == pid),
         ~exists().where(JournalEntry.person_id == pid),
+        ~exists().where(Purchase.person_id == pid),
         ~exists().where(Testimonial.person_id == pid),
         ~exists().where(and_(DataRequest.person_id == pid, DataRequest.status == "open")),
         ~exists().where(and_(LegalHold.person_id == pid, LegalHold.until > now)),
@@ -104,17 +112,25 @@ def _last_activity(person_id_col: InstrumentedAttribute[int]) -> ColumnElement[d
 
 
 def marketing_contacts(
-    session: Session, now: datetime, months: int, proof_months: int = 0
+    session: Session,
+    now: datetime,
+    months: int,
+    proof_months: int = 0,
+    *,
+    include_active: bool = False,
 ) -> list[int]:
-    """People known only from a newsletter they left, silent for ``months``.
+    """People known only from the newsletter, silent for ``months`` after the last contact.
 
+    By default only people who left it; with ``include_active`` (the controller's choice,
+    seed 000: "12 månader efter den senaste kontakten") those still subscribed too.
     Not while their consent records are still owed as proof (``proof_months`` after the
-    withdrawal, the consent-record period): deleting the person would delete the records
-    with it, and a withdrawal must stay provable for that long (GDPR Art. 7(1), 5(2)).
+    last consent event, the consent-record period): deleting the person would delete the
+    records with it, and consent and its withdrawal must stay provable that long (GDPR Art.
+    7(1), 5(2)).
     """
     cutoff = add_months(now, -months)
     proof_cutoff = add_months(now, -proof_months)
-    stmt = select(Person.id).where(
+    conditions = [
         *_no_other_data(now),
         ~exists().where(
             and_(ConsentRecord.person_id == Person.id, ConsentRecord.occurred_at >= proof_cutoff)
@@ -123,26 +139,87 @@ def marketing_contacts(
             and_(Subscription.person_id == Person.id, Subscription.unsubscribed_at >= proof_cutoff)
         ),
         exists().where(Subscription.person_id == Person.id),
-        ~exists().where(
-            and_(
-                Subscription.person_id == Person.id,
-                Subscription.status.in_([Status.ACTIVE, Status.PENDING]),
-            )
-        ),
         _last_activity(Person.id) < cutoff,
         or_(Person.last_contact_at.is_(None), Person.last_contact_at < cutoff),
+    ]
+    if not include_active:
+        conditions.append(
+            ~exists().where(
+                and_(
+                    Subscription.person_id == Person.id,
+                    Subscription.status.in_([Status.ACTIVE, Status.PENDING]),
+                )
+            )
+        )
+    return list(session.scalars(select(Person.id).where(*conditions)))
+
+
+def _still_subscribed(session: Session, person_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Subscription.id)
+            .where(
+                Subscription.person_id == person_id,
+                Subscription.status.in_([Status.ACTIVE, Status.PENDING]),
+            )
+            .limit(1)
+        )
+        is not None
     )
-    return list(session.scalars(stmt))
 
 
-def inquiries(session: Session, now: datetime, months: int) -> list[int]:
-    """People who only got in touch (nothing else on file), after ``months``."""
+def inquiries(
+    session: Session, now: datetime, months: int, controller_id: int | None = None
+) -> list[int]:
+    """People who only got in touch (nothing else on file), after ``months``.
+
+    With ``controller_id``, only that controller's people (each controller has its period).
+    """
     cutoff = add_months(now, -months)
     stmt = select(Person.id).where(
         *_no_other_data(now),
         ~exists().where(Subscription.person_id == Person.id),
         Person.created_at < cutoff,
         or_(Person.last_contact_at.is_(None), Person.last_contact_at < cutoff),
+    )
+    if controller_id is not None:
+        stmt = stmt.where(Person.controller_id == controller_id)
+    return list(session.scalars(stmt))
+
+
+def _inquiries_per_controller(session: Session, now: datetime) -> list[int]:
+    found = []
+    for controller in controllers.all_controllers(session):
+        period = periods.get(session, controller.id, "inquiries")
+        found += inquiries(session, now, period.months, controller.id)
+    return found
+
+
+def expired_purchases(session: Session, now: datetime) -> list[int]:
+    """Purchases whose bookkeeping period ended (the controller's fiscal year, 7 years)."""
+    found = []
+    for controller in controllers.all_controllers(session):
+        period = periods.get(session, controller.id, "bookkeeping")
+        rows = session.execute(
+            select(Purchase.id, Purchase.purchased_on).where(
+                Purchase.controller_id == controller.id
+            )
+        )
+        for purchase_id, day in rows:
+            moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            if period.end(moment) <= now:
+                found.append(purchase_id)
+    return found
+
+
+def left_with_nothing(session: Session, now: datetime, person_ids: set[int]) -> list[int]:
+    """Of these people (whose purchases just went), those nothing else keeps on file."""
+    if not person_ids:
+        return []
+    stmt = select(Person.id).where(
+        Person.id.in_(sorted(person_ids)),
+        *_no_other_data(now),
+        ~exists().where(Subscription.person_id == Person.id),
     )
     return list(session.scalars(stmt))
 
@@ -167,36 +244,72 @@ def old_consent_records(session: Session, now: datetime, months: int) -> list[in
     return list(session.scalars(stmt))
 
 
-def decisions(session: Session, now: datetime | None = None) -> list[Decision]:
-    """Journals past their ten-year hold and profile B clients past their period."""
-    now = now or utcnow()
-    row = practice.load(session, current_app.config["PRACTICE_NAME"])
-    out = []
-    newest = select(JournalEntry.person_id, func.max(JournalEntry.written_at)).group_by(
-        JournalEntry.person_id
+def _not_without_asking(session: Session) -> set[int]:
+    """People never deleted automatically: restricted, or with an open request.
+
+    A restriction may be asked for instead of erasure (Art. 18(1)(b)); an open request must
+    be answered about the data as it is. The owner decides on them (the dashboard).
+    """
+    restricted = session.scalars(select(Person.id).where(Person.restricted_at.is_not(None)))
+    asking = session.scalars(
+        select(DataRequest.person_id).where(
+            DataRequest.status == "open", DataRequest.person_id.is_not(None)
+        )
     )
-    for person_id, written in session.execute(newest):
+    return {*restricted, *asking}
+
+
+def _held(session: Session, now: datetime) -> set[int]:
+    """People with a running legal hold recorded by hand (a legal claim): kept, not asked."""
+    return set(session.scalars(select(LegalHold.person_id).where(LegalHold.until > now).distinct()))
+
+
+def decisions(session: Session, now: datetime | None = None) -> list[Decision]:
+    """Journals past their hold, and clients past their period (not deleted automatically).
+
+    See crm/privacy/client_retention.py for what counts as a client's last activity.
+    """
+    now = now or utcnow()
+    out = []
+    held = _held(session, now)
+    newest = (
+        select(JournalEntry.person_id, Person.controller_id, func.max(JournalEntry.written_at))
+        .join(Person, Person.id == JournalEntry.person_id)
+        .group_by(JournalEntry.person_id, Person.controller_id)
+    )
+    for person_id, controller_id, written in session.execute(newest):
         if written.tzinfo is None:  # an aggregate skips the column type's processing
             written = written.replace(tzinfo=UTC)
-        end = add_months(written, row.retention_months("journal"))
+        end = periods.get(session, controller_id, "journal").end(written)
         if end <= now:
             out.append(Decision(person_id, "journal", end))
-    licensed = {c.id for c in controllers.all_controllers(session) if c.profile == "A"}
-    months = row.retention_months("client_card")
-    # profile B only: a licensed controller's client card follows its journal
-    for card in session.scalars(
-        select(ClientCard).where(
-            ClientCard.client_until.is_not(None), ClientCard.controller_id.not_in(licensed)
-        )
-    ):
-        if card.client_until is None:  # filtered above; tells the type checker
-            continue
-        end = add_months(
-            datetime.combine(card.client_until, datetime.min.time(), tzinfo=now.tzinfo), months
-        )
-        if end <= now:
-            out.append(Decision(card.person_id, "client_card", end))
+    asking = _not_without_asking(session)
+    for client in client_retention.inactive(session, now):
+        if client.person_id in held:
+            continue  # kept for a recorded legal claim
+        if not client.automatic or client.person_id in asking:
+            out.append(Decision(client.person_id, "client_card", client.since))
     return out
+
+
+def _erase_by_rule(session: Session, person_ids: list[int], rule: str) -> int:
+    """Erase people through the erasure engine: holds keep what the law keeps.
+
+    Providers are told, as on request. One that cannot be erased yet (a manual publication
+    still up) is left for the next run.
+    """
+    count = 0
+    for person_id in person_ids:
+        person = session.get(Person, person_id)
+        if person is None:
+            continue
+        try:
+            with session.begin_nested():
+                erasure.execute(session, person, Actor.system(), via=f"retention:{rule}")
+        except erasure.ErasureBlocked:
+            continue
+        count += 1
+    return count
 
 
 def closed_requests(session: Session, now: datetime, months: int) -> list[int]:
@@ -280,29 +393,30 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
     now = now or utcnow()
     row = practice.load(session, current_app.config["PRACTICE_NAME"])
     report = RetentionReport()
-    people_rules: list[tuple[str, Callable[[], list[int]]]] = [
-        (
-            "marketing_contacts",
-            lambda: marketing_contacts(
-                session,
-                now,
-                row.retention_months("marketing_contacts"),
-                row.retention_months("consent_records"),
-            ),
-        ),
-        ("inquiries", lambda: inquiries(session, now, row.retention_months("inquiries"))),
-    ]
-    for rule, select_ids in people_rules:
-        ids = select_ids()
-        report.deleted[rule] = len(ids)
-        if not dry_run:
-            _delete_people(session, ids, rule)
+    newsletter_controller = controllers.newsletter_id(session.connection())
+    marketing = periods.get(session, newsletter_controller, "marketing_contacts")
+    proof = periods.get(session, newsletter_controller, "consent_records")
+    report.periods["marketing_contacts"] = marketing.describe()
+    report.periods["inquiries"] = _describe_per_controller(session, "inquiries")
+    silent = marketing_contacts(
+        session, now, marketing.months, proof.months, include_active=marketing.include_active
+    )
+    subscribed = [pid for pid in silent if _still_subscribed(session, pid)]
+    report.deleted["marketing_contacts"] = len(silent)
+    report.deleted["inquiries"] = len(found_inquiries := _inquiries_per_controller(session, now))
+    if not dry_run:
+        _erase_by_rule(session, subscribed, "marketing_contacts")
+        _delete_people(
+            session, [pid for pid in silent if pid not in subscribed], "marketing_contacts"
+        )
+        _delete_people(session, found_inquiries, "inquiries")
     months = row.retention_months("requests")
+    report.periods["consent_records"] = proof.describe()
     for rule, model, ids in (
         (
             "consent_records",
             ConsentRecord,
-            old_consent_records(session, now, row.retention_months("consent_records")),
+            old_consent_records(session, now, proof.months),
         ),
         ("requests", DataRequest, closed_requests(session, now, months)),
         ("breaches", Breach, old_breaches(session, now, months)),
@@ -311,6 +425,9 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         report.deleted[rule] = len(ids)
         if not dry_run:
             _delete_rows(session, model, ids, rule)
+    for rule in ("requests", "breaches", "recipient_tasks"):
+        report.periods[rule] = f"{months} months after closing"
+    _client_cards(session, now, report, dry_run)
     links, representatives_ids = representatives.ended(session, now.date())
     report.deleted["representatives"] = len(representatives_ids)
     if not dry_run:
@@ -340,9 +457,59 @@ def run(session: Session, *, now: datetime | None = None, dry_run: bool = False)
         )
     else:
         report.deleted["testimonial_media"] = testimonials.purge_due_media(session, now)
+        # before the bookkeeping rule: an erased person's hold is read from their purchases
         report.deleted["ended_holds"] = erasure.purge_expired_holds(session, now)
         ratelimit.purge(session, timedelta(days=2), now)
+    _bookkeeping(session, now, report, dry_run)
     # after the rules above: files they queue are not orphans yet (their rows are updated)
     report.deleted["orphan_media_files"] = testimonials.purge_orphan_files(session, now, dry_run)
+    logs = log_retention.plan(
+        session,
+        now,
+        periods.longest(session, "audit_log").months,
+        periods.longest(session, "journal_access_log").months,
+    )
+    report.periods["audit_log"] = periods.longest(session, "audit_log").describe()
+    report.periods["audit_log_stripped"] = (
+        "journal access logs " + periods.longest(session, "journal_access_log").describe()
+    )
+    if dry_run:
+        report.deleted["audit_log"], report.stripped = logs.pruned, len(logs.stripped_seqs)
+    else:
+        report.deleted["audit_log"], report.stripped = log_retention.apply(session, logs)
     report.decisions = decisions(session, now)
     return report
+
+
+def _describe_per_controller(session: Session, kind: str) -> str:
+    texts = sorted(
+        {periods.get(session, c.id, kind).describe() for c in controllers.all_controllers(session)}
+    )
+    return "; ".join(texts)
+
+
+def _client_cards(session: Session, now: datetime, report: RetentionReport, dry_run: bool) -> None:
+    """Clients past their period whose controller chose automatic deletion are erased."""
+    report.periods["client_cards"] = _describe_per_controller(session, "client_card")
+    held = _held(session, now) | _not_without_asking(session)
+    due = [
+        c.person_id
+        for c in client_retention.inactive(session, now)
+        if c.automatic and c.person_id not in held
+    ]
+    report.deleted["client_cards"] = (
+        len(due) if dry_run else _erase_by_rule(session, due, "client_cards")
+    )
+
+
+def _bookkeeping(session: Session, now: datetime, report: RetentionReport, dry_run: bool) -> None:
+    """Purchases past the bookkeeping period go; so does a person nothing else keeps."""
+    report.periods["bookkeeping"] = _describe_per_controller(session, "bookkeeping")
+    ids = expired_purchases(session, now)
+    report.deleted["bookkeeping"] = len(ids)
+    if dry_run or not ids:
+        return
+    buyers = set(session.scalars(select(Purchase.person_id).where(Purchase.id.in_(ids)).distinct()))
+    _delete_rows(session, Purchase, ids, "bookkeeping")
+    session.flush()
+    _delete_people(session, left_with_nothing(session, now, buyers), "bookkeeping")

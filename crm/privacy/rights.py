@@ -9,6 +9,7 @@ from crm import audit
 from crm import outbox
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.newsletter import suppression
 from crm.newsletter import unsubscribing
@@ -21,7 +22,7 @@ from crm.people.models import Person
 from crm.privacy import recipients
 
 
-class RightsError(ValueError):
+class RightsError(DomainError):
     """A step was refused; the message is an English msgid for the user."""
 
 

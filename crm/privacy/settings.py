@@ -27,6 +27,7 @@ from crm.controllers import Controller
 from crm.controllers import IdNumberMode
 from crm.db import Base
 from crm.db import insert_ignoring_duplicates
+from crm.errors import DomainError
 from crm.i18n import N_
 
 #: Licensed professions with a journal duty under patientdatalagen (legal requirements 2.2).
@@ -144,12 +145,21 @@ RETENTION_RULES = (
 )
 
 
-class SettingsError(ValueError):
+class SettingsError(DomainError):
     """A setting was refused; the message is an English msgid (may carry a %(reason)s)."""
 
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.params = params
+
+class SettingsErrors(SettingsError):
+    """Several settings were refused at once: ``problems`` pairs a form field with its error.
+
+    Why all at once: the settings page shows every error at its field in one answer instead
+    of one per save (issue 16 defect 6).
+    """
+
+    def __init__(self, problems: list[tuple[str, SettingsError]]) -> None:
+        first = problems[0][1]
+        super().__init__(str(first), **first.params)
+        self.problems = problems
 
 
 #: The controller's own facts, kept on the controller (crm/controllers.py) since seed 000; the
@@ -252,18 +262,31 @@ def load(session: Session, default_name: str = "") -> PracticeSettings:
 def check_retention(values: dict[str, int]) -> dict[str, int]:
     """Refuse a period shorter than the legal minimum, saying which law requires more."""
     clean = {}
+    problems: list[tuple[str, SettingsError]] = []
     for rule in RETENTION_RULES:
         months = int(values.get(rule.kind, rule.default_months))
         if months < rule.minimum_months:
-            raise SettingsError(
-                N_("%(kind)s cannot be shorter than %(months)s months: %(reason)s."),
-                kind=rule.label,
-                months=rule.minimum_months,
-                reason=rule.minimum_reason,
+            problems.append(
+                (
+                    f"ret-{rule.kind}",
+                    SettingsError(
+                        N_("%(kind)s cannot be shorter than %(months)s months: %(reason)s."),
+                        kind=rule.label,
+                        months=rule.minimum_months,
+                        reason=rule.minimum_reason,
+                    ),
+                )
             )
-        if months < 0 or months > 1200:
-            raise SettingsError(N_("Enter a number of months between 0 and 1200."))
+        elif months < 0 or months > 1200:
+            problems.append(
+                (
+                    f"ret-{rule.kind}",
+                    SettingsError(N_("Enter a number of months between 0 and 1200.")),
+                )
+            )
         clean[rule.kind] = months
+    if problems:
+        raise SettingsErrors(problems)
     return clean
 
 
@@ -285,20 +308,35 @@ def save(
     is None). Audited with the changed field names, unless the caller audits the change as a
     whole (``audited=False``: a practice file load).
     """
+    problems: list[tuple[str, SettingsError]] = []
+    try:
+        kept = check_retention(retention)
+    except SettingsErrors as err:
+        problems += err.problems
+    changed = []
+    if facts:
+        try:
+            changed += save_controller(
+                session,
+                controller or controllers.first(session),
+                actor=actor,
+                audited=False,
+                **facts,
+            )
+        except SettingsErrors as err:
+            problems += err.problems
+    if problems:  # every error at once; the caller rolls back what was set
+        raise SettingsErrors(problems)
     values = {
         "processors": json.dumps([p.__dict__ for p in processors], ensure_ascii=False),
-        "retention": json.dumps(check_retention(retention)),
+        "retention": json.dumps(kept),
     }
     if features is not None:
         known = {key for key, _label in FEATURES}
         values["features"] = json.dumps(
             {k: bool(v) for k, v in sorted(features.items()) if k in known}
         )
-    changed = [k for k, v in values.items() if getattr(row, k) != v]
-    if facts:
-        changed += save_controller(
-            session, controller or controllers.first(session), actor=actor, audited=False, **facts
-        )
+    changed = [k for k, v in values.items() if getattr(row, k) != v] + changed
     for key, value in values.items():
         setattr(row, key, value)
     if changed and audited:
@@ -329,33 +367,52 @@ def save_controller(
     recorded reason. Switching to a stricter setting does not touch the numbers already
     stored; the settings page then offers :func:`crm.people.services.reduce_id_numbers`.
     """
+    problems: list[tuple[str, SettingsError]] = []
     if profile not in ("A", "B"):
-        raise SettingsError(N_("Choose the practice profile."))
+        problems.append(("profile", SettingsError(N_("Choose the practice profile."))))
     if profile == "A" and profession not in PROFESSIONS:
-        raise SettingsError(N_("Profile A needs the licensed profession."))
+        problems.append(
+            ("profession", SettingsError(N_("Profile A needs the licensed profession.")))
+        )
     if org_number.strip():
         try:
             org_number = orgnr.format(orgnr.validate(org_number))
-        except ValidationError as err:
+        except ValidationError:
             # A sole trader's organisation number is their personnummer.
             if not personnummer.is_valid(org_number):
-                raise SettingsError(N_("The organisation number is not valid.")) from err
+                problems.append(
+                    ("org_number", SettingsError(N_("The organisation number is not valid.")))
+                )
     mode = controller.id_number_mode if id_number_mode is None else id_number_mode
     if mode not in {m.value for m in IdNumberMode}:
-        raise SettingsError(N_("Choose what is recorded of identity numbers."))
+        problems.append(
+            ("id_number_mode", SettingsError(N_("Choose what is recorded of identity numbers.")))
+        )
     reason = (controller.id_number_reason if id_number_reason is None else id_number_reason).strip()
     if mode == IdNumberMode.FULL and profile == "B" and not reason and id_number_mode is not None:
-        raise SettingsError(
-            N_(
-                "Full personnummer needs a recorded reason under profile B "
-                "(dataskyddslagen 3 kap. 10 §): say why the birth date is not enough."
+        problems.append(
+            (
+                "id_number_reason",
+                SettingsError(
+                    N_(
+                        "Full personnummer needs a recorded reason under profile B "
+                        "(dataskyddslagen 3 kap. 10 §): say why the birth date is not enough."
+                    )
+                ),
             )
         )
     months = (
         controller.representative_months if representative_months is None else representative_months
     )
     if months < 0 or months > 1200:
-        raise SettingsError(N_("Enter a number of months between 0 and 1200."))
+        problems.append(
+            (
+                "representative_months",
+                SettingsError(N_("Enter a number of months between 0 and 1200.")),
+            )
+        )
+    if problems:
+        raise SettingsErrors(problems)
     values: dict[str, Any] = {
         "name": name.strip(),
         "org_number": org_number.strip(),

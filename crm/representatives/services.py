@@ -23,6 +23,7 @@ from crm import audit
 from crm import controllers
 from crm.audit import Actor
 from crm.db import Base
+from crm.errors import DomainError
 from crm.i18n import N_
 from crm.people.models import Person
 from crm.representatives.models import Kind
@@ -34,7 +35,7 @@ NOT_OWN_DATA = {("representation", "client_id"), ("representation", "representat
 NOT_OWN_DATA |= {("data_request", "requester_id")}
 
 
-class MandateError(ValueError):
+class MandateError(DomainError):
     """A link or a request under a mandate was refused; the message is an English msgid."""
 
 

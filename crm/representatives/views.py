@@ -15,6 +15,8 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from crm.db import get_session
+from crm.errors import flash_refusal
+from crm.inputs import form_int
 from crm.people import picker
 from crm.people import services as people
 from crm.people.models import Person
@@ -25,16 +27,9 @@ from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import form_int
+from crm.web import get_or_404
 
 bp = Blueprint("representatives", __name__, url_prefix="/people")
-
-
-def _person_or_404(person_id: int) -> Person:
-    person = people.get_person(get_session(), person_id, controller_limit())
-    if person is None:
-        abort(404)
-    return person
 
 
 def _date(value: str | None) -> date | None:
@@ -71,7 +66,7 @@ def add(person_id: int) -> Any:
     The person is found by searching (crm/people/picker.py): "Search" posts the form back
     with the matches and everything typed kept; a refused link is shown again the same way.
     """
-    client = _person_or_404(person_id)
+    client = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     f = request.form
     db = get_session()
     typed = {k: f.get(k, "") for k in FIELDS}
@@ -129,7 +124,7 @@ def _page(
 @requires(Perm.PEOPLE_WRITE)
 def end(person_id: int, link_id: int) -> Any:
     """End a mandate today."""
-    client = _person_or_404(person_id)
+    client = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     db = get_session()
     row = db.get(Representation, link_id)
     if row is None or row.client_id != client.id:
@@ -137,8 +132,7 @@ def end(person_id: int, link_id: int) -> Any:
     try:
         services.end(db, row, date.today(), current_actor())
     except services.MandateError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
     else:
         db.commit()
         flash(_("The mandate is ended."), "success")

@@ -34,7 +34,7 @@ from crm.provider_settings import ProviderSettingsError
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.sync import background
-from crm.sync import runner
+from crm.sync import events as sync_events
 from crm.sync.models import ProviderEvent
 from crm.sync.models import SyncRun
 from crm.web import csrf
@@ -98,8 +98,8 @@ def webhook(provider: str) -> Any:
     except WebhookRejected:
         return jsonify(error="forbidden"), 403
     db = get_session()
-    stored = runner.store_events(db, events, "webhook")
-    applied = runner.apply_events(db, provider)
+    stored = sync_events.store_events(db, events, "webhook")
+    applied = sync_events.apply_events(db, provider)
     db.commit()
     return jsonify(stored=len(stored), applied=applied)
 
@@ -186,10 +186,7 @@ def _index_page(
                 "name": name,
                 "enabled": integrations.is_enabled(name, effective),
                 "manual": integrations.ADAPTERS[name].MANUAL_OPERATIONS,
-                "missing": [
-                    _(provider_settings.LABELS[s.split("_", 1)[1]])
-                    for s in integrations.missing_settings(name, effective)
-                ],
+                "missing": _missing_settings(name, effective),
                 "webhook": bool(effective.get(f"{name.upper()}_WEBHOOK_SECRET")),
                 "fields": fields,
                 "overridden": [f"CRM_{name.upper()}_{f.setting}" for f in fields if f.overridden],
@@ -209,6 +206,7 @@ def _index_page(
         providers=providers,
         runs=runs,
         form=FlaskForm(),
+        any_enabled=any(p["enabled"] for p in providers),
         reports={r.id: json.loads(r.report) for r in runs},
     ), (400 if errors else 200)
 
@@ -266,12 +264,43 @@ def check_connection(provider: str) -> Any:
     return redirect(url_for("sync.index", _anchor=f"provider-{provider}"))
 
 
+#: what each provider setting is, in the owner's words (the part after ``CRM_<PROVIDER>_``)
+SETTING_LABELS = {
+    "API_KEY": _l("the API key"),
+    "API_HASH": _l("the API hash"),
+    "ACCOUNT_ID": _l("the account ID"),
+    "LIST_ID": _l("the list ID"),
+    "GROUP_ID": _l("the group ID"),
+    # Mailchimp calls its lists audiences (https://mailchimp.com/help/find-audience-id/)
+    "MAILCHIMP_LIST_ID": _l("the audience ID"),
+}
+
+
+def _missing_settings(name: str, effective: Any) -> list[str]:
+    """The settings a provider still needs, in words ("the API key", "the group ID").
+
+    Shown on the page, so "off" says what switching it on takes, and a key without its list or
+    group (which the sync would report as an error on every run) is named before the first run.
+    """
+    prefix = f"{name.upper()}_"
+    return [
+        str(
+            SETTING_LABELS.get(setting) or SETTING_LABELS.get(setting.removeprefix(prefix), setting)
+        )
+        for setting in integrations.missing_settings(name, effective)
+    ]
+
+
 @bp.route("/integrations/retry", methods=["POST"])
 @requires(Perm.SYNC)
 def retry() -> Any:
     """Retry failing operations now: clear their back-off and start a sync in the background."""
     if not FlaskForm().validate_on_submit():
         abort(400)
+    if not any(integrations.is_enabled(name, current_app.config) for name in PROVIDERS):
+        # nothing to sync with: say so, instead of a run that reports "all done"
+        flash(_("No mail provider is set up, so there is nothing to sync."), "info")
+        return redirect(url_for("sync.index"))
     db = get_session()
     db.execute(
         update(OutboxOp).where(OutboxOp.status == "pending").values(next_attempt_at=utcnow())

@@ -14,6 +14,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
+from wtforms.validators import Regexp
 
 DISPLAY_CHOICES = [
     SelectChoice("first_name", _l("First name")),
@@ -57,7 +58,14 @@ class PublicationForm(FlaskForm):
     description = StringField(
         _l("Where (e.g. Instagram post, spring flyer)"), validators=[Optional(), Length(max=300)]
     )
-    url = StringField(_l("Address (URL)"), validators=[Optional(), Length(max=500)])
+    url = StringField(
+        _l("Address (URL)"),
+        validators=[
+            Optional(),
+            Length(max=500),
+            Regexp(r"^https?://", message=_l("The address must start with https://.")),
+        ],
+    )
     published_on = DateField(_l("Date"), validators=[Optional()])
 
 

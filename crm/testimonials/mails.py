@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from crm import controllers
 from crm import mail
 from crm.security import tokens
 from crm.testimonials.models import Testimonial
@@ -37,7 +38,12 @@ def build_request(t: Testimonial, content_hash: str) -> EmailMessage:
         url=consent_url(t, content_hash),
         days=current_app.config["TESTIMONIAL_CONSENT_LINK_DAYS"],
     )
-    return mail.build(t.person.email, _("May we publish your testimonial?"), text)
+    return mail.build(
+        t.person.email,
+        _("May we publish your testimonial?"),
+        text,
+        sender=controllers.name_for(t.person),
+    )
 
 
 def send_request(t: Testimonial, content_hash: str) -> None:
@@ -50,7 +56,14 @@ def send_confirmation(t: Testimonial, channels: list[str]) -> None:
     text = render_template(
         "testimonials/mail/confirmed.txt", t=t, channels=channels, url=revoke_url(t)
     )
-    mail.send(mail.build(t.person.email, _("Thank you: your consent is recorded"), text))
+    mail.send(
+        mail.build(
+            t.person.email,
+            _("Thank you: your consent is recorded"),
+            text,
+            sender=controllers.name_for(t.person),
+        )
+    )
 
 
 _AFTER_COMMIT = "crm.testimonials.consent_mails"

@@ -16,10 +16,14 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms import Field
 from wtforms.fields import SelectChoice
 
 from crm import mail
 from crm.db import get_session
+from crm.errors import flash_refusal
+from crm.inputs import form_int
+from crm.inputs import int_arg
 from crm.people import picker
 from crm.people import services as people
 from crm.security.roles import Perm
@@ -28,26 +32,20 @@ from crm.testimonials import forms
 from crm.testimonials import labels
 from crm.testimonials import mails
 from crm.testimonials import media as media_store
+from crm.testimonials import publications
 from crm.testimonials import services
 from crm.testimonials.models import Publication
 from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
+from crm.testimonials.models import display_name
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import form_int
-from crm.web import int_arg
+from crm.web import get_or_404
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
 labels.register(bp)
-
-
-def _get_or_404(testimonial_id: int) -> Testimonial:
-    t = services.get(get_session(), testimonial_id)
-    if t is None or not people.visible(t.person, controller_limit()):
-        abort(404)
-    return t
 
 
 def _back(t: Testimonial) -> ResponseReturnValue:
@@ -77,7 +75,7 @@ def index() -> Any:
     status = request.args.get("status", "")
     return render_template(
         "testimonials/index.html",
-        rows=services.list_all(get_session(), status, controller_limit()),
+        rows=publications.list_all(get_session(), status, controller_limit()),
         status=status,
         statuses=list(Status),
     )
@@ -107,49 +105,67 @@ def create() -> Any:
             t = services.create(db, person, form.text.data, form.display_mode.data, current_actor())
         except services.TestimonialError as err:
             db.rollback()
-            flash(_(str(err)), "error")
+            _refused(form.person_id, err)
         else:
             db.commit()
             flash(_("Testimonial saved as a draft."), "success")
             return _back(t)
-    return render_template(
+    page = render_template(
         "testimonials/new.html", form=form, query=query, total=total, found=found
     )
+    return (page, 422) if form.errors else page
 
 
 @bp.route("/<int:testimonial_id>")
 @requires(Perm.TESTIMONIALS)
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
-    t = _get_or_404(testimonial_id)
-    edit_form = forms.TestimonialForm(text=t.text, display_mode=t.display_mode, prefix="edit")
+    return _page(
+        get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
+    )
+
+
+def _page(
+    t: Testimonial,
+    *,
+    edit_form: forms.TestimonialForm | None = None,
+    media_form: forms.MediaForm | None = None,
+    pub_form: forms.PublicationForm | None = None,
+) -> str:
+    """The detail page; a form that failed is passed in, so its errors and input show in place."""
+    if edit_form is None:
+        edit_form = forms.TestimonialForm(text=t.text, display_mode=t.display_mode, prefix="edit")
     return render_template(
         "testimonials/detail.html",
         t=t,
         edit_form=edit_form,
-        media_form=forms.MediaForm(),
-        pub_form=forms.PublicationForm(prefix="pub"),
+        media_form=media_form or forms.MediaForm(formdata=None),
+        pub_form=pub_form or forms.PublicationForm(formdata=None, prefix="pub"),
         button=forms.ButtonForm(),
-        shown_name=services.display_name(t.person, t.display_mode),
+        shown_name=display_name(t.person, t.display_mode),
     )
+
+
+def _refused(field: Field, err: services.TestimonialError) -> None:
+    """Show a service's refusal under the field it is about (the form is shown again)."""
+    field.errors = [*field.errors, _(str(err), **err.params)]
 
 
 @bp.route("/<int:testimonial_id>/edit", methods=["POST"])
 @requires(Perm.TESTIMONIALS)
 def edit(testimonial_id: int) -> Any:
     """Change the text or name display (voids any consent and asks again)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.TestimonialForm(prefix="edit")
     if not form.validate_on_submit():
-        flash(_("Write the testimonial text."), "error")
-        return _back(t)
+        return _page(t, edit_form=form), 422
     db = get_session()
     try:
         changed = services.edit(db, t, form.text.data, form.display_mode.data, current_actor())
     except services.TestimonialError as err:
         db.rollback()
-        flash(_(str(err)), "error")
-        return _back(t)
+        _refused(form.text, err)
+        return _page(t, edit_form=form), 422
     db.commit()
     if changed:
         flash(_("Saved."), "success")
@@ -161,18 +177,17 @@ def edit(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def upload(testimonial_id: int) -> Any:
     """Add an image, audio or video file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.MediaForm()
     if not form.validate_on_submit():
-        flash(_("Choose a file."), "error")
-        return _back(t), 422
+        return _page(t, media_form=form), 422
     db = get_session()
     try:
         services.add_media(db, t, form.file.data.read(), current_actor())
     except services.TestimonialError as err:
         db.rollback()
-        flash(_(str(err)), "error")
-        return _back(t), 422
+        _refused(form.file, err)
+        return _page(t, media_form=form), 422
     db.commit()
     flash(_("File added."), "success")
     _ask_again(t)
@@ -183,7 +198,7 @@ def upload(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def delete_media(testimonial_id: int, media_id: int) -> Any:
     """Delete a file."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -201,15 +216,14 @@ def delete_media(testimonial_id: int, media_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def request_consent(testimonial_id: int) -> Any:
     """Mail the client a link to see the testimonial and consent (or not)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
     try:
         row = services.request_consent(db, t, current_actor())
     except services.TestimonialError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
+        flash_refusal(db, err)
         return _back(t)
     db.commit()
     try:
@@ -226,14 +240,13 @@ def request_consent(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def add_publication(testimonial_id: int) -> Any:
     """Record where the testimonial was published by hand."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     form = forms.PublicationForm(prefix="pub")
     if not form.validate_on_submit():
-        flash(_("Check the date and try again."), "error")
-        return _back(t)
+        return _page(t, pub_form=form), 422
     db = get_session()
     try:
-        services.add_publication(
+        publications.add_publication(
             db,
             t,
             form.channel.data,
@@ -244,8 +257,8 @@ def add_publication(testimonial_id: int) -> Any:
         )
     except services.TestimonialError as err:
         db.rollback()
-        flash(_(str(err)), "error")
-        return _back(t)
+        _refused(form.channel, err)
+        return _page(t, pub_form=form), 422
     db.commit()
     flash(_("Publication recorded."), "success")
     return _back(t)
@@ -255,7 +268,7 @@ def add_publication(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def revoke(testimonial_id: int) -> Any:
     """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
-    t = _get_or_404(testimonial_id)
+    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -281,7 +294,7 @@ def tick_removed(publication_id: int) -> Any:
     pub = db.get(Publication, publication_id)
     if pub is None:
         abort(404)
-    services.tick_removed(db, pub, current_actor())
+    publications.tick_removed(db, pub, current_actor())
     db.commit()
     flash(_("Marked as taken down."), "success")
     return redirect(safe_redirect_target(request.form.get("next"), url_for("main.dashboard")))
