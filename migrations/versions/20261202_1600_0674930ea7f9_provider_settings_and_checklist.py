@@ -6,8 +6,8 @@ connection test's answer; ``setup_step`` the checklist steps the owner confirmed
 variables stay where they are and still override (crm/provider_settings.py).
 
 Revision ID: 0674930ea7f9
-Revises: aa93dd8a7f55
-Create Date: 2026-12-02 15:30:00.000000+00:00
+Revises: 53a1332aef0f
+Create Date: 2026-12-02 16:00:00.000000+00:00
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0674930ea7f9"
-down_revision = "aa93dd8a7f55"
+down_revision = "53a1332aef0f"
 branch_labels = None
 depends_on = None
 
