@@ -7,7 +7,9 @@ Also every feature's ``personal_data`` module, so that the person registry
 from crm import audit  # noqa: F401
 from crm import controllers  # noqa: F401
 from crm import outbox  # noqa: F401
+from crm import provider_settings  # noqa: F401
 from crm.auth import models as auth_models  # noqa: F401
+from crm.main import checklist  # noqa: F401
 from crm.newsletter import models as newsletter_models  # noqa: F401
 from crm.newsletter import personal_data as newsletter_data  # noqa: F401
 from crm.people import models as people_models  # noqa: F401

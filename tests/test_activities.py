@@ -31,6 +31,16 @@ from tests.test_migrations import empty_url  # noqa: F401 - the fixture
 ACTOR = Actor.system()
 
 
+@pytest.fixture(autouse=True)
+def _published(monkeypatch):
+    """These tests read the policy's activities, not whether it is published yet.
+
+    An unfilled controller's policy says "not published" (issue 16, first-run checklist,
+    tests/test_checklist.py); here every controller counts as filled in.
+    """
+    monkeypatch.setattr(controllers.Controller, "details_complete", property(lambda self: True))
+
+
 def _keys(db, controller_id: int | None = None) -> list[str]:
     with db() as s:
         practice.load(s, "Praktiken")

@@ -104,6 +104,9 @@ def policy() -> Any:
             version=published[0],
             earlier=published[1:],
         )
+    if not chosen.details_complete:
+        # issue 16: a policy naming "Praktiken" and no address informs nobody (Art. 13(1)(a))
+        return render_template("public/privacy_unpublished.html")
     return render_template(
         "public/privacy.html",
         choose=None,

@@ -21,9 +21,12 @@ from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm import mail
+from crm import paging
 from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
+from crm.inputs import form_int
+from crm.people import picker
 from crm.people.models import Person
 from crm.privacy import data_requests
 from crm.privacy import erasure
@@ -41,7 +44,6 @@ from crm.representatives.models import Representation
 from crm.security import tokens
 from crm.security.roles import Perm
 from crm.security.roles import requires
-from crm.testimonials.publications import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
@@ -69,14 +71,15 @@ def index() -> Any:
     """Requests (open first, by due date) and a form to register a new one."""
     db = get_session()
     form = forms.NewRequestForm()
-    form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in people_choices(db, controller_limit())
-    ]
+    query = request.form.get("person_q", "").strip()[:100]
+    chosen = form_int(request.form, "person_id") if request.method == "POST" else None
+    found, total = picker.choices(db, query, chosen, controller_id=controller_limit())
+    form.person_id.choices = [SelectChoice(pid, label) for pid, label in found]
     mandates = representatives.all_mandates(db, controller_limit())
     form.representation_id.choices = [SelectChoice(0, _("The person themselves"))] + [
         SelectChoice(m.id, _mandate_label(m)) for m in mandates
     ]
-    if form.validate_on_submit():
+    if "find" not in request.form and form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
         person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
@@ -97,11 +100,22 @@ def index() -> Any:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
             return redirect(url_for("privacy.detail", request_id=row.id))
+    rows, pager = data_requests.requests_page(
+        db,
+        paging.from_values(
+            request.args, data_requests.SORTS, current_app.config["PEOPLE_PER_PAGE"]
+        ),
+        controller_limit(),
+    )
     return render_template(
         "privacy/index.html",
         form=form,
+        query=query,
+        total=total,
+        found=found,
         open_rows=data_requests.open_requests(db, controller_limit()),
-        rows=data_requests.all_requests(db, controller_id=controller_limit()),
+        rows=rows,
+        pager=pager,
         now=utcnow(),
         has_mandates=bool(mandates),
     )
