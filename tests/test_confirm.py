@@ -19,6 +19,7 @@ from werkzeug.routing import RequestRedirect
 from crm import confirm
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.people import care as people_care
 from crm.people.models import Person
 from crm.privacy.models import DataRequest
 from tests.helpers import csrf_token
@@ -56,7 +57,7 @@ def _erasure_request(app) -> tuple[str, Callable]:
     pid = _person(app)
     with app.app_context():
         from crm.db import get_session
-        from crm.privacy import requests
+        from crm.privacy import data_requests as requests
 
         s = get_session()
         rid = requests.open_request(
@@ -94,13 +95,15 @@ def _health_notes(app) -> tuple[str, Callable]:
     with app.app_context():
         from crm.db import get_session
         from crm.people import health
-        from crm.people import services as people
 
         s = get_session()
         person = s.get(Person, pid)
         health.grant(s, person, "signed_form", Actor.cli())
-        people.update_client_card(
-            s, person, people.ClientCardData(None, None, "Migrän", "explicit_consent"), Actor.cli()
+        people_care.update_client_card(
+            s,
+            person,
+            people_care.ClientCardData(None, None, "Migrän", "explicit_consent"),
+            Actor.cli(),
         )
         health.withdraw(s, person, "email", Actor.cli())
         s.commit()
@@ -196,7 +199,7 @@ def test_no_page_posts_straight_to_an_irreversible_action(app, db, auth_client):
     pid = _person(app)
     with app.app_context():
         from crm.db import get_session
-        from crm.privacy import requests
+        from crm.privacy import data_requests as requests
 
         s = get_session()
         rid = requests.open_request(
@@ -218,12 +221,11 @@ def test_erasure_of_an_unchecked_client_shows_why_and_has_no_button(app, db, aut
     pid = _person(app)
     with app.app_context():
         from crm.db import get_session
-        from crm.people import services as people
-        from crm.privacy import requests
+        from crm.privacy import data_requests as requests
 
         s = get_session()
         person = s.get(Person, pid)
-        people.add_visit(s, person, date(2026, 1, 5), None, Actor.cli())
+        people_care.add_visit(s, person, date(2026, 1, 5), None, Actor.cli())
         rid = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli()).id
         s.commit()
     html = auth_client.get(f"/privacy/requests/{rid}/erase").get_data(as_text=True)

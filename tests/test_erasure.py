@@ -24,13 +24,14 @@ from crm.newsletter.models import Subscription
 from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
+from crm.people import care as people_care
 from crm.people import health
 from crm.people import services as people
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import forget as privacy_forget
-from crm.privacy import requests
 from crm.privacy.export import SCHEMA
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
@@ -60,15 +61,15 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             Actor.cli(),
         )
         health.grant(s, person, "signed_form", Actor.cli())
-        people.update_client_card(
+        people_care.update_client_card(
             s,
             person,
-            people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"),
+            people_care.ClientCardData(None, None, "Sömnproblem", "explicit_consent"),
             Actor.cli(),
         )
         if journal_days_ago is not None:
             controllers.first(s).profile = "A"  # the journal exists only under profile A
-            entry = people.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
+            entry = people_care.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
             entry.written_at = utcnow() - timedelta(days=journal_days_ago)
         subscribing.add_manual(
             s,
@@ -86,7 +87,7 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
 
 def _checked(s, request):
     """Record the request's identity check (the gate in crm/privacy/identity.py)."""
-    requests.verify_identity(s, request, "id_document", Actor.cli())
+    data_requests.verify_identity(s, request, "id_document", Actor.cli())
     return request
 
 
@@ -130,7 +131,9 @@ def test_export_zip_validates_and_tells_the_art15_facts(app, db, auth_client, in
     with db() as s:
         request = _checked(
             s,
-            requests.open_request(s, s.get(Person, pid), "access", "email", utcnow(), Actor.cli()),
+            data_requests.open_request(
+                s, s.get(Person, pid), "access", "email", utcnow(), Actor.cli()
+            ),
         )
         s.commit()
         rid = request.id
@@ -186,7 +189,7 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
         testimonials.revoke(s, t, "client_link", Actor.cli())
         for provider in ("mailerlite", "mailchimp", "brevo"):
             s.add(ProviderLink(person_id=pid, provider=provider, status="active"))
-        request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
+        request = data_requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
         _checked(s, request)
         s.commit()
         rid, stored = request.id, item.stored_name
@@ -213,7 +216,7 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
     with app.app_context():
         assert not media.exists(stored)
     receipt = inbox.last(EMAIL).get_content()
-    expected_until = requests.add_months(utcnow() - timedelta(days=30), 120)
+    expected_until = data_requests.add_months(utcnow() - timedelta(days=30), 120)
     assert "Patientjournalen sparas enligt patientdatalagen" in receipt
     assert f"{expected_until:%Y-%m-%d}" in receipt
     # the providers confirm (simulated here; test_sync covers the real thing)
@@ -275,7 +278,7 @@ def test_erasure_waits_until_manual_publications_are_taken_down(
         t = s.get(Testimonial, make_testimonial("Fantastiskt!", person_id=person.id))
         post = Publication(channel="social", url="https://instagram.com/p/abc", automatic=False)
         t.publications.append(post)
-        request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
+        request = data_requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
         s.commit()
         rid, pub_id = request.id, post.id
         assert [p.id for p in erasure.plan(s, person).take_down] == [pub_id]
@@ -352,7 +355,7 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(
         s.commit()
         request = s.scalar(select(DataRequest).where(DataRequest.person_id == pid))
         assert request.channel == "preferences_page" and request.kind == "erasure"
-        assert abs(request.due_at - requests.add_months(before, 1)) < timedelta(seconds=5)
+        assert abs(request.due_at - data_requests.add_months(before, 1)) < timedelta(seconds=5)
 
 
 def test_finding_4_a_new_person_never_gets_an_erased_persons_id_or_history(app, db, auth_client):

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from crm import controllers
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.people import care as people_care
 from crm.people import health
 from crm.people import services as people
 from crm.people.models import HealthConsent
@@ -139,7 +140,7 @@ def test_withdrawal_stops_new_notes_and_offers_to_erase_the_old(app, db, auth_cl
     assert _notes(db, pid) == (NOTE, ["Första besöket"])
     with db() as s:
         with pytest.raises(people.PersonError):
-            people.add_visit(s, s.get(Person, pid), date(2026, 1, 17), "Tredje", Actor.cli())
+            people_care.add_visit(s, s.get(Person, pid), date(2026, 1, 17), "Tredje", Actor.cli())
         s.rollback()
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
     assert 'id="erase-health-notes"' in page and "Återkallat" in page
@@ -160,7 +161,7 @@ def test_the_journal_exists_only_for_profile_a(app, db, auth_client):
     with db() as s:
         assert s.get(Person, pid).journal == []
         with pytest.raises(people.PersonError):
-            people.add_journal_entry(s, s.get(Person, pid), "Samtal", Actor.cli())
+            people_care.add_journal_entry(s, s.get(Person, pid), "Samtal", Actor.cli())
         s.rollback()
         controllers.first(s).profile = "A"
         s.commit()
@@ -194,10 +195,10 @@ def test_crm_health_consent_grants_withdraws_and_erases_the_notes(app, db):
     )
     assert result.exit_code == 0, result.output
     with db() as s:
-        people.update_client_card(
+        people_care.update_client_card(
             s,
             s.get(Person, pid),
-            people.ClientCardData(None, None, NOTE, "explicit_consent"),
+            people_care.ClientCardData(None, None, NOTE, "explicit_consent"),
             Actor.cli(),
         )
         s.commit()

@@ -22,12 +22,13 @@ from sqlalchemy import select
 from crm.audit import Actor
 from crm.audit import AuditEvent
 from crm.db import utcnow
+from crm.people import care as people_care
 from crm.people.models import IdentityCheck
 from crm.people.models import Person
+from crm.privacy import data_requests as requests
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import identity
-from crm.privacy import requests
 from crm.privacy.models import DataRequest
 from tests.helpers import post_form
 
@@ -45,10 +46,13 @@ def _client(app, kind: str, *, client_data: bool = True) -> tuple[int, int]:
             s, people.PersonData(name="Vera Verklig", email=EMAIL), Actor.cli()
         )
         if client_data:
-            people.update_client_card(
-                s, person, people.ClientCardData(date(2026, 1, 5), None, None, None), Actor.cli()
+            people_care.update_client_card(
+                s,
+                person,
+                people_care.ClientCardData(date(2026, 1, 5), None, None, None),
+                Actor.cli(),
             )
-            people.add_visit(s, person, date(2026, 1, 5), None, Actor.cli())
+            people_care.add_visit(s, person, date(2026, 1, 5), None, Actor.cli())
         request = requests.open_request(s, person, kind, "email", utcnow(), Actor.cli())
         s.commit()
         return person.id, request.id

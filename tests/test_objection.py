@@ -18,7 +18,7 @@ from crm.db import make_engine
 from crm.db import utcnow
 from crm.newsletter.models import Subscription
 from crm.people.models import Person
-from crm.privacy import requests
+from crm.privacy import data_requests as requests
 from crm.privacy.models import DataRequest
 from tests.helpers import post_form
 from tests.test_migrations import empty_url  # noqa: F401 - a fixture

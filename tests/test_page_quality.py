@@ -222,6 +222,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/people/{links['person']}/object",
         f"/privacy/people/{links['person']}/objection",
         f"/people/{links['person']}/health-notes/erase",
+        f"/people/{links['person']}/representatives",
         f"/privacy/activities/{links['activity']}/edit",
         f"/policy/{links['material_version']}/inform",
     ]

@@ -97,7 +97,6 @@ def health_consent_command(email: str, action: str, method: str, erase_notes: bo
         click.echo("Health notes written before remain; --erase-notes erases them.")
 
 
-
 def register(group: click.Group) -> None:
     """Add people's commands to the ``crm`` group (called by crm/cli.py's ``init_app``)."""
     group.add_command(purchase_group)

@@ -16,12 +16,18 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import func
 
 from crm import audit
 from crm import confirm
 from crm import controllers
+from crm import paging
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.i18n import N_
+from crm.inputs import form_int
+from crm.inputs import parse_int
+from crm.people import care
 from crm.people import forms
 from crm.people import health
 from crm.people import labels
@@ -35,9 +41,7 @@ from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import failed_form
-from crm.web import form_int
 from crm.web import get_or_404
-from crm.web import parse_int
 from crm.web import show_again
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -63,6 +67,19 @@ def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
     return rows
 
 
+#: how the list of people can be ordered (the first is the default)
+SORTS = paging.options(
+    ("name", N_("Name"), [Person.name], False),
+    ("-created", N_("Newest first"), [Person.created_at], True),
+    (
+        "-contact",
+        N_("Latest contact"),
+        [func.coalesce(Person.last_contact_at, Person.created_at)],
+        True,
+    ),
+)
+
+
 @bp.route("/", methods=["GET", "POST"])
 @requires(Perm.PEOPLE_READ)
 def index() -> Any:
@@ -79,25 +96,21 @@ def index() -> Any:
         values = request.form
     query = values.get("q", "")[:100]
     archived = values.get("archived") == "1"
-    page = max(1, parse_int(values.get("page", "1")) or 1)
-    per_page = current_app.config["PEOPLE_PER_PAGE"]
+    pager = paging.from_values(values, SORTS, current_app.config["PEOPLE_PER_PAGE"])
     rows, total = services.search_people(
         get_session(),
         query,
-        page=page,
-        per_page=per_page,
         include_archived=archived,
         controller_id=controller_limit(),
+        pager=pager,
     )
     several = controllers.count(get_session()) > 1 and controller_limit() is None
-    pages = max(1, -(-total // per_page))
     return render_template(
         "people/index.html",
         people=rows,
         total=total,
         query=query,
-        page=page,
-        pages=pages,
+        pager=pager.with_total(total),
         archived=archived,
         masked=services.masked_personnummer,
         button=forms.ButtonForm(),
@@ -327,7 +340,7 @@ def client_card(person_id: int) -> Any:
     db = get_session()
     notes = form.health_notes.data
     keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
-    data = services.ClientCardData(
+    data = care.ClientCardData(
         client_since=form.client_since.data,
         client_until=form.client_until.data,
         # An empty notes box means "unchanged": the stored notes are never echoed into the form.
@@ -337,7 +350,7 @@ def client_card(person_id: int) -> Any:
         art9_basis=form.art9_basis.data or None,
     )
     try:
-        services.update_client_card(db, person, data, current_actor())
+        care.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
         db.rollback()
         form.form_errors.append(_(str(err), **err.params))
@@ -358,7 +371,7 @@ def add_visit(person_id: int) -> Any:
         return show_again("people.detail", "visit", form, person_id=person.id)
     db = get_session()
     try:
-        services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+        care.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
         if form.id_shown.data:
             # seeds 000/001: the first visit is where the client shows ID
             services.record_identity_check(db, person, "id_document", current_actor())
@@ -533,7 +546,7 @@ def add_journal(person_id: int) -> Any:
     if corrects_id is not None:
         corrects = db.get(JournalEntry, corrects_id)
     try:
-        services.add_journal_entry(
+        care.add_journal_entry(
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:

@@ -24,7 +24,7 @@ from crm.privacy import export
 from crm.privacy import identity as id_gate
 from crm.privacy import objections
 from crm.privacy import retention
-from crm.privacy.practice_file import practice_group
+from crm.privacy.practice_load import practice_group
 
 
 def _person_with(db: Session, email: str) -> Person:

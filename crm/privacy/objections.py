@@ -30,7 +30,7 @@ from crm.audit import Actor
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.people.models import Person
-from crm.privacy import requests
+from crm.privacy import data_requests as requests
 from crm.privacy import rights
 from crm.privacy.models import DataRequest
 

@@ -5,7 +5,7 @@ One new table; no existing row changes. A request's own check stays on ``data_re
 recorded before this revision are kept as they were.
 
 Revision ID: f6f10c2bb0e2
-Revises: 53a1332aef0f
+Revises: 0674930ea7f9
 Create Date: 2026-12-02 15:40:00.000000+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "f6f10c2bb0e2"
-down_revision = "53a1332aef0f"
+down_revision = "0674930ea7f9"
 branch_labels = None
 depends_on = None
 
