@@ -356,3 +356,43 @@ def test_dry_run_lists_every_rule_with_its_period_and_no_personal_data(app, db, 
     assert "Hemlig" not in out and "hemlig@" not in out
     with db() as s:  # a dry run deletes nothing
         assert s.scalar(select(Person.id).where(Person.name == "Hemlig Person")) is not None
+
+
+def test_practice_files_set_how_each_period_counts(app, db):
+    """``[retention_options.KIND]`` in a practice file becomes each controller's period."""
+    from pathlib import Path
+
+    import pytest
+
+    from crm.privacy import practice_file
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "practices"
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["practice", "load", str(examples / "kbt-verkstan-2018.toml")])
+    assert first.exit_code == 0, first.output
+    assert "retention_options.marketing_contacts" in first.output
+    with db() as s:
+        for controller in controllers.all_controllers(s):  # both companies
+            period = periods.get(s, controller.id, "marketing_contacts")
+            assert period.include_active and period.months == 12
+    again = runner.invoke(args=["practice", "load", str(examples / "kbt-verkstan-2018.toml")])
+    assert "retention_options" not in again.output  # loading twice changes nothing
+    bad = """format = 1
+[[controllers]]
+name = "X"
+[retention_options.client_card]
+automatic = "ja"
+year_start_month = 13
+colour = "red"
+[retention_options.holidays]
+"""
+    with pytest.raises(practice_file.PracticeFileError) as err:
+        practice_file.parse(bad)
+    text = "\n".join(err.value.errors)
+    for key in (
+        "retention_options.client_card.automatic",
+        "retention_options.client_card.year_start_month",
+        "retention_options.client_card.colour",
+        "retention_options.holidays",
+    ):
+        assert key in text, key
