@@ -235,3 +235,19 @@ def newsletter_policy_args() -> dict[str, int]:
     if count(session) < 2:
         return {}
     return {"controller": newsletter_id(session.connection())}
+
+
+def policy_version_in_force(connection: Connection, controller_id: int | None) -> int | None:
+    """The id of the controller's newest published privacy policy (None before the first).
+
+    Consent records refer to it (legal requirements 1.6: the privacy-notice version the person
+    saw); a ``before_insert`` hook of each consent model calls this, reading by SQL so the
+    kernel imports no feature (the table belongs to crm/privacy/models.py).
+    """
+    if controller_id is None:
+        return None
+    found = connection.execute(
+        text("SELECT id FROM policy_version WHERE controller_id = :c ORDER BY number DESC LIMIT 1"),
+        {"c": controller_id},
+    ).scalar()
+    return int(found) if found is not None else None

@@ -29,6 +29,7 @@ from crm.auth.models import User
 from crm.cli import alembic_config
 from crm.db import make_engine
 from crm.db import utcnow
+from crm.people import care as people_care
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import erasure
@@ -103,10 +104,10 @@ def test_finding_14_1_rows_belong_to_the_controller_that_met_the_person(app, db)
     pid = _person(db, "Rolf Romme", "rolf@example.se", romme)
     with db() as s:
         rolf = s.get(Person, pid)
-        people.update_client_card(
-            s, rolf, people.ClientCardData(None, None, "Sömn", "explicit_consent"), ACTOR
+        people_care.update_client_card(
+            s, rolf, people_care.ClientCardData(None, None, "Sömn", "explicit_consent"), ACTOR
         )
-        people.add_journal_entry(s, rolf, "Första samtalet.", ACTOR)
+        people_care.add_journal_entry(s, rolf, "Första samtalet.", ACTOR)
         request = requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR)
         s.commit()
         assert rolf.client_card.controller_id == romme
@@ -654,7 +655,7 @@ def test_finding_14_3_a_representative_of_another_client_or_with_own_data_stays(
             reps.MandateData("payer", date(2024, 1, 1), None, "Art. 6.1 b avtal"),
             ACTOR,
         )
-        people.add_visit(s, s.get(Person, own_rep), date.today(), None, ACTOR)  # own data
+        people_care.add_visit(s, s.get(Person, own_rep), date.today(), None, ACTOR)  # own data
         s.commit()
         erasure.execute(s, s.get(Person, client_id), ACTOR)
         s.commit()

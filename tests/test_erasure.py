@@ -23,6 +23,7 @@ from crm.newsletter.models import Subscription
 from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
+from crm.people import care as people_care
 from crm.people import services as people
 from crm.people.models import JournalEntry
 from crm.people.models import Person
@@ -53,14 +54,14 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             ),
             Actor.cli(),
         )
-        people.update_client_card(
+        people_care.update_client_card(
             s,
             person,
-            people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"),
+            people_care.ClientCardData(None, None, "Sömnproblem", "explicit_consent"),
             Actor.cli(),
         )
         if journal_days_ago is not None:
-            entry = people.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
+            entry = people_care.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
             entry.written_at = utcnow() - timedelta(days=journal_days_ago)
         subscribing.add_manual(
             s,

@@ -22,7 +22,7 @@ from crm.outbox import OutboxOp
 from crm.people.models import Person
 from crm.privacy import erasure
 from crm.security import ratelimit
-from crm.sync import runner
+from crm.sync import events as sync_events
 from crm.sync.models import ProviderEvent
 from integrations.base import endpoint
 from integrations.errors import ProviderRejected
@@ -140,7 +140,7 @@ def test_finding_5_nothing_of_the_person_remains_after_erasure_and_confirmation(
         s.commit()
         assert _sync(app)[0] == 0  # every provider has the address now
         # a provider reported an unsubscribe: stored with the address and the raw payload
-        runner.store_events(
+        sync_events.store_events(
             s,
             [
                 ContactEvent(
@@ -153,7 +153,7 @@ def test_finding_5_nothing_of_the_person_remains_after_erasure_and_confirmation(
             ],
             "webhook",
         )
-        runner.apply_events(s, "mailerlite")
+        sync_events.apply_events(s, "mailerlite")
         s.commit()
         assert s.scalar(select(ProviderEvent.id)) is not None
     with db() as s:
@@ -166,7 +166,7 @@ def test_finding_5_nothing_of_the_person_remains_after_erasure_and_confirmation(
         # the provider keeps reporting the address until it confirmed: never stored again
 
         s = get_session()
-        runner.store_events(
+        sync_events.store_events(
             s,
             [ContactEvent("mailerlite", EMAIL, EventType.UNSUBSCRIBED, utcnow(), raw={"e": EMAIL})],
             "pull",

@@ -121,7 +121,9 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
     portal_received = post_form(client, portal_confirm, {}).headers["Location"]
     with app.app_context():
         portal_rid = get_session().query(PortalRequest.request_id).scalar()
-    # a free processing activity (issue 15 part 1), to show its edit page
+    # a published policy, then a free processing activity (issue 15 part 1) and a second,
+    # material version (part 2): its edit page, the earlier version and the mail to tell
+    post_form(auth_client, "/privacy/activities/publish", {}, page="/privacy/activities/")
     post_form(
         auth_client,
         "/privacy/activities/new",
@@ -137,6 +139,11 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         from crm.privacy.models import ProcessingActivity
 
         activity = get_session().query(ProcessingActivity.id).filter_by(key="").scalar()
+    post_form(auth_client, "/privacy/activities/publish", {}, page="/privacy/activities/")
+    with app.app_context():
+        from crm.privacy.models import PolicyVersion
+
+        versions = [v.id for v in get_session().query(PolicyVersion).order_by(PolicyVersion.id)]
     post_form(
         auth_client,
         f"/privacy/requests/{portal_rid}/extend",
@@ -163,6 +170,8 @@ def _filled_installation(app, auth_client, client, inbox) -> dict[str, str]:
         "portal_received": portal_received,
         "portal_status": portal_status,
         "activity": str(activity),
+        "first_version": str(versions[0]),
+        "material_version": str(versions[-1]),
     }
 
 
@@ -208,6 +217,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/breaches/{links['breach']}",
         f"/privacy/requests/{links['portal_request']}",
         f"/privacy/activities/{links['activity']}/edit",
+        f"/policy/{links['material_version']}/inform",
     ]
     public = PUBLIC_PAGES + [
         links["unsubscribe"],
@@ -218,6 +228,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         links["portal_confirm"],
         links["portal_received"],
         links["portal_status"],
+        f"/integritetspolicy/version/{links['first_version']}",
     ]
     if links["preferences"]:
         public.append(links["preferences"])

@@ -32,6 +32,8 @@ from crm.newsletter import subscribing
 from crm.outbox import Op
 from crm.outbox import ProviderLink
 from crm.outbox import enqueue
+from crm.people import care as people_care
+from crm.people import purchases
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import erasure
@@ -43,6 +45,7 @@ from crm.privacy.export import SCHEMA
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
 from crm.representatives import services as representatives
+from crm.testimonials import publications
 from crm.testimonials import services as testimonials
 from tests.test_testimonials import jpeg_with_gps
 
@@ -64,13 +67,11 @@ def sample_person(s: Session) -> int:
         people.PersonData(name=NAME, email=EMAIL, phone=PHONE, personnummer=PERSONNUMMER),
         actor,
     )
-    people.update_client_card(
-        s, person, people.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
+    people_care.update_client_card(
+        s, person, people_care.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
     )
-    people.add_visit(s, person, date.today(), "Första besöket", actor)
-    people.add_journal_entry(s, person, "Första samtalet.", actor)
-    from crm.people import purchases
-
+    people_care.add_visit(s, person, date.today(), "Första besöket", actor)
+    people_care.add_journal_entry(s, person, "Första samtalet.", actor)
     # bought long enough ago that the bookkeeping hold has ended (the erasure below is full)
     purchases.add_purchase(
         s, person, purchases.PurchaseData(date(2012, 3, 1), "450,50", "F-1", "Massageolja"), actor
@@ -94,10 +95,10 @@ def sample_person(s: Session) -> int:
         testimonials.ConsentChoice(["social"], ["text", "image"], "10.0.0.1", "Firefox"),
         actor,
     )
-    pub = testimonials.add_publication(
+    pub = publications.add_publication(
         s, t, "social", f"Instagram, {NAME}", "https://instagram.com/p/x", None, actor
     )
-    testimonials.tick_removed(s, pub, actor)
+    publications.tick_removed(s, pub, actor)
     requests.open_request(s, person, "access", "email", utcnow(), actor)
     # a request filed through the privacy portal, confirmed: linked to the person by address
 

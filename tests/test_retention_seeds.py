@@ -22,8 +22,8 @@ from crm.audit import AuditEvent
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import MailingList
 from crm.newsletter.models import Subscription
+from crm.people import care as people_care
 from crm.people import purchases
-from crm.people import services as people
 from crm.people.models import ClientCard
 from crm.people.models import Person
 from crm.privacy import periods
@@ -112,7 +112,7 @@ def _subscriber(db, monkeypatch, when: datetime, name: str, left: datetime | Non
 
 def _journal(db, monkeypatch, when: datetime, person_id: int) -> None:
     with frozen(monkeypatch, when), db() as s:
-        people.add_journal_entry(s, s.get(Person, person_id), "Samtal.", Actor.cli())
+        people_care.add_journal_entry(s, s.get(Person, person_id), "Samtal.", Actor.cli())
         s.commit()
 
 
@@ -131,7 +131,7 @@ def _view(db, monkeypatch, when: datetime, person_id: int | None, action: str) -
 
 def _visit(db, monkeypatch, when: datetime, person_id: int) -> None:
     with frozen(monkeypatch, when), db() as s:
-        people.add_visit(s, s.get(Person, person_id), when.date(), None, Actor.cli())
+        people_care.add_visit(s, s.get(Person, person_id), when.date(), None, Actor.cli())
         s.commit()
 
 

@@ -28,6 +28,7 @@ PUBLIC_ENDPOINTS = {
     "public.preferences_data",
     "privacy_public.forget",
     "privacy_public.policy",
+    "privacy_public.policy_version",
     "privacy_public.export",
     # the privacy portal: a normal form with a CSRF token, rate-limited, never disclosing
     "privacy_public.portal_form",

@@ -27,6 +27,7 @@ from crm.newsletter.models import Method
 from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.privacy import forget as privacy_forget
+from crm.sync import push
 from crm.sync import runner
 from integrations import get_adapter
 from integrations.base import ProviderAdapter
@@ -296,14 +297,14 @@ def test_finding_6_a_rate_limited_upsert_is_rescheduled_not_failed(app, db, limi
     _import(app, [f"b{i}@example.se" for i in range(3)])
     _act(app, "u@example.se", "unsubscribe")
     fake = limited["mailchimp"]
-    original = runner._send
+    original = push._send
 
     def refusing(session, adapter, kind, batch, now, report):
         if adapter.name == "mailchimp" and kind == Op.UPSERT:  # more 429s than retries
             fake.faults += [(429, {"Retry-After": "300"})] * (adapter.max_retries + 1)
         return original(session, adapter, kind, batch, now, report)
 
-    monkeypatch.setattr(runner, "_send", refusing)
+    monkeypatch.setattr(push, "_send", refusing)
     report = _run(app)
     assert fake.status("u@example.se") == "unsubscribed"
     r = report.providers["mailchimp"]
@@ -346,7 +347,7 @@ def test_finding_6_a_legal_operation_outlasts_bare_429s_within_the_run(
     _import(app, ["u@example.se"])
     assert _run(app).ok
     _act(app, "u@example.se", "unsubscribe")
-    fake, original, armed = limited["mailchimp"], runner._send, [True]
+    fake, original, armed = limited["mailchimp"], push._send, [True]
 
     def refusing(session, adapter, kind, batch, now, report):
         if adapter.name == "mailchimp" and kind == Op.UNSUBSCRIBE and armed:
@@ -354,7 +355,7 @@ def test_finding_6_a_legal_operation_outlasts_bare_429s_within_the_run(
             fake.faults += [429] * 4  # once: the four next answers are bare 429s
         return original(session, adapter, kind, batch, now, report)
 
-    monkeypatch.setattr(runner, "_send", refusing)
+    monkeypatch.setattr(push, "_send", refusing)
     start = clock.now()
     report = _run(app)
     assert fake.status("u@example.se") == "unsubscribed"

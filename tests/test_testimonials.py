@@ -23,6 +23,7 @@ from crm.privacy import rights
 from crm.security import crypto
 from crm.security import tokens
 from crm.testimonials import media as media_store
+from crm.testimonials import publications
 from crm.testimonials import services
 from crm.testimonials import services as testimonials
 from crm.testimonials.models import Testimonial
@@ -253,7 +254,7 @@ def test_restriction_takes_the_testimonial_out_of_the_feed_until_lifted(
         for change in (
             lambda: testimonials.edit(s, t, "Ny text", "first_name", Actor.cli()),
             lambda: testimonials.add_media(s, t, jpeg_with_gps(), Actor.cli()),
-            lambda: testimonials.add_publication(s, t, "website", "", "", None, Actor.cli()),
+            lambda: publications.add_publication(s, t, "website", "", "", None, Actor.cli()),
         ):
             with pytest.raises(testimonials.TestimonialError):
                 change()
@@ -448,7 +449,7 @@ def test_consent_records_what_was_shown(app, auth_client, db, inbox, make_person
         assert consent.content_hash == services.content_hash(t)
         assert consent.channel_list() == ["website"] and consent.ip == "127.0.0.1"
         with pytest.raises(services.TestimonialError):
-            services.add_publication(s, t, "print", "", "", None, Actor.cli())
+            publications.add_publication(s, t, "print", "", "", None, Actor.cli())
 
 
 def test_rotate_keys_reencrypts_media_files(app, auth_client, db, database_url, make_person):

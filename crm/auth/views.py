@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from flask import Blueprint
-from flask import abort
 from flask import current_app
 from flask import flash
 from flask import make_response
@@ -21,11 +20,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
-from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm import controllers
@@ -38,16 +35,14 @@ from crm.auth.models import User
 from crm.config import is_https
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import parse_int
 from crm.security import passwords
 from crm.security.roles import ROLE_DESCRIPTIONS
 from crm.security.roles import ROLE_LABELS
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
-from crm.web import form_int
-from crm.web import get_or_404
 from crm.web import login_manager
-from crm.web import parse_int
 from crm.web import public
 from crm.web import safe_redirect_target
 
@@ -456,141 +451,6 @@ def recovery_codes() -> Any:
     return render_template("auth/recovery_codes.html", codes=codes)
 
 
-# --- user management (owners) -----------------------------------------------------------------
-
-
-@bp.route("/users")
-@requires(Perm.USERS_ADMIN)
-def users() -> Any:
-    """List the practice's accounts."""
-    db = get_session()
-    rows = db.scalars(select(User).order_by(User.name)).all()
-    every = controllers.all_controllers(db)
-    several = every if len(every) > 1 else None
-    return render_template(
-        "auth/users.html",
-        users=rows,
-        invite=_invite_form(several),
-        button=forms.ButtonForm(),
-        # with one controller there is nothing to limit to: no column (seed 000)
-        controllers=several,
-        roles=[(choice.value, choice.label) for choice in forms.role_choices()],
-        descriptions=[(ROLE_LABELS[role], ROLE_DESCRIPTIONS[role]) for role in forms.ROLE_ORDER],
-    )
-
-
-def _invite_form(several: list | None) -> forms.InviteForm:
-    """The invitation form; the controller is offered only when there are several."""
-    form = forms.InviteForm()
-    if several:
-        fallback = current_app.config["PRACTICE_NAME"]
-        form.controller_id.choices = [SelectChoice("", _("Every controller"))] + [
-            SelectChoice(str(c.id), c.display_name(fallback)) for c in several
-        ]
-    return form
-
-
-@bp.route("/users/<int:user_id>/controller", methods=["POST"])
-@requires(Perm.USERS_ADMIN)
-def change_controller(user_id: int) -> Any:
-    """Limit an account to one controller's people, or lift the limit."""
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    controller_id = form_int(request.form, "controller_id")  # empty: no limit
-    db = get_session()
-    try:
-        services.set_controller(db, get_or_404(User, user_id), controller_id, current_actor())
-    except services.AccountError as err:
-        flash_refusal(db, err)
-    else:
-        db.commit()
-        flash(_("Saved."), "success")
-    return redirect(url_for("auth.users"))
-
-
-@bp.route("/users/invite", methods=["POST"])
-@requires(Perm.USERS_ADMIN)
-def invite() -> Any:
-    """Create a one-time invitation link for a colleague and show it once."""
-    form = forms.InviteForm()
-    if not form.validate_on_submit():
-        abort(400)
-    controller_id = form_int(request.form, "controller_id")  # empty: every controller
-    db = get_session()
-    if services.get_user_by_email(db, form.email.data):
-        flash(_("An account with this email address already exists."), "error")
-        return redirect(url_for("auth.users"))
-    try:
-        raw = services.create_setup_token(
-            db,
-            Role(form.role.data),
-            email=form.email.data,
-            created_by=current_user,
-            controller_id=controller_id,
-        )
-    except services.AccountError as err:
-        flash_refusal(db, err)
-        return redirect(url_for("auth.users"))
-    audit.record(
-        db,
-        current_actor(),
-        "user.invite",
-        details={"role": form.role.data, "controller": controller_id},
-    )
-    db.commit()
-    link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.setup", token=raw)
-    return render_template(
-        "auth/invite_link.html", link=link, hours=current_app.config["SETUP_LINK_HOURS"]
-    )
-
-
-@bp.route("/users/<int:user_id>/role", methods=["POST"])
-@requires(Perm.USERS_ADMIN)
-def change_role(user_id: int) -> Any:
-    """Give a user another role (the last owner stays an owner)."""
-    form = forms.RoleForm()
-    if not form.validate_on_submit():
-        abort(400)
-    db = get_session()
-    try:
-        services.set_role(db, get_or_404(User, user_id), Role(form.role.data), current_actor())
-    except services.AccountError as err:
-        flash_refusal(db, err)
-    else:
-        db.commit()
-        flash(_("Role changed."), "success")
-    return redirect(url_for("auth.users"))
-
-
-@bp.route("/users/<int:user_id>/active", methods=["POST"])
-@requires(Perm.USERS_ADMIN)
-def toggle_active(user_id: int) -> Any:
-    """Deactivate (ending every session at once) or reactivate an account."""
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    user = get_or_404(User, user_id)
-    try:
-        services.set_active(db, user, not user.active, current_actor())
-    except services.AccountError as err:
-        flash_refusal(db, err)
-    else:
-        db.commit()
-        flash(_("Account updated."), "success")
-    return redirect(url_for("auth.users"))
-
-
-@bp.route("/users/<int:user_id>/reset-mfa", methods=["POST"])
-@requires(Perm.USERS_ADMIN)
-def reset_mfa(user_id: int) -> Any:
-    """Remove a colleague's second factor so they can enrol a new phone at next login."""
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    services.reset_mfa(db, get_or_404(User, user_id), current_actor())
-    db.commit()
-    flash(
-        _("Two-factor authentication was reset. The user sets it up again at next login."),
-        "success",
-    )
-    return redirect(url_for("auth.users"))
+# The owners' user management is a page of this blueprint too: its module adds its routes to
+# ``bp`` when imported here (it imports ``bp`` from this module).
+from crm.auth import user_pages  # noqa: E402, F401

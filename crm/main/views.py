@@ -8,11 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint
+from flask import abort
 from flask import current_app
+from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
@@ -20,27 +23,31 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
+from crm import controllers
 from crm.audit import AuditEvent
 from crm.audit import staff_names
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
+from crm.inputs import int_arg
 from crm.main import charts
 from crm.main import events
+from crm.main import policy_notice
 from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
 from crm.people import services as people_services
 from crm.people.models import ClientCard
 from crm.privacy import breaches
+from crm.privacy import policy_versions
 from crm.privacy import recipients
 from crm.privacy import retention
 from crm.privacy.models import DataRequest
 from crm.security.roles import Perm
 from crm.security.roles import can
 from crm.security.roles import requires
-from crm.testimonials import services as testimonial_services
+from crm.testimonials import publications
 from crm.web import REFUSED_ACTION
-from crm.web import int_arg
+from crm.web import current_actor
 from crm.web import public
 from crm.web import safe_redirect_target
 
@@ -76,10 +83,13 @@ def dashboard() -> Any:
         .where(DataRequest.status == "open")
         .order_by(DataRequest.due_at)
     ).all()
-    tasks = testimonial_services.removal_tasks(db)
+    tasks = publications.removal_tasks(db)
     recipient_tasks = recipients.open_tasks(db)
     breaches_owed = breaches.owed(db)
     decisions = retention.decisions(db)
+    policy_notices = (
+        policy_versions.dashboard_notices(db) if can(current_user, Perm.SETTINGS) else []
+    )
     failing_ops = (
         db.scalar(select(func.count()).where(OutboxOp.status == "pending", OutboxOp.attempts > 0))
         or 0
@@ -93,6 +103,7 @@ def dashboard() -> Any:
         breaches=breaches_owed,
         breach_due=breaches.report_due,
         decisions=decisions,
+        policy_notices=policy_notices,
         failing_ops=failing_ops,
         charts=chart_list,
         button=FlaskForm(),
@@ -192,3 +203,46 @@ def set_language() -> Any:
             secure=request.is_secure,
         )
     return response
+
+
+@bp.route("/policy/<int:version_id>/inform", methods=["GET", "POST"])
+@requires(Perm.SETTINGS, Perm.NEWSLETTER)
+def inform_about_policy(version_id: int) -> Any:
+    """Show the mail about a material policy change, and send it once the owner confirms."""
+    db = get_session()
+    version = policy_versions.get(db, version_id)
+    if version is None or not version.material:
+        abort(404)
+    form = FlaskForm()
+    people = policy_notice.audience(db, controllers.get(db, version.controller_id))
+    mail_draft = policy_notice.draft(db, version)
+    subject, body = mail_draft.subject, mail_draft.body
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        subject, body = request.form.get("subject", ""), request.form.get("body", "")
+        try:
+            sent = policy_notice.send(db, version, subject, body, current_actor())
+        except policy_notice.NoticeError as err:
+            db.rollback()
+            flash(_(str(err)), "error")
+            return render_template(
+                "main/policy_notice.html",
+                version=version,
+                people=len(people),
+                subject=subject,
+                body=body,
+                form=form,
+            ), 422
+        db.commit()
+        flash(_("%(count)s mails sent about the new privacy policy.", count=sent), "success")
+        return redirect(url_for("main.dashboard"))
+    db.commit()
+    return render_template(
+        "main/policy_notice.html",
+        version=version,
+        people=len(people),
+        subject=subject,
+        body=body,
+        form=form,
+    )

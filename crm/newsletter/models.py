@@ -160,6 +160,10 @@ class ConsentRecord(Base):
     )
     #: hash of the exact text the person saw, copied so the proof stands on its own
     text_hash: Mapped[str | None] = mapped_column(String(64))
+    #: the privacy policy in force when this was recorded (None before one was published)
+    policy_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("policy_version.id", ondelete="RESTRICT")
+    )
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(200))
@@ -180,6 +184,11 @@ class ConsentRecord(Base):
 @event.listens_for(ConsentRecord, "before_insert")
 def _default_controller(_mapper: object, connection: object, target: ConsentRecord) -> None:
     controllers.fill_controller_id(connection, target, newsletter=True)  # type: ignore[arg-type]
+    if target.policy_version_id is None:
+        target.policy_version_id = controllers.policy_version_in_force(
+            connection,  # type: ignore[arg-type]
+            target.controller_id,
+        )
 
 
 class Suppression(Base):

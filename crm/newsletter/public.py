@@ -24,6 +24,9 @@ from flask_wtf import FlaskForm
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
+from crm.inputs import InvalidNumber
+from crm.inputs import form_int
+from crm.inputs import form_ints
 from crm.newsletter import common
 from crm.newsletter import links
 from crm.newsletter import mailing_lists
@@ -36,11 +39,8 @@ from crm.newsletter.models import Source
 from crm.people.models import Person
 from crm.security import ratelimit
 from crm.security import tokens
-from crm.web import InvalidNumber
 from crm.web import bad_token_response
 from crm.web import csrf
-from crm.web import form_int
-from crm.web import form_ints
 from crm.web import public
 
 bp = Blueprint("public", __name__)

@@ -28,6 +28,7 @@ from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.fsutil import create_private
 from crm.fsutil import private_dir
+from crm.inputs import parse_int
 from crm.newsletter import common
 from crm.newsletter import forms
 from crm.newsletter import importer
@@ -46,7 +47,6 @@ from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
 from crm.web import get_or_404
-from crm.web import parse_int
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
 

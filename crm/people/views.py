@@ -21,6 +21,9 @@ from crm import audit
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import form_int
+from crm.inputs import parse_int
+from crm.people import care
 from crm.people import forms
 from crm.people import purchases
 from crm.people import services
@@ -32,9 +35,7 @@ from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import failed_form
-from crm.web import form_int
 from crm.web import get_or_404
-from crm.web import parse_int
 from crm.web import show_again
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -279,7 +280,7 @@ def client_card(person_id: int) -> Any:
     db = get_session()
     notes = form.health_notes.data
     keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
-    data = services.ClientCardData(
+    data = care.ClientCardData(
         client_since=form.client_since.data,
         client_until=form.client_until.data,
         # An empty notes box means "unchanged": the stored notes are never echoed into the form.
@@ -289,7 +290,7 @@ def client_card(person_id: int) -> Any:
         art9_basis=form.art9_basis.data or None,
     )
     try:
-        services.update_client_card(db, person, data, current_actor())
+        care.update_client_card(db, person, data, current_actor())
     except services.PersonError as err:
         db.rollback()
         form.form_errors.append(_(str(err), **err.params))
@@ -310,7 +311,7 @@ def add_visit(person_id: int) -> Any:
         return show_again("people.detail", "visit", form, person_id=person.id)
     db = get_session()
     try:
-        services.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+        care.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
     except services.PersonError as err:
         db.rollback()
         form.form_errors.append(_(str(err), **err.params))
@@ -383,7 +384,7 @@ def add_journal(person_id: int) -> Any:
     if corrects_id is not None:
         corrects = db.get(JournalEntry, corrects_id)
     try:
-        services.add_journal_entry(
+        care.add_journal_entry(
             db, person, request.form.get("text", ""), current_actor(), corrects=corrects
         )
     except services.PersonError as err:

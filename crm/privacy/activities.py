@@ -12,11 +12,13 @@ or loaded from a practice file through the service API:
 
 - :func:`list_for_controller` (the rows), :func:`effective` (what is published),
 - :func:`add`, :func:`update`, :func:`remove`, :func:`replace_for_controller`,
-- :func:`default_for` (a standard activity's generated texts, to start a file entry from).
+- :func:`default_for` (a standard activity's generated texts, to start a file entry from),
+- :func:`set_features` (which of newsletter, testimonials, journal the practice uses).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -376,6 +378,25 @@ def _comparable(data: ActivityData) -> ActivityData:
         retention=data.retention.strip(),
         source=data.source.strip(),
     )
+
+
+def set_features(session: Session, features: dict[str, bool], actor: Actor) -> None:
+    """Say which features the practice uses (a practice file's ``features``), then follow.
+
+    Keys not given keep their value; unknown keys are refused, naming the key.
+    """
+    known = {key for key, _label in practice.FEATURES}
+    unknown = sorted(set(features) - known)
+    if unknown:
+        raise ActivityError(N_("Unknown feature: %(name)s."), name=", ".join(unknown))
+    row = practice.load(session)
+    stored = json.loads(row.features or "{}")
+    wanted = {**stored, **{k: bool(v) for k, v in features.items()}}
+    if wanted != stored:
+        row.features = json.dumps(dict(sorted(wanted.items())))
+        session.flush()
+        audit.record(session, actor, "privacy.settings", details={"fields": ["features"]})
+    sync_features(session, actor)
 
 
 def sync_features(session: Session, actor: Actor) -> None:

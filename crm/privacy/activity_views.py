@@ -6,6 +6,7 @@ comes back with the error in place and everything typed kept (status 422).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint
@@ -21,14 +22,15 @@ from flask_babel import gettext as _
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import parse_int
 from crm.privacy import activities
 from crm.privacy import forms
+from crm.privacy import policy_versions
 from crm.privacy import settings
 from crm.privacy.models import ProcessingActivity
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
-from crm.web import parse_int
 
 bp = Blueprint("activities", __name__, url_prefix="/privacy/activities")
 
@@ -37,12 +39,22 @@ bp = Blueprint("activities", __name__, url_prefix="/privacy/activities")
 def signup_notice() -> tuple[controllers.Controller, activities.Activity] | None:
     """The sign-up form's Art. 13 text: the newsletter activity and its controller.
 
+    Once a policy is published, from the version in force, which the consent will refer to.
+
     A template global, so the newsletter's page reads the same list as the policy without
     the newsletter importing privacy (pyproject's contracts).
     """
     db = get_session()
     settings.load(db, current_app.config["PRACTICE_NAME"])
-    return activities.newsletter_notice(db)
+    controller = controllers.get(db, controllers.newsletter_id(db.connection()))
+    version = policy_versions.in_force(db, controller)
+    if version is None:
+        return activities.newsletter_notice(db)
+    # what the sign-up says is what the policy in force says (the consent refers to it)
+    found = next(
+        (a for a in json.loads(version.facts)["activities"] if a.get("key") == "newsletter"), None
+    )
+    return (controller, policy_versions.as_activity(found)) if found is not None else None
 
 
 def _controller() -> controllers.Controller:
@@ -100,14 +112,47 @@ def index() -> Any:
     controller = _controller()
     shown = activities.effective(db, controller)
     every = controllers.all_controllers(db)
+    published = policy_versions.versions(db, controller)
+    pending = policy_versions.pending(db, controller)
     db.commit()
     return render_template(
         "privacy/activities.html",
         controller=controller,
         every=every,
         activities=shown,
+        published=published,
+        pending=pending,
         form=forms.ButtonForm(),
     )
+
+
+@bp.route("/publish", methods=["POST"])
+@requires(Perm.SETTINGS)
+def publish() -> Any:
+    """Publish the privacy policy as the activities now say it: a new, dated version."""
+    db = get_session()
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    controller = _controller()
+    try:
+        row = policy_versions.publish(db, controller, current_actor())
+    except policy_versions.PolicyError as err:
+        db.rollback()
+        flash(_(str(err), **err.params), "error")
+        return redirect(url_for("activities.index", controller=controller.id))
+    db.commit()
+    if row.material:
+        flash(
+            _(
+                "Version %(number)s is published. It adds a purpose or a recipient: tell your "
+                "subscribers and clients from the overview.",
+                number=row.number,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Version %(number)s is published.", number=row.number), "success")
+    return redirect(url_for("activities.index", controller=controller.id))
 
 
 @bp.route("/new", methods=["GET", "POST"])

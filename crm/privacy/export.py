@@ -21,10 +21,13 @@ from sqlalchemy.orm import Session
 
 from crm import controllers
 from crm import csvsafe
+from crm.audit import Actor
 from crm.db import utcnow
 from crm.privacy import record
 from crm.privacy import registry
 from crm.privacy import settings as practice
+from crm.security import roles
+from crm.security.roles import Perm
 
 if TYPE_CHECKING:
     from crm.people.models import Person
@@ -70,8 +73,16 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), "" if data is None else str(data))]
 
 
-def build(session: Session, person: Person) -> bytes:
-    """The export zip."""
+def build(session: Session, person: Person, *, reader: Actor | None = None) -> bytes:
+    """The export zip.
+
+    :param reader: the staff member who downloads it. The zip holds health notes, the journal
+        and visit notes, so their role must allow reading those; None when the person
+        downloads their own data through a signed link, or at the command line.
+    :raises roles.PermissionDenied: the reader's role may not read health data.
+    """
+    if reader is not None:
+        roles.check(reader, Perm.HEALTH_READ)
     data, files = collect(session, person)
     row = practice.load(session, current_app.config["PRACTICE_NAME"])
     csv_out = io.StringIO()

@@ -10,7 +10,9 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy import event
+from sqlalchemy import inspect
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -300,3 +302,54 @@ class ProcessingActivity(Base):
             name="known_health_basis",
         ),
     )
+
+
+class PolicyVersion(Base):
+    """A published privacy policy: dated, numbered per controller, never changed afterwards.
+
+    Why: a consent is proof only together with what the person was told (legal requirements
+    1.6: "privacy-notice version"), and seed 000/001 are two dated versions of one policy. The
+    rendered text is stored as it was published; ``facts`` keeps the activities it was made
+    from, so the next version can tell whether it adds a purpose or a recipient ("material":
+    the dashboard then offers to tell subscribers and clients). Only ``informed_at`` and
+    ``informed_count`` are written later (see the ``before_update`` guard below).
+    """
+
+    __tablename__ = "policy_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    #: the policy's text as published (HTML rendered by templates/public/_policy_body.html)
+    html: Mapped[str] = mapped_column(Text)
+    #: JSON: the activities and controller details the text was rendered from
+    facts: Mapped[str] = mapped_column(Text)
+    #: sha256 of ``html``, so a consent's proof stands even if someone edits this row by hand
+    html_hash: Mapped[str] = mapped_column(String(64))
+    #: adds a purpose or a recipient to the previous version
+    material: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: JSON {"purposes": [...], "recipients": [...]}: what was added
+    changes: Mapped[str] = mapped_column(Text, default="{}")
+    #: when the owner told subscribers and clients about this version, and how many mails
+    informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    informed_count: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("controller_id", "number", name="uq_policy_version_number"),)
+
+
+#: what a published version may still get: the record of having been announced
+_WRITABLE_LATER = {"informed_at", "informed_count"}
+
+
+@event.listens_for(PolicyVersion, "before_update")
+def _immutable(_mapper: object, _connection: object, target: PolicyVersion) -> None:
+    state = inspect(target)
+    changed = {a.key for a in state.attrs if a.history.has_changes()}
+    if changed - _WRITABLE_LATER:
+        raise ValueError("a published policy version is never changed")

@@ -31,6 +31,7 @@ from crm.people.models import Person
 from crm.privacy import export as export_zip
 from crm.privacy import forget as forget_me
 from crm.privacy import mails
+from crm.privacy import policy_versions
 from crm.privacy import portal
 from crm.privacy import record
 from crm.privacy import settings
@@ -94,12 +95,42 @@ def policy() -> Any:
         return render_template("public/privacy.html", choose=every, row=None, activities=[])
     else:
         chosen = every[0]
+    published = policy_versions.versions(db, chosen)
+    if published:
+        # the version in force, as it was published; the earlier ones each at their address
+        return render_template(
+            "public/privacy.html",
+            choose=None,
+            version=published[0],
+            earlier=published[1:],
+        )
     return render_template(
         "public/privacy.html",
         choose=None,
         row=chosen,
         activities=record.activities(row, chosen),
         security=record.SECURITY,
+    )
+
+
+@bp.route("/integritetspolicy/version/<int:version_id>")
+@public
+def policy_version(version_id: int) -> Any:
+    """One published version of the policy, as it was published (seed 000 and 001)."""
+    db = get_session()
+    version = policy_versions.get(db, version_id)
+    if version is None:
+        abort(404)
+    controller = controllers.get(db, version.controller_id)
+    published = policy_versions.versions(db, controller)
+    several = controllers.count(db) > 1
+    return render_template(
+        "public/privacy.html",
+        choose=None,
+        version=version,
+        superseded=published[0].id != version.id,
+        policy_args={"controller": controller.id} if several else {},
+        earlier=[v for v in published if v.id != version.id],
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import form_int
 from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
@@ -24,7 +25,6 @@ from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import form_int
 from crm.web import get_or_404
 
 bp = Blueprint("representatives", __name__, url_prefix="/people")

@@ -32,7 +32,7 @@ from crm.outbox import ProviderLink
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.sync import background
-from crm.sync import runner
+from crm.sync import events as sync_events
 from crm.sync.models import ProviderEvent
 from crm.sync.models import SyncRun
 from crm.web import csrf
@@ -96,8 +96,8 @@ def webhook(provider: str) -> Any:
     except WebhookRejected:
         return jsonify(error="forbidden"), 403
     db = get_session()
-    stored = runner.store_events(db, events, "webhook")
-    applied = runner.apply_events(db, provider)
+    stored = sync_events.store_events(db, events, "webhook")
+    applied = sync_events.apply_events(db, provider)
     db.commit()
     return jsonify(stored=len(stored), applied=applied)
 

@@ -46,7 +46,7 @@ from crm.testimonials.models import TestimonialConsent
 from crm.testimonials.models import TestimonialMedia
 
 if TYPE_CHECKING:
-    from crm.testimonials.services import FeedItem
+    from crm.testimonials.publications import FeedItem
 
 #: rows whose every change may alter the feed
 FEED_MODELS = (Testimonial, TestimonialConsent, TestimonialMedia, Publication)

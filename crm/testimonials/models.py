@@ -10,15 +10,19 @@ from enum import StrEnum
 
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
+from sqlalchemy import Connection
 from sqlalchemy import Date
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from crm import controllers
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
@@ -196,6 +200,10 @@ class TestimonialConsent(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: "client_link" or "staff_on_behalf"
     revoked_method: Mapped[str | None] = mapped_column(String(20))
+    #: the privacy policy in force when the client consented (None before one was published)
+    policy_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("policy_version.id", ondelete="RESTRICT")
+    )
 
     testimonial: Mapped[Testimonial] = relationship(back_populates="consents")
 
@@ -206,6 +214,22 @@ class TestimonialConsent(Base):
     def media_list(self) -> list[str]:
         """Media kinds consented to."""
         return list(json.loads(self.media_kinds))
+
+
+@event.listens_for(TestimonialConsent, "before_insert")
+@event.listens_for(TestimonialConsent, "before_update")
+def _policy_in_force(_mapper: object, connection: Connection, target: TestimonialConsent) -> None:
+    """A given consent refers to the privacy policy in force when it was given."""
+    if target.consented_at is None or target.policy_version_id is not None:
+        return
+    controller_id = connection.execute(
+        text(
+            "SELECT p.controller_id FROM testimonial t JOIN person p ON p.id = t.person_id "
+            "WHERE t.id = :t"
+        ),
+        {"t": target.testimonial_id},
+    ).scalar()
+    target.policy_version_id = controllers.policy_version_in_force(connection, controller_id)
 
 
 class Publication(Base):

@@ -18,7 +18,7 @@ from crm.privacy.registry import ExportContext
 from crm.privacy.registry import PersonDataHolder
 from crm.privacy.registry import register
 from crm.testimonials import media as media_store
-from crm.testimonials import services
+from crm.testimonials import publications
 from crm.testimonials.models import Publication
 from crm.testimonials.models import Testimonial
 
@@ -71,7 +71,7 @@ def export(session: Session, person: Person, ctx: ExportContext) -> dict[str, An
 
 def blockers(session: Session, person_id: int) -> list[Publication]:
     """Manual publications still up: the owner takes them down before the erasure."""
-    return services.still_published(session, person_id)
+    return publications.still_published(session, person_id)
 
 
 def erase(session: Session, person: Person, _ctx: ErasureContext) -> None:

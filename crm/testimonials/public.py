@@ -22,11 +22,13 @@ from crm.security import tokens
 from crm.testimonials import feed as feed_cache
 from crm.testimonials import labels
 from crm.testimonials import mails
+from crm.testimonials import publications
 from crm.testimonials import services
 from crm.testimonials.models import CHANNELS
 from crm.testimonials.models import MEDIA_KINDS
 from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
+from crm.testimonials.models import display_name
 from crm.testimonials.views import media_response
 from crm.web import absolute_url
 from crm.web import bad_token_response
@@ -110,7 +112,7 @@ def consent(token: str) -> Any:
         form=form,
         error=error,
         outdated=outdated,
-        shown_name=services.display_name(t.person, t.display_mode),
+        shown_name=display_name(t.person, t.display_mode),
         channels=CHANNELS,
         media_kinds=[
             k for k in MEDIA_KINDS if k == "text" or any(m.kind == k for m in t.live_media)
@@ -155,7 +157,7 @@ def _allow_framing() -> None:
 
 
 def _feed() -> feed_cache.Snapshot:
-    return feed_cache.snapshot(get_session(), services.feed)
+    return feed_cache.snapshot(get_session(), publications.feed)
 
 
 def _cached(snapshot: feed_cache.Snapshot, variant: str, render: Any, mimetype: str) -> Any:
@@ -224,7 +226,7 @@ def embed_media(name: str) -> Any:
     """A file in the public feed, served only while consent for it is in force."""
     if name not in _feed().media_names:
         abort(404)
-    item = services.media_by_name(get_session(), name)
+    item = publications.media_by_name(get_session(), name)
     if item is None:
         abort(404)
     return _conditional(media_response(item, attachment=False))

@@ -9,18 +9,15 @@ turns every manual publication into a removal task.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import Select
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import selectinload
 
 from crm import audit
 from crm.audit import Actor
@@ -41,7 +38,6 @@ from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialConsent
 from crm.testimonials.models import TestimonialMedia
 from crm.testimonials.models import content_hash
-from crm.testimonials.models import display_name
 
 ANONYMOUS = N_("A client")
 
@@ -71,7 +67,7 @@ def _check_text(text: str) -> str:
     return text
 
 
-def _refuse_if_restricted(person: Person) -> None:
+def refuse_if_restricted(person: Person) -> None:
     """Art. 18: a restricted person's data is stored, not used; withdrawing stays possible."""
     if person.restricted_at is not None:
         raise TestimonialError(N_("Processing of this person is restricted."))
@@ -81,7 +77,7 @@ def create(
     session: Session, person: Person, text: str, display_mode: str, actor: Actor
 ) -> Testimonial:
     """Create a draft."""
-    _refuse_if_restricted(person)
+    refuse_if_restricted(person)
     if display_mode not in set(DisplayMode):
         raise TestimonialError(N_("Choose how the name is shown."))
     t = Testimonial(person=person, text=_check_text(text), display_mode=display_mode)
@@ -128,7 +124,7 @@ def _close_automatic_publications(t: Testimonial) -> None:
 
 def edit(session: Session, t: Testimonial, text: str, display_mode: str, actor: Actor) -> bool:
     """Change text or name display; returns whether anything changed (and consent was voided)."""
-    _refuse_if_restricted(t.person)
+    refuse_if_restricted(t.person)
     if t.status == Status.REVOKED:
         raise TestimonialError(N_("A revoked testimonial cannot be changed."))
     if display_mode not in set(DisplayMode):
@@ -144,7 +140,7 @@ def edit(session: Session, t: Testimonial, text: str, display_mode: str, actor: 
 
 def add_media(session: Session, t: Testimonial, data: bytes, actor: Actor) -> TestimonialMedia:
     """Accept, clean and store an upload; it changes the content, so consent is voided."""
-    _refuse_if_restricted(t.person)
+    refuse_if_restricted(t.person)
     if t.status == Status.REVOKED:
         raise TestimonialError(N_("A revoked testimonial cannot be changed."))
     try:
@@ -191,7 +187,7 @@ def request_consent(session: Session, t: Testimonial, actor: Actor) -> Testimoni
         raise TestimonialError(N_("A revoked testimonial cannot be changed."))
     if not t.person.email:
         raise TestimonialError(N_("The client has no email address to send the request to."))
-    _refuse_if_restricted(t.person)
+    refuse_if_restricted(t.person)
     request = TestimonialConsent(content_hash=content_hash(t))
     t.consents.append(request)
     if t.status == Status.DRAFT:
@@ -375,162 +371,3 @@ def purge_orphan_files(session: Session, now: datetime | None = None, dry_run: b
         for name in names:
             media_store.remove(session, name)
     return len(names)
-
-
-def add_publication(
-    session: Session,
-    t: Testimonial,
-    channel: str,
-    description: str,
-    url: str,
-    published_on: date | None,
-    actor: Actor,
-) -> Publication:
-    """Record a manual publication (an Instagram post, a printed flyer) within the consent."""
-    _refuse_if_restricted(t.person)
-    consent = t.active_consent
-    if consent is None:
-        raise TestimonialError(N_("There is no consent in force for this testimonial."))
-    if channel not in consent.channel_list():
-        raise TestimonialError(N_("The client did not consent to this channel."))
-    url = (url or "").strip()
-    if url and not url.startswith(("https://", "http://")):
-        raise TestimonialError(N_("The address must start with https://."))
-    pub = Publication(
-        channel=channel,
-        description=(description or "").strip() or None,
-        url=url or None,
-        published_on=published_on or date.today(),
-    )
-    t.publications.append(pub)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "testimonial.publication",
-        object_type="testimonial",
-        object_id=t.id,
-        details={"channel": channel},
-    )
-    return pub
-
-
-def tick_removed(session: Session, pub: Publication, actor: Actor) -> None:
-    """The owner took a revoked testimonial down from a manual place."""
-    pub.removed_at = utcnow()
-    audit.record(
-        session,
-        actor,
-        "testimonial.publication_removed",
-        object_type="testimonial",
-        object_id=pub.testimonial_id,
-        details={"publication": pub.id},
-    )
-
-
-def _still_up() -> Select[Publication]:
-    """Manual publications (a post, a flyer) not yet ticked off as taken down, oldest first."""
-    return (
-        select(Publication)
-        .join(Testimonial)
-        .where(Publication.automatic.is_(False), Publication.removed_at.is_(None))
-        .order_by(Publication.id)
-    )
-
-
-def removal_tasks(session: Session) -> list[Publication]:
-    """Manual publications of revoked testimonials not yet taken down (dashboard to-dos)."""
-    stmt = (
-        _still_up()
-        .options(selectinload(Publication.testimonial).selectinload(Testimonial.person))
-        .where(Testimonial.status == Status.REVOKED)
-    )
-    return list(session.scalars(stmt))
-
-
-def still_published(session: Session, person_id: int) -> list[Publication]:
-    """A person's testimonials still up in manual places (an erasure must wait for them)."""
-    return list(session.scalars(_still_up().where(Testimonial.person_id == person_id)))
-
-
-@dataclass
-class FeedItem:
-    """One testimonial as the public feed shows it."""
-
-    id: str
-    text: str | None
-    name: str
-    media: list[TestimonialMedia]
-
-
-def feed(session: Session) -> list[FeedItem]:
-    """Published testimonials with a consent covering the website, newest first.
-
-    The text and each medium appear only if the client consented to that medium, and nothing
-    of a person whose processing is restricted appears. Of the
-    person only the name is loaded: this runs for anonymous visitors, and loading the whole
-    row would decrypt their personnummer on every request for nothing.
-    """
-    stmt = (
-        select(Testimonial)
-        .join(Person, Person.id == Testimonial.person_id)
-        # a restricted person's data is only stored, not used (Art. 18): out of the feed
-        # until the restriction is lifted, like every other use
-        .where(Testimonial.status == Status.PUBLISHED, Person.restricted_at.is_(None))
-        .options(
-            selectinload(Testimonial.consents),
-            selectinload(Testimonial.media),
-            selectinload(Testimonial.person).load_only(Person.name, raiseload=True),
-        )
-        .order_by(Testimonial.updated_at.desc())
-    )
-    items = []
-    for t in session.scalars(stmt):
-        consent = t.active_consent
-        if consent is None or "website" not in consent.channel_list():
-            continue
-        kinds = set(consent.media_list())
-        items.append(
-            FeedItem(
-                id=t.public_id,
-                text=t.text if "text" in kinds else None,
-                name=display_name(t.person, t.display_mode),
-                media=[m for m in t.live_media if m.kind in kinds],
-            )
-        )
-    return items
-
-
-def list_all(
-    session: Session, status: str = "", controller_id: int | None = None
-) -> list[Testimonial]:
-    """All testimonials (of one controller's people, for a limited account), newest first."""
-    stmt = (
-        select(Testimonial)
-        .options(selectinload(Testimonial.person))
-        .order_by(Testimonial.created_at.desc())
-    )
-    if controller_id is not None:
-        stmt = stmt.join(Person, Person.id == Testimonial.person_id).where(
-            Person.controller_id == controller_id
-        )
-    if status in set(Status):
-        stmt = stmt.where(Testimonial.status == status)
-    return list(session.scalars(stmt))
-
-
-def media_by_name(session: Session, stored_name: str) -> TestimonialMedia | None:
-    """Return a file that still exists, by its stored name (the feed decides if it is shown)."""
-    item = session.scalar(
-        select(TestimonialMedia).where(TestimonialMedia.stored_name == stored_name)
-    )
-    return None if item is None or item.deleted_at is not None else item
-
-
-def people_choices(session: Session, controller_id: int | None = None) -> Iterable[tuple[int, str]]:
-    """People to pick from (only one controller's, for an account limited to it)."""
-    stmt = select(Person.id, Person.name, Person.email).where(Person.archived_at.is_(None))
-    if controller_id is not None:
-        stmt = stmt.where(Person.controller_id == controller_id)
-    rows = session.execute(stmt.order_by(Person.name).limit(2000))
-    return [(pid, f"{name} ({email})" if email else name) for pid, name, email in rows]

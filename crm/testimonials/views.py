@@ -22,6 +22,7 @@ from wtforms.fields import SelectChoice
 from crm import mail
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import int_arg
 from crm.people import services as people
 from crm.security.roles import Perm
 from crm.security.roles import requires
@@ -29,15 +30,16 @@ from crm.testimonials import forms
 from crm.testimonials import labels
 from crm.testimonials import mails
 from crm.testimonials import media as media_store
+from crm.testimonials import publications
 from crm.testimonials import services
 from crm.testimonials.models import Publication
 from crm.testimonials.models import Status
 from crm.testimonials.models import Testimonial
 from crm.testimonials.models import TestimonialMedia
+from crm.testimonials.models import display_name
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
-from crm.web import int_arg
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
@@ -71,7 +73,7 @@ def index() -> Any:
     status = request.args.get("status", "")
     return render_template(
         "testimonials/index.html",
-        rows=services.list_all(get_session(), status, controller_limit()),
+        rows=publications.list_all(get_session(), status, controller_limit()),
         status=status,
         statuses=list(Status),
     )
@@ -84,7 +86,8 @@ def create() -> Any:
     db = get_session()
     form = forms.NewTestimonialForm()
     form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in services.people_choices(db, controller_limit())
+        SelectChoice(pid, label)
+        for pid, label in publications.people_choices(db, controller_limit())
     ]
     person_id = int_arg("person")
     if request.method == "GET" and person_id is not None:
@@ -132,7 +135,7 @@ def _page(
         media_form=media_form or forms.MediaForm(formdata=None),
         pub_form=pub_form or forms.PublicationForm(formdata=None, prefix="pub"),
         button=forms.ButtonForm(),
-        shown_name=services.display_name(t.person, t.display_mode),
+        shown_name=display_name(t.person, t.display_mode),
     )
 
 
@@ -236,7 +239,7 @@ def add_publication(testimonial_id: int) -> Any:
         return _page(t, pub_form=form), 422
     db = get_session()
     try:
-        services.add_publication(
+        publications.add_publication(
             db,
             t,
             form.channel.data,
@@ -284,7 +287,7 @@ def tick_removed(publication_id: int) -> Any:
     pub = db.get(Publication, publication_id)
     if pub is None:
         abort(404)
-    services.tick_removed(db, pub, current_actor())
+    publications.tick_removed(db, pub, current_actor())
     db.commit()
     flash(_("Marked as taken down."), "success")
     return redirect(safe_redirect_target(request.form.get("next"), url_for("main.dashboard")))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint
 from flask import Response
@@ -22,27 +20,19 @@ from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
 from crm import audit
-from crm import controllers
 from crm import mail
 from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
-from crm.i18n import N_
-from crm.people import services as people
 from crm.people.models import Person
-from crm.privacy import activities as activity_list
-from crm.privacy import breaches
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
 from crm.privacy import portal
 from crm.privacy import recipients
-from crm.privacy import record
 from crm.privacy import requests
 from crm.privacy import rights
-from crm.privacy import settings
-from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
@@ -51,12 +41,11 @@ from crm.representatives.models import Representation
 from crm.security import tokens
 from crm.security.roles import Perm
 from crm.security.roles import requires
-from crm.testimonials.services import people_choices
+from crm.testimonials.publications import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
-from crm.web import parse_int
 from crm.web import show_again
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
@@ -346,212 +335,6 @@ def object_to_marketing(person_id: int) -> Any:
     return redirect(url_for("people.detail", person_id=person_id))
 
 
-# --- practice settings, record of processing ----------------------------------------------------
-
-
-def _processors_from_form(form: Any) -> list[settings.Processor]:
-    chosen = [p for p in settings.KNOWN_PROCESSORS if form.get(f"proc-{p.name}")]
-    for line in (form.get("other_processors") or "").splitlines():
-        parts = [x.strip() for x in line.split("|")]
-        if parts and parts[0]:
-            outside = len(parts) > 2 and parts[2].lower() in ("ja", "yes", "j", "y")
-            chosen.append(
-                settings.Processor(
-                    parts[0],
-                    parts[1] if len(parts) > 1 else "",
-                    outside,
-                    parts[3] if len(parts) > 3 else "",
-                )
-            )
-    return chosen
-
-
-def _retention_from_form(values: Any) -> dict[str, int]:
-    """Retention periods from the settings form (empty means 0; not a number: refused later).
-
-    A value that is not a number becomes -1, which the service refuses at its field together
-    with every other error.
-    """
-    periods = {}
-    for rule in settings.RETENTION_RULES:
-        raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
-        months = 0 if raw == "" else parse_int(raw)
-        periods[rule.kind] = -1 if months is None else months
-    return periods
-
-
-def _settings_page(
-    row: Any, controller: Any, form: Any, values: Any, errors: dict[str, str] | None = None
-) -> str:
-    db = get_session()
-
-    return render_template(
-        "privacy/settings.html",
-        row=row,
-        controller=controller,
-        every=controllers.all_controllers(db),
-        form=form,
-        rules=settings.RETENTION_RULES,
-        features=settings.FEATURES,
-        known=settings.KNOWN_PROCESSORS,
-        professions=settings.PROFESSIONS,
-        values=values,
-        errors=errors or {},
-        beyond=people.beyond_mode(db, controller),
-    )
-
-
-def _chosen_controller() -> Any:
-    """The controller named by ``?controller=`` (404 for an unknown one), or the first."""
-    db = get_session()
-    wanted = request.args.get("controller", "")
-    if not wanted:
-        return controllers.first(db)
-    number = parse_int(wanted)
-    chosen = db.get(controllers.Controller, number) if number is not None else None
-    if chosen is None:
-        abort(404)
-    return chosen
-
-
-@bp.route("/settings", methods=["GET", "POST"])
-@requires(Perm.SETTINGS)
-def practice_settings() -> Any:
-    """Who each controller is, its profile and identity numbers; processors and retention."""
-    db = get_session()
-    row = settings.load(db, current_app.config["PRACTICE_NAME"])
-    controller = _chosen_controller()
-    form = forms.ButtonForm()
-    if request.method == "POST" and form.validate_on_submit():
-        f = request.form
-        before = controller.mode
-        try:
-            retention = _retention_from_form(f)
-            months = (f.get("representative_months") or "").strip()
-            if months and parse_int(months) is None:
-                months = "-1"  # refused with the other errors, at its field
-            settings.save(
-                db,
-                row,
-                controller=controller,
-                name=f.get("name", ""),
-                org_number=f.get("org_number", ""),
-                address=f.get("address", ""),
-                contact_name=f.get("contact_name", ""),
-                contact_email=f.get("contact_email", ""),
-                profile=f.get("profile", "B"),
-                profession=f.get("profession", ""),
-                id_number_mode=f.get("id_number_mode") or None,
-                id_number_reason=f.get("id_number_reason"),
-                representative_months=int(months) if months else None,
-                runs_newsletter=f.get("runs_newsletter") == "1"
-                if "newsletter_shown" in f
-                else None,
-                processors=_processors_from_form(f),
-                retention=retention,
-                features={key: f.get(f"feature-{key}") == "1" for key, _l in settings.FEATURES}
-                if "features_shown" in f
-                else None,
-                actor=current_actor(),
-            )
-            # a feature switched off leaves the activity list, one switched on joins it
-            activity_list.sync_features(db, current_actor())
-        except ValueError as err:
-            db.rollback()
-            # the rollback may have taken a settings row created by this very request with it
-            row = settings.load(db, current_app.config["PRACTICE_NAME"])
-            problems = getattr(err, "problems", [("", err)])
-            errors = {
-                field: _(str(e), **{k: _(str(v)) for k, v in getattr(e, "params", {}).items()})
-                for field, e in problems
-            }
-            general = errors.pop("", None)  # a refusal about no one field
-            flash(general or _("Nothing was saved: correct the marked fields."), "error")
-            return _settings_page(row, controller, form, f, errors), 422
-        db.commit()
-        flash(_("Saved. The privacy policy and the record of processing follow."), "success")
-        from crm.people import services as people
-
-        if controller.mode.rank < before.rank and any(people.beyond_mode(db, controller).values()):
-            # a stricter setting: offer to reduce what is already stored (never silently)
-            return redirect(url_for("privacy.reduce_id_numbers", controller=controller.id))
-        return redirect(url_for("privacy.practice_settings", controller=controller.id))
-    db.commit()
-    return _settings_page(row, controller, form, None)
-
-
-@bp.route("/settings/reduce", methods=["GET", "POST"])
-@requires(Perm.SETTINGS)
-def reduce_id_numbers() -> Any:
-    """Confirm, then bring the stored identity numbers down to the controller's setting."""
-    db = get_session()
-    controller = _chosen_controller()
-    form = forms.ButtonForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        counts = people.reduce_id_numbers(db, controller, current_actor())
-        db.commit()
-        flash(
-            _(
-                "Reduced: %(full)s full numbers, %(dates)s birth dates.",
-                full=counts["personnummer"],
-                dates=counts["birth_date"],
-            ),
-            "success",
-        )
-        return redirect(url_for("privacy.practice_settings", controller=controller.id))
-    return render_template(
-        "privacy/reduce.html",
-        controller=controller,
-        counts=people.beyond_mode(db, controller),
-        form=form,
-    )
-
-
-@bp.route("/controllers", methods=["POST"])
-@requires(Perm.SETTINGS)
-def add_controller() -> Any:
-    """Add a controller (seed 000: two companies under one brand)."""
-    db = get_session()
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    try:
-        row = settings.add_controller(db, request.form.get("new_name", ""), current_actor())
-    except settings.SettingsError as err:
-        flash_refusal(db, err)
-        return redirect(url_for("privacy.practice_settings"))
-    db.commit()
-    flash(_("Controller added. Fill in its details."), "success")
-    return redirect(url_for("privacy.practice_settings", controller=row.id))
-
-
-@bp.route("/record")
-@requires(Perm.REQUESTS)
-def processing_record() -> Any:
-    """The record of processing activities (Art. 30)."""
-    db = get_session()
-    row = settings.load(db, current_app.config["PRACTICE_NAME"])
-    blocks = [(c, record.activities(row, c)) for c in controllers.all_controllers(db)]
-    db.commit()
-    return render_template("privacy/record.html", blocks=blocks, security=record.SECURITY)
-
-
-@bp.route("/record.csv")
-@requires(Perm.REQUESTS)
-def processing_record_csv() -> Any:
-    """The record as CSV for the supervisory authority or an auditor."""
-    db = get_session()
-    row = settings.load(db, current_app.config["PRACTICE_NAME"])
-    body = record.as_csv(row, controllers.all_controllers(db))
-    db.commit()
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="registerforteckning.csv"'},
-    )
-
-
 # --- export and erasure -------------------------------------------------------------------------
 
 EXPORT_HOURS = 24
@@ -559,7 +342,7 @@ EXPORT_HOURS = 24
 
 def _export_response(person: Person) -> Response:
     db = get_session()
-    data = export.build(db, person)
+    data = export.build(db, person, reader=current_actor())
     audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
     db.commit()
     return Response(
@@ -690,97 +473,7 @@ def add_hold(person_id: int) -> Any:
     return redirect(url_for("people.detail", person_id=person_id))
 
 
-# --- breach register ---------------------------------------------------------------------------
-
-
-def _discovered_at(form: forms.BreachForm) -> datetime | None:
-    """The discovery time the owner typed, in the practice's time zone, as UTC."""
-    try:
-        clock = datetime.strptime(form.discovered_time.data.strip(), "%H:%M").time()
-    except ValueError:
-        return None
-    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    return datetime.combine(form.discovered_on.data, clock, tzinfo=zone).astimezone(UTC)
-
-
-@bp.route("/breaches", methods=["GET", "POST"])
-@requires(Perm.BREACHES)
-def breaches_index() -> Any:
-    """The register of personal data breaches and the form to document one."""
-    db = get_session()
-    form = forms.BreachForm()
-    if form.validate_on_submit():
-        when = _discovered_at(form)
-        try:
-            if when is None:
-                raise breaches.BreachError(N_("Write the time as hh:mm, for example 14:30."))
-            row = breaches.record(
-                db,
-                breaches.Facts(
-                    discovered_at=when,
-                    description=form.description.data,
-                    affected=form.affected.data,
-                    consequences=form.consequences.data,
-                    measures=form.measures.data,
-                    risk=form.risk.data,
-                    no_report_reason=form.no_report_reason.data or "",
-                ),
-                current_actor(),
-            )
-        except breaches.BreachError as err:
-            flash_refusal(db, err)
-        else:
-            db.commit()
-            flash(_("The breach is documented."), "success")
-            return redirect(url_for("privacy.breach_detail", breach_id=row.id))
-    elif request.method == "POST":
-        flash(_("Fill in every field."), "error")
-    status = 422 if request.method == "POST" else 200
-    return render_template(
-        "privacy/breaches.html", form=form, rows=breaches.register(db), due=breaches.report_due
-    ), status
-
-
-@bp.route("/breaches/<int:breach_id>")
-@requires(Perm.BREACHES)
-def breach_detail(breach_id: int) -> Any:
-    """One breach: the facts, and what is still owed to IMY and to the people affected."""
-    row = get_or_404(Breach, breach_id)
-    return render_template(
-        "privacy/breach.html",
-        b=row,
-        due=breaches.report_due(row),
-        now=utcnow(),
-        reported_form=forms.ReportedForm(prefix="rep"),
-        button=forms.ButtonForm(),
-        names=audit.staff_names(get_session()),
-    )
-
-
-@bp.route("/breaches/<int:breach_id>/reported", methods=["POST"])
-@requires(Perm.BREACHES)
-def breach_reported(breach_id: int) -> Any:
-    """Record that IMY was notified."""
-    row = get_or_404(Breach, breach_id)
-    form = forms.ReportedForm(prefix="rep")
-    if not form.validate_on_submit():
-        abort(400)
-    db = get_session()
-    breaches.mark_reported(db, row, form.reference.data or "", current_actor())
-    db.commit()
-    flash(_("Saved."), "success")
-    return redirect(url_for("privacy.breach_detail", breach_id=row.id))
-
-
-@bp.route("/breaches/<int:breach_id>/informed", methods=["POST"])
-@requires(Perm.BREACHES)
-def breach_informed(breach_id: int) -> Any:
-    """Record that the people affected were told."""
-    row = get_or_404(Breach, breach_id)
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    breaches.mark_informed(db, row, current_actor())
-    db.commit()
-    flash(_("Saved."), "success")
-    return redirect(url_for("privacy.breach_detail", breach_id=row.id))
+# The practice settings and the breach register are pages of this blueprint too; their
+# modules add their routes to ``bp`` when imported here (they import ``bp`` from this module).
+from crm.privacy.views import breach_pages  # noqa: E402, F401
+from crm.privacy.views import practice_pages  # noqa: E402, F401
