@@ -1052,6 +1052,10 @@ def test_promises_that_wait_for_a_piece_not_yet_built(app, auth_client, seed, pi
 # --- retention, on a database moved forward in time -------------------------------------------
 
 NOW = utcnow()
+MARKETING = (
+    "marketing contacts deleted 12 months after the last contact, subscribed or not "
+    "(issue 15 part 3)"
+)
 
 
 def _later(months: int) -> Any:
@@ -1111,6 +1115,7 @@ def test_kbt_verkstan_journals_are_kept_ten_years_then_need_a_decision(app, db, 
 
 
 @pytest.mark.parametrize("seed", ["000", "001"])
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"waits for {MARKETING}")
 def test_kbt_verkstan_marketing_contacts_go_twelve_months_after_the_last_contact(app, db, seed):
     """Seed 000/001: "sparas under en tid om 12 månader efter den senast kontakten"."""
     from crm.newsletter import mailing_lists as newsletter

@@ -41,7 +41,6 @@ from crm import controllers
 from crm.audit import Actor
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
-from crm.privacy import periods
 from crm.privacy import settings as practice
 from crm.privacy.settings import KNOWN_PROCESSORS
 from crm.privacy.settings import PROFESSIONS
@@ -51,9 +50,7 @@ from crm.privacy.settings import Processor
 #: the file format this version reads (``format = 1`` at the top of the file)
 FORMAT = 1
 
-_TOP_KEYS = {"format", "policy", "controllers", "processors", "retention", "retention_options"}
-#: how a period counts, per record kind (crm/privacy/periods.py): every controller of the file
-_OPTION_KEYS = {"from_year_end", "year_start_month", "automatic", "include_active"}
+_TOP_KEYS = {"format", "policy", "controllers", "processors", "retention"}
 _POLICY_KEYS = {"title", "date", "source"}
 _CONTROLLER_KEYS = {
     "name",
@@ -111,9 +108,6 @@ class PracticeSpec:
     controllers: list[ControllerSpec]
     processors: list[Processor] = field(default_factory=list)
     retention: dict[str, int] = field(default_factory=dict)
-    #: ``[retention_options.KIND]``: how a period counts (from the end of the year, deleted
-    #: without asking, active subscriptions too); stored per controller (crm/privacy/periods.py)
-    retention_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the policy the file was written from (title, date, source): documentation only
     policy: dict[str, str] = field(default_factory=dict)
 
@@ -283,27 +277,6 @@ def _retention(errors: _Errors, table: dict[str, Any]) -> dict[str, int]:
     return months
 
 
-def _retention_options(errors: _Errors, table: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    kinds = {rule.kind for rule in RETENTION_RULES}
-    errors.unknown("retention_options.", table, kinds)
-    found: dict[str, dict[str, Any]] = {}
-    for kind in sorted(kinds & set(table)):
-        where = f"retention_options.{kind}."
-        options = _table(errors, table[kind], where.rstrip("."))
-        errors.unknown(where, options, _OPTION_KEYS)
-        month = options.get("year_start_month", 1)
-        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-            errors.add(f"{where}year_start_month", "must be a month from 1 to 12")
-            month = 1
-        found[kind] = {
-            "from_year_end": errors.flag(options, "from_year_end", where),
-            "year_start_month": month,
-            "automatic": errors.flag(options, "automatic", where),
-            "include_active": errors.flag(options, "include_active", where),
-        }
-    return found
-
-
 def parse(text: str) -> PracticeSpec:
     """Validate a practice file; raises :class:`PracticeFileError` naming every bad key."""
     try:
@@ -337,12 +310,9 @@ def parse(text: str) -> PracticeSpec:
             errors.add(f"processors[{i}].name", f"{proc.name!r} is listed twice")
         seen.add(proc.name.lower())
     retention = _retention(errors, _table(errors, data.get("retention", {}), "retention"))
-    options = _retention_options(
-        errors, _table(errors, data.get("retention_options", {}), "retention_options")
-    )
     if errors.found:
         raise PracticeFileError(errors.found)
-    return PracticeSpec(specs, procs, retention, options, policy_facts)
+    return PracticeSpec(specs, procs, retention, policy_facts)
 
 
 def read(path: Path) -> PracticeSpec:
@@ -402,40 +372,9 @@ def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:
         actor=actor,
         audited=False,
     )
-    changed += _apply_periods(session, spec, actor)
     if changed:
         audit.record(session, actor, "privacy.practice_load", details={"changed": changed})
     return changed
-
-
-def _apply_periods(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:
-    """Store each controller's period where the file's options differ from what counts now.
-
-    A kind without options must count plainly (a row left from an earlier file is reset).
-    """
-    plain = {"from_year_end": False, "year_start_month": 1, "automatic": False}
-    changed = []
-    for rule in RETENTION_RULES:
-        options = {**plain, "include_active": False, **spec.retention_options.get(rule.kind, {})}
-        for controller in controllers.all_controllers(session):
-            current = periods.get(session, controller.id, rule.kind)
-            months = spec.retention.get(rule.kind, current.months)
-            by_law = rule.kind in periods.YEAR_END_BY_LAW
-            year_end = options["from_year_end"] or by_law
-            wanted = periods.Period(
-                rule.kind,
-                months,
-                year_end,
-                options["year_start_month"],
-                options["automatic"],
-                options["include_active"],
-            )
-            if current != wanted:
-                periods.set_period(
-                    session, controller.id, rule.kind, months, actor=actor, **options
-                )
-                changed.append(f"retention_options.{rule.kind}")
-    return sorted(set(changed))
 
 
 def load(session: Session, path: Path, actor: Actor) -> list[str]:
