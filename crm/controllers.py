@@ -92,6 +92,17 @@ class Controller(Base):
         ),
     )
 
+    @property
+    def details_complete(self) -> bool:
+        """Who the controller is and how to reach them are filled in (GDPR Art. 13(1)(a)).
+
+        Until then the privacy policy is not published (it would name a placeholder) and the
+        first-run checklist asks for them. The name alone is not enough: it is filled in from
+        ``CRM_PRACTICE_NAME`` on first use. A postal address or a contact e-mail will do: the
+        seeds have one or the other (Självkraft gives no address, Kbt-verkstan no e-mail).
+        """
+        return bool(self.name.strip() and (self.address.strip() or self.contact_email.strip()))
+
     def display_name(self, fallback: str) -> str:
         """The name to show, or ``fallback`` (the configured practice name) while unset."""
         return self.name or fallback

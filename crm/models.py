@@ -7,7 +7,9 @@ Also every feature's ``personal_data`` module, so that the person registry
 from crm import audit  # noqa: F401
 from crm import controllers  # noqa: F401
 from crm import outbox  # noqa: F401
+from crm import provider_settings  # noqa: F401
 from crm.auth import models as auth_models  # noqa: F401
+from crm.main import checklist  # noqa: F401
 from crm.newsletter import models as newsletter_models  # noqa: F401
 from crm.newsletter import personal_data as newsletter_data  # noqa: F401
 from crm.people import models as people_models  # noqa: F401
@@ -15,7 +17,7 @@ from crm.people import personal_data as people_data  # noqa: F401
 from crm.privacy import models as privacy_models  # noqa: F401
 from crm.privacy import periods as privacy_periods  # noqa: F401
 from crm.privacy import personal_data as privacy_data  # noqa: F401
-from crm.privacy import settings as privacy_settings  # noqa: F401
+from crm.privacy import practice as privacy_practice  # noqa: F401
 from crm.representatives import models as representative_models  # noqa: F401
 from crm.representatives import personal_data as representative_data  # noqa: F401
 from crm.security import ratelimit  # noqa: F401

@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
 import integrations
+from crm import provider_settings
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import bulk_insert
+from crm.db import get_session
 from crm.db import utcnow
 from crm.security.crypto import EncryptedText
 
@@ -92,8 +94,8 @@ class ProviderLink(Base):
 
 
 def enabled_providers() -> list[str]:
-    """Providers with an API key configured (a provider without one is off)."""
-    cfg = current_app.config
+    """Providers with an API key configured or entered (a provider without one is off)."""
+    cfg = provider_settings.effective_config(get_session(), current_app.config)
     return [p for p in PROVIDERS if integrations.is_enabled(p, cfg)]
 
 

@@ -191,6 +191,15 @@ class ProviderAdapter(ABC):
         return []
 
     @abstractmethod
+    def check(self) -> str:
+        """Make one read-only call that proves the key works and the list exists.
+
+        Returns the list's name when the provider tells it ("" otherwise). Raises what
+        :meth:`_request` raises: ProviderRejected (401/403: the key; 404: the list),
+        RateLimited, ProviderUnavailable. Used by the integrations page's connection test.
+        """
+
+    @abstractmethod
     def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
         """Unsubscribes, bounces and complaints since ``since`` (the caller overlaps windows)."""
 

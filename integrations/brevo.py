@@ -168,6 +168,16 @@ class BrevoAdapter(ProviderAdapter):
         """DELETE the contact; unknown counts as done."""
         self._request("DELETE", f"contacts/{quote(email, safe='')}", expected=(204, 404))
 
+    def check(self) -> str:
+        """Read the list's details: a wrong key answers 401, an unknown list 404.
+
+        ``GET /contacts/lists/{listId}`` (shared/specs/brevo, operationId ``getList``;
+        developers.brevo.com/reference/getlist-1).
+        """
+        response = self._request("GET", f"contacts/lists/{quote(self.list_id, safe='')}")
+        body = self._json(response)
+        return str(body.get("name") or "") if isinstance(body, dict) else ""
+
     def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
         """Contacts modified since ``since`` that are blocklisted or left our list."""
         events = []

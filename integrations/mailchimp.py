@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
+from urllib.parse import quote
 
 from integrations.base import ProviderAdapter
 from integrations.base import secret_matches
@@ -199,6 +200,18 @@ class MailchimpAdapter(ProviderAdapter):
             if err.status == 400 and "forgotten" in err.title.lower():
                 return  # "Forgotten Email Not Subscribed": erased before
             raise
+
+    def check(self) -> str:
+        """Read the audience's name: a wrong key answers 401, an unknown audience 404.
+
+        ``GET /lists/{list_id}`` (shared/specs/mailchimp, operationId ``getListsId``;
+        mailchimp.com/developer/marketing/api/lists/get-list-info/), asking for two fields only.
+        """
+        response = self._request(
+            "GET", f"lists/{quote(self.list_id, safe='')}", params={"fields": "id,name"}
+        )
+        body = self._json(response)
+        return str(body.get("name") or "") if isinstance(body, dict) else ""
 
     def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
         """Unsubscribed and cleaned members changed since ``since``, plus abuse reports."""

@@ -176,6 +176,18 @@ class MailerLiteAdapter(ProviderAdapter):
             return
         self._request("POST", f"subscribers/{subscriber_id}/forget", expected=(200, 404))
 
+    def check(self) -> str:
+        """List one subscriber of the group: a wrong key answers 401, an unknown group 404.
+
+        ``GET /api/groups/{group_id}/subscribers`` (providers.md section 1, "Group listing",
+        from mailerlite-python's groups.py; developers.mailerlite.com/docs/groups). MailerLite
+        has no read of one group by id, and this call needs the key and the group both.
+        """
+        self._request(
+            "GET", f"groups/{quote(self.list_id, safe='')}/subscribers", params={"limit": 1}
+        )
+        return ""
+
     def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
         """Scan unsubscribed, bounced and junk subscribers; keep those changed since ``since``."""
         events = []

@@ -175,6 +175,16 @@ class PalomaAdapter(ProviderAdapter):
             "delete the contact in Paloma and have Paloma confirm the erasure",
         )
 
+    def check(self) -> str:
+        """Read the contact fields: wrong credentials answer 401; the link field must exist.
+
+        ``GET api/contactfield`` ([WP] above) is the one read that needs no contact. The
+        contact list cannot be checked: reading a list by Guid is not in [KUNDO].
+        """
+        self._fields = None
+        self._primary_field()
+        return ""
+
     def fetch_events(self, since: datetime | None) -> list[ContactEvent]:
         """No documented listing of opt-outs: export them from Paloma (Exportera) by hand."""
         raise OperationNotSupported(self.name, "fetch_events", MANUAL_REASON)

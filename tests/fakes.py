@@ -302,6 +302,11 @@ def _mailerlite(app: Flask, fake: Fake) -> None:
             }
         )
 
+    @app.get("/api/groups/<gid>/subscribers")
+    def group_members(gid: str) -> Response:
+        items = [c for c in fake.contacts.values() if gid in c["groups"]]
+        return _ok({"data": items[: int(request.args.get("limit", 25))], "meta": {}})
+
     @app.get("/api/subscribers")
     def listing() -> Response:
         status = request.args.get("filter[status]")
@@ -440,6 +445,10 @@ def _mailchimp(app: Flask, fake: Fake) -> None:
         c["status"] = "archived"
         return Response(status=204)
 
+    @app.get("/3.0/lists/<list_id>")
+    def list_info(list_id: str) -> Response:
+        return _ok({"id": list_id, "name": "Nyhetsbrev"})
+
     @app.get("/3.0/lists/<list_id>/members")
     def members(list_id: str) -> Response:
         items = [c for c in fake.contacts.values() if c["status"] == request.args["status"]]
@@ -548,6 +557,10 @@ def _brevo(app: Flask, fake: Fake) -> None:
             return _ok({"code": "document_not_found", "message": "Contact not found"}, 404)
         fake.forgotten.add(c["email"])
         return Response(status=204)
+
+    @app.get("/v3/contacts/lists/<int:list_id>")
+    def list_info(list_id: int) -> Response:
+        return _ok({"id": list_id, "name": "Nyhetsbrev", "totalSubscribers": len(fake.contacts)})
 
     @app.get("/v3/contacts")
     def listing() -> Response:

@@ -198,7 +198,7 @@ def test_testimonial_consent_feed_and_revocation(
     page.goto(f"{live_server}/testimonials/new?person={person_id}")
     page.fill("#text", "Samtalen gav mig verktyg jag använder varje dag.")
     page.select_option("#display_mode", "first_name")
-    page.click("main button[type=submit]")
+    page.click("main button.primary")
     photo = tmp_path / "foto.jpg"
     photo.write_bytes(jpeg_with_gps())
     page.set_input_files("#file", str(photo))
@@ -263,10 +263,12 @@ def test_data_subject_request_from_receipt_to_completion(app, live_server, page,
 
     # receipt: a request by mail is registered; it is due in one month
     page.goto(f"{live_server}/privacy/requests")
+    page.fill("#person_id-q", "Rut")  # the person is found by searching (issue 16)
+    page.click("main form button[name=find]")
     page.select_option("#kind", "access")
     page.select_option("#channel", "email")
     page.fill("#received_on", date.today().isoformat())
-    page.click("main form button[type=submit]")
+    page.click("main form button.primary")
     assert "öppen" in page.locator("#request-status").text_content()
     page.goto(f"{live_server}/")
     assert page.locator("#requests").count() == 1

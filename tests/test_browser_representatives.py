@@ -42,6 +42,9 @@ def test_finding_14_3_representative_files_an_access_request_for_a_client(
 
     log_in(page, live_server, app, owner)
     page.goto(f"{live_server}/people/{klara_id}")
+    # the person is found by searching (issue 16): the search keeps the page's form
+    page.fill("#rep-person-q", "Gun")
+    page.click("#related button[name=find]")
     page.select_option("#rep-person", str(gun_id))
     page.select_option("#rep-kind", "guardian")
     page.fill("#rep-from", (date.today() - timedelta(days=30)).isoformat())
@@ -52,6 +55,8 @@ def test_finding_14_3_representative_files_an_access_request_for_a_client(
     assert page.locator("#related table").get_by_text("Gun Guardian").count() == 1
 
     page.goto(f"{live_server}/privacy/requests")
+    page.fill("#person_id-q", "Klara")
+    page.click("main form button[name=find]")
     page.select_option("#person_id", str(klara_id))
     mandate = page.locator("#representation_id option", has_text="Gun Guardian")
     page.select_option("#representation_id", mandate.get_attribute("value"))

@@ -158,7 +158,7 @@ def test_a_bad_edit_keeps_the_other_forms_empty_and_shows_its_error(app, auth_cl
 def test_a_failed_request_step_shows_the_request_again(
     app, auth_client, db, path, data, error_id, kept
 ):
-    from crm.privacy import requests as data_requests
+    from crm.privacy import data_requests
 
     with app.app_context():
         from crm.audit import Actor
@@ -277,3 +277,24 @@ def test_an_import_refuses_a_consent_date_in_the_future_and_reads_swedish_words(
     rows = list(importer.parse(text, "import"))
     assert isinstance(rows[0], importer.RowError) and "future" in rows[0].message
     assert [r.method for r in rows[1:]] == ["verbal", "soft_opt_in"]
+
+
+def test_a_bad_invitation_is_shown_again_with_the_error_at_the_address(app, auth_client, owner):
+    """Not a bare 400 page: the users page, the address kept and the error under it."""
+    response = post_form(
+        auth_client,
+        "/auth/users/invite",
+        {"email": "inte-en-adress", "role": "practitioner"},
+        page="/auth/users",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="email-err"' in html
+    assert 'value="inte-en-adress"' in html
+    taken = post_form(
+        auth_client,
+        "/auth/users/invite",
+        {"email": owner.email, "role": "practitioner"},
+        page="/auth/users",
+    )
+    assert taken.status_code == 422
+    assert "finns redan" in taken.get_data(as_text=True).split('id="email-err"')[1][:200]

@@ -216,6 +216,7 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/requests/{links['request']}",
         f"/privacy/breaches/{links['breach']}",
         f"/privacy/requests/{links['portal_request']}",
+        f"/people/{links['person']}/representatives",
         f"/privacy/activities/{links['activity']}/edit",
         f"/policy/{links['material_version']}/inform",
     ]

@@ -14,7 +14,7 @@ from crm.audit import AuditEvent
 from crm.db import get_session
 from crm.db import utcnow
 from crm.people.models import Person
-from crm.privacy import settings as practice
+from crm.privacy import practice
 from tests.helpers import post_form
 
 
@@ -129,7 +129,7 @@ def test_search_is_posted_so_no_personnummer_reaches_a_url(app, auth_client):
     )
     assert 'name="page" value="2"' in first and "?q=" not in first
     second = post_form(auth_client, "/people/", {"q": "kalle", "page": "2"}, page="/people/")
-    assert second.status_code == 200 and "Sida 2 av 2" in second.get_data(as_text=True)
+    assert second.status_code == 200 and 'aria-current="page">2<' in second.get_data(as_text=True)
     # without a CSRF token the search is refused
     assert auth_client.post("/people/", data={"q": "kalle"}).status_code == 400
 

@@ -71,6 +71,8 @@ def test_every_mail_is_signed_with_the_configured_name(app, db, template):
         "receipt": "Raderat.",
         "channels": ["website"],
         "lists": [],
+        "version": SimpleNamespace(controller_id=cid, number=2, published_at=now),
+        "added": SimpleNamespace(purposes=["Kurser"], recipients=[]),
     }
     with app.test_request_context():
         text = render_template(template, **context)

@@ -26,12 +26,15 @@ from crm.auth.views import bp
 from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.inputs import form_int
+from crm.security import emails
 from crm.security.roles import ROLE_DESCRIPTIONS
 from crm.security.roles import ROLE_LABELS
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
+from crm.web import failed_form
 from crm.web import get_or_404
+from crm.web import show_again
 
 
 @bp.route("/users")
@@ -45,7 +48,7 @@ def users() -> Any:
     return render_template(
         "auth/users.html",
         users=rows,
-        invite=_invite_form(several),
+        invite=failed_form("invite") or _invite_form(several),
         button=forms.ButtonForm(),
         # with one controller there is nothing to limit to: no column (seed 000)
         controllers=several,
@@ -87,14 +90,18 @@ def change_controller(user_id: int) -> Any:
 @requires(Perm.USERS_ADMIN)
 def invite() -> Any:
     """Create a one-time invitation link for a colleague and show it once."""
-    form = forms.InviteForm()
-    if not form.validate_on_submit():
-        abort(400)
-    controller_id = form_int(request.form, "controller_id")  # empty: every controller
     db = get_session()
+    every = controllers.all_controllers(db)
+    form = _invite_form(every if len(every) > 1 else None)
+    if not form.validate_on_submit():
+        return show_again("auth.users", "invite", form)
+    controller_id = form_int(request.form, "controller_id")  # empty: every controller
+    if not emails.is_valid(services.normalise_email(form.email.data)):
+        form.email.errors = [_("Enter a valid email address.")]
+        return show_again("auth.users", "invite", form)
     if services.get_user_by_email(db, form.email.data):
-        flash(_("An account with this email address already exists."), "error")
-        return redirect(url_for("auth.users"))
+        form.email.errors = [_("An account with this email address already exists.")]
+        return show_again("auth.users", "invite", form)
     try:
         raw = services.create_setup_token(
             db,
@@ -104,8 +111,9 @@ def invite() -> Any:
             controller_id=controller_id,
         )
     except services.AccountError as err:
-        flash_refusal(db, err)
-        return redirect(url_for("auth.users"))
+        db.rollback()
+        form.form_errors.append(_(str(err), **err.params))
+        return show_again("auth.users", "invite", form)
     audit.record(
         db,
         current_actor(),

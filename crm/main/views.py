@@ -24,13 +24,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from crm import controllers
+from crm import paging
 from crm.audit import AuditEvent
 from crm.audit import staff_names
 from crm.db import get_session
 from crm.db import utcnow
 from crm.i18n import LANG_COOKIE
+from crm.i18n import N_
 from crm.inputs import int_arg
 from crm.main import charts
+from crm.main import checklist
 from crm.main import events
 from crm.main import policy_notice
 from crm.newsletter import stats as newsletter_stats
@@ -95,9 +98,14 @@ def dashboard() -> Any:
         or 0
     )
     chart_list = charts.build(db, subscribers=subscribers)
+    # the first-run checklist is the owner's: the steps are settings only they can change
+    setup = (
+        checklist.for_dashboard(db, current_app.config) if can(current_user, Perm.SETTINGS) else []
+    )
     db.commit()  # keeps a newly closed month's subscriber figure (and first-use settings)
     return render_template(
         "main/dashboard.html",
+        setup=setup,
         removal_tasks=tasks,
         recipient_tasks=recipient_tasks,
         breaches=breaches_owed,
@@ -118,6 +126,21 @@ def dashboard() -> Any:
     )
 
 
+@bp.route("/checklist/<step>/confirm", methods=["POST"])
+@requires(Perm.SETTINGS)
+def confirm_step(step: str) -> Any:
+    """The owner confirms a checklist step only they can judge (profile B, the consent text)."""
+    if step not in checklist.CONFIRMABLE:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    checklist.confirm(db, step, current_actor())
+    db.commit()
+    flash(_("Marked as done."), "success")
+    return redirect(url_for("main.dashboard", _anchor="setup"))
+
+
 def refused_accesses(db: Session, since: datetime) -> int:
     """How many accesses the roles refused since ``since`` (shown to the owner, ASVS 16.3.2)."""
     stmt = select(func.count()).where(
@@ -133,6 +156,13 @@ def _date_arg(name: str, end: bool = False) -> datetime | None:
     except ValueError:
         return None
     return datetime.combine(day, time.max if end else time.min, tzinfo=utcnow().tzinfo)
+
+
+#: the trail's orders: the sequence number is the order events were written in
+AUDIT_SORTS = paging.options(
+    ("-seq", N_("Newest first"), [AuditEvent.seq], True),
+    ("seq", N_("Oldest first"), [AuditEvent.seq], False),
+)
 
 
 @bp.route("/audit")
@@ -159,24 +189,21 @@ def audit_log() -> Any:
         stmt = stmt.where(AuditEvent.occurred_at >= since)
     if until := _date_arg("until", end=True):
         stmt = stmt.where(AuditEvent.occurred_at <= until)
-    page = max(1, int_arg("page", 1) or 1)
-    per_page = current_app.config["AUDIT_PER_PAGE"]
-    rows = db.scalars(
-        stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1).offset((page - 1) * per_page)
-    ).all()
+    pager = paging.from_values(request.args, AUDIT_SORTS, current_app.config["AUDIT_PER_PAGE"])
+    pager = pager.with_total(db.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = db.scalars(pager.window(pager.order(stmt, AuditEvent.seq))).all()
     names = staff_names(db)
     return render_template(
         "main/audit.html",
-        events=rows[:per_page],
-        has_next=len(rows) > per_page,
-        page=page,
+        events=rows,
+        pager=pager,
         names=names,
         action_choices=events.filter_choices(),
         object_choices=sorted(
             ((code, str(label)) for code, label in events.OBJECTS.items()),
             key=lambda pair: pair[1],
         ),
-        args={k: v for k, v in request.args.items() if k != "page"},
+        args={k: v for k, v in request.args.items() if k not in ("page", "sort")},
     )
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import union
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
 
+from crm import paging
+from crm.i18n import N_
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import MailingList
 from crm.newsletter.models import Subscription
@@ -54,14 +56,22 @@ def _filtered(f: SubscriberFilter) -> Any:
     return stmt
 
 
+#: how the subscribers can be ordered (the first is the default)
+SORTS = paging.options(
+    ("-created", N_("Newest first"), [Subscription.created_at], True),
+    ("email", N_("Email"), [Person.email], False),
+    ("status", N_("Status"), [Subscription.status], False),
+    ("created", N_("Oldest first"), [Subscription.created_at], False),
+)
+
+
 def subscribers(
     session: Session,
     f: SubscriberFilter,
-    page: int,
-    per_page: int,
+    pager: paging.Pager,
     counts: dict[str, int] | None = None,
-) -> tuple[list[Subscription], int]:
-    """Return one page of subscriptions matching ``f`` and their total.
+) -> tuple[list[Subscription], paging.Pager]:
+    """Return one page of subscriptions matching ``f`` and the pager with their total.
 
     ``counts`` (from :func:`status_counts` for ``f.list_id``), when the page has them
     anyway, give the total of an unsearched list without counting every row again.
@@ -76,13 +86,10 @@ def subscribers(
         if stmt.whereclause is not None:
             count = count.where(stmt.whereclause)
         total = session.scalar(count) or 0
-    rows = session.scalars(
-        stmt.options(joinedload(Subscription.person), joinedload(Subscription.mailing_list))
-        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(rows), total
+    pager = pager.with_total(total)
+    stmt = stmt.options(joinedload(Subscription.person), joinedload(Subscription.mailing_list))
+    rows = session.scalars(pager.window(pager.order(stmt, Subscription.id))).all()
+    return list(rows), pager
 
 
 def status_counts(session: Session, list_id: int | None = None) -> dict[str, int]:

@@ -24,6 +24,7 @@ from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm import csvsafe
+from crm import paging
 from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.fsutil import create_private
@@ -83,18 +84,16 @@ def index() -> Any:
     db = get_session()
     values = _search_values()
     f = _filter_from(values)
-    page = max(1, parse_int(values.get("page", "1")) or 1)
-    per_page = current_app.config["PEOPLE_PER_PAGE"]
+    pager = paging.from_values(values, subscribers.SORTS, current_app.config["PEOPLE_PER_PAGE"])
     counts = subscribers.status_counts(db, f.list_id)
-    rows, total = subscribers.subscribers(db, f, page, per_page, counts)
+    rows, pager = subscribers.subscribers(db, f, pager, counts)
     lists = mailing_lists.all_lists(db)
     db.commit()  # the default list may have just been created
     return render_template(
         "newsletter/index.html",
         rows=rows,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // per_page)),
+        total=pager.total,
+        pager=pager,
         f=f,
         lists=lists,
         counts=counts,

@@ -26,6 +26,7 @@ from crm.controllers import IdNumberMode
 from crm.db import utcnow
 from crm.errors import DomainError
 from crm.i18n import N_
+from crm.paging import Pager
 from crm.people import personnummer as pnr
 from crm.people.models import Person
 from crm.security import emails
@@ -344,8 +345,11 @@ def search_people(
     per_page: int = 50,
     include_archived: bool = False,
     controller_id: int | None = None,
+    pager: Pager | None = None,
 ) -> tuple[list[Person], int]:
     """Return one page of people matching ``query`` and the total number of matches.
+
+    With a ``pager`` (crm/paging.py) its order and page are used, not ``page``/``per_page``.
 
     ``query`` matches a name anywhere, an email by prefix, a phone number by digits, a birth
     date (YYYYMMDD or YYMMDD) exactly, or - when it is a valid personnummer - exactly that
@@ -365,10 +369,12 @@ def search_people(
         total = session.scalar(select(func.count()).select_from(Person)) or 0
     else:
         total = count_current(session)  # without a full scan, see there
-    rows = session.scalars(
-        stmt.order_by(Person.name, Person.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return list(rows), total
+    if pager is not None:
+        pager = pager.with_total(total)
+        stmt = pager.window(pager.order(stmt, Person.id))
+    else:
+        stmt = stmt.order_by(Person.name, Person.id).limit(per_page).offset((page - 1) * per_page)
+    return list(session.scalars(stmt).all()), total
 
 
 def visible(person: Person | None, controller_id: int | None) -> bool:

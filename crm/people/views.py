@@ -16,11 +16,14 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import func
 
 from crm import audit
 from crm import controllers
+from crm import paging
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.i18n import N_
 from crm.inputs import form_int
 from crm.inputs import parse_int
 from crm.people import care
@@ -57,6 +60,19 @@ def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
     return rows
 
 
+#: how the list of people can be ordered (the first is the default)
+SORTS = paging.options(
+    ("name", N_("Name"), [Person.name], False),
+    ("-created", N_("Newest first"), [Person.created_at], True),
+    (
+        "-contact",
+        N_("Latest contact"),
+        [func.coalesce(Person.last_contact_at, Person.created_at)],
+        True,
+    ),
+)
+
+
 @bp.route("/", methods=["GET", "POST"])
 @requires(Perm.PEOPLE_READ)
 def index() -> Any:
@@ -73,25 +89,21 @@ def index() -> Any:
         values = request.form
     query = values.get("q", "")[:100]
     archived = values.get("archived") == "1"
-    page = max(1, parse_int(values.get("page", "1")) or 1)
-    per_page = current_app.config["PEOPLE_PER_PAGE"]
+    pager = paging.from_values(values, SORTS, current_app.config["PEOPLE_PER_PAGE"])
     rows, total = services.search_people(
         get_session(),
         query,
-        page=page,
-        per_page=per_page,
         include_archived=archived,
         controller_id=controller_limit(),
+        pager=pager,
     )
     several = controllers.count(get_session()) > 1 and controller_limit() is None
-    pages = max(1, -(-total // per_page))
     return render_template(
         "people/index.html",
         people=rows,
         total=total,
         query=query,
-        page=page,
-        pages=pages,
+        pager=pager.with_total(total),
         archived=archived,
         masked=services.masked_personnummer,
         button=forms.ButtonForm(),

@@ -68,7 +68,7 @@ def export(session: Session) -> CheckpointExport:
     """Verify the chain and keep its head outside the database (file and/or owners' mail)."""
     cfg = current_app.config
     result = CheckpointExport()
-    practice = cfg["PRACTICE_NAME"]
+    practice = controllers.name_for()  # the name saved in Inställningar
     try:
         result.checkpoint = audit.checkpoint(session)
     except audit.ChainBroken as err:

@@ -9,14 +9,16 @@ from flask import Blueprint
 from flask import abort
 from flask import flash
 from flask import redirect
+from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.inputs import form_int
+from crm.people import picker
+from crm.people import services as people
 from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
@@ -43,16 +45,9 @@ def _helpers() -> dict[str, Any]:
 
     def related(person_id: int) -> dict[str, Any]:
         db = get_session()
-        stmt = select(Person.id, Person.name).where(
-            Person.id != person_id, Person.archived_at.is_(None)
-        )
-        if controller_limit() is not None:
-            stmt = stmt.where(Person.controller_id == controller_limit())
-        candidates = db.execute(stmt.order_by(Person.name).limit(2000)).all()
         return {
             "links": services.for_client(db, person_id),
             "represents": services.represented_by(db, person_id),
-            "candidates": candidates,
             "kinds": [k.value for k in Kind],
             "today": date.today(),
         }
@@ -60,22 +55,31 @@ def _helpers() -> dict[str, Any]:
     return {"related_persons": related}
 
 
-@bp.route("/<int:person_id>/representatives", methods=["POST"])
+FIELDS = ("representative_id", "kind", "valid_from", "valid_until", "legal_basis", "document")
+
+
+@bp.route("/<int:person_id>/representatives", methods=["GET", "POST"])
 @requires(Perm.PEOPLE_WRITE)
 def add(person_id: int) -> Any:
-    """Link a representative or related person to the client, with the mandate."""
+    """Link a representative or related person to the client, with the mandate.
+
+    The person is found by searching (crm/people/picker.py): "Search" posts the form back
+    with the matches and everything typed kept; a refused link is shown again the same way.
+    """
     client = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     f = request.form
     db = get_session()
+    typed = {k: f.get(k, "") for k in FIELDS}
     other_id = form_int(f, "representative_id")
+    typed["representative_id"] = other_id  # type: ignore[assignment]
+    query = f.get("person_q", "").strip()[:100]
+    if request.method == "GET" or "find" in f:
+        return _page(client, typed, query)
     representative = (
-        get_or_404(Person, other_id, controller=lambda p: p.controller_id)
-        if other_id is not None
-        else None
+        people.get_person(db, other_id, controller_limit()) if other_id is not None else None
     )
     if representative is None:
-        flash(_("Choose the representative."), "error")
-        return redirect(url_for("people.detail", person_id=person_id, _anchor="related"))
+        return _page(client, typed, query, [_("Search for the person first, then choose them.")])
     data = services.MandateData(
         kind=f.get("kind", ""),
         valid_from=_date(f.get("valid_from")),
@@ -86,11 +90,34 @@ def add(person_id: int) -> Any:
     try:
         services.add(db, client, representative, data, current_actor())
     except services.MandateError as err:
-        flash_refusal(db, err)
-    else:
-        db.commit()
-        flash(_("Saved."), "success")
+        db.rollback()
+        return _page(client, typed, query, [_(str(err))])
+    db.commit()
+    flash(_("Saved."), "success")
     return redirect(url_for("people.detail", person_id=person_id, _anchor="related"))
+
+
+def _page(
+    client: Person, typed: dict[str, Any], query: str, errors: list[str] | None = None
+) -> Any:
+    """The link form on a page of its own, with the search's matches and what was typed."""
+    found, total = picker.choices(
+        get_session(),
+        query,
+        typed.get("representative_id"),
+        controller_id=controller_limit(),
+        exclude=client.id,
+    )
+    return render_template(
+        "representatives/new.html",
+        client=client,
+        kinds=[k.value for k in Kind],
+        choices=found,
+        typed=typed,
+        query=query,
+        total=total,
+        errors=errors or [],
+    ), (422 if errors else 200)
 
 
 @bp.route("/<int:person_id>/representatives/<int:link_id>/end", methods=["POST"])

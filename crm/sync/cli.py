@@ -35,7 +35,8 @@ def sync_command(provider: str | None) -> None:
         sys.exit(75)
     if not report.providers:
         click.echo(
-            "No mail provider is configured (set CRM_<PROVIDER>_API_KEY, or CRM_PALOMA_ACCOUNT_ID)."
+            "No mail provider is configured (enter one on the Mail providers page, or set "
+            "CRM_<PROVIDER>_API_KEY, or CRM_PALOMA_ACCOUNT_ID)."
         )
     for line in runner.format_report(report):
         click.echo(line)

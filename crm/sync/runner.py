@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import integrations
 from crm import audit
+from crm import provider_settings
 from crm.audit import Actor
 from crm.db import utcnow
 from crm.outbox import OutboxOp
@@ -38,11 +39,13 @@ from integrations.errors import OperationNotSupported
 OVERLAP = timedelta(hours=24)
 
 
-def adapters() -> list[ProviderAdapter]:
-    """Adapters for every configured provider."""
+def adapters(session: Session) -> list[ProviderAdapter]:
+    """Adapters for every provider configured, or entered on the integrations page."""
     cfg = current_app.config
     return integrations.enabled_adapters(
-        cfg, timeout=float(cfg["SYNC_TIMEOUT"]), max_retries=int(cfg["SYNC_MAX_RETRIES"])
+        provider_settings.effective_config(session, cfg),
+        timeout=float(cfg["SYNC_TIMEOUT"]),
+        max_retries=int(cfg["SYNC_MAX_RETRIES"]),
     )
 
 
@@ -107,7 +110,7 @@ def run_sync(
     session.add(run)
     session.commit()
     report = SyncReport()
-    active = [a for a in adapters() if not only or a.name == only]
+    active = [a for a in adapters(session) if not only or a.name == only]
     try:
         for adapter in active:
             report.providers[adapter.name] = ProviderReport()

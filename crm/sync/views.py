@@ -24,11 +24,13 @@ from sqlalchemy import update
 
 import integrations
 from crm import audit
+from crm import provider_settings
 from crm.db import get_session
 from crm.db import utcnow
 from crm.outbox import PROVIDERS
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
+from crm.provider_settings import ProviderSettingsError
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.sync import background
@@ -74,8 +76,8 @@ def _provider_links() -> dict[str, Any]:
 @csrf.exempt  # providers authenticate with a signature or a token, not a browser session
 def webhook(provider: str) -> Any:
     """Take an event a provider pushes: verify, store once, apply, answer fast."""
-    cfg = current_app.config
-    secret = _webhook_secret(provider) if provider in PROVIDERS else None
+    cfg = provider_settings.effective_config(get_session(), current_app.config)
+    secret = _webhook_secret(provider, cfg) if provider in PROVIDERS else None
     if not secret:
         abort(404)
     try:
@@ -102,7 +104,7 @@ def webhook(provider: str) -> Any:
     return jsonify(stored=len(stored), applied=applied)
 
 
-def _webhook_secret(provider: str) -> str | None:
+def _webhook_secret(provider: str, cfg: Any) -> str | None:
     """The provider's webhook secret as the text the owner wrote.
 
     ``CRM_*`` variables are parsed as JSON, so ``CRM_BREVO_WEBHOOK_SECRET=12345`` arrives as an
@@ -110,18 +112,54 @@ def _webhook_secret(provider: str) -> str | None:
     environment when parsing changed its type.
     """
     name = f"{provider.upper()}_WEBHOOK_SECRET"
-    value = current_app.config.get(name)
+    value = cfg.get(name)
     if value is None or value == "" or isinstance(value, str):
         return value or None
     return os.environ.get(f"CRM_{name}") or str(value)
+
+
+#: the connection test's answers, in words (provider_settings.CHECK_RESULTS)
+CHECK_MESSAGES = {
+    "ok": _l("%(provider)s answered: the key works and the list exists."),
+    "incomplete": _l("Enter the %(provider)s settings that are still missing, then test again."),
+    "wrong_key": _l(
+        "%(provider)s refused the key. Check that it was copied whole and is still active."
+    ),
+    "no_list": _l("The key works, but %(provider)s has no list or group with that id."),
+    "missing_field": _l(
+        "The key works, but the contact field crm_unsubscribe_url is missing in %(provider)s "
+        "(Kontakter > Mina kontaktfält)."
+    ),
+    "rate_limited": _l("%(provider)s says there were too many requests. Try again in a minute."),
+    "unreachable": _l(
+        "%(provider)s could not be reached (no answer, or a fault on its side). Try again later."
+    ),
+    "unexpected": _l("%(provider)s gave an answer the CRM does not understand."),
+}
+
+
+def check_message(result: str, provider: str) -> str:
+    """The connection test's answer as a sentence."""
+    message = CHECK_MESSAGES.get(result)
+    return str(message) % {"provider": provider_name(provider)} if message else ""
 
 
 @bp.route("/integrations/")
 @requires(Perm.SYNC)
 def index() -> Any:
     """Each provider's state, failing operations, and the sync history."""
+    return _index_page()
+
+
+def _index_page(
+    errors: dict[str, str] | None = None, typed: dict[str, dict[str, str]] | None = None
+) -> Any:
+    """Render the page; ``errors``/``typed`` redisplay a refused form with what was entered."""
     db = get_session()
     cfg = current_app.config
+    effective = provider_settings.effective_config(db, cfg)
+    stored = provider_settings.stored(db)
+    rows = provider_settings.last_checks(db)
     providers = []
     for name in PROVIDERS:
         pending = (
@@ -141,13 +179,22 @@ def index() -> Any:
             )
         )
         events = db.scalar(select(func.count()).where(ProviderEvent.provider == name)) or 0
+        fields = provider_settings.fields(name, cfg, stored.get(name, {}))
+        row = rows.get(name)
         providers.append(
             {
                 "name": name,
-                "enabled": integrations.is_enabled(name, cfg),
+                "enabled": integrations.is_enabled(name, effective),
                 "manual": integrations.ADAPTERS[name].MANUAL_OPERATIONS,
-                "missing": _missing_settings(name),
-                "webhook": bool(cfg.get(f"{name.upper()}_WEBHOOK_SECRET")),
+                "missing": _missing_settings(name, effective),
+                "webhook": bool(effective.get(f"{name.upper()}_WEBHOOK_SECRET")),
+                "fields": fields,
+                "overridden": [f"CRM_{name.upper()}_{f.setting}" for f in fields if f.overridden],
+                "typed": (typed or {}).get(name, {}),
+                "error": (errors or {}).get(name, ""),
+                "checked_at": row.checked_at if row else None,
+                "check": check_message(row.check_result, name) if row else "",
+                "check_ok": bool(row and row.check_result == "ok"),
                 "pending": pending,
                 "failing": failing,
                 "events": events,
@@ -161,7 +208,60 @@ def index() -> Any:
         form=FlaskForm(),
         any_enabled=any(p["enabled"] for p in providers),
         reports={r.id: json.loads(r.report) for r in runs},
-    )
+    ), (400 if errors else 200)
+
+
+@bp.route("/integrations/<provider>/settings", methods=["POST"])
+@requires(Perm.SYNC)
+def save_settings(provider: str) -> Any:
+    """Store the key, list or group and webhook secret the owner entered for a provider."""
+    if provider not in PROVIDERS:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    values = {k: v for k, v in request.form.items() if k in provider_settings.LABELS}
+    try:
+        changed = provider_settings.save(
+            db,
+            provider,
+            values,
+            clear=frozenset(request.form.getlist("clear")),
+            actor=current_actor(),
+        )
+    except ProviderSettingsError as err:
+        db.rollback()
+        return _index_page({provider: _(str(err))}, {provider: values})
+    db.commit()
+    if changed:
+        flash(
+            _(
+                "Saved the %(provider)s settings. Test the connection to see that they work.",
+                provider=provider_name(provider),
+            ),
+            "success",
+        )
+    else:
+        flash(_("Nothing was changed."), "success")
+    return redirect(url_for("sync.index", _anchor=f"provider-{provider}"))
+
+
+@bp.route("/integrations/<provider>/check", methods=["POST"])
+@requires(Perm.SYNC)
+def check_connection(provider: str) -> Any:
+    """Make one read-only call to the provider and say what it answered."""
+    if provider not in PROVIDERS:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    outcome = provider_settings.check(db, provider, current_app.config, actor=current_actor())
+    db.commit()
+    message = check_message(outcome.result, provider)
+    if outcome.ok and outcome.detail:
+        message += " " + _("The list is called “%(name)s”.", name=outcome.detail)
+    flash(message, "success" if outcome.ok else "error")
+    return redirect(url_for("sync.index", _anchor=f"provider-{provider}"))
 
 
 #: what each provider setting is, in the owner's words (the part after ``CRM_<PROVIDER>_``)
@@ -176,7 +276,7 @@ SETTING_LABELS = {
 }
 
 
-def _missing_settings(name: str) -> list[str]:
+def _missing_settings(name: str, effective: Any) -> list[str]:
     """The settings a provider still needs, in words ("the API key", "the group ID").
 
     Shown on the page, so "off" says what switching it on takes, and a key without its list or
@@ -187,7 +287,7 @@ def _missing_settings(name: str) -> list[str]:
         str(
             SETTING_LABELS.get(setting) or SETTING_LABELS.get(setting.removeprefix(prefix), setting)
         )
-        for setting in integrations.missing_settings(name, current_app.config)
+        for setting in integrations.missing_settings(name, effective)
     ]
 
 

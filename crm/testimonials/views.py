@@ -22,7 +22,9 @@ from wtforms.fields import SelectChoice
 from crm import mail
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.inputs import form_int
 from crm.inputs import int_arg
+from crm.people import picker
 from crm.people import services as people
 from crm.security.roles import Perm
 from crm.security.roles import requires
@@ -85,13 +87,16 @@ def create() -> Any:
     """Write down a testimonial for a client (a draft until the client consents)."""
     db = get_session()
     form = forms.NewTestimonialForm()
-    form.person_id.choices = [
-        SelectChoice(pid, label)
-        for pid, label in publications.people_choices(db, controller_limit())
-    ]
-    person_id = int_arg("person")
-    if request.method == "GET" and person_id is not None:
-        form.person_id.data = person_id
+    query = request.form.get("person_q", "").strip()[:100]
+    chosen = int_arg("person") if request.method == "GET" else form_int(request.form, "person_id")
+    found, total = picker.choices(db, query, chosen, controller_id=controller_limit())
+    form.person_id.choices = [SelectChoice(pid, label) for pid, label in found]
+    if request.method == "GET" and chosen is not None:
+        form.person_id.data = chosen
+    if "find" in request.form:  # the picker's search: show the matches, keep what was typed
+        return render_template(
+            "testimonials/new.html", form=form, query=query, total=total, found=found
+        )
     if form.validate_on_submit():
         person = people.get_person(db, form.person_id.data, controller_limit())
         if person is None:  # erased since the form was shown, or another controller's
@@ -105,7 +110,9 @@ def create() -> Any:
             db.commit()
             flash(_("Testimonial saved as a draft."), "success")
             return _back(t)
-    page = render_template("testimonials/new.html", form=form)
+    page = render_template(
+        "testimonials/new.html", form=form, query=query, total=total, found=found
+    )
     return (page, 422) if form.errors else page
 
 

@@ -21,17 +21,20 @@ from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm import mail
+from crm import paging
 from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
+from crm.inputs import form_int
+from crm.people import picker
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
 from crm.privacy import portal
 from crm.privacy import recipients
-from crm.privacy import requests
 from crm.privacy import rights
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
@@ -41,7 +44,6 @@ from crm.representatives.models import Representation
 from crm.security import tokens
 from crm.security.roles import Perm
 from crm.security.roles import requires
-from crm.testimonials.publications import people_choices
 from crm.web import absolute_url
 from crm.web import controller_limit
 from crm.web import current_actor
@@ -69,18 +71,19 @@ def index() -> Any:
     """Requests (open first, by due date) and a form to register a new one."""
     db = get_session()
     form = forms.NewRequestForm()
-    form.person_id.choices = [
-        SelectChoice(pid, label) for pid, label in people_choices(db, controller_limit())
-    ]
+    query = request.form.get("person_q", "").strip()[:100]
+    chosen = form_int(request.form, "person_id") if request.method == "POST" else None
+    found, total = picker.choices(db, query, chosen, controller_id=controller_limit())
+    form.person_id.choices = [SelectChoice(pid, label) for pid, label in found]
     mandates = representatives.all_mandates(db, controller_limit())
     form.representation_id.choices = [SelectChoice(0, _("The person themselves"))] + [
         SelectChoice(m.id, _mandate_label(m)) for m in mandates
     ]
-    if form.validate_on_submit():
+    if "find" not in request.form and form.validate_on_submit():
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
         person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
-            row = requests.open_request(
+            row = data_requests.open_request(
                 db,
                 person,
                 form.kind.data,
@@ -91,17 +94,28 @@ def index() -> Any:
                     (m for m in mandates if m.id == form.representation_id.data), None
                 ),
             )
-        except requests.RequestError as err:
+        except data_requests.RequestError as err:
             flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
             return redirect(url_for("privacy.detail", request_id=row.id))
+    rows, pager = data_requests.requests_page(
+        db,
+        paging.from_values(
+            request.args, data_requests.SORTS, current_app.config["PEOPLE_PER_PAGE"]
+        ),
+        controller_limit(),
+    )
     return render_template(
         "privacy/index.html",
         form=form,
-        open_rows=requests.open_requests(db, controller_limit()),
-        rows=requests.all_requests(db, controller_id=controller_limit()),
+        query=query,
+        total=total,
+        found=found,
+        open_rows=data_requests.open_requests(db, controller_limit()),
+        rows=rows,
+        pager=pager,
         now=utcnow(),
         has_mandates=bool(mandates),
     )
@@ -173,7 +187,7 @@ def _step(
     db = get_session()
     try:
         action(db, row)
-    except requests.RequestError as err:
+    except data_requests.RequestError as err:
         flash_refusal(db, err)
         if slot is not None:
             return _detail_page(row, slot, form), 422
@@ -193,7 +207,7 @@ def identity(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+        lambda db, r: data_requests.verify_identity(db, r, form.method.data, current_actor()),
         slot="identity",
     )
 
@@ -206,7 +220,9 @@ def extend(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
+        lambda db, r: data_requests.extend(
+            db, r, form.months.data, form.reason.data, current_actor()
+        ),
         mails.extension_notice,
         slot="extend_form",
     )
@@ -262,7 +278,7 @@ def refuse(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
+        lambda db, r: data_requests.refuse(db, r, form.text.data, current_actor()),
         mails.refusal_notice,
         slot="refuse_form",
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import calendar
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from crm import audit
+from crm import paging
 from crm.audit import Actor
 from crm.db import utcnow
 from crm.errors import DomainError
@@ -192,11 +194,20 @@ def open_requests(session: Session, controller_id: int | None = None) -> list[Da
     return list(session.scalars(stmt))
 
 
-def all_requests(
-    session: Session, limit: int = 200, controller_id: int | None = None
-) -> list[DataRequest]:
-    """Every request (to one controller, for a limited account), newest first."""
-    stmt = select(DataRequest).order_by(DataRequest.received_at.desc()).limit(limit)
+#: how the list of every request can be ordered (the first is the default)
+SORTS = paging.options(
+    ("-received", N_("Newest first"), [DataRequest.received_at], True),
+    ("due", N_("Due date"), [DataRequest.due_at], False),
+    ("kind", N_("Kind"), [DataRequest.kind], False),
+)
+
+
+def requests_page(
+    session: Session, pager: paging.Pager, controller_id: int | None = None
+) -> tuple[list[DataRequest], paging.Pager]:
+    """One page of every request (to one controller, for a limited account), and its pager."""
+    stmt = select(DataRequest)
     if controller_id is not None:
         stmt = stmt.where(DataRequest.controller_id == controller_id)
-    return list(session.scalars(stmt))
+    pager = pager.with_total(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    return list(session.scalars(pager.window(pager.order(stmt, DataRequest.id)))), pager
