@@ -72,9 +72,7 @@ class Promise:
 
 #: pieces that are being built in this session (issue 15); a promise that needs one is checked
 #: as an expected failure (strict: it fails the suite once the piece works, so it is moved over)
-ACTIVITIES = "processing activities as data per controller (issue 15 part 1)"
 VERSIONS = "dated policy versions (issue 15 part 2)"
-FREE_OF_CHARGE = "a rights text saying that access is free of charge (GDPR Art. 12(5))"
 
 
 #: the rights every generated policy states (GDPR Art. 13(2)(b)-(d), 12(3)): name -> texts
@@ -167,7 +165,6 @@ KBT_2018 = (
         "våra åtaganden enligt köpeavtalet.",
         policy=("hantera beställning av tjänster", "6.1 b avtal"),
         record=("hantera beställning av tjänster",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "purpose-customer-service",
@@ -175,7 +172,6 @@ KBT_2018 = (
         "frågor via telefon eller digitala kanaler t.ex. sociala medier",
         policy=("kundserviceärenden", "sociala medier"),
         record=("kundserviceärenden",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "purpose-improve-services",
@@ -183,7 +179,6 @@ KBT_2018 = (
         "Uppgifterna behandlas på grundval av vårt berättigade intresse",
         policy=("utvärdera, utveckla och förbättra", "6.1 f berättigat intresse"),
         record=("utvärdera, utveckla och förbättra", "6.1 f berättigat intresse"),
-        needs=ACTIVITIES,
     ),
     Promise(
         "purpose-prevent-misuse",
@@ -191,7 +186,6 @@ KBT_2018 = (
         "utreda brott mot företaget",
         policy=("förhindra missbruk", "berättigat intresse"),
         record=("förhindra missbruk",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "recipient-referral",
@@ -199,7 +193,6 @@ KBT_2018 = (
         "det efter att man som kund godkänt detta.",
         policy=("Remittering", "region"),
         record=("Remittering",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "marketing-twelve-months",
@@ -207,7 +200,6 @@ KBT_2018 = (
         "Kbt-verkstans verksamhet sparas under en tid om 12 månader efter den senast kontakten.",
         policy=("12 månader efter den senaste kontakten",),
         record=("12 månader efter den senaste kontakten",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "policy-date",
@@ -272,8 +264,7 @@ KBT_2018 = (
         "access-free-of-charge",
         "Du har rätt att kostnadsfritt få information om vilka personuppgifter om dig som "
         "behandlas",
-        policy=("kostnadsfritt",),
-        needs=FREE_OF_CHARGE,
+        policy=("kostar ingenting att begära registerutdrag",),
     ),
     *rights(
         right_of_access="Rätt till registerutdrag",
@@ -314,7 +305,6 @@ KBT_2024 = (
         "Detta gäller varumärket Kbt-verkstan samt onlinebutiken Kbtverkstanbutik.se.",
         policy=("Kbtverkstanbutik.se",),
         record=("Kbtverkstanbutik.se",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "journal-for-clients",
@@ -371,8 +361,8 @@ SJALVKRAFT = (
     Promise(
         "bookkeeping-seven-years",
         "Dina uppgifter sparas i 7 år enligt bokföringslagen.",
-        policy=("sju år",),
-        record=("sju år",),
+        policy=("7 år enligt bokföringslagen",),
+        record=("7 år enligt bokföringslagen",),
     ),
     Promise(
         "newsletter-consent",
@@ -401,20 +391,24 @@ SJALVKRAFT = (
         "testimonials",
         "referensutlåtande som text, bild, ljudfil eller video av kunder som har givit ett "
         "godkännande ... tills vår referens vill att de ska tas bort",
-        policy=("Text, bilder, ljud, video", "Tills samtycket återkallas"),
-        record=("Tills samtycket återkallas",),
+        policy=(
+            "Referenser på hemsidan",
+            "text, bild, ljudfil eller video",
+            "Tills vi ersätter dem",
+        ),
+        record=("Tills vi ersätter dem med nya, eller tills du vill att de tas bort",),
     ),
     Promise(
         "purpose-webshop-and-contact-form",
         "På hemsidan finns en webbutik och ett kontaktformulär där du anger dina kontaktuppgifter",
-        policy=("webbutik", "kontaktformulär"),
-        record=("webbutik", "kontaktformulär"),
+        policy=("Webbutik och kontaktformulär", "Loopia (Webbhotell"),
+        record=("Webbutik och kontaktformulär",),
     ),
     Promise(
         "source-from-you",
         "Vi får de uppgifterna personligen från dig när du genomför en bokning",
-        policy=("från dig",),
-        record=("från dig",),
+        policy=("Från dig, när du bokar på vår bokningssida hos Qlickboka",),
+        record=("Från dig, när du bokar",),
     ),
     Promise(
         "policy-date",
@@ -444,7 +438,7 @@ SJALVKRAFT = (
         "client-register",
         "Självkraft har ett eget klientregister ... i syfte att erbjuda god service och för "
         "uppföljning.",
-        policy=("Klientvård", "6.1 b avtal; art. 9.2 a uttryckligt samtycke"),
+        policy=("Klientregister", "god service, uppföljning", "9.2 a uttryckligt samtycke"),
         record=("9.2 a uttryckligt samtycke",),
     ),
     Promise(
@@ -520,14 +514,12 @@ KRAFTKALLAN = (
         "ska kunna få rätt produkter igen.",
         policy=("rätt produkter igen",),
         record=("rätt produkter igen",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "nothing-else-recorded",
         "Inga andra uppgifter antecknas",
-        absent=("journalanteckningar", "Nyhetsbrev"),
+        absent=("journalanteckningar", "patientjournal", "nyhetsbrev"),
         policy=("Namn, kontaktuppgifter",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "receipts-seven-years",
@@ -652,29 +644,25 @@ COACH = (
         "Till exempel spelar vi in vissa överenskomna telefon/online-samtal",
         policy=("inspelade samtal",),
         record=("inspelade samtal",),
-        needs=ACTIVITIES,
     ),
     Promise(
         "email-correspondence",
         "sparar den kommunikation som vi får via e-post",
-        policy=("e-post",),
-        record=("e-postkorrespondens",),
-        needs=ACTIVITIES,
+        policy=("E-postkorrespondens", "den kommunikation som vi får via e-post"),
+        record=("E-postkorrespondens",),
     ),
     Promise(
         "purpose-marketing-analysis",
         "För att förbättra vår marknadsföring, produkt- och kundanalys",
         policy=("kundanalys", "6.1 f berättigat intresse"),
         record=("kundanalys", "6.1 f berättigat intresse"),
-        needs=ACTIVITIES,
     ),
     Promise(
         "inquiries-three-months",
         "Om du inte ingår avtal med oss, men till exempel i en kontakt har lämnat "
         "personuppgifter till oss, sparar vi normalt de uppgifterna i högst tre månader.",
-        policy=("3 månader",),
-        record=("3 månader",),
-        needs=ACTIVITIES,
+        policy=("Förfrågningar", "Högst 3 månader"),
+        record=("Högst 3 månader",),
     ),
     Promise(
         "recipient-server",
@@ -816,10 +804,10 @@ def test_every_promise_quotes_its_seed_and_says_why_when_not_kept():
 def _state(db: Any) -> dict[str, Any]:
     """Everything a practice file sets, as plain values."""
     from crm import controllers
-    from crm.privacy import settings
+    from crm.privacy import practice
 
     with db() as s:
-        row = settings.load(s)
+        row = practice.load(s)
         return {
             "controllers": [
                 {k: getattr(c, k) for k in practice_file.ControllerSpec.__dataclass_fields__}
@@ -866,13 +854,21 @@ def test_an_edited_file_changes_exactly_what_was_edited_and_the_audit_names_the_
     )
     result = app.test_cli_runner().invoke(args=["practice", "load", str(edited)])
     assert result.exit_code == 0, result.output
-    assert result.output.split("\n")[1:3] == ["  controllers[0].address", "  retention.client_card"]
+    # the client-care activity states the period, so it follows the edit
+    assert result.output.split("\n")[1:] == [
+        "  controllers[0].address",
+        "  retention.client_card",
+        "  controllers[0].activities",
+        "",
+    ]
     state = _state(db)
     assert state["controllers"][0]["address"] == "Storgatan 1, 763 30 Hallstavik"
     assert '"client_card": 18' in state["retention"]
     assert state["controllers"][0]["id_number_mode"] == "birth_date"  # untouched
     audits = _loads(db)
-    assert audits[-1] == {"changed": ["controllers[0].address", "retention.client_card"]}
+    assert audits[-1] == {
+        "changed": ["controllers[0].address", "retention.client_card", "controllers[0].activities"]
+    }
     # keys, never values: no address or name reaches the audit trail
     assert all("Hallstavik" not in str(a) and "Sundell" not in str(a) for a in audits)
 
@@ -984,6 +980,73 @@ def test_a_broken_file_gets_one_clear_line_not_a_traceback(app, tmp_path, conten
     result = app.test_cli_runner().invoke(args=["practice", "load", str(path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{path}: {message}" in result.output
+
+
+ACTIVITY_ERRORS = """\
+format = 1
+
+[features]
+testimonials = false
+journal = true
+blog = true
+
+[[controllers]]
+name = "Coachen"
+contact_email = "hej@coachen.example"
+
+[[controllers.activities]]
+standard = "newsletter"
+
+[[controllers.activities]]
+standard = "testimonials"
+
+[[controllers.activities]]
+standard = "webshop"
+
+[[controllers.activities]]
+name = "Analys"
+purpose = "Kundanalys"
+legal_basis = "legitimate_interest"
+health_basis = "health_care"
+recipients = "Loopia"
+colour = "red"
+
+[[controllers.activities]]
+purpose = "Utan namn"
+legal_basis = "gut_feeling"
+
+[[controllers]]
+name = "Kollegan"
+contact_email = "kollegan@coachen.example"
+runs_newsletter = true
+"""
+
+
+def test_activity_and_feature_errors_are_named_by_their_keys(app, db, tmp_path):
+    path = tmp_path / "activities.toml"
+    path.write_text(ACTIVITY_ERRORS, encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["practice", "load", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    found = [line.removeprefix(f"{path}: ") for line in result.output.splitlines()]
+    wanted = [
+        "features.blog: unknown key",
+        "features.journal: the journal is kept only by a profile A controller",
+        "controllers[0].activities[0].standard: only the controller that runs the newsletter",
+        'controllers[0].activities[1].standard: "testimonials" is switched off in [features]',
+        "controllers[0].activities[2].standard: must be one of: clients, representatives",
+        "controllers[0].activities[3].colour: unknown key",
+        "controllers[0].activities[3].recipients: must be a list of texts",
+        "controllers[0].activities[3].retention: required for an activity that is not a standard",
+        "controllers[0].activities[3].basis_detail: say which legitimate interest",
+        'controllers[0].activities[3].health_basis: "health_care" (Art. 9(2)(h)) is only for',
+        'controllers[0].activities[4].legal_basis: must be one of: "consent", "contract"',
+        "controllers[0].activities[4].name: required for an activity that is not a standard one",
+        "controllers[0].activities[4].retention: required for an activity that is not a standard",
+    ]
+    assert len(found) == len(wanted), result.output
+    for line, start in zip(sorted(found), sorted(wanted), strict=True):
+        assert line.startswith(start), (line, start)
+    assert _loads(db) == []
 
 
 def test_a_missing_file_is_named(app, tmp_path):
@@ -1250,3 +1313,11 @@ def test_the_readme_example_is_a_valid_practice_file():
     assert [p.name for p in spec.processors] == ["Fortnox", "Banken"]
     assert spec.processors[0].purpose == "Bokföring och fakturering"  # filled in: a known one
     assert spec.retention["client_card"] == 24 and spec.retention["journal"] == 120
+    assert spec.features == {"journal": True, "newsletter": True, "testimonials": False}
+    listed = spec.activities[0]
+    assert listed is not None
+    assert [(a.standard, a.follows_settings) for a in listed] == [
+        ("clients", True),
+        ("newsletter", False),
+        ("", False),
+    ]

@@ -17,7 +17,7 @@ from crm.people.models import Person
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import retention
-from crm.privacy.practice_file import practice_group
+from crm.privacy.practice_load import practice_group
 
 
 def _person_with(db: Session, email: str) -> Person:

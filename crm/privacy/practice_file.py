@@ -1,4 +1,4 @@
-"""Practice files: one TOML file states how a practice is set up, ``crm practice load`` applies it.
+"""Practice files: the format and its validation (crm/privacy/practice_load.py applies them).
 
 Why: the five practices this product was made for (shared/seeds/000-004) each publish a privacy
 policy. Setting one of them up through the settings pages takes many forms and leaves no record
@@ -17,40 +17,41 @@ Loading is:
 Controllers are matched by position: ``controllers[0]`` is the installation's first controller,
 ``controllers[1]`` the second, and so on. A controller cannot be removed by a file, because the
 people it met stay its own (their journals, consents and requests name it).
+
+A controller's processing activities (crm/privacy/activities.py) are ``[[controllers.activities]]``
+tables: ``standard = "clients"`` alone is the standard activity following the settings; with
+texts it is that activity with the file's texts; without ``standard`` it is a free entry. A
+controller that lists none gets the standard list, following the settings.
 """
 
 from __future__ import annotations
 
-import json
 import tomllib
-from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-import click
-from flask.cli import with_appcontext
-from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 from stdnum.se import personnummer
 
-from crm import audit
 from crm import controllers
-from crm.audit import Actor
-from crm.controllers import Controller
 from crm.controllers import IdNumberMode
-from crm.privacy import settings as practice
-from crm.privacy.settings import KNOWN_PROCESSORS
-from crm.privacy.settings import PROFESSIONS
-from crm.privacy.settings import RETENTION_RULES
-from crm.privacy.settings import Processor
+from crm.privacy.activities import BASES
+from crm.privacy.activities import HEALTH_BASES
+from crm.privacy.activity_defaults import FEATURE_OF
+from crm.privacy.activity_defaults import STANDARD_KEYS
+from crm.privacy.practice import FEATURES
+from crm.privacy.practice import KNOWN_PROCESSORS
+from crm.privacy.practice import PROFESSIONS
+from crm.privacy.practice import RETENTION_RULES
+from crm.privacy.practice import Processor
 
 #: the file format this version reads (``format = 1`` at the top of the file)
 FORMAT = 1
 
-_TOP_KEYS = {"format", "policy", "controllers", "processors", "retention"}
+_TOP_KEYS = {"format", "policy", "features", "controllers", "processors", "retention"}
 _POLICY_KEYS = {"title", "date", "source"}
 _CONTROLLER_KEYS = {
     "name",
@@ -64,7 +65,19 @@ _CONTROLLER_KEYS = {
     "id_number_reason",
     "runs_newsletter",
     "representative_months",
+    "activities",
 }
+_ACTIVITY_TEXTS = (
+    "name",
+    "purpose",
+    "basis_detail",
+    "data_categories",
+    "subjects",
+    "transfers",
+    "retention",
+    "source",
+)
+_ACTIVITY_KEYS = {"standard", "legal_basis", "health_basis", "recipients", *_ACTIVITY_TEXTS}
 _PROCESSOR_KEYS = {"name", "purpose", "outside_eea", "safeguards"}
 #: the lengths of the columns the values go to (crm/controllers.py)
 _LENGTHS = {
@@ -102,12 +115,34 @@ class ControllerSpec:
 
 
 @dataclass(frozen=True)
+class ActivitySpec:
+    """One processing activity as the file states it.
+
+    ``standard`` names an activity the CRM performs (crm/privacy/activity_defaults.py); with
+    no ``texts`` it follows the settings, with texts those replace its generated ones. Without
+    ``standard`` it is a free entry and ``texts`` are all of it.
+    """
+
+    standard: str = ""
+    texts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def follows_settings(self) -> bool:
+        """A standard activity the file adds nothing to: generated from the settings."""
+        return bool(self.standard) and not self.texts
+
+
+@dataclass(frozen=True)
 class PracticeSpec:
     """A validated practice file."""
 
     controllers: list[ControllerSpec]
     processors: list[Processor] = field(default_factory=list)
     retention: dict[str, int] = field(default_factory=dict)
+    #: the features in use (crm/privacy/practice.py FEATURES); a feature left out: its default
+    features: dict[str, bool] = field(default_factory=dict)
+    #: per controller, its activities; None: the standard list, following the settings
+    activities: list[tuple[ActivitySpec, ...] | None] = field(default_factory=list)
     #: the policy the file was written from (title, date, source): documentation only
     policy: dict[str, str] = field(default_factory=dict)
 
@@ -232,6 +267,79 @@ def _controller(errors: _Errors, table: dict[str, Any], index: int) -> Controlle
     )
 
 
+def _activity(errors: _Errors, table: dict[str, Any], where: str, profile: str) -> ActivitySpec:
+    errors.unknown(where, table, _ACTIVITY_KEYS)
+    standard = errors.text(table, "standard", where)
+    if standard and standard not in STANDARD_KEYS:
+        errors.add(f"{where}standard", f"must be one of: {', '.join(STANDARD_KEYS)}")
+    texts: dict[str, Any] = {
+        key: errors.text(table, key, where, limit=4000) for key in _ACTIVITY_TEXTS if key in table
+    }
+    for key, allowed in (("legal_basis", BASES), ("health_basis", HEALTH_BASES)):
+        if key in table:
+            texts[key] = errors.text(table, key, where)
+            if texts[key] not in allowed:
+                errors.add(
+                    f"{where}{key}", "must be one of: " + ", ".join(f'"{k}"' for k in allowed)
+                )
+    if "recipients" in table:
+        value = table["recipients"]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            texts["recipients"] = tuple(v.strip()[:200] for v in value if v.strip())
+        else:
+            errors.add(f"{where}recipients", 'must be a list of texts, e.g. ["Fortnox", "Banken"]')
+    if not standard:
+        for key in ("name", "purpose", "legal_basis", "retention"):
+            if not texts.get(key):
+                errors.add(f"{where}{key}", "required for an activity that is not a standard one")
+    if texts.get("legal_basis") == "legitimate_interest" and not texts.get("basis_detail"):
+        errors.add(
+            f"{where}basis_detail",
+            "say which legitimate interest the activity serves (GDPR Art. 13(1)(d))",
+        )
+    if texts.get("health_basis") == "health_care" and profile != "A":
+        errors.add(
+            f"{where}health_basis",
+            '"health_care" (Art. 9(2)(h)) is only for profile A; use "explicit_consent"',
+        )
+    return ActivitySpec(standard, texts)
+
+
+def _activities(
+    errors: _Errors,
+    tables: list[dict[str, Any]],
+    index: int,
+    spec: ControllerSpec,
+    *,
+    newsletter: bool,
+    features: dict[str, bool],
+) -> tuple[ActivitySpec, ...]:
+    """One controller's activities; a standard one at most once and only where it applies."""
+    found: list[ActivitySpec] = []
+    for number, table in enumerate(tables):
+        where = f"controllers[{index}].activities[{number}]."
+        activity = _activity(errors, table, where, spec.profile)
+        standard = activity.standard
+        if standard and standard in [a.standard for a in found]:
+            errors.add(f"{where}standard", f'"{standard}" is listed twice')
+        feature = FEATURE_OF.get(standard)
+        if feature and not features.get(feature, True):
+            errors.add(f"{where}standard", f'"{standard}" is switched off in [features]')
+        if standard == "newsletter" and not newsletter:
+            errors.add(
+                f"{where}standard",
+                "only the controller that runs the newsletter (runs_newsletter) has this activity",
+            )
+        found.append(activity)
+    return tuple(found)
+
+
+def _features(errors: _Errors, table: dict[str, Any]) -> dict[str, bool]:
+    known = {key for key, _label in FEATURES}
+    errors.unknown("features.", table, known)
+    return {key: errors.flag(table, key, "features.") for key in sorted(known) if key in table}
+
+
 def _processor(errors: _Errors, table: dict[str, Any], index: int) -> Processor:
     where = f"processors[{index}]."
     errors.unknown(where, table, _PROCESSOR_KEYS)
@@ -294,6 +402,19 @@ def parse(text: str) -> PracticeSpec:
         errors.add("controllers", "at least one [[controllers]] table is required")
     tables = _array(errors, data.get("controllers", []), "controllers")
     specs = [_controller(errors, table, i) for i, table in enumerate(tables)]
+    features = _features(errors, _table(errors, data.get("features", {}), "features"))
+    if features.get("journal") and not any(spec.profile == "A" for spec in specs):
+        errors.add("features.journal", "the journal is kept only by a profile A controller")
+    runs = next((i for i, spec in enumerate(specs) if spec.runs_newsletter), 0)
+    activities: list[tuple[ActivitySpec, ...] | None] = []
+    for i, (table, spec) in enumerate(zip(tables, specs, strict=True)):
+        if "activities" not in table:
+            activities.append(None)
+            continue
+        listed = _array(errors, table["activities"], f"controllers[{i}].activities")
+        activities.append(
+            _activities(errors, listed, i, spec, newsletter=i == runs, features=features)
+        )
     names = [spec.name.casefold() for spec in specs]
     for i, name in enumerate(names):
         if name and name in names[:i]:
@@ -312,7 +433,7 @@ def parse(text: str) -> PracticeSpec:
     retention = _retention(errors, _table(errors, data.get("retention", {}), "retention"))
     if errors.found:
         raise PracticeFileError(errors.found)
-    return PracticeSpec(specs, procs, retention, policy_facts)
+    return PracticeSpec(specs, procs, retention, features, activities, policy_facts)
 
 
 def read(path: Path) -> PracticeSpec:
@@ -324,97 +445,3 @@ def read(path: Path) -> PracticeSpec:
     except OSError as err:
         raise PracticeFileError([f"cannot be read: {err.strerror or err}"]) from err
     return parse(text)
-
-
-def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:
-    """Make the installation match ``spec``; returns the changed keys (empty: nothing changed).
-
-    The caller commits. Audited once, with the changed keys only.
-    """
-    existing = controllers.all_controllers(session)
-    if len(existing) > len(spec.controllers):
-        raise PracticeFileError(
-            [
-                f"controllers: the installation has {len(existing)} controllers and the file "
-                f"states {len(spec.controllers)}; a controller cannot be removed, because the "
-                "people it met stay its own (state every controller, in order)"
-            ]
-        )
-    row = practice.load(session)
-    changed: list[str] = []
-    for index, wanted in enumerate(spec.controllers):
-        current: Controller
-        if index < len(existing):
-            current = existing[index]
-        else:
-            current = practice.add_controller(session, wanted.name, actor)
-            changed.append(f"controllers[{index}]")
-        facts = asdict(wanted)
-        try:
-            fields = practice.save_controller(session, current, actor=actor, audited=False, **facts)
-        except practice.SettingsError as err:  # validated above; kept as a named error
-            raise PracticeFileError([f"controllers[{index}]: {str(err) % err.params}"]) from err
-        changed += [f"controllers[{index}].{name}" for name in fields]
-    processors = json.dumps([p.__dict__ for p in spec.processors], ensure_ascii=False)
-    if processors != row.processors:
-        changed.append("processors")
-    current_months = {rule.kind: row.retention_months(rule.kind) for rule in RETENTION_RULES}
-    changed += [
-        f"retention.{kind}"
-        for kind, months in spec.retention.items()
-        if current_months[kind] != months
-    ]
-    practice.save(
-        session,
-        row,
-        processors=spec.processors,
-        retention=spec.retention,
-        actor=actor,
-        audited=False,
-    )
-    if changed:
-        audit.record(session, actor, "privacy.practice_load", details={"changed": changed})
-    return changed
-
-
-def load(session: Session, path: Path, actor: Actor) -> list[str]:
-    """Read, validate and apply a practice file (the caller commits)."""
-    return apply(session, read(path), actor)
-
-
-# --- the command line -------------------------------------------------------------------------
-
-
-@click.group("practice")
-def practice_group() -> None:
-    """Set the practice up from a practice file (see examples/practices/)."""
-
-
-@practice_group.command("load")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--dry-run", is_flag=True, help="Validate and show what would change; change nothing."
-)
-@with_appcontext
-def load_command(path: Path, dry_run: bool) -> None:
-    """Validate FILE and make the installation match it (loading it twice changes nothing)."""
-    from crm.db import get_session
-
-    session = get_session()
-    try:
-        changed = load(session, path, Actor.cli())
-    except PracticeFileError as err:
-        session.rollback()
-        for line in err.errors:
-            click.echo(f"{path}: {line}", err=True)
-        raise SystemExit(1) from err
-    if dry_run:
-        session.rollback()
-    else:
-        session.commit()
-    if not changed:
-        click.echo(f"Nothing changed: the installation already matches {path}.")
-        return
-    click.echo(("Would change" if dry_run else "Changed") + f" {len(changed)}:")
-    for key in changed:
-        click.echo(f"  {key}")
