@@ -221,12 +221,12 @@ def _render_detail(
         visit_form=failed_form("visit") or forms.VisitForm(formdata=None, prefix="visit"),
         purchase_form=purchase_form or forms.PurchaseForm(formdata=None, prefix="purchase"),
         format_amount=purchases.format_amount,
-        identity_form=forms.IdentityCheckForm(prefix="idc"),
+        identity_form=failed_form("idc") or forms.IdentityCheckForm(formdata=None, prefix="idc"),
         profile_a=health.profile_a(db, person),
         health_consent=health.latest(db, person.id),
         health_basis=health.profile_a(db, person) or health.has_consent(db, person.id),
         health_text=health.consent_text(db, person),
-        health_form=forms.HealthConsentForm(prefix="hc"),
+        health_form=failed_form("hc") or forms.HealthConsentForm(formdata=None, prefix="hc"),
         notes_held=health.notes_held(person),
         identity_check=services.latest_identity_check(db, person.id),
         button=forms.ButtonForm(),
@@ -392,8 +392,7 @@ def identity_check(person_id: int) -> Any:
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.IdentityCheckForm(prefix="idc")
     if not form.validate_on_submit():
-        flash(_("Choose how the identity was checked."), "error")
-        return redirect(url_for("people.detail", person_id=person.id))
+        return show_again("people.detail", "idc", form, person_id=person.id)
     db = get_session()
     try:
         services.record_identity_check(db, person, form.method.data, current_actor())
@@ -413,8 +412,7 @@ def health_consent(person_id: int) -> Any:
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     form = forms.HealthConsentForm(prefix="hc")
     if not form.validate_on_submit():
-        flash(_("Choose how the consent was given."), "error")
-        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+        return show_again("people.detail", "hc", form, person_id=person.id)
     withdrawing = request.form.get("action") == "withdraw"
     db = get_session()
     try:

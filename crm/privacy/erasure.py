@@ -139,10 +139,14 @@ def execute(
     :raises AlreadyErased: a concurrent erasure got there first; nothing was changed.
     :raises ErasureBlocked: a testimonial is still up in a manual place; nothing was changed.
     :raises identity.IdentityNotChecked: a client whose identity check is not recorded (on
-        ``request``, or on the person without one); nothing was changed.
+        ``request``, or on the person without one); nothing was changed. Not for the system
+        actor: retention deletes on the practice's own rules, for no requester.
     """
     claim(session, person, request)
-    identity.require_identity_check(session, person, "erasure", request)
+    if actor.kind != "system":
+        # someone asked for it: their identity first. The system's own deletions (retention,
+        # storage limitation) act for no one and disclose nothing
+        identity.require_identity_check(session, person, "erasure", request)
     the_plan = plan(session, person)
     if the_plan.take_down:
         raise ErasureBlocked(f"{len(the_plan.take_down)} publication(s) still up")

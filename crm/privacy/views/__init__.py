@@ -193,9 +193,9 @@ def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) 
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
-        ground_form=forms.GroundForm(formdata=None, prefix="gr"),
         processing_label=objections.processing_label,
         **{
+            "ground_form": forms.GroundForm(formdata=None, prefix="gr"),
             "identity": forms.IdentityForm(formdata=None, prefix="id"),
             "extend_form": forms.ExtendForm(formdata=None, prefix="ext"),
             "complete_form": forms.OutcomeForm(formdata=None, prefix="done"),
@@ -522,8 +522,7 @@ def objection_ground(request_id: int) -> Any:
     row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     form = forms.GroundForm(prefix="gr")
     if not form.validate_on_submit():
-        flash(_("Write the compelling legitimate grounds."), "error")
-        return redirect(url_for("privacy.detail", request_id=row.id))
+        return _detail_page(row, "ground_form", form), 422
     db = get_session()
     try:
         objections.record_ground(db, row, form.ground.data, current_actor())
