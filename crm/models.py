@@ -17,7 +17,7 @@ from crm.people import personal_data as people_data  # noqa: F401
 from crm.privacy import models as privacy_models  # noqa: F401
 from crm.privacy import periods as privacy_periods  # noqa: F401
 from crm.privacy import personal_data as privacy_data  # noqa: F401
-from crm.privacy import settings as privacy_settings  # noqa: F401
+from crm.privacy import practice as privacy_practice  # noqa: F401
 from crm.representatives import models as representative_models  # noqa: F401
 from crm.representatives import personal_data as representative_data  # noqa: F401
 from crm.security import ratelimit  # noqa: F401

@@ -23,7 +23,7 @@ from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import activities
 from crm.privacy import export
-from crm.privacy import settings
+from crm.privacy import practice
 from crm.privacy.models import ProcessingActivity
 from tests.conftest import post_form
 from tests.test_migrations import empty_url  # noqa: F401 - the fixture
@@ -43,7 +43,7 @@ def _published(monkeypatch):
 
 def _keys(db, controller_id: int | None = None) -> list[str]:
     with db() as s:
-        settings.load(s, "Praktiken")
+        practice.load(s, "Praktiken")
         controller = controllers.get(s, controller_id)
         keys = [a.key for a in activities.effective(s, controller)]
         s.commit()
@@ -213,8 +213,8 @@ def test_staff_cannot_edit_the_activities(app, client, make_user):
 
 def test_each_controller_has_its_own_list(app, auth_client, client, db):
     with db() as s:
-        settings.load(s, "Kbt-verkstan")
-        romme = settings.add_controller(s, "Kbt i Romme", ACTOR).id
+        practice.load(s, "Kbt-verkstan")
+        romme = practice.add_controller(s, "Kbt i Romme", ACTOR).id
         s.commit()
     response = post_form(
         auth_client,
@@ -251,7 +251,7 @@ def test_replace_for_controller_is_idempotent_and_validates_first(app, db):
     ]
     with db() as s:
         first = controllers.first(s)
-        settings.load(s, "Praktiken")
+        practice.load(s, "Praktiken")
         rows = activities.replace_for_controller(s, first, wanted, ACTOR)
         s.commit()
         ids = [r.id for r in rows]
@@ -317,7 +317,7 @@ def test_migration_fills_each_existing_controller_from_the_settings(empty_url): 
 
 def test_set_features_is_the_practice_file_switch(app, db):
     with db() as s:
-        settings.load(s, "Praktiken")
+        practice.load(s, "Praktiken")
         activities.set_features(s, {"newsletter": False}, ACTOR)
         s.commit()
         assert "newsletter" not in [a.key for a in activities.effective(s, controllers.first(s))]

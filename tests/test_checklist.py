@@ -68,13 +68,13 @@ def test_each_step_follows_the_data(app, db, auth_client, make_user):
     # a mail provider in use must be among the processors, and tested
     app.config.update(BREVO_API_KEY="k", BREVO_LIST_ID="3")
     with db() as s:
-        from crm.privacy import settings
+        from crm.privacy import practice
 
-        settings.load(s).processors = '[{"name": "Loopia", "purpose": "Webbhotell"}]'
+        practice.load(s).processors = '[{"name": "Loopia", "purpose": "Webbhotell"}]'
         s.commit()
     assert not _steps(app, db)["processors"] and not _steps(app, db)["providers"]
     with db() as s:
-        settings.load(s).processors = json.dumps(
+        practice.load(s).processors = json.dumps(
             [
                 {"name": "Loopia", "purpose": "Webbhotell"},
                 {"name": "Brevo", "purpose": "Nyhetsbrev"},
@@ -100,9 +100,9 @@ def test_judgement_steps_are_confirmed_by_the_owner_and_the_list_goes_away(
     with db() as s:
         first = controllers.first(s)
         first.name, first.address, first.contact_email = "Terapi Anna", "Gatan 1", "a@anna.se"
-        from crm.privacy import settings
+        from crm.privacy import practice
 
-        settings.load(s).processors = '[{"name": "Loopia", "purpose": "Webbhotell"}]'
+        practice.load(s).processors = '[{"name": "Loopia", "purpose": "Webbhotell"}]'
         s.add(SyncRun(trigger="nightly", finished_at=utcnow()))
         s.commit()
     for step in ("profile", "consent_text", "providers"):

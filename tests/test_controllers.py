@@ -32,11 +32,11 @@ from crm.db import utcnow
 from crm.people import care as people_care
 from crm.people import services as people
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import export
-from crm.privacy import requests
+from crm.privacy import practice
 from crm.privacy import retention
-from crm.privacy import settings
 from crm.representatives import services as reps
 from crm.representatives.models import Representation
 from crm.testimonials import services as testimonials
@@ -53,7 +53,7 @@ def _two_controllers(db) -> tuple[int, int]:
         first = controllers.first(s)
         first.name, first.org_number = "Kbt-verkstan", "681229-0000"
         first.contact_email, first.address = "info@kbt-verkstan.se", "Storgatan 1, Umeå"
-        romme = settings.add_controller(s, "Kbt i Romme", ACTOR)
+        romme = practice.add_controller(s, "Kbt i Romme", ACTOR)
         romme.org_number, romme.contact_email = "671027-0000", "romme@kbt-verkstan.se"
         romme.address = "Rommevägen 2, Borlänge"
         romme.id_number_mode, romme.id_number_reason = "full", "Patientjournal"
@@ -109,7 +109,7 @@ def test_finding_14_1_rows_belong_to_the_controller_that_met_the_person(app, db)
             s, rolf, people_care.ClientCardData(None, None, "Sömn", "explicit_consent"), ACTOR
         )
         people_care.add_journal_entry(s, rolf, "Första samtalet.", ACTOR)
-        request = requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR)
+        request = data_requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR)
         s.commit()
         assert rolf.client_card.controller_id == romme
         assert rolf.journal[0].controller_id == romme
@@ -155,7 +155,7 @@ def test_finding_14_1_policy_record_export_and_mails_name_the_right_controller(
         archive = zipfile.ZipFile(io.BytesIO(export.build(s, rolf)))
         data = json.loads(archive.read("data.json"))
         summary = archive.read("sammanfattning.html").decode()
-        rid = requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR).id
+        rid = data_requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR).id
         s.commit()
     assert data["controller"]["name"] == "Kbt i Romme"
     assert "Dina uppgifter hos Kbt i Romme" in summary
@@ -503,7 +503,7 @@ def _client_and_guardian(db, kind="guardian", start=None, end=None) -> tuple[int
 
 def _file(db, client_id, link_id, kind="access", received=None):
     with db() as s:
-        return requests.open_request(
+        return data_requests.open_request(
             s,
             s.get(Person, client_id),
             kind,
@@ -517,7 +517,7 @@ def _file(db, client_id, link_id, kind="access", received=None):
 def test_finding_14_3_a_representative_files_within_a_valid_mandate(app, db):
     client_id, rep_id, link_id = _client_and_guardian(db)
     with db() as s:
-        row = requests.open_request(
+        row = data_requests.open_request(
             s,
             s.get(Person, client_id),
             "access",
@@ -553,7 +553,7 @@ def test_finding_14_3_a_mandate_expired_not_yet_valid_or_not_covering_is_refused
         today + timedelta(days=start_days),
         today + timedelta(days=end_days) if end_days is not None else None,
     )
-    with pytest.raises(requests.RequestError, match=message):
+    with pytest.raises(data_requests.RequestError, match=message):
         _file(db, client_id, link_id)
     with db() as s:
         assert s.execute(text("SELECT count(*) FROM data_request")).scalar() == 0
@@ -562,7 +562,7 @@ def test_finding_14_3_a_mandate_expired_not_yet_valid_or_not_covering_is_refused
 def test_finding_14_3_a_mandate_for_someone_else_is_refused(app, db):
     _client, _rep, link_id = _client_and_guardian(db)
     stranger = _person(db, "Sara Annan", "sara@example.se")
-    with pytest.raises(requests.RequestError, match="not for the person"):
+    with pytest.raises(data_requests.RequestError, match="not for the person"):
         _file(db, stranger, link_id)
 
 

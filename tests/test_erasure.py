@@ -27,9 +27,9 @@ from crm.people import care as people_care
 from crm.people import services as people
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import forget as privacy_forget
-from crm.privacy import requests
 from crm.privacy.export import SCHEMA
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
@@ -114,7 +114,7 @@ def test_export_zip_validates_and_tells_the_art15_facts(app, db, auth_client, in
     _settings(auth_client)
     pid = _client(db, app)
     with db() as s:
-        request = requests.open_request(
+        request = data_requests.open_request(
             s, s.get(Person, pid), "access", "email", utcnow(), Actor.cli()
         )
         s.commit()
@@ -171,7 +171,7 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
         testimonials.revoke(s, t, "client_link", Actor.cli())
         for provider in ("mailerlite", "mailchimp", "brevo"):
             s.add(ProviderLink(person_id=pid, provider=provider, status="active"))
-        request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
+        request = data_requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
         s.commit()
         rid, stored = request.id, item.stored_name
     page = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
@@ -192,7 +192,7 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
     with app.app_context():
         assert not media.exists(stored)
     receipt = inbox.last(EMAIL).get_content()
-    expected_until = requests.add_months(utcnow() - timedelta(days=30), 120)
+    expected_until = data_requests.add_months(utcnow() - timedelta(days=30), 120)
     assert "Patientjournalen sparas enligt patientdatalagen" in receipt
     assert f"{expected_until:%Y-%m-%d}" in receipt
     # the providers confirm (simulated here; test_sync covers the real thing)
@@ -254,7 +254,7 @@ def test_erasure_waits_until_manual_publications_are_taken_down(
         t = s.get(Testimonial, make_testimonial("Fantastiskt!", person_id=person.id))
         post = Publication(channel="social", url="https://instagram.com/p/abc", automatic=False)
         t.publications.append(post)
-        request = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
+        request = data_requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
         s.commit()
         rid, pub_id = request.id, post.id
         assert [p.id for p in erasure.plan(s, person).take_down] == [pub_id]
@@ -323,7 +323,7 @@ def test_forget_from_the_preferences_page_goes_through_the_erasure_mechanism(
         s.commit()
         request = s.scalar(select(DataRequest).where(DataRequest.person_id == pid))
         assert request.channel == "preferences_page" and request.kind == "erasure"
-        assert abs(request.due_at - requests.add_months(before, 1)) < timedelta(seconds=5)
+        assert abs(request.due_at - data_requests.add_months(before, 1)) < timedelta(seconds=5)
 
 
 def test_finding_4_a_new_person_never_gets_an_erased_persons_id_or_history(app, db, auth_client):

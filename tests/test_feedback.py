@@ -5,7 +5,7 @@ from __future__ import annotations
 from crm.audit import Actor
 from crm.db import utcnow
 from crm.people.models import Person
-from crm.privacy import requests
+from crm.privacy import data_requests
 from crm.privacy.models import DataRequest
 from tests.conftest import post_form
 
@@ -18,8 +18,8 @@ def _request(app, kind: str) -> int:
         person = Person(name="Karin Klient", email="karin@example.se")
         s.add(person)
         s.flush()
-        row = requests.open_request(s, person, kind, "email", utcnow(), Actor.cli())
-        requests.verify_identity(s, row, "known address", Actor.cli())
+        row = data_requests.open_request(s, person, kind, "email", utcnow(), Actor.cli())
+        data_requests.verify_identity(s, row, "known address", Actor.cli())
         s.commit()
         return row.id
 

@@ -158,7 +158,7 @@ def test_a_bad_edit_keeps_the_other_forms_empty_and_shows_its_error(app, auth_cl
 def test_a_failed_request_step_shows_the_request_again(
     app, auth_client, db, path, data, error_id, kept
 ):
-    from crm.privacy import requests as data_requests
+    from crm.privacy import data_requests
 
     with app.app_context():
         from crm.audit import Actor

@@ -15,7 +15,7 @@ from crm.audit import AuditEvent
 from crm.db import utcnow
 from crm.people.models import Person
 from crm.privacy import retention
-from crm.privacy.requests import add_months
+from crm.privacy.data_requests import add_months
 from tests.timetravel import frozen
 
 NOW = utcnow()

@@ -24,7 +24,7 @@ from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
-from crm.privacy import requests
+from crm.privacy import data_requests
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
 from crm.security import secrets_store
@@ -182,7 +182,7 @@ def test_paloma_end_to_end_upsert_unsubscribe_and_erase_through_the_sync(
     with app.app_context():
         s = get_session()
         person = newsletter_common.find_person(s, "paula@example.se")
-        rid = requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli()).id
+        rid = data_requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli()).id
         s.commit()
     post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")
     code, out = _sync(app)

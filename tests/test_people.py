@@ -14,7 +14,7 @@ from crm.audit import AuditEvent
 from crm.db import get_session
 from crm.db import utcnow
 from crm.people.models import Person
-from crm.privacy import settings as practice
+from crm.privacy import practice
 from tests.helpers import post_form
 
 

@@ -217,11 +217,11 @@ def test_a_change_that_adds_neither_purpose_nor_recipient_is_not_material(app, a
 
 
 def test_versions_are_per_controller(app, auth_client, client, db):
-    from crm.privacy import settings
+    from crm.privacy import practice
 
     with db() as s:
-        settings.load(s, "Kbt-verkstan")
-        romme = settings.add_controller(s, "Kbt i Romme", Actor.system()).id
+        practice.load(s, "Kbt-verkstan")
+        romme = practice.add_controller(s, "Kbt i Romme", Actor.system()).id
         s.commit()
     _publish(auth_client, romme)
     assert [v.controller_id for v in _versions(db)] == [romme]
@@ -308,11 +308,11 @@ def test_a_practice_file_brings_earlier_versions_with_their_dates(app, client, d
     from datetime import datetime
 
     from crm.privacy import activities
-    from crm.privacy import settings
+    from crm.privacy import practice
 
     actor = Actor.system()
     with db() as s:
-        settings.load(s, "Kbt-verkstan")
+        practice.load(s, "Kbt-verkstan")
         first = controllers.first(s)
         v1 = policy_versions.publish(
             s, first, actor, published_at=datetime(2018, 5, 22, 10, tzinfo=UTC)

@@ -19,13 +19,13 @@ from crm.audit import Actor
 from crm.audit import AuditEvent
 from crm.db import get_session
 from crm.db import utcnow
+from crm.privacy import data_requests
 from crm.privacy import portal
-from crm.privacy import requests
 from crm.privacy import retention
+from crm.privacy.data_requests import KINDS
+from crm.privacy.data_requests import add_months
 from crm.privacy.models import DataRequest
 from crm.privacy.models import PortalRequest
-from crm.privacy.requests import KINDS
-from crm.privacy.requests import add_months
 from tests.helpers import csrf_token
 from tests.helpers import login
 from tests.helpers import post_form
@@ -294,7 +294,7 @@ def test_portal_completed_request_shows_done(app, client, db, inbox):
     _confirm(client, _link(mail, "/integritet/bekrafta"))
     with app.app_context():
         s = get_session()
-        requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
+        data_requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
         s.commit()
     body = client.get(_link(mail, "/integritet/status")).get_data(as_text=True)
     assert 'data-stage="completed"' in body and "Klar" in body
@@ -375,7 +375,7 @@ def test_portal_filing_goes_with_its_request_when_the_request_log_period_ends(
     _confirm(client, _link(inbox.last(EMAIL), "/integritet/bekrafta"))
     with app.app_context():
         s = get_session()
-        requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
+        data_requests.complete(s, s.scalar(select(DataRequest)), "Utdrag skickat", Actor.cli())
         s.commit()
         retention.run(s, now=utcnow() + timedelta(days=6 * 366))
         s.commit()

@@ -804,10 +804,10 @@ def test_every_promise_quotes_its_seed_and_says_why_when_not_kept():
 def _state(db: Any) -> dict[str, Any]:
     """Everything a practice file sets, as plain values."""
     from crm import controllers
-    from crm.privacy import settings
+    from crm.privacy import practice
 
     with db() as s:
-        row = settings.load(s)
+        row = practice.load(s)
         return {
             "controllers": [
                 {k: getattr(c, k) for k in practice_file.ControllerSpec.__dataclass_fields__}

@@ -25,9 +25,8 @@ from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people.models import Person
-from crm.privacy import requests
-from crm.privacy import settings
-from crm.privacy import settings as practice
+from crm.privacy import data_requests
+from crm.privacy import practice
 from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from tests.conftest import PASSWORD
@@ -48,7 +47,7 @@ from tests.helpers import post_form
     ],
 )
 def test_one_calendar_month(start, months, due):
-    assert requests.add_months(start, months) == due
+    assert data_requests.add_months(start, months) == due
 
 
 def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox, make_person):
@@ -67,7 +66,7 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
     rid = int(response.headers["Location"].rsplit("/", 1)[-1])
     with db() as s:
         row = s.get(DataRequest, rid)
-    assert row.due_at == requests.add_months(row.received_at, 1)
+    assert row.due_at == data_requests.add_months(row.received_at, 1)
     post_form(
         auth_client,
         f"/privacy/requests/{rid}/identity",
@@ -85,7 +84,7 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
     assert row.identity_method == "känd e-postadress" and row.identity_verified_by_id
     detail = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
     assert "av Test User" in detail  # who checked, by name
-    assert row.due_at == requests.add_months(row.received_at, 3)
+    assert row.due_at == data_requests.add_months(row.received_at, 3)
     notice = inbox.last("anna@example.se").get_content()
     assert "Stora mängder journalhandlingar" in notice and "IMY" in notice
     # only once
@@ -96,7 +95,7 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
         page="/privacy/requests",
     )
     with db() as s:
-        assert s.get(DataRequest, rid).due_at == requests.add_months(row.received_at, 3)
+        assert s.get(DataRequest, rid).due_at == data_requests.add_months(row.received_at, 3)
     post_form(
         auth_client,
         f"/privacy/requests/{rid}/complete",
@@ -115,15 +114,15 @@ def test_extension_only_within_the_first_month(app, db, make_person):
     pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
         person = s.get(Person, pid)
-        row = requests.open_request(
+        row = data_requests.open_request(
             s, person, "erasure", "letter", utcnow() - timedelta(days=40), Actor.cli()
         )
-        with pytest.raises(requests.RequestError):
-            requests.extend(s, row, 1, "för sent", Actor.cli())
-        with pytest.raises(requests.RequestError):
-            requests.extend(s, row, 3, "för länge", Actor.cli(), now=row.received_at)
-        with pytest.raises(requests.RequestError):
-            requests.open_request(
+        with pytest.raises(data_requests.RequestError):
+            data_requests.extend(s, row, 1, "för sent", Actor.cli())
+        with pytest.raises(data_requests.RequestError):
+            data_requests.extend(s, row, 3, "för länge", Actor.cli(), now=row.received_at)
+        with pytest.raises(data_requests.RequestError):
+            data_requests.open_request(
                 s, person, "erasure", "letter", utcnow() + timedelta(days=1), Actor.cli()
             )
 
@@ -131,7 +130,7 @@ def test_extension_only_within_the_first_month(app, db, make_person):
 def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox, make_person):
     pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
-        row = requests.open_request(
+        row = data_requests.open_request(
             s, s.get(Person, pid), "erasure", "email", utcnow(), Actor.cli()
         )
         s.commit()
@@ -151,7 +150,7 @@ def test_refusal_tells_the_person_about_imy(app, db, auth_client, inbox, make_pe
 def test_overdue_requests_stand_out(app, db, auth_client, make_person):
     pid = make_person("Anna Andersson", "anna@example.se")
     with db() as s:
-        requests.open_request(
+        data_requests.open_request(
             s, s.get(Person, pid), "access", "phone", utcnow() - timedelta(days=45), Actor.cli()
         )
         s.commit()
@@ -310,7 +309,7 @@ def test_profile_a_makes_mfa_mandatory_even_when_turned_off(database_url):
             role=Role.OWNER,
             actor=Actor.cli(),
         )
-        settings.load(s).profile = "A"
+        practice.load(s).profile = "A"
         s.commit()
     client = app.test_client()
     response = post_form(client, "/auth/login", {"email": "dev@example.se", "password": PASSWORD})

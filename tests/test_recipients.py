@@ -20,8 +20,8 @@ from crm.db import get_session
 from crm.db import utcnow
 from crm.people import services as people
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import export
-from crm.privacy import requests
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
 from tests.helpers import post_form
@@ -43,7 +43,7 @@ def _person_with_request(app, kind: str) -> tuple[int, int]:
     with app.app_context():
         s = get_session()
         person = people.create_person(s, people.PersonData(name=NAME, email=EMAIL), Actor.cli())
-        request = requests.open_request(s, person, kind, "email", utcnow(), Actor.cli())
+        request = data_requests.open_request(s, person, kind, "email", utcnow(), Actor.cli())
         s.commit()
         return person.id, request.id
 

@@ -36,11 +36,11 @@ from crm.people import care as people_care
 from crm.people import purchases
 from crm.people import services as people
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import portal
 from crm.privacy import registry
-from crm.privacy import requests
 from crm.privacy.export import SCHEMA
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
@@ -99,7 +99,7 @@ def sample_person(s: Session) -> int:
         s, t, "social", f"Instagram, {NAME}", "https://instagram.com/p/x", None, actor
     )
     publications.tick_removed(s, pub, actor)
-    requests.open_request(s, person, "access", "email", utcnow(), actor)
+    data_requests.open_request(s, person, "access", "email", utcnow(), actor)
     # a request filed through the privacy portal, confirmed: linked to the person by address
 
     filing = portal.file(s, portal.Filing("erasure", EMAIL, NAME, f"Radera {NAME}"))

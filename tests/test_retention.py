@@ -16,10 +16,10 @@ from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.privacy import retention
+from crm.privacy.data_requests import add_months
 from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
-from crm.privacy.requests import add_months
 from tests.helpers import post_form
 
 NOW = utcnow()

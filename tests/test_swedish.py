@@ -91,7 +91,8 @@ def test_the_policy_says_ten_years(app, client, db) -> None:
     with db() as s:
         from crm import controllers
 
-        s.get(controllers.Controller, controllers.first_id(s.connection())).profile = "A"
+        first = s.get(controllers.Controller, controllers.first_id(s.connection()))
+        first.profile, first.address = "A", "Storgatan 1"  # filled in: the policy is published
         s.commit()
     policy = client.get("/integritetspolicy").get_data(as_text=True)
     assert "tio år efter den senaste journalanteckningen" in policy and "120 månader" not in policy

@@ -37,7 +37,7 @@ from crm.db import UTCDateTime
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.newsletter.models import ConsentText
-from crm.privacy import settings as practice
+from crm.privacy import practice
 from crm.sync.models import SyncRun
 
 #: a nightly run older than this is not "running nightly" any more

@@ -36,15 +36,15 @@ from crm.controllers import Controller
 from crm.db import utcnow
 from crm.errors import DomainError
 from crm.i18n import N_
-from crm.privacy import settings as practice
+from crm.privacy import practice
 from crm.privacy.activity_defaults import MAIL
 from crm.privacy.activity_defaults import ActivityData
 from crm.privacy.activity_defaults import default_for
 from crm.privacy.activity_defaults import defaults
 from crm.privacy.activity_defaults import processors_in_use
 from crm.privacy.models import ProcessingActivity
-from crm.privacy.settings import KNOWN_PROCESSORS
-from crm.privacy.settings import Processor
+from crm.privacy.practice import KNOWN_PROCESSORS
+from crm.privacy.practice import Processor
 
 #: Art. 6(1) bases (GDPR Art. 6(1)(a)-(f))
 BASES = {

@@ -20,10 +20,10 @@ from crm.controllers import Controller
 from crm.controllers import IdNumberMode
 from crm.i18n import period
 from crm.outbox import enabled_providers
-from crm.privacy import settings as practice
-from crm.privacy.settings import KNOWN_PROCESSORS
-from crm.privacy.settings import PracticeSettings
-from crm.privacy.settings import Processor
+from crm.privacy import practice
+from crm.privacy.practice import KNOWN_PROCESSORS
+from crm.privacy.practice import PracticeSettings
+from crm.privacy.practice import Processor
 
 #: processors that send mail for the newsletter, and those that handle money
 MAIL = {adapter.display_name for adapter in integrations.ADAPTERS.values()}

@@ -26,7 +26,7 @@ from crm.inputs import parse_int
 from crm.privacy import activities
 from crm.privacy import forms
 from crm.privacy import policy_versions
-from crm.privacy import settings
+from crm.privacy import practice
 from crm.privacy.models import ProcessingActivity
 from crm.security.roles import Perm
 from crm.security.roles import requires
@@ -45,7 +45,7 @@ def signup_notice() -> tuple[controllers.Controller, activities.Activity] | None
     the newsletter importing privacy (pyproject's contracts).
     """
     db = get_session()
-    settings.load(db, current_app.config["PRACTICE_NAME"])
+    practice.load(db, current_app.config["PRACTICE_NAME"])
     controller = controllers.get(db, controllers.newsletter_id(db.connection()))
     version = policy_versions.in_force(db, controller)
     if version is None:
@@ -108,7 +108,7 @@ def _form_page(
 def index() -> Any:
     """A controller's activities as published, with edit and remove."""
     db = get_session()
-    settings.load(db, current_app.config["PRACTICE_NAME"])
+    practice.load(db, current_app.config["PRACTICE_NAME"])
     controller = _controller()
     shown = activities.effective(db, controller)
     every = controllers.all_controllers(db)
@@ -160,7 +160,7 @@ def publish() -> Any:
 def add() -> Any:
     """Add a free entry (customer service on social media, a webshop, recorded calls ...)."""
     db = get_session()
-    settings.load(db, current_app.config["PRACTICE_NAME"])
+    practice.load(db, current_app.config["PRACTICE_NAME"])
     controller = _controller()
     if request.method == "GET":
         db.commit()
@@ -190,7 +190,7 @@ def _row_or_404(activity_id: int) -> ProcessingActivity:
 def edit(activity_id: int) -> Any:
     """Change an activity's texts (a pre-filled one then stops following the settings)."""
     db = get_session()
-    settings.load(db, current_app.config["PRACTICE_NAME"])
+    practice.load(db, current_app.config["PRACTICE_NAME"])
     row = _row_or_404(activity_id)
     controller = controllers.get(db, row.controller_id)
     if request.method == "GET":

@@ -23,9 +23,9 @@ from crm import controllers
 from crm import csvsafe
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.privacy import practice
 from crm.privacy import record
 from crm.privacy import registry
-from crm.privacy import settings as practice
 from crm.security import roles
 from crm.security.roles import Perm
 

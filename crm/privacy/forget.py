@@ -15,8 +15,8 @@ from crm.newsletter import common as newsletter_common
 from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
-from crm.privacy import requests
 
 
 def forget(session: Session, person: Person, actor: Actor) -> str:
@@ -44,5 +44,5 @@ def forget(session: Session, person: Person, actor: Actor) -> str:
         else:
             return "erased"
     unsubscribing.unsubscribe(session, person, Method.PREFERENCES, actor)
-    requests.open_request(session, person, "erasure", "preferences_page", utcnow(), actor)
+    data_requests.open_request(session, person, "erasure", "preferences_page", utcnow(), actor)
     return "requested"

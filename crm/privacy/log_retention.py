@@ -32,7 +32,7 @@ from crm import audit
 from crm.audit import AuditEvent
 from crm.controllers import Controller
 from crm.people.models import Person
-from crm.privacy.requests import add_months
+from crm.privacy.data_requests import add_months
 
 #: audited actions that read or write a patient's journal data: the access log of
 #: patientdatalagen 4 kap. 3 § (a person's page shows their journal; reveals, entries, exports)

@@ -5,9 +5,9 @@ record - Kraftkällan (seed 003) clears "gamla kunder" two years after the last 
 (seed 004) keeps client data "högst 5 år, räknat från utgången av det år avtalet upphör" - and
 one installation may hold two controllers (seed 000). A practice file (``crm practice load``)
 sets them with :func:`set_period`; a kind without a row uses the installation's period from the
-practice settings (crm/privacy/settings.py), whose minimums follow the law.
+practice settings (crm/privacy/practice.py), whose minimums follow the law.
 
-The keys, for practice files: ``kind`` is one of :data:`crm.privacy.settings.RETENTION_RULES`
+The keys, for practice files: ``kind`` is one of :data:`crm.privacy.practice.RETENTION_RULES`
 (journal, journal_access_log, client_card, bookkeeping, consent_records, marketing_contacts,
 inquiries, requests, audit_log); each row has ``months``, ``from_year_end`` (count from the end
 of the (fiscal) year in which the period starts), ``year_start_month`` (1 = calendar year; the
@@ -38,10 +38,10 @@ from crm import controllers
 from crm.audit import Actor
 from crm.db import Base
 from crm.i18n import N_
-from crm.privacy import settings as practice
-from crm.privacy.requests import add_months
-from crm.privacy.settings import RETENTION_RULES
-from crm.privacy.settings import SettingsError
+from crm.privacy import practice
+from crm.privacy.data_requests import add_months
+from crm.privacy.practice import RETENTION_RULES
+from crm.privacy.practice import SettingsError
 
 #: kinds whose period the law counts from the end of the fiscal year (bokföringslagen 7 kap. 2 §)
 YEAR_END_BY_LAW = frozenset({"bookkeeping"})

@@ -36,8 +36,8 @@ from crm.controllers import Controller
 from crm.db import utcnow
 from crm.i18n import N_
 from crm.privacy import activities
+from crm.privacy import practice
 from crm.privacy import record
-from crm.privacy import settings as practice
 from crm.privacy.models import PolicyVersion
 
 

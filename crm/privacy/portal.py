@@ -36,13 +36,13 @@ from crm.db import utcnow
 from crm.errors import DomainError
 from crm.i18n import N_
 from crm.people.models import Person
-from crm.privacy import requests
+from crm.privacy import data_requests
 from crm.privacy.models import DataRequest
 from crm.privacy.models import PortalRequest
 from crm.security import emails
 from crm.security import ratelimit
 
-KINDS = requests.KINDS
+KINDS = data_requests.KINDS
 #: the roles a representative can name (vårdnadshavare, god man, förvaltare, fullmakt, other)
 ROLES = ("guardian", "trustee", "administrator", "power_of_attorney", "other")
 
@@ -146,7 +146,7 @@ def confirm(session: Session, row: PortalRequest, actor: Actor) -> DataRequest:
         return row.request
     now = utcnow()
     person = _person_for(session, row)
-    request = requests.open_request(session, person, row.kind, "portal", now, actor)
+    request = data_requests.open_request(session, person, row.kind, "portal", now, actor)
     row.confirmed_at, row.request_id, row.request = now, request.id, request
     return request
 

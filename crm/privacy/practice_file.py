@@ -42,11 +42,11 @@ from crm.privacy.activities import BASES
 from crm.privacy.activities import HEALTH_BASES
 from crm.privacy.activity_defaults import FEATURE_OF
 from crm.privacy.activity_defaults import STANDARD_KEYS
-from crm.privacy.settings import FEATURES
-from crm.privacy.settings import KNOWN_PROCESSORS
-from crm.privacy.settings import PROFESSIONS
-from crm.privacy.settings import RETENTION_RULES
-from crm.privacy.settings import Processor
+from crm.privacy.practice import FEATURES
+from crm.privacy.practice import KNOWN_PROCESSORS
+from crm.privacy.practice import PROFESSIONS
+from crm.privacy.practice import RETENTION_RULES
+from crm.privacy.practice import Processor
 
 #: the file format this version reads (``format = 1`` at the top of the file)
 FORMAT = 1
@@ -140,7 +140,7 @@ class PracticeSpec:
     controllers: list[ControllerSpec]
     processors: list[Processor] = field(default_factory=list)
     retention: dict[str, int] = field(default_factory=dict)
-    #: the features in use (crm/privacy/settings.py FEATURES); a feature left out: its default
+    #: the features in use (crm/privacy/practice.py FEATURES); a feature left out: its default
     features: dict[str, bool] = field(default_factory=dict)
     #: per controller, its activities; None: the standard list, following the settings
     activities: list[tuple[ActivitySpec, ...] | None] = field(default_factory=list)

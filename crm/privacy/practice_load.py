@@ -25,14 +25,14 @@ from crm.audit import Actor
 from crm.controllers import Controller
 from crm.privacy import activities
 from crm.privacy import periods
-from crm.privacy import settings as practice
+from crm.privacy import practice
 from crm.privacy.activity_defaults import ActivityData
+from crm.privacy.practice import RETENTION_RULES
 from crm.privacy.practice_file import ActivitySpec
 from crm.privacy.practice_file import PeriodSpec
 from crm.privacy.practice_file import PracticeFileError
 from crm.privacy.practice_file import PracticeSpec
 from crm.privacy.practice_file import read
-from crm.privacy.settings import RETENTION_RULES
 
 
 def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:

@@ -33,8 +33,8 @@ from crm.privacy import forget as forget_me
 from crm.privacy import mails
 from crm.privacy import policy_versions
 from crm.privacy import portal
+from crm.privacy import practice
 from crm.privacy import record
-from crm.privacy import settings
 from crm.privacy.models import PortalRequest
 from crm.security import tokens
 from crm.web import absolute_url
@@ -82,7 +82,7 @@ def policy() -> Any:
     if url:
         return redirect(url)
     db = get_session()
-    row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    row = practice.load(db, current_app.config["PRACTICE_NAME"])
     every = controllers.all_controllers(db)
     db.commit()
     wanted = request.args.get("controller", "")

@@ -30,12 +30,12 @@ from crm.i18n import N_
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people.models import Person
-from crm.privacy import settings as practice
+from crm.privacy import practice
+from crm.privacy.data_requests import RequestError
+from crm.privacy.data_requests import add_months
+from crm.privacy.data_requests import complete
 from crm.privacy.models import DataRequest
 from crm.privacy.models import RecipientTask
-from crm.privacy.requests import RequestError
-from crm.privacy.requests import add_months
-from crm.privacy.requests import complete
 
 #: the request kinds whose recipients must be told, and the task's action for each
 ACTIONS = {

@@ -17,7 +17,7 @@ from crm import csvsafe
 from crm.controllers import Controller
 from crm.privacy import activities as activity_list
 from crm.privacy.activities import Activity
-from crm.privacy.settings import PracticeSettings
+from crm.privacy.practice import PracticeSettings
 
 #: the processors that send mail (the newsletter's recipients)
 MAIL = activity_list.MAIL

@@ -2,7 +2,7 @@
 
 Each rule selects candidates with a query and deletes them unless it is a dry run. Every
 deletion is audited with the rule and the row id, never a name or an address. Periods come
-from the practice settings (crm/privacy/settings.py), whose minimums follow the law.
+from the practice settings (crm/privacy/practice.py), whose minimums follow the law.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ from crm.privacy import erasure
 from crm.privacy import log_retention
 from crm.privacy import periods
 from crm.privacy import portal
-from crm.privacy import settings as practice
+from crm.privacy import practice
+from crm.privacy.data_requests import add_months
 from crm.privacy.models import Breach
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
 from crm.privacy.models import RecipientTask
-from crm.privacy.requests import add_months
 from crm.representatives import services as representatives
 from crm.representatives.models import Representation
 from crm.security import ratelimit

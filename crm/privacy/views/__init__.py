@@ -28,13 +28,13 @@ from crm.errors import flash_refusal
 from crm.inputs import form_int
 from crm.people import picker
 from crm.people.models import Person
+from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
 from crm.privacy import mails
 from crm.privacy import portal
 from crm.privacy import recipients
-from crm.privacy import requests
 from crm.privacy import rights
 from crm.privacy.models import DataRequest
 from crm.privacy.models import LegalHold
@@ -83,7 +83,7 @@ def index() -> Any:
         received = datetime.combine(form.received_on.data, time(12), tzinfo=utcnow().tzinfo)
         person = get_or_404(Person, form.person_id.data, controller=lambda p: p.controller_id)
         try:
-            row = requests.open_request(
+            row = data_requests.open_request(
                 db,
                 person,
                 form.kind.data,
@@ -94,15 +94,17 @@ def index() -> Any:
                     (m for m in mandates if m.id == form.representation_id.data), None
                 ),
             )
-        except requests.RequestError as err:
+        except data_requests.RequestError as err:
             flash_refusal(db, err)
         else:
             db.commit()
             flash(_("Request registered. It is due %(date)s.", date=row.due_at.date()), "success")
             return redirect(url_for("privacy.detail", request_id=row.id))
-    rows, pager = requests.requests_page(
+    rows, pager = data_requests.requests_page(
         db,
-        paging.from_values(request.args, requests.SORTS, current_app.config["PEOPLE_PER_PAGE"]),
+        paging.from_values(
+            request.args, data_requests.SORTS, current_app.config["PEOPLE_PER_PAGE"]
+        ),
         controller_limit(),
     )
     return render_template(
@@ -111,7 +113,7 @@ def index() -> Any:
         query=query,
         total=total,
         found=found,
-        open_rows=requests.open_requests(db, controller_limit()),
+        open_rows=data_requests.open_requests(db, controller_limit()),
         rows=rows,
         pager=pager,
         now=utcnow(),
@@ -185,7 +187,7 @@ def _step(
     db = get_session()
     try:
         action(db, row)
-    except requests.RequestError as err:
+    except data_requests.RequestError as err:
         flash_refusal(db, err)
         if slot is not None:
             return _detail_page(row, slot, form), 422
@@ -205,7 +207,7 @@ def identity(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.verify_identity(db, r, form.method.data, current_actor()),
+        lambda db, r: data_requests.verify_identity(db, r, form.method.data, current_actor()),
         slot="identity",
     )
 
@@ -218,7 +220,9 @@ def extend(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.extend(db, r, form.months.data, form.reason.data, current_actor()),
+        lambda db, r: data_requests.extend(
+            db, r, form.months.data, form.reason.data, current_actor()
+        ),
         mails.extension_notice,
         slot="extend_form",
     )
@@ -274,7 +278,7 @@ def refuse(request_id: int) -> Any:
     return _step(
         request_id,
         form,
-        lambda db, r: requests.refuse(db, r, form.text.data, current_actor()),
+        lambda db, r: data_requests.refuse(db, r, form.text.data, current_actor()),
         mails.refusal_notice,
         slot="refuse_form",
     )

@@ -21,22 +21,22 @@ from crm.inputs import parse_int
 from crm.people import services as people
 from crm.privacy import activities as activity_list
 from crm.privacy import forms
+from crm.privacy import practice
 from crm.privacy import record
-from crm.privacy import settings
 from crm.privacy.views import bp
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
 
 
-def _processors_from_form(form: Any) -> list[settings.Processor]:
-    chosen = [p for p in settings.KNOWN_PROCESSORS if form.get(f"proc-{p.name}")]
+def _processors_from_form(form: Any) -> list[practice.Processor]:
+    chosen = [p for p in practice.KNOWN_PROCESSORS if form.get(f"proc-{p.name}")]
     for line in (form.get("other_processors") or "").splitlines():
         parts = [x.strip() for x in line.split("|")]
         if parts and parts[0]:
             outside = len(parts) > 2 and parts[2].lower() in ("ja", "yes", "j", "y")
             chosen.append(
-                settings.Processor(
+                practice.Processor(
                     parts[0],
                     parts[1] if len(parts) > 1 else "",
                     outside,
@@ -53,7 +53,7 @@ def _retention_from_form(values: Any) -> dict[str, int]:
     with every other error.
     """
     periods = {}
-    for rule in settings.RETENTION_RULES:
+    for rule in practice.RETENTION_RULES:
         raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
         months = 0 if raw == "" else parse_int(raw)
         periods[rule.kind] = -1 if months is None else months
@@ -71,10 +71,10 @@ def _settings_page(
         controller=controller,
         every=controllers.all_controllers(db),
         form=form,
-        rules=settings.RETENTION_RULES,
-        features=settings.FEATURES,
-        known=settings.KNOWN_PROCESSORS,
-        professions=settings.PROFESSIONS,
+        rules=practice.RETENTION_RULES,
+        features=practice.FEATURES,
+        known=practice.KNOWN_PROCESSORS,
+        professions=practice.PROFESSIONS,
         values=values,
         errors=errors or {},
         beyond=people.beyond_mode(db, controller),
@@ -99,7 +99,7 @@ def _chosen_controller() -> Any:
 def practice_settings() -> Any:
     """Who each controller is, its profile and identity numbers; processors and retention."""
     db = get_session()
-    row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    row = practice.load(db, current_app.config["PRACTICE_NAME"])
     controller = _chosen_controller()
     form = forms.ButtonForm()
     if request.method == "POST" and form.validate_on_submit():
@@ -110,7 +110,7 @@ def practice_settings() -> Any:
             months = (f.get("representative_months") or "").strip()
             if months and parse_int(months) is None:
                 months = "-1"  # refused with the other errors, at its field
-            settings.save(
+            practice.save(
                 db,
                 row,
                 controller=controller,
@@ -129,7 +129,7 @@ def practice_settings() -> Any:
                 else None,
                 processors=_processors_from_form(f),
                 retention=retention,
-                features={key: f.get(f"feature-{key}") == "1" for key, _l in settings.FEATURES}
+                features={key: f.get(f"feature-{key}") == "1" for key, _l in practice.FEATURES}
                 if "features_shown" in f
                 else None,
                 actor=current_actor(),
@@ -139,7 +139,7 @@ def practice_settings() -> Any:
         except ValueError as err:
             db.rollback()
             # the rollback may have taken a settings row created by this very request with it
-            row = settings.load(db, current_app.config["PRACTICE_NAME"])
+            row = practice.load(db, current_app.config["PRACTICE_NAME"])
             problems = getattr(err, "problems", [("", err)])
             errors = {
                 field: _(str(e), **{k: _(str(v)) for k, v in getattr(e, "params", {}).items()})
@@ -197,8 +197,8 @@ def add_controller() -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     try:
-        row = settings.add_controller(db, request.form.get("new_name", ""), current_actor())
-    except settings.SettingsError as err:
+        row = practice.add_controller(db, request.form.get("new_name", ""), current_actor())
+    except practice.SettingsError as err:
         flash_refusal(db, err)
         return redirect(url_for("privacy.practice_settings"))
     db.commit()
@@ -211,7 +211,7 @@ def add_controller() -> Any:
 def processing_record() -> Any:
     """The record of processing activities (Art. 30)."""
     db = get_session()
-    row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    row = practice.load(db, current_app.config["PRACTICE_NAME"])
     blocks = [(c, record.activities(row, c)) for c in controllers.all_controllers(db)]
     db.commit()
     return render_template("privacy/record.html", blocks=blocks, security=record.SECURITY)
@@ -222,7 +222,7 @@ def processing_record() -> Any:
 def processing_record_csv() -> Any:
     """The record as CSV for the supervisory authority or an auditor."""
     db = get_session()
-    row = settings.load(db, current_app.config["PRACTICE_NAME"])
+    row = practice.load(db, current_app.config["PRACTICE_NAME"])
     body = record.as_csv(row, controllers.all_controllers(db))
     db.commit()
     return Response(
