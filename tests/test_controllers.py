@@ -30,6 +30,7 @@ from crm.cli import alembic_config
 from crm.db import make_engine
 from crm.db import utcnow
 from crm.people import care as people_care
+from crm.people import health
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import data_requests
@@ -105,9 +106,11 @@ def test_finding_14_1_rows_belong_to_the_controller_that_met_the_person(app, db)
     pid = _person(db, "Rolf Romme", "rolf@example.se", romme)
     with db() as s:
         rolf = s.get(Person, pid)
+        health.grant(s, rolf, "signed_form", ACTOR)
         people_care.update_client_card(
             s, rolf, people_care.ClientCardData(None, None, "Sömn", "explicit_consent"), ACTOR
         )
+        s.get(controllers.Controller, romme).profile = "A"  # the journal: profile A only
         people_care.add_journal_entry(s, rolf, "Första samtalet.", ACTOR)
         request = data_requests.open_request(s, rolf, "access", "email", utcnow(), ACTOR)
         s.commit()

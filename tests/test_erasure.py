@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import func
 from sqlalchemy import select
 
+from crm import controllers
 from crm.audit import Actor
 from crm.audit import AuditEvent
 from crm.db import get_session
@@ -24,6 +25,7 @@ from crm.newsletter.models import Suppression
 from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people import care as people_care
+from crm.people import health
 from crm.people import services as people
 from crm.people.models import JournalEntry
 from crm.people.models import Person
@@ -44,7 +46,11 @@ EMAIL = "klara@example.se"
 
 
 def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
-    """A client with a card, a visit, a journal entry, a newsletter subscription."""
+    """A client with a card, a journal entry, a newsletter subscription, and ID shown.
+
+    The identity check on the client card lets the command line and direct calls of the
+    services pass the identity gate; a request still needs its own (see ``_checked``).
+    """
     with app.app_context():
         s = get_session()
         person = people.create_person(
@@ -54,6 +60,7 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             ),
             Actor.cli(),
         )
+        health.grant(s, person, "signed_form", Actor.cli())
         people_care.update_client_card(
             s,
             person,
@@ -61,6 +68,7 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             Actor.cli(),
         )
         if journal_days_ago is not None:
+            controllers.first(s).profile = "A"  # the journal exists only under profile A
             entry = people_care.add_journal_entry(s, person, "Första samtalet.", Actor.cli())
             entry.written_at = utcnow() - timedelta(days=journal_days_ago)
         subscribing.add_manual(
@@ -72,8 +80,15 @@ def _client(db, app, *, journal_days_ago: int | None = 10) -> int:
             note="",
             actor=Actor.cli(),
         )
+        people.record_identity_check(s, person, "id_document", Actor.cli())
         s.commit()
         return person.id
+
+
+def _checked(s, request):
+    """Record the request's identity check (the gate in crm/privacy/identity.py)."""
+    data_requests.verify_identity(s, request, "id_document", Actor.cli())
+    return request
 
 
 def _settings(auth_client, profile="A"):
@@ -114,8 +129,11 @@ def test_export_zip_validates_and_tells_the_art15_facts(app, db, auth_client, in
     _settings(auth_client)
     pid = _client(db, app)
     with db() as s:
-        request = data_requests.open_request(
-            s, s.get(Person, pid), "access", "email", utcnow(), Actor.cli()
+        request = _checked(
+            s,
+            data_requests.open_request(
+                s, s.get(Person, pid), "access", "email", utcnow(), Actor.cli()
+            ),
         )
         s.commit()
         rid = request.id
@@ -172,11 +190,17 @@ def test_erasure_of_a_profile_a_client_subscriber_and_testimonial_subject(
         for provider in ("mailerlite", "mailchimp", "brevo"):
             s.add(ProviderLink(person_id=pid, provider=provider, status="active"))
         request = data_requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli())
+        _checked(s, request)
         s.commit()
         rid, stored = request.id, item.stored_name
     page = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
     assert 'id="erasure-plan"' in page and "patientdatalagen 3 kap. 17 §" in page
-    post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/erase",
+        {"confirmed": "yes"},
+        page=f"/privacy/requests/{rid}",
+    )
     with db() as s:
         person = s.get(Person, pid)
         assert person is not None and person.email is None and person.phone is None
@@ -263,9 +287,12 @@ def test_erasure_waits_until_manual_publications_are_taken_down(
         s.rollback()
     page = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
     assert 'id="take-down"' in page and "instagram.com/p/abc" in page
-    assert f'action="/privacy/requests/{rid}/erase"' not in page
+    assert f'href="/privacy/requests/{rid}/erase"' not in page
     refused = post_form(
-        auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}"
+        auth_client,
+        f"/privacy/requests/{rid}/erase",
+        {"confirmed": "yes"},
+        page=f"/privacy/requests/{rid}",
     )
     assert refused.status_code == 302
     cli = app.test_cli_runner().invoke(args=["erase", "insta@example.se", "--yes"])
@@ -282,7 +309,12 @@ def test_erasure_waits_until_manual_publications_are_taken_down(
         {},
         page=f"/privacy/requests/{rid}",
     )
-    post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/erase",
+        {"confirmed": "yes"},
+        page=f"/privacy/requests/{rid}",
+    )
     with db() as s:
         assert s.scalar(select(Person).where(Person.name == "Ina Insta")) is None
 

@@ -216,6 +216,12 @@ def _filled_pages(links: dict[str, str]) -> tuple[list[str], list[str]]:
         f"/privacy/requests/{links['request']}",
         f"/privacy/breaches/{links['breach']}",
         f"/privacy/requests/{links['portal_request']}",
+        # the confirmation step of irreversible actions (crm/confirm.py)
+        f"/people/{links['person']}/archive",
+        f"/privacy/people/{links['person']}/restrict",
+        f"/privacy/people/{links['person']}/object",
+        f"/privacy/people/{links['person']}/objection",
+        f"/people/{links['person']}/health-notes/erase",
         f"/people/{links['person']}/representatives",
         f"/privacy/activities/{links['activity']}/edit",
         f"/policy/{links['material_version']}/inform",

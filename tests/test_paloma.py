@@ -184,7 +184,12 @@ def test_paloma_end_to_end_upsert_unsubscribe_and_erase_through_the_sync(
         person = newsletter_common.find_person(s, "paula@example.se")
         rid = data_requests.open_request(s, person, "erasure", "email", utcnow(), Actor.cli()).id
         s.commit()
-    post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/erase",
+        {"confirmed": "yes"},
+        page=f"/privacy/requests/{rid}",
+    )
     code, out = _sync(app)
     assert code == 0, out
     with db() as s:

@@ -187,9 +187,20 @@ def test_health_care_basis_only_for_licensed_care(app, auth_client, db):
         assert s.scalar(text("SELECT art9_basis FROM client_card")) == "health_care"
 
 
+def _consent(auth_client, pid: int) -> None:
+    """The client's explicit consent to health notes (profile B, GDPR Art. 9(2)(a))."""
+    post_form(
+        auth_client,
+        f"/people/{pid}/health-consent",
+        {"hc-method": "signed_form", "action": "grant"},
+        page=f"/people/{pid}",
+    )
+
+
 def test_health_notes_need_art9_basis_are_encrypted_and_reveal_is_audited(app, auth_client, db):
     _add(auth_client)
     pid = _person(db, name="Kalle Klient").id
+    _consent(auth_client, pid)
     url = f"/people/{pid}/client"
     post_form(
         auth_client,
@@ -227,6 +238,7 @@ def test_health_notes_need_art9_basis_are_encrypted_and_reveal_is_audited(app, a
 def test_visits_move_last_contact_and_hide_notes(app, auth_client, db):
     _add(auth_client)
     pid = _person(db, name="Kalle Klient").id
+    _consent(auth_client, pid)
     day = date.today() - timedelta(days=3)
     post_form(
         auth_client,
@@ -248,7 +260,7 @@ def test_visits_move_last_contact_and_hide_notes(app, auth_client, db):
 def test_archive_hides_from_list_but_keeps_data(app, auth_client, db):
     _add(auth_client, name="Arkiv Person")
     pid = _person(db, name="Arkiv Person").id
-    post_form(auth_client, f"/people/{pid}/archive", {}, page=f"/people/{pid}")
+    post_form(auth_client, f"/people/{pid}/archive", {"confirmed": "yes"})
     assert "Arkiv Person" not in auth_client.get("/people/").get_data(as_text=True)
     assert "Arkiv Person" in auth_client.get("/people/?archived=1").get_data(as_text=True)
     assert auth_client.get(f"/people/{pid}").status_code == 200

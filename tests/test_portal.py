@@ -269,9 +269,7 @@ def test_portal_status_page_follows_the_request_and_shows_nothing_typed(
         request_id = s.scalar(select(DataRequest.id))
     owner = auth_client_factory()
     detail = f"/privacy/requests/{request_id}"
-    post_form(
-        owner, f"{detail}/identity", {"id-method": "Förordnande från överförmyndaren"}, page=detail
-    )
+    post_form(owner, f"{detail}/identity", {"id-method": "id_document"}, page=detail)
     assert stage() == "in_progress"
     post_form(
         owner, f"{detail}/extend", {"ext-months": "1", "ext-reason": "Många arkiv"}, page=detail

@@ -70,7 +70,7 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
     post_form(
         auth_client,
         f"/privacy/requests/{rid}/identity",
-        {"id-method": "känd e-postadress"},
+        {"id-method": "known_in_person"},
         page=f"/privacy/requests/{rid}",
     )
     post_form(
@@ -81,7 +81,7 @@ def test_request_lifecycle_with_extension_and_notice(app, db, auth_client, inbox
     )
     with db() as s:
         row = s.get(DataRequest, rid)
-    assert row.identity_method == "känd e-postadress" and row.identity_verified_by_id
+    assert row.identity_method == "known_in_person" and row.identity_verified_by_id
     detail = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
     assert "av Test User" in detail  # who checked, by name
     assert row.due_at == data_requests.add_months(row.received_at, 3)
@@ -163,7 +163,7 @@ def test_restriction_blocks_edits_and_lifting_needs_a_note(
     app, db, auth_client, inbox, make_person
 ):
     pid = make_person("Anna Andersson", "anna@example.se")
-    post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
+    post_form(auth_client, f"/privacy/people/{pid}/restrict", {"confirmed": "yes"})
     page = auth_client.get(f"/people/{pid}").get_data(as_text=True)
     assert "GDPR art. 18" in page
     post_form(auth_client, f"/people/{pid}/edit", {"name": "Ändrad"})
@@ -206,7 +206,7 @@ def test_objection_is_absolute_and_reaches_every_provider(app, db, auth_client, 
         )
         s.add(ProviderLink(person_id=pid, provider="mailerlite", status="active"))
         s.commit()
-    post_form(auth_client, f"/privacy/people/{pid}/object", {}, page=f"/people/{pid}")
+    post_form(auth_client, f"/privacy/people/{pid}/object", {"confirmed": "yes"})
     with db() as s:
         person = s.get(Person, pid)
         assert person.marketing_objection_at is not None

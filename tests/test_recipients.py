@@ -83,7 +83,12 @@ def test_erasure_creates_tasks_for_manual_recipients_and_completes_when_ticked(
     pid, rid = _person_with_request(app, "erasure")
     page = auth_client.get(f"/privacy/requests/{rid}").get_data(as_text=True)
     assert "Fortnox, Qlickboka" in page  # the plan says who will be told by hand
-    post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/erase",
+        {"confirmed": "yes"},
+        page=f"/privacy/requests/{rid}",
+    )
     assert _tasks(db) == [("Fortnox", "erase", rid), ("Qlickboka", "erase", rid)]
     with db() as s:
         assert s.get(Person, pid) is None  # erased entirely...
@@ -110,7 +115,12 @@ def test_erasure_creates_tasks_for_manual_recipients_and_completes_when_ticked(
 def test_receipt_names_no_recipients_when_none_are_told(app, db, auth_client, inbox):
     _register(auth_client)  # an empty register, no provider configured
     _pid, rid = _person_with_request(app, "erasure")
-    post_form(auth_client, f"/privacy/requests/{rid}/erase", {}, page=f"/privacy/requests/{rid}")
+    post_form(
+        auth_client,
+        f"/privacy/requests/{rid}/erase",
+        {"confirmed": "yes"},
+        page=f"/privacy/requests/{rid}",
+    )
     receipt = inbox.last(EMAIL).get_content()
     assert "mottagare" not in receipt and "e-posttjänster" not in receipt
     with db() as s:
@@ -138,7 +148,9 @@ def test_rectification_completion_is_blocked_until_recipients_are_told(app, db, 
 def test_restriction_creates_tasks_due_by_the_request_deadline(app, db, auth_client):
     _register(auth_client, "Benify", "Stripe")
     pid, rid = _person_with_request(app, "restriction")
-    post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
+    post_form(
+        auth_client, f"/privacy/people/{pid}/restrict", {"confirmed": "yes"}, page=f"/people/{pid}"
+    )
     assert _tasks(db) == [("Benify", "restrict", rid), ("Stripe", "restrict", rid)]
     with db() as s:
         due = s.get(DataRequest, rid).due_at
@@ -156,10 +168,14 @@ def test_restriction_creates_tasks_due_by_the_request_deadline(app, db, auth_cli
 def test_objection_creates_tasks_for_manual_recipients(app, db, auth_client):
     _register(auth_client, "Qlickboka")
     pid, rid = _person_with_request(app, "objection")
-    post_form(auth_client, f"/privacy/people/{pid}/object", {}, page=f"/people/{pid}")
+    post_form(
+        auth_client, f"/privacy/people/{pid}/object", {"confirmed": "yes"}, page=f"/people/{pid}"
+    )
     assert _tasks(db) == [("Qlickboka", "object", rid)]
     # a second objection does not tell the same recipient twice
-    post_form(auth_client, f"/privacy/people/{pid}/object", {}, page=f"/people/{pid}")
+    post_form(
+        auth_client, f"/privacy/people/{pid}/object", {"confirmed": "yes"}, page=f"/people/{pid}"
+    )
     assert _tasks(db) == [("Qlickboka", "object", rid)]
 
 
@@ -168,14 +184,18 @@ def test_configured_providers_are_automatic_not_tasks(app, db, auth_client):
     app.config["BREVO_API_KEY"], app.config["BREVO_LIST_ID"] = "key", "7"
     _register(auth_client, "Brevo", "Fortnox")
     pid, rid = _person_with_request(app, "restriction")
-    post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
+    post_form(
+        auth_client, f"/privacy/people/{pid}/restrict", {"confirmed": "yes"}, page=f"/people/{pid}"
+    )
     assert _tasks(db) == [("Fortnox", "restrict", rid)]
 
 
 def test_export_summary_names_the_recipients_told(app, db, auth_client):
     _register(auth_client, "Fortnox")
     pid, rid = _person_with_request(app, "restriction")
-    post_form(auth_client, f"/privacy/people/{pid}/restrict", {}, page=f"/people/{pid}")
+    post_form(
+        auth_client, f"/privacy/people/{pid}/restrict", {"confirmed": "yes"}, page=f"/people/{pid}"
+    )
     _tick_all(auth_client, db, rid)
     with app.app_context():
         s = get_session()

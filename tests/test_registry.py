@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crm.models  # noqa: F401
+from crm import controllers
 from crm.audit import Actor
 from crm.db import Base
 from crm.db import get_session
@@ -33,6 +34,7 @@ from crm.outbox import Op
 from crm.outbox import ProviderLink
 from crm.outbox import enqueue
 from crm.people import care as people_care
+from crm.people import health
 from crm.people import purchases
 from crm.people import services as people
 from crm.people.models import Person
@@ -67,11 +69,18 @@ def sample_person(s: Session) -> int:
         people.PersonData(name=NAME, email=EMAIL, phone=PHONE, personnummer=PERSONNUMMER),
         actor,
     )
+    health.grant(s, person, "signed_form", actor)  # Art. 9(2)(a): before any health note
     people_care.update_client_card(
         s, person, people_care.ClientCardData(None, None, "Sömnproblem", "explicit_consent"), actor
     )
     people_care.add_visit(s, person, date.today(), "Första besöket", actor)
+    # the journal exists only under profile A; written while the practice was licensed, and
+    # back under its profile afterwards (profile B holds no journal: the erasure is full)
+    controller = controllers.get(s, person.controller_id)
+    profile, controller.profile = controller.profile, "A"
     people_care.add_journal_entry(s, person, "Första samtalet.", actor)
+    controller.profile = profile
+    people.record_identity_check(s, person, "id_document", actor)  # "ID shown", first visit
     # bought long enough ago that the bookkeeping hold has ended (the erasure below is full)
     purchases.add_purchase(
         s, person, purchases.PurchaseData(date(2012, 3, 1), "450,50", "F-1", "Massageolja"), actor

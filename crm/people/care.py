@@ -18,6 +18,7 @@ from crm import controllers
 from crm.audit import Actor
 from crm.db import utcnow
 from crm.i18n import N_
+from crm.people import health
 from crm.people.models import Art9Basis
 from crm.people.models import ClientCard
 from crm.people.models import JournalEntry
@@ -27,6 +28,14 @@ from crm.people.services import PersonError
 from crm.people.services import refuse_if_restricted
 from crm.security import roles
 from crm.security.roles import Perm
+
+
+def _require_health_basis(session: Session, person: Person, what: str) -> None:
+    """The Art. 9 basis check of crm/people/health.py, as this module's error."""
+    try:
+        health.require_basis(session, person, what)
+    except health.HealthBasisError as err:
+        raise PersonError(str(err)) from err
 
 
 def _practice_profile(session: Session, person: Person) -> str | None:
@@ -68,6 +77,17 @@ def update_client_card(
                 "patientdatalagen (profile A in the settings). Choose explicit consent."
             )
         )
+    card = person.client_card
+    if notes and notes != (card.health_notes if card else None):
+        # new or changed notes need the basis now; notes written before a withdrawal may stay
+        # while the dates are edited, until they are erased
+        if basis == Art9Basis.EXPLICIT_CONSENT and not health.has_consent(session, person.id):
+            raise PersonError(
+                N_(
+                    "Health notes need the client's explicit consent (GDPR Art. 9(2)(a)): "
+                    "record it on the client card first."
+                )
+            )
     if data.client_since and data.client_until and data.client_until < data.client_since:
         raise PersonError(N_("'Client until' cannot be before 'client since'."))
     card = person.client_card
@@ -110,6 +130,8 @@ def add_visit(
     refuse_if_restricted(person)
     if visited_on > date.today():
         raise PersonError(N_("A visit cannot be in the future."))
+    if (note or "").strip():
+        _require_health_basis(session, person, "notes")
     visit = Visit(
         visited_on=visited_on, note=(note or "").strip() or None, created_by_id=actor.user_id
     )
@@ -138,6 +160,7 @@ def add_journal_entry(
     """
     roles.check(actor, Perm.HEALTH_WRITE)
     text = (text or "").strip()
+    _require_health_basis(session, person, "journal")
     if not text:
         raise PersonError(N_("Write the journal entry."))
     if corrects is not None and corrects.person_id != person.id:

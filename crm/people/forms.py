@@ -15,6 +15,9 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from crm.people.labels import HEALTH_CONSENT_METHODS
+from crm.people.labels import IDENTITY_METHODS
+
 
 class PersonForm(FlaskForm):
     """Contact details and personnummer."""
@@ -61,10 +64,21 @@ class ClientCardForm(FlaskForm):
 
 
 class VisitForm(FlaskForm):
-    """A visit: date and note."""
+    """A visit: date and note, and at the first visit the ID the client showed."""
 
     visited_on = DateField(_l("Date"), validators=[DataRequired()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
+    id_shown = BooleanField(_l("The client showed a valid ID document"))
+
+
+class IdentityCheckForm(FlaskForm):
+    """Record how the person's identity was checked."""
+
+    method = SelectField(
+        _l("How was the identity checked?"),
+        # a select always has a value: the choice is validated, no "required" (Nu checker)
+        choices=[SelectChoice(code, label) for code, label in IDENTITY_METHODS.items()],
+    )
 
 
 class PurchaseForm(FlaskForm):
@@ -95,3 +109,12 @@ class RevealForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form with only a CSRF token, for POST buttons."""
+
+
+class HealthConsentForm(FlaskForm):
+    """How the client gave (or withdrew) explicit consent to health notes."""
+
+    method = SelectField(
+        _l("How?"),
+        choices=[SelectChoice(code, label) for code, label in HEALTH_CONSENT_METHODS.items()],
+    )

@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
@@ -36,6 +37,22 @@ class Art9Basis(StrEnum):
 
     EXPLICIT_CONSENT = "explicit_consent"  # Art. 9(2)(a): profile B practices
     HEALTH_CARE = "health_care"  # Art. 9(2)(h) + patientdatalagen: profile A practices
+
+
+class HealthConsentMethod(StrEnum):
+    """How a client gave (or withdrew) explicit consent to health notes (GDPR Art. 9(2)(a))."""
+
+    SIGNED_FORM = "signed_form"  # signed on paper, kept with the client's papers
+    VERBAL = "verbal"  # said yes out loud to the staff member, who records it here
+    EMAIL = "email"  # in writing by mail
+
+
+class IdentityMethod(StrEnum):
+    """How a person's identity was checked (seeds 000/001: "ALLA måste visa legitimation")."""
+
+    ID_DOCUMENT = "id_document"  # a valid ID document was shown (legitimation)
+    BANKID = "bankid"  # BankID done elsewhere, e.g. in the booking system
+    KNOWN_IN_PERSON = "known_in_person"  # the staff member knows the person
 
 
 class Person(Base):
@@ -88,6 +105,12 @@ class Person(Base):
     )
     journal: Mapped[list[JournalEntry]] = relationship(
         cascade="all, delete-orphan", order_by="JournalEntry.id"
+    )
+    health_consents: Mapped[list[HealthConsent]] = relationship(
+        cascade="all, delete-orphan", order_by="HealthConsent.id"
+    )
+    identity_checks: Mapped[list[IdentityCheck]] = relationship(
+        cascade="all, delete-orphan", order_by="IdentityCheck.checked_at.desc()"
     )
     purchases: Mapped[list[Purchase]] = relationship(
         cascade="all, delete-orphan", order_by="Purchase.purchased_on.desc()"
@@ -183,6 +206,67 @@ class JournalEntry(Base):
     )
 
 
+class IdentityCheck(Base):
+    """A recorded check of who the person is: how, by whom, when (GDPR Art. 12(6)).
+
+    Person-level (the client card's "ID shown" at the first visit, or a check recorded before
+    a disclosure from the command line); a request's own check is on the request. The gate in
+    crm/privacy/identity.py reads both before any export or erasure of a client.
+    """
+
+    __tablename__ = "identity_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the staff member who checked; None from the command line (the audit row says so)
+    checked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "method in ('id_document', 'bankid', 'known_in_person')", name="known_method"
+        ),
+    )
+
+
+class HealthConsent(Base):
+    """An explicit consent to health notes, given or withdrawn: proof like a newsletter consent.
+
+    Profile B practices hold health data on the client's explicit consent (GDPR Art. 9(2)(a)),
+    which they must be able to prove (Art. 7(1)): the exact text the client agreed to and its
+    version, when, how it was given, and which staff member recorded it. Append-only: a
+    withdrawal is a new row, and the newest row decides (crm/people/health.py).
+    """
+
+    __tablename__ = "health_consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    #: the controller the consent is given to (default: the person's)
+    controller_id: Mapped[int] = mapped_column(
+        ForeignKey("controller.id", ondelete="RESTRICT"), index=True
+    )
+    #: "grant" or "withdraw"
+    action: Mapped[str] = mapped_column(String(8))
+    method: Mapped[str] = mapped_column(String(16))
+    #: the consent text as the client read it, its version and its SHA-256
+    text_version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        CheckConstraint("action in ('grant', 'withdraw')", name="known_action"),
+        CheckConstraint("method in ('signed_form', 'verbal', 'email')", name="known_method"),
+    )
+
+
 class Purchase(Base):
     """A purchase or invoice reference: what bokföringslagen 7 kap. 2 § makes the practice keep.
 
@@ -228,6 +312,7 @@ def _keep_name_keys(target: Person, value: str, _old: object, _initiator: object
 @event.listens_for(Person, "before_insert")
 @event.listens_for(ClientCard, "before_insert")
 @event.listens_for(JournalEntry, "before_insert")
+@event.listens_for(HealthConsent, "before_insert")
 @event.listens_for(Purchase, "before_insert")
 def _default_controller(_mapper: object, connection: object, target: object) -> None:
     controllers.fill_controller_id(connection, target)  # type: ignore[arg-type]

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from crm.db import utcnow
 from crm.people import personnummer as pnr
 from crm.people.models import ClientCard
+from crm.people.models import HealthConsent
+from crm.people.models import IdentityCheck
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.models import Purchase
@@ -72,6 +74,29 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
                 "corrects": j.corrects_id,
             }
             for j in person.journal
+        ],
+        # Art. 7(1): the proof of the explicit consent to health notes, words included
+        "health_consents": [
+            {
+                "action": c.action,
+                "method": c.method,
+                "at": _iso(c.occurred_at),
+                "text_version": c.text_version,
+                "text": c.text,
+            }
+            for c in session.scalars(
+                select(HealthConsent)
+                .where(HealthConsent.person_id == person.id)
+                .order_by(HealthConsent.occurred_at, HealthConsent.id)
+            )
+        ],
+        "identity_checks": [
+            {"method": c.method, "checked_at": _iso(c.checked_at)}
+            for c in session.scalars(
+                select(IdentityCheck)
+                .where(IdentityCheck.person_id == person.id)
+                .order_by(IdentityCheck.checked_at)
+            )
         ],
         "purchases": [
             {
@@ -125,6 +150,10 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
     if not ctx.keeps("journal"):
         session.execute(delete(ClientCard).where(ClientCard.person_id == person.id))
         session.execute(delete(Visit).where(Visit.person_id == person.id))
+    session.execute(delete(IdentityCheck).where(IdentityCheck.person_id == person.id))
+    if not ctx.keeps("journal"):
+        # the proof of consent goes with the notes it was for (the journal's basis is the law)
+        session.execute(delete(HealthConsent).where(HealthConsent.person_id == person.id))
     if not ctx.keeps("bookkeeping"):
         session.execute(delete(Purchase).where(Purchase.person_id == person.id))
     # The identity a journal or a bookkeeping record needs stays; contact details go.
@@ -138,11 +167,39 @@ def erase(session: Session, person: Person, ctx: ErasureContext) -> None:
 HOLDER = register(
     PersonDataHolder(
         name="people",
-        tables=("person", "client_card", "visit", "journal_entry", "purchase"),
-        sections=("person", "client_card", "visits", "journal", "purchases"),
+        tables=(
+            "person",
+            "client_card",
+            "visit",
+            "journal_entry",
+            "identity_check",
+            "health_consent",
+            "purchase",
+        ),
+        sections=(
+            "person",
+            "client_card",
+            "visits",
+            "journal",
+            "health_consents",
+            "identity_checks",
+            "purchases",
+        ),
         export=export,
-        deletes=("contact_details", "client_card", "visits", "purchases"),
-        spared_by={"client_card": "journal", "visits": "journal", "purchases": "bookkeeping"},
+        deletes=(
+            "contact_details",
+            "client_card",
+            "visits",
+            "health_consents",
+            "identity_checks",
+            "purchases",
+        ),
+        spared_by={
+            "client_card": "journal",
+            "visits": "journal",
+            "health_consents": "journal",
+            "purchases": "bookkeeping",
+        },
         holds=holds,
         erase=erase,
     )

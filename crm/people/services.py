@@ -28,6 +28,8 @@ from crm.errors import DomainError
 from crm.i18n import N_
 from crm.paging import Pager
 from crm.people import personnummer as pnr
+from crm.people.models import IdentityCheck
+from crm.people.models import IdentityMethod
 from crm.people.models import Person
 from crm.security import emails
 from crm.security import roles
@@ -490,3 +492,38 @@ def audit_about(session: Session, person_id: int, limit: int = 50) -> list[Audit
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def record_identity_check(
+    session: Session, person: Person, method: str, actor: Actor
+) -> IdentityCheck:
+    """Record that the person's identity was checked, how, by whom and when.
+
+    Seeds 000/001 ask every client to show ID; the first visit is where it happens. An export
+    or erasure of a client waits for a recorded check (crm/privacy/identity.py).
+    """
+    roles.check(actor, Perm.PEOPLE_WRITE)
+    if method not in {m.value for m in IdentityMethod}:
+        raise PersonError(N_("Choose how the identity was checked."))
+    check = IdentityCheck(person_id=person.id, method=method, checked_by_id=actor.user_id)
+    person.identity_checks.insert(0, check)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.identity_checked",
+        object_type="person",
+        object_id=person.id,
+        details={"method": method},
+    )
+    return check
+
+
+def latest_identity_check(session: Session, person_id: int) -> IdentityCheck | None:
+    """The person's newest recorded identity check, if any."""
+    return session.scalar(
+        select(IdentityCheck)
+        .where(IdentityCheck.person_id == person_id)
+        .order_by(IdentityCheck.checked_at.desc(), IdentityCheck.id.desc())
+        .limit(1)
+    )

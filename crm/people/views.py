@@ -19,6 +19,7 @@ from flask_login import current_user
 from sqlalchemy import func
 
 from crm import audit
+from crm import confirm
 from crm import controllers
 from crm import paging
 from crm.db import get_session
@@ -28,6 +29,8 @@ from crm.inputs import form_int
 from crm.inputs import parse_int
 from crm.people import care
 from crm.people import forms
+from crm.people import health
+from crm.people import labels
 from crm.people import purchases
 from crm.people import services
 from crm.people.models import JournalEntry
@@ -42,6 +45,10 @@ from crm.web import get_or_404
 from crm.web import show_again
 
 bp = Blueprint("people", __name__, url_prefix="/people")
+
+
+bp.add_app_template_filter(labels.identity_method_label, "identity_method_label")
+bp.add_app_template_filter(labels.health_consent_method_label, "health_consent_method_label")
 
 
 def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
@@ -214,6 +221,14 @@ def _render_detail(
         visit_form=failed_form("visit") or forms.VisitForm(formdata=None, prefix="visit"),
         purchase_form=purchase_form or forms.PurchaseForm(formdata=None, prefix="purchase"),
         format_amount=purchases.format_amount,
+        identity_form=forms.IdentityCheckForm(prefix="idc"),
+        profile_a=health.profile_a(db, person),
+        health_consent=health.latest(db, person.id),
+        health_basis=health.profile_a(db, person) or health.has_consent(db, person.id),
+        health_text=health.consent_text(db, person),
+        health_form=forms.HealthConsentForm(prefix="hc"),
+        notes_held=health.notes_held(person),
+        identity_check=services.latest_identity_check(db, person.id),
         button=forms.ButtonForm(),
         # the trail is the owner's (need to know): others get no rows, not just hidden ones
         events=services.audit_about(db, person.id) if can(current_user, Perm.AUDIT_READ) else [],
@@ -267,10 +282,43 @@ def edit(person_id: int) -> Any:
     )
 
 
-@bp.route("/<int:person_id>/archive", methods=["POST"])
+def _confirm_archive(person_id: int) -> confirm.Confirmation:
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    back = url_for("people.detail", person_id=person.id)
+    if person.archived_at is not None:
+        return confirm.Confirmation(
+            _("Restore %(name)s from the archive", name=person.name),
+            [_("The person shows in the people list and in searches again.")],
+            [_("Nothing was deleted while archived; everything is as it was.")],
+            _("Restore"),
+            back,
+            danger=False,
+        )
+    return confirm.Confirmation(
+        _("Archive %(name)s", name=person.name),
+        [
+            _("The person leaves the people list and searches (shown with 'Include archived')."),
+            _(
+                "Retention runs as before: the data is deleted when its period ends, unless "
+                "the law keeps it longer (the journal ten years, bookkeeping seven)."
+            ),
+        ],
+        [
+            _(
+                "Nothing is deleted now: contact details, the client card, journal, "
+                "newsletter and requests stay. It can be restored."
+            )
+        ],
+        _("Archive"),
+        back,
+    )
+
+
+@bp.route("/<int:person_id>/archive", methods=["GET", "POST"])
 @requires(Perm.PEOPLE_WRITE)
+@confirm.irreversible(_confirm_archive)
 def archive(person_id: int) -> Any:
-    """Archive or un-archive a person (toggle)."""
+    """Archive or un-archive a person (toggle), after the confirmation step."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
@@ -324,6 +372,9 @@ def add_visit(person_id: int) -> Any:
     db = get_session()
     try:
         care.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
+        if form.id_shown.data:
+            # seeds 000/001: the first visit is where the client shows ID
+            services.record_identity_check(db, person, "id_document", current_actor())
     except services.PersonError as err:
         db.rollback()
         form.form_errors.append(_(str(err), **err.params))
@@ -331,6 +382,105 @@ def add_visit(person_id: int) -> Any:
     else:
         db.commit()
         flash(_("Visit recorded."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/identity", methods=["POST"])
+@requires(Perm.PEOPLE_WRITE)
+def identity_check(person_id: int) -> Any:
+    """Record on the client card how the person's identity was checked (e.g. ID shown)."""
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    form = forms.IdentityCheckForm(prefix="idc")
+    if not form.validate_on_submit():
+        flash(_("Choose how the identity was checked."), "error")
+        return redirect(url_for("people.detail", person_id=person.id))
+    db = get_session()
+    try:
+        services.record_identity_check(db, person, form.method.data, current_actor())
+    except services.PersonError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Identity check recorded."), "success")
+    return redirect(url_for("people.detail", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/health-consent", methods=["POST"])
+@requires(Perm.HEALTH_WRITE)
+def health_consent(person_id: int) -> Any:
+    """Record the client's explicit consent to health notes, or its withdrawal."""
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    form = forms.HealthConsentForm(prefix="hc")
+    if not form.validate_on_submit():
+        flash(_("Choose how the consent was given."), "error")
+        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+    withdrawing = request.form.get("action") == "withdraw"
+    db = get_session()
+    try:
+        if withdrawing:
+            health.withdraw(db, person, form.method.data, current_actor())
+        else:
+            health.grant(db, person, form.method.data, current_actor())
+    except health.HealthBasisError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+    db.commit()
+    if not withdrawing:
+        flash(_("Consent recorded: health notes may be written."), "success")
+        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+    flash(_("Withdrawal recorded: no new health notes are written."), "success")
+    if health.notes_held(person):
+        # the notes already written rested on the consent: offer to erase them now
+        return redirect(url_for("people.erase_health_notes", person_id=person.id))
+    return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+
+
+def _confirm_erase_notes(person_id: int) -> confirm.Confirmation:
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    back = url_for("people.detail", person_id=person.id)
+    db = get_session()
+    if not health.notes_held(person):
+        return confirm.Confirmation(
+            _("Erase the health notes of %(name)s", name=person.name),
+            [_("Nothing: no health notes are stored.")],
+            [],
+            _("Erase the health notes"),
+            back,
+            blocked=_("No health notes are stored for this person."),
+        )
+    kept = [_("The dates of the visits and the client card, and the proof of the consent.")]
+    if health.profile_a(db, person):
+        kept.append(_("The journal: the law keeps it ten years after the last entry."))
+    return confirm.Confirmation(
+        _("Erase the health notes of %(name)s", name=person.name),
+        [
+            _("The health notes on the client card are deleted."),
+            _("Every visit note is deleted."),
+            _("This cannot be undone."),
+        ],
+        kept,
+        _("Erase the health notes"),
+        back,
+        notes=[]
+        if health.has_consent(db, person.id)
+        else [_("The client has withdrawn the consent these notes rested on (GDPR Art. 7(3)).")],
+    )
+
+
+@bp.route("/<int:person_id>/health-notes/erase", methods=["GET", "POST"])
+@requires(Perm.HEALTH_WRITE)
+@confirm.irreversible(_confirm_erase_notes)
+def erase_health_notes(person_id: int) -> Any:
+    """Erase the health notes and visit notes (offered after a withdrawal of consent)."""
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    health.erase_notes(db, person, current_actor())
+    db.commit()
+    flash(_("The health notes are erased."), "success")
     return redirect(url_for("people.detail", person_id=person.id))
 
 

@@ -22,6 +22,7 @@ from crm.db import utcnow
 from crm.errors import DomainError
 from crm.i18n import N_
 from crm.people.models import Person
+from crm.privacy import identity
 from crm.privacy.models import DataRequest
 from crm.representatives import services as representatives
 from crm.representatives.models import Representation
@@ -103,12 +104,15 @@ def _open(request: DataRequest) -> None:
 
 
 def verify_identity(session: Session, request: DataRequest, method: str, actor: Actor) -> None:
-    """Record how and by whom the person's identity was checked."""
+    """Record how (ID document, BankID, known in person) and by whom the identity was checked.
+
+    This is what the identity gate (crm/privacy/identity.py) reads before the request's
+    export, download link or erasure.
+    """
     _open(request)
-    method = method.strip()
-    if not method:
-        raise RequestError(N_("Say how the identity was checked."))
-    request.identity_method = method[:100]
+    if method not in identity.METHODS:
+        raise RequestError(N_("Choose how the identity was checked."))
+    request.identity_method = method
     request.identity_verified_at = utcnow()
     request.identity_verified_by_id = actor.user_id
     audit.record(
@@ -117,7 +121,7 @@ def verify_identity(session: Session, request: DataRequest, method: str, actor: 
         "privacy.identity_verified",
         object_type="person",
         object_id=request.person_id,
-        details={"request": request.id},
+        details={"request": request.id, "method": method},
     )
 
 
@@ -172,7 +176,15 @@ def _close(
 
 
 def complete(session: Session, request: DataRequest, outcome: str, actor: Actor) -> None:
-    """Close the request as done, with what was done."""
+    """Close the request as done, with what was done.
+
+    An access, portability or erasure request of a client is closed as done only once the
+    identity check is recorded (crm/privacy/identity.py), however the answer went out.
+    """
+    try:
+        identity.require_for_closing(session, request)
+    except identity.IdentityNotChecked as err:
+        raise RequestError(str(err)) from err
     _close(session, request, "completed", outcome, N_("Describe what was done."), actor)
 
 

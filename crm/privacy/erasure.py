@@ -33,6 +33,7 @@ from crm.db import utcnow
 from crm.outbox import Op
 from crm.outbox import OutboxOp
 from crm.people.models import Person
+from crm.privacy import identity
 from crm.privacy import periods
 from crm.privacy import recipients
 from crm.privacy import registry
@@ -137,8 +138,11 @@ def execute(
 
     :raises AlreadyErased: a concurrent erasure got there first; nothing was changed.
     :raises ErasureBlocked: a testimonial is still up in a manual place; nothing was changed.
+    :raises identity.IdentityNotChecked: a client whose identity check is not recorded (on
+        ``request``, or on the person without one); nothing was changed.
     """
     claim(session, person, request)
+    identity.require_identity_check(session, person, "erasure", request)
     the_plan = plan(session, person)
     if the_plan.take_down:
         raise ErasureBlocked(f"{len(the_plan.take_down)} publication(s) still up")

@@ -23,6 +23,7 @@ from crm import controllers
 from crm import csvsafe
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.privacy import identity
 from crm.privacy import practice
 from crm.privacy import record
 from crm.privacy import registry
@@ -31,16 +32,23 @@ from crm.security.roles import Perm
 
 if TYPE_CHECKING:
     from crm.people.models import Person
+    from crm.privacy.models import DataRequest
 
 SCHEMA = Path(__file__).with_name("export_schema.json")
 
 
-def collect(session: Session, person: Person) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+def collect(
+    session: Session, person: Person, request: DataRequest | None = None
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """Everything held about a person, and the media files to include.
 
     Each section comes from the feature that holds the data (crm/privacy/registry.py), in
-    the order of the schema; this module knows no feature's tables.
+    the order of the schema; this module knows no feature's tables. Nothing is read for a
+    client whose identity check is not recorded (on ``request``, or on the person without
+    one): :func:`crm.privacy.identity.require_identity_check` raises first.
     """
+    purpose = request.kind if request is not None and request.kind == "portability" else "access"
+    identity.require_identity_check(session, person, purpose, request)
     practice.load(session, current_app.config["PRACTICE_NAME"])
     # seed 000: the controller is the company that met the person, not the brand
     row = controllers.get(session, person.controller_id)
@@ -73,8 +81,14 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), "" if data is None else str(data))]
 
 
-def build(session: Session, person: Person, *, reader: Actor | None = None) -> bytes:
-    """The export zip.
+def build(
+    session: Session,
+    person: Person,
+    *,
+    reader: Actor | None = None,
+    request: DataRequest | None = None,
+) -> bytes:
+    """The export zip (behind the identity gate, see :func:`collect`).
 
     :param reader: the staff member who downloads it. The zip holds health notes, the journal
         and visit notes, so their role must allow reading those; None when the person
@@ -83,7 +97,7 @@ def build(session: Session, person: Person, *, reader: Actor | None = None) -> b
     """
     if reader is not None:
         roles.check(reader, Perm.HEALTH_READ)
-    data, files = collect(session, person)
+    data, files = collect(session, person, request)
     row = practice.load(session, current_app.config["PRACTICE_NAME"])
     csv_out = io.StringIO()
     writer = csvsafe.writer(csv_out, delimiter=";")

@@ -12,6 +12,9 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from crm.people.labels import IDENTITY_METHODS
+from crm.privacy.objections import PROCESSINGS
+
 
 class NewRequestForm(FlaskForm):
     """Register a request."""
@@ -43,10 +46,12 @@ class NewRequestForm(FlaskForm):
 
 
 class IdentityForm(FlaskForm):
-    """How the identity was checked."""
+    """How the identity was checked: the three ways the identity gate accepts."""
 
-    method = StringField(
-        _l("How was the identity checked?"), validators=[DataRequired(), Length(max=100)]
+    method = SelectField(
+        _l("How was the identity checked?"),
+        # a select always has a value: the choice is validated, no "required" (Nu checker)
+        choices=[SelectChoice(code, label) for code, label in IDENTITY_METHODS.items()],
     )
 
 
@@ -135,3 +140,38 @@ class ReportedForm(FlaskForm):
     """IMY was notified."""
 
     reference = StringField(_l("IMY's case reference (if you have one)"), [Length(max=64)])
+
+
+class ObjectionForm(FlaskForm):
+    """An objection (Art. 21(1)): which processing, how it came, and any overriding grounds."""
+
+    processing = SelectField(
+        _l("Processing objected to"),
+        choices=[SelectChoice(code, label) for code, label in PROCESSINGS.items()],
+    )
+    other = StringField(_l("Name the processing (when it is another one)"), [Length(max=200)])
+    channel = SelectField(
+        _l("Received by"),
+        choices=[
+            SelectChoice("in_person", _l("In person")),
+            SelectChoice("email", _l("Email")),
+            SelectChoice("letter", _l("Letter")),
+            SelectChoice("phone", _l("Phone")),
+        ],
+    )
+    ground = TextAreaField(
+        _l(
+            "Compelling legitimate grounds that override the person's interests (leave empty "
+            "to stop the processing now)"
+        ),
+        [Length(max=4000)],
+    )
+
+
+class GroundForm(FlaskForm):
+    """Compelling grounds recorded after an objection stopped a processing."""
+
+    ground = TextAreaField(
+        _l("Compelling legitimate grounds (told to the person with the answer)"),
+        validators=[DataRequired(), Length(max=4000)],
+    )

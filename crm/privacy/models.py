@@ -58,7 +58,9 @@ class DataRequest(Base):
     #: Art. 12(3): one extension of up to two months, with a reason told to the person
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extension_reason: Mapped[str | None] = mapped_column(EncryptedText("data_request.extension"))
-    #: how the person's identity was checked ("known email", "BankID", "in person") and by whom
+    #: how the requester's identity was checked ("id_document", "bankid", "known_in_person";
+    #: free text recorded before issue 14 part 5 is kept as it was) and by whom; the identity
+    #: gate (crm/privacy/identity.py) reads it
     identity_method: Mapped[str | None] = mapped_column(String(100))
     identity_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     identity_verified_by_id: Mapped[int | None] = mapped_column(
@@ -85,6 +87,17 @@ class DataRequest(Base):
     #: JSON list of outbox operation ids an erasure waits for (the request completes when the
     #: providers confirmed)
     waiting_for: Mapped[str | None] = mapped_column(Text)
+
+    #: an objection (Art. 21(1)) names the processing objected to: a code of
+    #: crm/privacy/objections.py, or the owner's words for another one
+    processing: Mapped[str | None] = mapped_column(String(200))
+    #: when that processing was stopped (at once, unless a compelling ground was recorded)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the compelling legitimate grounds that override the person's interests (Art. 21(1)),
+    #: when the practice has them; the person is told them with the answer
+    compelling_ground: Mapped[str | None] = mapped_column(
+        EncryptedText("data_request.compelling_ground")
+    )
 
 
 @event.listens_for(DataRequest, "before_insert")

@@ -30,11 +30,13 @@ from crm.newsletter import links
 from crm.people.models import Person
 from crm.privacy import export as export_zip
 from crm.privacy import forget as forget_me
+from crm.privacy import identity
 from crm.privacy import mails
 from crm.privacy import policy_versions
 from crm.privacy import portal
 from crm.privacy import practice
 from crm.privacy import record
+from crm.privacy.models import DataRequest
 from crm.privacy.models import PortalRequest
 from crm.security import tokens
 from crm.web import absolute_url
@@ -58,7 +60,15 @@ def export(token: str) -> Any:
     person = db.scalar(select(Person).where(Person.public_id == str(payload.get("p"))))
     if person is None:
         return render_template("public/forgotten.html"), 404
-    data = export_zip.build(db, person)
+    # the link was mailed only after the identity gate; the download passes it again
+    data_request = db.get(DataRequest, int(payload.get("r") or 0))
+    if data_request is None:  # the request's record period ended: so has the link
+        return render_template("public/export_expired.html"), 410
+    try:
+        data = export_zip.build(db, person, request=data_request)
+    except identity.IdentityNotChecked:
+        db.rollback()
+        return bad_token_response()
     audit.record(
         db,
         Actor("public", None, request.remote_addr),

@@ -20,19 +20,26 @@ from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
 from crm import audit
+from crm import confirm
 from crm import mail
 from crm import paging
 from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
+from crm.i18n import format_day
 from crm.inputs import form_int
+from crm.newsletter.labels import HOLD as HOLD_LABELS
 from crm.people import picker
+from crm.people import services as people_services
+from crm.people.labels import identity_method_label
 from crm.people.models import Person
 from crm.privacy import data_requests
 from crm.privacy import erasure
 from crm.privacy import export
 from crm.privacy import forms
+from crm.privacy import identity as id_gate
 from crm.privacy import mails
+from crm.privacy import objections
 from crm.privacy import portal
 from crm.privacy import recipients
 from crm.privacy import rights
@@ -51,6 +58,20 @@ from crm.web import get_or_404
 from crm.web import show_again
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+
+
+@bp.app_context_processor
+def _person_page_helpers() -> dict[str, Any]:
+    """Let the person page show the objections in force (people/ imports no feature)."""
+
+    def in_force(person_id: int) -> list[tuple[str, datetime]]:
+        return [
+            (objections.processing_label(r.processing), r.stopped_at)
+            for r in objections.in_force(get_session(), person_id)
+            if r.stopped_at is not None
+        ]
+
+    return {"objections_in_force": in_force}
 
 
 def _notify(send: Any, *args: Any) -> bool:
@@ -152,8 +173,15 @@ def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) 
     mandate = (
         get_session().get(Representation, row.representation_id) if row.representation_id else None
     )
+    gate = None
+    if person is not None and row.kind in id_gate.GATED_KINDS:
+        gate = id_gate.clearance(get_session(), person, _purpose(row.kind), row)
     return render_template(
         "privacy/detail.html",
+        gate=gate,
+        person_check=people_services.latest_identity_check(get_session(), person.id)
+        if person
+        else None,
         r=row,
         person=person,
         mandate=mandate,
@@ -165,6 +193,8 @@ def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) 
         untold=recipients.missing(get_session(), row) if row.status == "open" else [],
         names=audit.staff_names(get_session()),
         button=forms.ButtonForm(),
+        ground_form=forms.GroundForm(formdata=None, prefix="gr"),
+        processing_label=objections.processing_label,
         **{
             "identity": forms.IdentityForm(formdata=None, prefix="id"),
             "extend_form": forms.ExtendForm(formdata=None, prefix="ext"),
@@ -173,6 +203,11 @@ def _detail_page(row: DataRequest, slot: str | None = None, failed: Any = None) 
             **({slot: failed} if slot else {}),
         },
     )
+
+
+def _purpose(kind: str) -> str:
+    """The identity gate's purpose for a request kind (access, portability or erasure)."""
+    return kind if kind in ("portability", "erasure") else "access"
 
 
 def _step(
@@ -284,10 +319,37 @@ def refuse(request_id: int) -> Any:
     )
 
 
-@bp.route("/people/<int:person_id>/restrict", methods=["POST"])
+def _confirm_restrict(person_id: int) -> confirm.Confirmation:
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    back = url_for("people.detail", person_id=person.id)
+    if person.restricted_at is not None:
+        return confirm.Confirmation(
+            _("Restrict processing of %(name)s", name=person.name),
+            [_("Nothing: processing of this person is already restricted.")],
+            [],
+            _("Restrict processing"),
+            back,
+            blocked=_("Processing of this person is already restricted."),
+        )
+    return confirm.Confirmation(
+        _("Restrict processing of %(name)s", name=person.name),
+        [
+            _("The data is kept but no longer used: it cannot be edited, mailed or published."),
+            _("Every mail provider takes the address out of its audience."),
+            _("Recipients without a connection to the CRM each become a task on the overview."),
+            _("Lifting the restriction later needs a reason, and the person is told first."),
+        ],
+        [_("Everything held about the person stays as it is (GDPR Art. 18).")],
+        _("Restrict processing"),
+        back,
+    )
+
+
+@bp.route("/people/<int:person_id>/restrict", methods=["GET", "POST"])
 @requires(Perm.REQUESTS)
+@confirm.irreversible(_confirm_restrict)
 def restrict(person_id: int) -> Any:
-    """Restrict processing of a person (Art. 18)."""
+    """Restrict processing of a person (Art. 18), after the confirmation step."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -336,8 +398,32 @@ def lift_restriction(person_id: int) -> Any:
     return redirect(url_for("people.detail", person_id=person_id))
 
 
-@bp.route("/people/<int:person_id>/object", methods=["POST"])
+def _confirm_marketing_objection(person_id: int) -> confirm.Confirmation:
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    return confirm.Confirmation(
+        _("Objection to direct marketing from %(name)s", name=person.name),
+        [
+            _("The person leaves every newsletter list at once, here and at every mail provider."),
+            _(
+                "The address is blocked for good: no import, sign-up or sync can add it again "
+                "(GDPR Art. 21(3): an objection to direct marketing is absolute)."
+            ),
+            _("Recipients without a connection to the CRM each become a task on the overview."),
+        ],
+        [
+            _(
+                "The client card, journal, bookkeeping and requests stay: the objection is to "
+                "marketing only."
+            )
+        ],
+        _("Register the objection"),
+        url_for("people.detail", person_id=person.id),
+    )
+
+
+@bp.route("/people/<int:person_id>/object", methods=["GET", "POST"])
 @requires(Perm.REQUESTS)
+@confirm.irreversible(_confirm_marketing_objection)
 def object_to_marketing(person_id: int) -> Any:
     """Record an objection to direct marketing: absolute and immediate (Art. 21)."""
     if not forms.ButtonForm().validate_on_submit():
@@ -351,14 +437,118 @@ def object_to_marketing(person_id: int) -> Any:
     return redirect(url_for("people.detail", person_id=person_id))
 
 
+def _confirm_objection(person_id: int) -> confirm.Confirmation:
+    """Register an objection (Art. 21(1)): the form, what stops, what stays."""
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    return confirm.Confirmation(
+        _("Objection from %(name)s", name=person.name),
+        [
+            _(
+                "The processing named stops at once and the stop is shown on the person's "
+                "page, unless you record compelling legitimate grounds that override the "
+                "person's interests (GDPR Art. 21(1))."
+            ),
+            _(
+                "Direct marketing always stops: every list is left, at every mail provider, "
+                "and the address is blocked for good (Art. 21(3))."
+            ),
+            _("A request is registered, due in one month: answer it by completing or refusing."),
+        ],
+        [
+            _(
+                "The data stays: an objection stops a use of it. The journal and bookkeeping "
+                "are kept as the law requires."
+            )
+        ],
+        _("Register the objection"),
+        url_for("people.detail", person_id=person.id),
+        form=forms.ObjectionForm(),
+    )
+
+
+@bp.route("/people/<int:person_id>/objection", methods=["GET", "POST"])
+@requires(Perm.REQUESTS)
+@confirm.irreversible(_confirm_objection)
+def register_objection(person_id: int) -> Any:
+    """Register an Art. 21(1) objection as a request; the processing stops at once."""
+    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    form = forms.ObjectionForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        failed = _confirm_objection(person_id)
+        failed.form, failed.error = form, _("Check the fields marked below.")
+        return confirm.page(failed, 422)
+    db = get_session()
+    try:
+        row = objections.register(
+            db,
+            person,
+            form.processing.data,
+            current_actor(),
+            other=form.other.data or "",
+            ground=form.ground.data or "",
+            channel=form.channel.data,
+        )
+    except objections.ObjectionError as err:
+        db.rollback()
+        failed = _confirm_objection(person_id)
+        failed.form, failed.error = form, _(str(err))
+        return confirm.page(failed, 422)
+    db.commit()
+    if row.stopped_at is not None:
+        flash(
+            _(
+                "Objection registered: the processing is stopped. Answer by %(date)s.",
+                date=format_day(row.due_at, "long"),
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "Objection registered with your grounds. Answer by %(date)s.",
+                date=format_day(row.due_at, "long"),
+            ),
+            "success",
+        )
+    return redirect(url_for("privacy.detail", request_id=row.id))
+
+
+@bp.route("/requests/<int:request_id>/ground", methods=["POST"])
+@requires(Perm.REQUESTS)
+def objection_ground(request_id: int) -> Any:
+    """Record compelling grounds after the stop; refusing then tells the person them."""
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    form = forms.GroundForm(prefix="gr")
+    if not form.validate_on_submit():
+        flash(_("Write the compelling legitimate grounds."), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id))
+    db = get_session()
+    try:
+        objections.record_ground(db, row, form.ground.data, current_actor())
+    except objections.ObjectionError as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+    else:
+        db.commit()
+        flash(_("Saved. Refuse the request with these grounds to tell the person."), "success")
+    return redirect(url_for("privacy.detail", request_id=row.id))
+
+
 # --- export and erasure -------------------------------------------------------------------------
 
 EXPORT_HOURS = 24
 
 
-def _export_response(person: Person) -> Response:
+def _export_response(person: Person, row: DataRequest) -> Any:
     db = get_session()
-    data = export.build(db, person, reader=current_actor())
+    try:
+        data = export.build(db, person, reader=current_actor(), request=row)
+    except id_gate.IdentityNotChecked as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
     audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
     db.commit()
     return Response(
@@ -371,21 +561,26 @@ def _export_response(person: Person) -> Response:
 @bp.route("/requests/<int:request_id>/export")
 @requires(Perm.REQUESTS, Perm.HEALTH_READ)
 def export_download(request_id: int) -> Any:
-    """Staff download the access/portability export for a request."""
+    """Staff download the access/portability export for a request (identity checked first)."""
     row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     return _export_response(
-        get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
+        get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id), row
     )
 
 
 @bp.route("/requests/<int:request_id>/export-link", methods=["POST"])
 @requires(Perm.REQUESTS)
 def export_link(request_id: int) -> Any:
-    """Mail the person a signed download link that works for 24 hours."""
+    """Mail the person a signed download link that works for 24 hours (identity checked first)."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
     person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
+    try:
+        id_gate.require_identity_check(get_session(), person, "export_link", row)
+    except id_gate.IdentityNotChecked as err:
+        flash(_(str(err)), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
     recipient = person
     if row.requester_id is not None:
         # filed by a representative: the answer goes to them, and only within a valid mandate
@@ -424,8 +619,87 @@ def export_link(request_id: int) -> Any:
     return redirect(url_for("privacy.detail", request_id=row.id))
 
 
-@bp.route("/requests/<int:request_id>/erase", methods=["POST"])
+def _identity_note(check: id_gate.Clearance) -> str:
+    """The check an action rests on, in words (none is needed for a subscriber only)."""
+    if check.basis == "no_client_data":
+        return _("No identity check is needed: the person has no client data.")
+    return _(
+        "Identity: %(method)s, checked %(date)s by %(name)s.",
+        method=identity_method_label(check.method),
+        date=format_day(check.checked_at),
+        name=audit.staff_names(get_session()).get(check.checked_by_id or 0, "–"),
+    )
+
+
+def _confirm_erase(request_id: int) -> confirm.Confirmation:
+    """What an erasure request will delete and keep, and what still blocks it."""
+    row = get_or_404(DataRequest, request_id, controller=lambda r: r.controller_id)
+    back = url_for("privacy.detail", request_id=row.id)
+    title = _("Erase the person's data")
+    if row.kind != "erasure" or row.status != "open" or row.waiting_for is not None:
+        return confirm.Confirmation(
+            title,
+            [_("Nothing: this request is not an open erasure request.")],
+            [],
+            _("Erase now"),
+            back,
+            blocked=_("This request has already been carried out."),
+        )
+    person = get_or_404(Person, row.person_id or 0, controller=lambda p: p.controller_id)
+    db = get_session()
+    the_plan = erasure.plan(db, person)
+    happens = [
+        _(
+            "Deleted now: contact details, newsletter data and consents, testimonials and their "
+            "files, the client card and visits unless the journal keeps them."
+        ),
+        _(
+            "Mail providers told to erase the address: %(names)s.",
+            names=", ".join(recipients.display_name(p) for p in the_plan.providers) or _("none"),
+        ),
+        _(
+            "Recipients to tell by hand (a task each on the overview): %(names)s.",
+            names=", ".join(the_plan.manual) or _("none"),
+        ),
+        _("The person gets a receipt that says what was kept, why and until when."),
+        _("This cannot be undone."),
+    ]
+    kept = [
+        _(
+            "%(what)s: %(why)s, until %(date)s.",
+            what=HOLD_LABELS.get(k.what, k.what),
+            why=k.why,
+            date=format_day(k.until, "long"),
+        )
+        for k in the_plan.keep
+    ] or [_("Nothing else has to be kept: the person disappears entirely.")]
+    kept.append(_("A code made from the email address, so that the person is never mailed again."))
+    check = id_gate.clearance(db, person, "erasure", row)
+    blocked = link = None
+    if the_plan.take_down:
+        blocked = _("Take the testimonial down where it was published first (see the plan).")
+        link = back + "#erasure-plan"
+    elif check is None:
+        blocked = _(
+            "The identity is not checked yet. This person has client data: record how the "
+            "identity was checked (ID document, BankID or known in person) before erasing."
+        )
+        link = back + "#identity"
+    return confirm.Confirmation(
+        title,
+        happens,
+        kept,
+        _("Erase now"),
+        back,
+        blocked=blocked,
+        blocked_link=link,
+        notes=[_identity_note(check)] if check is not None else [],
+    )
+
+
+@bp.route("/requests/<int:request_id>/erase", methods=["GET", "POST"])
 @requires(Perm.REQUESTS)
+@confirm.irreversible(_confirm_erase)
 def erase(request_id: int) -> Any:
     """Carry out an erasure request as planned; the person gets the receipt."""
     if not forms.ButtonForm().validate_on_submit():
@@ -452,6 +726,10 @@ def erase(request_id: int) -> Any:
         db.rollback()
         flash(_("Take the testimonial down where it was published first (see the plan)."), "error")
         return redirect(url_for("privacy.detail", request_id=row.id))
+    except id_gate.IdentityNotChecked as err:
+        db.rollback()
+        flash(_(str(err)), "error")
+        return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
     db.commit()
     _notify(mails.erasure_receipt, receipt_person, erasure.receipt_text(the_plan))
     if row.status == "open":  # waiting for the providers' confirmations or manual recipients
