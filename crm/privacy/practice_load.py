@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -23,10 +24,12 @@ from crm import controllers
 from crm.audit import Actor
 from crm.controllers import Controller
 from crm.privacy import activities
+from crm.privacy import periods
 from crm.privacy import practice
 from crm.privacy.activity_defaults import ActivityData
 from crm.privacy.practice import RETENTION_RULES
 from crm.privacy.practice_file import ActivitySpec
+from crm.privacy.practice_file import PeriodSpec
 from crm.privacy.practice_file import PracticeFileError
 from crm.privacy.practice_file import PracticeSpec
 from crm.privacy.practice_file import read
@@ -64,6 +67,8 @@ def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:
         changed += [f"controllers[{index}].{name}" for name in fields]
         rows.append(current)
     changed += _settings(session, row, spec, actor)
+    for index, (controller, own) in enumerate(zip(rows, spec.periods, strict=True)):
+        changed += _periods(session, controller, index, own, actor)
     session.flush()  # the activities below are generated from what was just stored
     for index, (controller, listed) in enumerate(zip(rows, spec.activities, strict=True)):
         if _activities(session, controller, index, listed, actor):
@@ -101,6 +106,53 @@ def _settings(
         actor=actor,
         audited=False,
     )
+    return changed
+
+
+def _periods(
+    session: Session, controller: Controller, index: int, own: dict[str, PeriodSpec], actor: Actor
+) -> list[str]:
+    """A controller's own periods; a kind the file leaves out goes back to the installation's."""
+    stored = {
+        row.kind: row
+        for row in session.scalars(
+            select(periods.RetentionPeriod).where(
+                periods.RetentionPeriod.controller_id == controller.id
+            )
+        )
+    }
+    changed = []
+    for kind, old in stored.items():
+        if kind not in own:
+            session.delete(old)
+            changed.append(f"controllers[{index}].retention.{kind}")
+    for kind, wanted in own.items():
+        row = stored.get(kind)
+        now = (
+            None
+            if row is None
+            else PeriodSpec(
+                row.months,
+                row.from_year_end,
+                row.year_start_month,
+                row.automatic,
+                row.include_active,
+            )
+        )
+        if now == wanted or (
+            now is not None
+            and kind in periods.YEAR_END_BY_LAW
+            and replace(wanted, from_year_end=True) == now
+        ):
+            continue
+        try:
+            periods.set_period(session, controller.id, kind, actor=actor, **asdict(wanted))
+        except practice.SettingsError as err:  # validated before; kept as a named error
+            raise PracticeFileError(
+                [f"controllers[{index}].retention.{kind}: {str(err) % err.params}"]
+            ) from err
+        changed.append(f"controllers[{index}].retention.{kind}")
+    session.flush()
     return changed
 
 
