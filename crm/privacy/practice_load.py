@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from dataclasses import replace
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -23,8 +26,10 @@ from crm import audit
 from crm import controllers
 from crm.audit import Actor
 from crm.controllers import Controller
+from crm.db import utcnow
 from crm.privacy import activities
 from crm.privacy import periods
+from crm.privacy import policy_versions
 from crm.privacy import practice
 from crm.privacy.activity_defaults import ActivityData
 from crm.privacy.practice import RETENTION_RULES
@@ -73,8 +78,47 @@ def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:
     for index, (controller, listed) in enumerate(zip(rows, spec.activities, strict=True)):
         if _activities(session, controller, index, listed, actor):
             changed.append(f"controllers[{index}].activities")
+    session.flush()  # a published version is rendered from what was just stored
+    changed += _publish(session, rows, spec, actor)
     if changed:
         audit.record(session, actor, "privacy.practice_load", details={"changed": changed})
+    return changed
+
+
+def _publish(
+    session: Session, rows: list[Controller], spec: PracticeSpec, actor: Actor
+) -> list[str]:
+    """Publish each controller's policy when it differs from the version in force.
+
+    A practice file describes the policy the practice publishes ("the latest version is always
+    on our website", seed 000), so loading it publishes that policy: with the file's
+    ``[policy] date`` when it names the day the practice published it (seed 000: 2018-05-22),
+    else today. The public page then says which version is in force and since when, and
+    consents given from then on refer to it. Loading the same file again publishes nothing; an
+    edited file publishes a new version, dated today when the file's date is not after the
+    version in force.
+    """
+    when: datetime | None = None
+    raw = spec.policy.get("date")
+    if raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError as err:
+            raise PracticeFileError([f"policy.date: not a date (YYYY-MM-DD): {raw!r}"]) from err
+        when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        if when > utcnow():
+            raise PracticeFileError([f"policy.date: {raw} lies in the future"])
+    changed = []
+    for index, controller in enumerate(rows):
+        current = policy_versions.in_force(session, controller)
+        dated = when
+        if current is not None and when is not None and when <= current.published_at:
+            dated = None  # an edited file: a new version from today
+        try:
+            policy_versions.publish(session, controller, actor, published_at=dated)
+        except policy_versions.PolicyError:
+            continue  # the version in force already says this
+        changed.append(f"controllers[{index}].policy_version")
     return changed
 
 
