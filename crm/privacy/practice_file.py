@@ -66,6 +66,7 @@ _CONTROLLER_KEYS = {
     "runs_newsletter",
     "representative_months",
     "activities",
+    "retention",
 }
 _ACTIVITY_TEXTS = (
     "name",
@@ -143,6 +144,8 @@ class PracticeSpec:
     features: dict[str, bool] = field(default_factory=dict)
     #: per controller, its activities; None: the standard list, following the settings
     activities: list[tuple[ActivitySpec, ...] | None] = field(default_factory=list)
+    #: per controller, its own periods by record kind (crm/privacy/periods.py)
+    periods: list[dict[str, PeriodSpec]] = field(default_factory=list)
     #: the policy the file was written from (title, date, source): documentation only
     policy: dict[str, str] = field(default_factory=dict)
 
@@ -334,6 +337,59 @@ def _activities(
     return tuple(found)
 
 
+_PERIOD_KEYS = {"months", "from_year_end", "year_start_month", "automatic", "include_active"}
+
+
+@dataclass(frozen=True)
+class PeriodSpec:
+    """One controller's retention period for one record kind (crm/privacy/periods.py)."""
+
+    months: int
+    from_year_end: bool = False
+    year_start_month: int = 1
+    automatic: bool = False
+    include_active: bool = False
+
+
+def _periods(errors: _Errors, table: dict[str, Any], where: str) -> dict[str, PeriodSpec]:
+    """A controller's own periods: ``kind = months`` or ``kind = { months = .., ... }``."""
+    rules = {rule.kind: rule for rule in RETENTION_RULES}
+    errors.unknown(where, table, set(rules))
+    found = {}
+    for kind, value in table.items():
+        if kind not in rules:
+            continue
+        key = f"{where}{kind}"
+        options: dict[str, Any] = value if isinstance(value, dict) else {"months": value}
+        errors.unknown(f"{key}.", options, _PERIOD_KEYS)
+        if "months" not in options:
+            errors.add(f"{key}.months", "required")
+        months = errors.months(options, "months", f"{key}.", 0)
+        rule = rules[kind]
+        if months < rule.minimum_months:
+            errors.add(
+                key, f"cannot be shorter than {rule.minimum_months} months: {rule.minimum_reason}"
+            )
+        start = options.get("year_start_month", 1)
+        if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start <= 12:
+            errors.add(f"{key}.year_start_month", "must be a month from 1 to 12")
+            start = 1
+        automatic = errors.flag(options, "automatic", f"{key}.")
+        if automatic and kind != "client_card":
+            errors.add(f"{key}.automatic", "only client_card can be deleted without a decision")
+        include_active = errors.flag(options, "include_active", f"{key}.")
+        if include_active and kind != "marketing_contacts":
+            errors.add(f"{key}.include_active", "only applies to marketing_contacts")
+        found[kind] = PeriodSpec(
+            months,
+            errors.flag(options, "from_year_end", f"{key}."),
+            start,
+            automatic,
+            include_active,
+        )
+    return found
+
+
 def _features(errors: _Errors, table: dict[str, Any]) -> dict[str, bool]:
     known = {key for key, _label in FEATURES}
     errors.unknown("features.", table, known)
@@ -405,6 +461,14 @@ def parse(text: str) -> PracticeSpec:
     features = _features(errors, _table(errors, data.get("features", {}), "features"))
     if features.get("journal") and not any(spec.profile == "A" for spec in specs):
         errors.add("features.journal", "the journal is kept only by a profile A controller")
+    periods = [
+        _periods(
+            errors,
+            _table(errors, t.get("retention", {}), f"controllers[{i}].retention"),
+            f"controllers[{i}].retention.",
+        )
+        for i, t in enumerate(tables)
+    ]
     runs = next((i for i, spec in enumerate(specs) if spec.runs_newsletter), 0)
     activities: list[tuple[ActivitySpec, ...] | None] = []
     for i, (table, spec) in enumerate(zip(tables, specs, strict=True)):
@@ -433,7 +497,7 @@ def parse(text: str) -> PracticeSpec:
     retention = _retention(errors, _table(errors, data.get("retention", {}), "retention"))
     if errors.found:
         raise PracticeFileError(errors.found)
-    return PracticeSpec(specs, procs, retention, features, activities, policy_facts)
+    return PracticeSpec(specs, procs, retention, features, activities, periods, policy_facts)
 
 
 def read(path: Path) -> PracticeSpec:

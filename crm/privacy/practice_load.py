@@ -12,21 +12,29 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from dataclasses import replace
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm import controllers
 from crm.audit import Actor
 from crm.controllers import Controller
+from crm.db import utcnow
 from crm.privacy import activities
+from crm.privacy import periods
+from crm.privacy import policy_versions
 from crm.privacy import practice
 from crm.privacy.activity_defaults import ActivityData
 from crm.privacy.practice import RETENTION_RULES
 from crm.privacy.practice_file import ActivitySpec
+from crm.privacy.practice_file import PeriodSpec
 from crm.privacy.practice_file import PracticeFileError
 from crm.privacy.practice_file import PracticeSpec
 from crm.privacy.practice_file import read
@@ -64,12 +72,53 @@ def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:
         changed += [f"controllers[{index}].{name}" for name in fields]
         rows.append(current)
     changed += _settings(session, row, spec, actor)
+    for index, (controller, own) in enumerate(zip(rows, spec.periods, strict=True)):
+        changed += _periods(session, controller, index, own, actor)
     session.flush()  # the activities below are generated from what was just stored
     for index, (controller, listed) in enumerate(zip(rows, spec.activities, strict=True)):
         if _activities(session, controller, index, listed, actor):
             changed.append(f"controllers[{index}].activities")
+    session.flush()  # a published version is rendered from what was just stored
+    changed += _publish(session, rows, spec, actor)
     if changed:
         audit.record(session, actor, "privacy.practice_load", details={"changed": changed})
+    return changed
+
+
+def _publish(
+    session: Session, rows: list[Controller], spec: PracticeSpec, actor: Actor
+) -> list[str]:
+    """Publish each controller's policy when it differs from the version in force.
+
+    A practice file describes the policy the practice publishes ("the latest version is always
+    on our website", seed 000), so loading it publishes that policy: with the file's
+    ``[policy] date`` when it names the day the practice published it (seed 000: 2018-05-22),
+    else today. The public page then says which version is in force and since when, and
+    consents given from then on refer to it. Loading the same file again publishes nothing; an
+    edited file publishes a new version, dated today when the file's date is not after the
+    version in force.
+    """
+    when: datetime | None = None
+    raw = spec.policy.get("date")
+    if raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError as err:
+            raise PracticeFileError([f"policy.date: not a date (YYYY-MM-DD): {raw!r}"]) from err
+        when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        if when > utcnow():
+            raise PracticeFileError([f"policy.date: {raw} lies in the future"])
+    changed = []
+    for index, controller in enumerate(rows):
+        current = policy_versions.in_force(session, controller)
+        dated = when
+        if current is not None and when is not None and when <= current.published_at:
+            dated = None  # an edited file: a new version from today
+        try:
+            policy_versions.publish(session, controller, actor, published_at=dated)
+        except policy_versions.PolicyError:
+            continue  # the version in force already says this
+        changed.append(f"controllers[{index}].policy_version")
     return changed
 
 
@@ -101,6 +150,53 @@ def _settings(
         actor=actor,
         audited=False,
     )
+    return changed
+
+
+def _periods(
+    session: Session, controller: Controller, index: int, own: dict[str, PeriodSpec], actor: Actor
+) -> list[str]:
+    """A controller's own periods; a kind the file leaves out goes back to the installation's."""
+    stored = {
+        row.kind: row
+        for row in session.scalars(
+            select(periods.RetentionPeriod).where(
+                periods.RetentionPeriod.controller_id == controller.id
+            )
+        )
+    }
+    changed = []
+    for kind, old in stored.items():
+        if kind not in own:
+            session.delete(old)
+            changed.append(f"controllers[{index}].retention.{kind}")
+    for kind, wanted in own.items():
+        row = stored.get(kind)
+        now = (
+            None
+            if row is None
+            else PeriodSpec(
+                row.months,
+                row.from_year_end,
+                row.year_start_month,
+                row.automatic,
+                row.include_active,
+            )
+        )
+        if now == wanted or (
+            now is not None
+            and kind in periods.YEAR_END_BY_LAW
+            and replace(wanted, from_year_end=True) == now
+        ):
+            continue
+        try:
+            periods.set_period(session, controller.id, kind, actor=actor, **asdict(wanted))
+        except practice.SettingsError as err:  # validated before; kept as a named error
+            raise PracticeFileError(
+                [f"controllers[{index}].retention.{kind}: {str(err) % err.params}"]
+            ) from err
+        changed.append(f"controllers[{index}].retention.{kind}")
+    session.flush()
     return changed
 
 
