@@ -22,12 +22,12 @@ from flask_babel import gettext as _
 from crm import controllers
 from crm.db import get_session
 from crm.errors import flash_refusal
-from crm.inputs import parse_int
 from crm.privacy import activities
 from crm.privacy import forms
 from crm.privacy import policy_versions
 from crm.privacy import practice
 from crm.privacy.models import ProcessingActivity
+from crm.privacy.views.practice_pages import chosen_controller
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
@@ -55,19 +55,6 @@ def signup_notice() -> tuple[controllers.Controller, activities.Activity] | None
         (a for a in json.loads(version.facts)["activities"] if a.get("key") == "newsletter"), None
     )
     return (controller, policy_versions.as_activity(found)) if found is not None else None
-
-
-def _controller() -> controllers.Controller:
-    """The controller named by ``?controller=`` (404 for an unknown one), or the first."""
-    db = get_session()
-    wanted = request.args.get("controller", "")
-    if not wanted:
-        return controllers.first(db)
-    number = parse_int(wanted)
-    chosen = db.get(controllers.Controller, number) if number is not None else None
-    if chosen is None:
-        abort(404)
-    return chosen
 
 
 def _from_form(f: Any) -> activities.ActivityData:
@@ -109,7 +96,7 @@ def index() -> Any:
     """A controller's activities as published, with edit and remove."""
     db = get_session()
     practice.load(db, current_app.config["PRACTICE_NAME"])
-    controller = _controller()
+    controller = chosen_controller()
     shown = activities.effective(db, controller)
     every = controllers.all_controllers(db)
     published = policy_versions.versions(db, controller)
@@ -133,7 +120,7 @@ def publish() -> Any:
     db = get_session()
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    controller = _controller()
+    controller = chosen_controller()
     try:
         row = policy_versions.publish(db, controller, current_actor())
     except policy_versions.PolicyError as err:
@@ -161,7 +148,7 @@ def add() -> Any:
     """Add a free entry (customer service on social media, a webshop, recorded calls ...)."""
     db = get_session()
     practice.load(db, current_app.config["PRACTICE_NAME"])
-    controller = _controller()
+    controller = chosen_controller()
     if request.method == "GET":
         db.commit()
         return _form_page(controller, None)

@@ -81,7 +81,7 @@ def _settings_page(
     )
 
 
-def _chosen_controller() -> Any:
+def chosen_controller() -> Any:
     """The controller named by ``?controller=`` (404 for an unknown one), or the first."""
     db = get_session()
     wanted = request.args.get("controller", "")
@@ -100,7 +100,7 @@ def practice_settings() -> Any:
     """Who each controller is, its profile and identity numbers; processors and retention."""
     db = get_session()
     row = practice.load(db, current_app.config["PRACTICE_NAME"])
-    controller = _chosen_controller()
+    controller = chosen_controller()
     form = forms.ButtonForm()
     if request.method == "POST" and form.validate_on_submit():
         f = request.form
@@ -165,7 +165,7 @@ def practice_settings() -> Any:
 def reduce_id_numbers() -> Any:
     """Confirm, then bring the stored identity numbers down to the controller's setting."""
     db = get_session()
-    controller = _chosen_controller()
+    controller = chosen_controller()
     form = forms.ButtonForm()
     if request.method == "POST":
         if not form.validate_on_submit():
