@@ -123,12 +123,7 @@ def update_consent_text(session: Session, text: str, actor: Actor) -> ConsentTex
     session.add(row)
     session.flush()
     audit.record(
-        session,
-        actor,
-        "newsletter.consent_text",
-        object_type="consent_text",
-        object_id=row.id,
-        details={"version": row.version},
+        session, actor, "newsletter.consent_text", obj=row, details={"version": row.version}
     )
     return row
 

@@ -220,14 +220,7 @@ def create_person(session: Session, data: PersonData, actor: Actor) -> Person:
     fields = _apply(session, person, data)
     session.add(person)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "person.create",
-        object_type="person",
-        object_id=person.id,
-        details={"fields": fields},
-    )
+    audit.record(session, actor, "person.create", obj=person, details={"fields": fields})
     return person
 
 
@@ -257,14 +250,7 @@ def update_person(session: Session, person: Person, data: PersonData, actor: Act
     changed = _apply(session, person, data)
     if changed:
         person.updated_at = utcnow()
-        audit.record(
-            session,
-            actor,
-            "person.update",
-            object_type="person",
-            object_id=person.id,
-            details={"fields": changed},
-        )
+        audit.record(session, actor, "person.update", obj=person, details={"fields": changed})
         for hook in _changed_hooks:
             hook(session, person, changed, actor)
     return changed
@@ -274,13 +260,7 @@ def set_archived(session: Session, person: Person, archived: bool, actor: Actor)
     """Archive (hide from the default list) or bring back a person. Nothing is deleted."""
     roles.check(actor, Perm.PEOPLE_WRITE)
     person.archived_at = utcnow() if archived else None
-    audit.record(
-        session,
-        actor,
-        "person.archive" if archived else "person.unarchive",
-        object_type="person",
-        object_id=person.id,
-    )
+    audit.record(session, actor, "person.archive" if archived else "person.unarchive", obj=person)
 
 
 def find_by_personnummer(session: Session, text: str) -> Person | None:
@@ -431,8 +411,7 @@ def reduce_id_numbers(session: Session, controller: Controller, actor: Actor) ->
         session,
         actor,
         "person.id_numbers_reduced",
-        object_type="controller",
-        object_id=controller.id,
+        obj=controller,
         details={"mode": controller.id_number_mode, **counts},
     )
     return counts
@@ -446,9 +425,7 @@ def reveal_personnummer(session: Session, person: Person, actor: Actor) -> str |
     roles.check(actor, Perm.IDENTITY_NUMBER)
     if person.personnummer is None:
         return None
-    audit.record(
-        session, actor, "person.reveal_personnummer", object_type="person", object_id=person.id
-    )
+    audit.record(session, actor, "person.reveal_personnummer", obj=person)
     return pnr.Personnummer(person.personnummer).display()
 
 
@@ -473,9 +450,7 @@ def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str |
     notes = card.health_notes if card else None
     if notes is None and not person.journal and not any(v.note for v in person.visits):
         return None
-    audit.record(
-        session, actor, "person.reveal_health_notes", object_type="person", object_id=person.id
-    )
+    audit.record(session, actor, "person.reveal_health_notes", obj=person)
     return notes or ""
 
 
@@ -508,14 +483,7 @@ def record_identity_check(
     check = IdentityCheck(person_id=person.id, method=method, checked_by_id=actor.user_id)
     person.identity_checks.insert(0, check)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "person.identity_checked",
-        object_type="person",
-        object_id=person.id,
-        details={"method": method},
-    )
+    audit.record(session, actor, "person.identity_checked", obj=person, details={"method": method})
     return check
 
 

@@ -191,7 +191,7 @@ def detail(person_id: int) -> Any:
     """
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     db = get_session()
-    audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
+    audit.record(db, current_actor(), "person.view", obj=person)
     db.commit()
     return _render_detail(person)
 

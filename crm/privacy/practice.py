@@ -436,12 +436,7 @@ def save_controller(
                 other.runs_newsletter = False
     if changed and audited:
         audit.record(
-            session,
-            actor,
-            "privacy.settings",
-            object_type="controller",
-            object_id=controller.id,
-            details={"fields": changed},
+            session, actor, "privacy.settings", obj=controller, details={"fields": changed}
         )
     return changed
 
@@ -454,7 +449,5 @@ def add_controller(session: Session, name: str, actor: Actor) -> Controller:
     row = Controller(id=controllers.next_id(session), name=name.strip()[:200])
     session.add(row)
     session.flush()
-    audit.record(
-        session, actor, "privacy.controller_add", object_type="controller", object_id=row.id
-    )
+    audit.record(session, actor, "privacy.controller_add", obj=row)
     return row

@@ -70,11 +70,7 @@ def export(token: str) -> Any:
         db.rollback()
         return bad_token_response()
     audit.record(
-        db,
-        Actor("public", None, request.remote_addr),
-        "privacy.export_download",
-        object_type="person",
-        object_id=person.id,
+        db, Actor("public", None, request.remote_addr), "privacy.export_download", obj=person
     )
     db.commit()
     return Response(
