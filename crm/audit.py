@@ -241,10 +241,15 @@ _SET_LAST_HASH = update(_chain).where(_chain.c.id == 1).values(last_hash=bindpar
 
 
 def _names(obj: Base) -> tuple[str, object]:
-    """The object type and id an entry about ``obj`` carries: its table name and its id."""
-    table = type(obj).__table__
+    """The object type and id an entry about ``obj`` carries: its table name and its id.
+
+    A model whose entries have always used another name says so in ``audit_type`` (the
+    stored entries, their labels in crm/main/events.py and the person page's queries use it).
+    """
+    model = obj.__class__  # not type(obj): a proxy (flask-login's current_user) passes this on
+    table = model.__table__
     (column,) = table.primary_key.columns
-    return table.name, getattr(obj, column.key)
+    return getattr(model, "audit_type", table.name), getattr(obj, column.key)
 
 
 def record(
@@ -262,10 +267,9 @@ def record(
     Returns the event as written (not attached to the session).
 
     :param obj: the row the action concerns (flushed, so it has its id): the entry names it by
-        its table name and id, which is what nearly every call wrote out by hand. Where the
-        trail names a table otherwise ("user" for ``user_account``, "list" for
-        ``mailing_list``: stored entries and their labels use those), pass ``object_type``
-        and ``object_id`` instead.
+        its table name (or the model's ``audit_type``) and id, which is what nearly every call
+        wrote out by hand. For anything else (an id without its row) pass ``object_type`` and
+        ``object_id``.
     :param details: non-sensitive facts only: names of changed fields, counts, outcomes.
     """
     if obj is not None:

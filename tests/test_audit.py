@@ -12,6 +12,8 @@ from sqlalchemy import update
 from crm import audit
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.auth.models import User
+from crm.newsletter.models import MailingList
 from crm.people.models import Person
 
 
@@ -117,3 +119,17 @@ def test_an_entry_names_its_object_one_way(app, db, make_person):
         audit.record(
             s, Actor.system(), "test.event", obj=s.get(Person, person_id), object_type="person"
         )
+
+
+def test_a_model_keeps_the_name_its_entries_always_had(app, db, make_person):
+    """Entries about accounts and lists were always "user" and "list", not their table names."""
+    with db() as s:
+        owner = User(email="o@example.se", name="O", role="owner", password_hash="x", locale="sv")
+        mlist = MailingList(name="Extra")
+        s.add_all([owner, mlist])
+        s.flush()
+        about_owner = audit.record(s, Actor.system(), "test.event", obj=owner)
+        about_list = audit.record(s, Actor.system(), "test.event", obj=mlist)
+        s.commit()
+    assert (about_owner.object_type, about_owner.object_id) == ("user", str(owner.id))
+    assert (about_list.object_type, about_list.object_id) == ("list", str(mlist.id))

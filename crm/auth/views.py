@@ -244,7 +244,7 @@ def mfa_verify() -> ResponseReturnValue:
         return render_template("auth/mfa_verify.html", form=form), 429
     if not services.verify_second_factor(db, user, form.code.data, actor):
         throttle.record_mfa_failure(db, user.id, device)
-        audit.record(db, actor, "auth.mfa_failed", object_type="user", object_id=user.id)
+        audit.record(db, actor, "auth.mfa_failed", obj=user)
         db.commit()
         flash(_("The code is wrong or already used."), "error")
         return render_template("auth/mfa_verify.html", form=form), 401
@@ -327,7 +327,7 @@ def logout() -> ResponseReturnValue:
     """End the server-side session and clear the cookie."""
     db = get_session()
     services.revoke_session(db, session.get("sid"))
-    audit.record(db, current_actor(), "auth.logout", object_type="user", object_id=current_user.id)
+    audit.record(db, current_actor(), "auth.logout", obj=current_user)
     db.commit()
     logout_user()
     session.clear()

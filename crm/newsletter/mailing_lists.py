@@ -64,7 +64,7 @@ def create_list(session: Session, name: str, actor: Actor) -> MailingList:
     row = MailingList(name=name[:100])
     session.add(row)
     session.flush()
-    audit.record(session, actor, "newsletter.list_create", object_type="list", object_id=row.id)
+    audit.record(session, actor, "newsletter.list_create", obj=row)
     return row
 
 
