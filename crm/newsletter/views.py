@@ -24,6 +24,7 @@ from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm import csvsafe
+from crm import features
 from crm import paging
 from crm.db import get_session
 from crm.errors import flash_refusal
@@ -50,6 +51,8 @@ from crm.web import current_actor
 from crm.web import get_or_404
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
+# switched off: no adds, imports, lists or sign-up form; who is held, leaving and export work
+features.guard(bp, "newsletter")
 
 
 def _search_values() -> Any:
@@ -79,6 +82,7 @@ def _filter_from(values: Any) -> subscribers.SubscriberFilter:
 
 @bp.route("/", methods=["GET", "POST"])
 @requires(Perm.NEWSLETTER)
+@features.always
 def index() -> Any:
     """Subscribers with filters, search and counts."""
     db = get_session()
@@ -105,6 +109,7 @@ def index() -> Any:
 
 @bp.route("/people/<int:person_id>")
 @requires(Perm.NEWSLETTER)
+@features.always
 def subscriber(person_id: int) -> Any:
     """One subscriber: lists and the full consent timeline."""
     db = get_session()
@@ -122,6 +127,7 @@ def subscriber(person_id: int) -> Any:
 
 @bp.route("/people/<int:person_id>/unsubscribe", methods=["POST"])
 @requires(Perm.NEWSLETTER)
+@features.always
 def unsubscribe(person_id: int) -> Any:
     """Unsubscribe someone on their behalf (they asked by phone or mail); recorded as such."""
     if not forms.ButtonForm().validate_on_submit():
@@ -292,6 +298,7 @@ def import_confirm() -> Any:
 
 @bp.route("/export.csv", methods=["GET", "POST"])
 @requires(Perm.NEWSLETTER)
+@features.always
 def export() -> Any:
     """Stream subscribers as CSV (constant memory, whatever the size).
 

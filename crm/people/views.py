@@ -21,6 +21,7 @@ from sqlalchemy import func
 from crm import audit
 from crm import confirm
 from crm import controllers
+from crm import features
 from crm import paging
 from crm.db import get_session
 from crm.errors import flash_refusal
@@ -533,6 +534,7 @@ def add_purchase(person_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
 @requires(Perm.HEALTH_WRITE)
+@features.switched("journal")
 def add_journal(person_id: int) -> Any:
     """Append a journal entry (or a correction of an earlier one)."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)

@@ -22,6 +22,7 @@ from stdnum.se import personnummer
 
 from crm import audit
 from crm import controllers
+from crm import features
 from crm.audit import Actor
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
@@ -91,12 +92,8 @@ KNOWN_PROCESSORS = (
 )
 
 
-#: The switchable features the activities follow: key, label.
-FEATURES = (
-    ("newsletter", N_("Newsletter")),
-    ("testimonials", N_("Testimonials")),
-    ("journal", N_("Journal notes")),
-)
+#: The switchable features the activities follow: key, label (crm/features.py enforces them).
+FEATURES = features.FEATURES
 
 
 @dataclass(frozen=True)
@@ -227,12 +224,8 @@ class PracticeSettings(Base):
         policy does not promise or mention it. The journal defaults to on under profile A
         (patientdatalagen's journal duty) and off under profile B.
         """
-        stored = json.loads(self.features or "{}")
-        if feature in stored:
-            return bool(stored[feature])
-        if feature == "journal":
-            return self.first_controller().profile == "A"
-        return True
+        # the same rule as the switches that close the feature's routes (crm/features.py)
+        return features.decide(self.features, feature, lambda: self.first_controller().profile)
 
     def retention_months(self, kind: str) -> int:
         """The configured period for a record kind (the default when not set)."""
