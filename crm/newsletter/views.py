@@ -19,10 +19,12 @@ from flask import render_template
 from flask import request
 from flask import stream_with_context
 from flask import url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
 from crm import audit
+from crm import controllers
 from crm import csvsafe
 from crm import features
 from crm import paging
@@ -47,6 +49,7 @@ from crm.people.models import Person
 from crm.security.crypto import keyring
 from crm.security.roles import Perm
 from crm.security.roles import requires
+from crm.web import absolute_url
 from crm.web import current_actor
 from crm.web import get_or_404
 
@@ -192,11 +195,15 @@ def settings() -> Any:
     lists = mailing_lists.all_lists(db)
     text = mailing_lists.current_consent_text(db)
     db.commit()  # the default list and first text may have just been created
-    snippet = render_template(
-        "newsletter/embed_snippet.html",
-        text=text,
-        action=current_app.config["BASE_URL"].rstrip("/") + url_for("public.subscribe"),
-    )
+    policy_args = controllers.newsletter_policy_args()
+    # in the public pages' language: it is pasted into the practice's website for its visitors
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        snippet = render_template(
+            "newsletter/embed_snippet.html",
+            text=text,
+            action=absolute_url("public.subscribe"),
+            policy_url=absolute_url("privacy_public.policy", **policy_args),
+        )
     return render_template(
         "newsletter/settings.html",
         lists=lists,
