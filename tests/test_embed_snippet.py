@@ -50,9 +50,7 @@ def test_the_snippet_and_the_hosted_form_say_the_same_and_change_together(
     assert 'href="http://localhost/integritetspolicy"' in snippet
     assert auth_client.get("/privacy/activities/").status_code == 200  # the list, stored
     with db() as s:
-        nid = s.scalar(
-            select(ProcessingActivity.id).where(ProcessingActivity.key == "newsletter")
-        )
+        nid = s.scalar(select(ProcessingActivity.id).where(ProcessingActivity.key == "newsletter"))
     changed = {
         **FREE,
         "name": "Nyhetsbrev och kurserbjudanden",
