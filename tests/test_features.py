@@ -9,11 +9,14 @@ tests/test_roles.py) with the switches off and check the class: a closed route a
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from flask import url_for
+from playwright.sync_api import sync_playwright
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -33,6 +36,12 @@ from crm.security.roles import Role
 from crm.testimonials.models import Testimonial
 from tests.helpers import csrf_token
 from tests.helpers import login
+from tests.test_browser import CHROMIUM_ARGS
+from tests.test_browser import live_server  # noqa: F401 - a fixture
+from tests.test_page_quality import CHROMIUM
+from tests.test_page_quality import FAILING_IMPACTS
+from tests.test_page_quality import VNU_JAR
+from tests.test_page_quality import _vnu_errors
 from tests.test_roles import _fill
 
 #: What works while its feature is off: leaving, revoking, seeing and removing what is held.
@@ -329,3 +338,65 @@ def test_the_person_page_offers_no_journal_entry_while_off(app, db, make_user):
     assert "Journalanteckningar är avstängda i inställningarna" in page
     with db() as s:
         assert s.scalar(select(func.count()).select_from(JournalEntry)) == 1
+
+
+# --- the pages a switched-off feature shows, checked like every other page ----------------------
+
+
+def _off_pages(app: Flask, db: Any, owner: Any) -> tuple[list[str], list[str]]:
+    ids = _fill(app, {Role.PRACTITIONER: owner})
+    signed = _tokens(app, ids["person_id"])
+    _switch(app, newsletter=False, testimonials=False)
+    owner_pages = ["/newsletter/add", "/newsletter/", f"/testimonials/{ids['testimonial_id']}"]
+    public_pages = [
+        "/subscribe",
+        "/embed/testimonials",
+        f"/preferences/{signed['public.preferences']}",
+    ]
+    return owner_pages, public_pages
+
+
+@pytest.mark.skipif(
+    not (VNU_JAR.exists() and shutil.which("java")),
+    reason="the Nu HTML checker needs Java and vnu.jar (`make test` installs it)",
+)
+def test_the_switched_off_pages_pass_the_nu_html_checker(app, db, make_user, tmp_path):
+    owner = make_user()
+    owner_pages, public_pages = _off_pages(app, db, owner)
+    staff = app.test_client()
+    login(staff, app, owner)
+    pages = {}
+    for browser, urls in ((staff, owner_pages), (app.test_client(), public_pages)):
+        for url in urls:
+            response = browser.get(url)
+            assert response.mimetype == "text/html", url
+            pages[url] = response.get_data(as_text=True)
+    assert _vnu_errors(pages, tmp_path) == []
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="axe needs Debian's Chromium")
+def test_the_switched_off_pages_pass_axe_and_fit_a_phone(app, db, owner, live_server):  # noqa: F811
+    owner_pages, public_pages = _off_pages(app, db, owner)
+    failures: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for who, urls in (("public", public_pages), ("owner", owner_pages)):
+            page = browser.new_context(locale="sv-SE").new_page()
+            if who == "owner":
+                page.goto(f"{live_server}/auth/login")
+                page.fill("#email", owner.email)
+                page.fill("#password", owner.password)
+                page.click("main button[type=submit]")
+                page.fill("#code", owner.code(app))
+                page.click("main button[type=submit]")
+                page.wait_for_url(f"{live_server}/")
+            for url in urls:
+                page.set_viewport_size({"width": 390, "height": 844})
+                page.goto(live_server + url)
+                if page.evaluate("document.documentElement.scrollWidth") > 390:
+                    failures.append(f"{url}: wider than a 390 px screen")
+                for violation in Axe().run(page).response["violations"]:
+                    if violation["impact"] in FAILING_IMPACTS:
+                        failures.append(f"{url}: {violation['id']} ({violation['impact']})")
+        browser.close()
+    assert failures == []
