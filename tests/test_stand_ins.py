@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from crm import controllers
 from crm.main import checklist
+from crm.privacy import practice
 from crm.privacy.models import PolicyVersion
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "practices"
@@ -98,3 +99,18 @@ def test_a_stand_in_typed_in_the_settings_keeps_the_step_to_do(app, db):
         controllers.first(s).contact_email = "anna@terapianna.se"
         s.commit()
     assert _controller_step(app, db).done
+
+
+def test_without_a_newsletter_the_consent_text_step_does_not_apply(app, db):
+    """Its page is closed while the newsletter is off (crm/features.py): nothing to do there."""
+
+    def consent_step() -> bool:
+        with db() as s:
+            steps = checklist.steps(s, app.config)
+            return next(st.done for st in steps if st.key == "consent_text")
+
+    assert not consent_step()
+    with db() as s:
+        practice.load(s).features = '{"newsletter": false}'
+        s.commit()
+    assert consent_step()

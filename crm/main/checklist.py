@@ -169,7 +169,10 @@ def steps(session: Session, config: Mapping[str, Any], now: datetime | None = No
                 "or confirm that it says what the practice does."
             ),
             "newsletter.settings",
-            (text is not None and text.created_by_id is not None) or "consent_text" in confirmed,
+            (text is not None and text.created_by_id is not None)
+            or "consent_text" in confirmed
+            # no newsletter: no consent to ask for (and its settings page is closed)
+            or not row.uses("newsletter"),
             confirmable=True,
         ),
         Step(
