@@ -282,8 +282,8 @@ def policy_version_in_force(connection: Connection, controller_id: int | None) -
     """The id of the controller's newest published privacy policy (None before the first).
 
     Consent records refer to it (legal requirements 1.6: the privacy-notice version the person
-    saw); a ``before_insert`` hook of each consent model calls this, reading by SQL so the
-    kernel imports no feature (the table belongs to crm/privacy/models.py).
+    saw); the one hook of every consent model (crm/consents.py) calls this, reading by SQL so
+    the kernel imports no feature (the table belongs to crm/privacy/models.py).
     """
     if controller_id is None:
         return None

@@ -14,7 +14,7 @@ from crm import create_app
 from crm.db import get_session
 from crm.newsletter import suppression
 from crm.newsletter.models import Reason
-from crm.people.services import find_by_personnummer
+from crm.people.search import find_by_personnummer
 from crm.security import tokens
 from crm.security.crypto import CryptoError
 from crm.security.crypto import Keyring

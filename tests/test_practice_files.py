@@ -28,6 +28,7 @@ from sqlalchemy import select
 from crm.audit import AuditEvent
 from crm.db import utcnow
 from crm.privacy import practice_file
+from crm.privacy import practice_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "practices"
@@ -803,7 +804,7 @@ def _state(db: Any) -> dict[str, Any]:
         row = practice.load(s)
         return {
             "controllers": [
-                {k: getattr(c, k) for k in practice_file.ControllerSpec.__dataclass_fields__}
+                {k: getattr(c, k) for k in practice_spec.ControllerSpec.__dataclass_fields__}
                 for c in controllers.all_controllers(s)
             ],
             "processors": row.processors,
@@ -1320,7 +1321,7 @@ def test_the_readme_example_is_a_valid_practice_file():
     assert spec.retention["client_card"] == 24 and spec.retention["journal"] == 120
     assert spec.features == {"journal": True, "newsletter": True, "testimonials": False}
     marketing = spec.periods[0]["marketing_contacts"]
-    assert marketing == practice_file.PeriodSpec(12, include_active=True)
+    assert marketing == practice_spec.PeriodSpec(12, include_active=True)
     listed = spec.activities[0]
     assert listed is not None
     assert [(a.standard, a.follows_settings) for a in listed] == [

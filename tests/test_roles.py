@@ -31,6 +31,7 @@ from crm.db import get_session
 from crm.db import make_engine
 from crm.db import utcnow
 from crm.people import care as people_care
+from crm.people import disclosure
 from crm.people import services as people
 from crm.people.models import Person
 from crm.privacy import breaches
@@ -266,11 +267,11 @@ def test_services_refuse_health_data_to_a_role_without_it(app, db, staff):
         person = s.get(Person, ids["person_id"])
         for actor in (assistant, bookkeeper, Actor("public"), Actor("user", 1)):
             with pytest.raises(roles.PermissionDenied):
-                people.reveal_health_notes(s, person, actor)
+                disclosure.reveal_health_notes(s, person, actor)
             with pytest.raises(roles.PermissionDenied):
                 people_care.add_journal_entry(s, person, "Andra samtalet.", actor)
             with pytest.raises(roles.PermissionDenied):
-                people.reveal_personnummer(s, person, actor)
+                disclosure.reveal_personnummer(s, person, actor)
             with pytest.raises(roles.PermissionDenied):
                 people_care.update_client_card(
                     s,
@@ -280,9 +281,9 @@ def test_services_refuse_health_data_to_a_role_without_it(app, db, staff):
                 )
         with pytest.raises(roles.PermissionDenied):
             people.update_person(s, person, people.PersonData(name="Ny"), bookkeeper)
-        assert people.reveal_health_notes(s, person, practitioner) == "Sömnproblem"
-        assert people.reveal_personnummer(s, person, practitioner)
-        assert people.reveal_health_notes(s, person, Actor.cli()) == "Sömnproblem"
+        assert disclosure.reveal_health_notes(s, person, practitioner) == "Sömnproblem"
+        assert disclosure.reveal_personnummer(s, person, practitioner)
+        assert disclosure.reveal_health_notes(s, person, Actor.cli()) == "Sömnproblem"
         people.update_person(s, person, people.PersonData(name="Sara Ny"), assistant)
         s.rollback()
         # the access export holds the health notes and the journal: not for the assistant

@@ -38,7 +38,7 @@ from crm.main import events
 from crm.main import policy_notice
 from crm.newsletter import stats as newsletter_stats
 from crm.outbox import OutboxOp
-from crm.people import services as people_services
+from crm.people import search as people_search
 from crm.people.models import ClientCard
 from crm.privacy import breaches
 from crm.privacy import policy_versions
@@ -66,7 +66,7 @@ bp.add_app_template_filter(events.actor_label, "actor_label")
 def dashboard() -> Any:
     """The owner's start page: what is held, at a glance."""
     db = get_session()
-    people = people_services.count_current(db)
+    people = people_search.count_current(db)
     clients = (
         db.scalar(
             select(func.count()).select_from(ClientCard).where(ClientCard.client_until.is_(None))

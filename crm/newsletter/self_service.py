@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.audit import Actor
+from crm.consents import policy_reference
 from crm.newsletter.models import MailingList
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
@@ -51,6 +52,7 @@ def subject_data(session: Session, person: Person) -> dict[str, Any]:
                 "user_agent": r.user_agent,
                 "consent_text": r.consent_text.text if r.consent_text else None,
                 "consent_text_version": r.consent_text.version if r.consent_text else None,
+                "policy_version": policy_reference(r),
             }
             for r in timeline(session, person.id)
         ],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from crm.people import services
+from crm.people import search
 from crm.people.models import Person
 
 #: most matches offered at once; a longer list means the search should be narrower
@@ -40,11 +40,11 @@ def choices(
     found: list[Person] = []
     total = 0
     if query.strip():
-        found, total = services.search_people(
+        found, total = search.search_people(
             session, query[:100], per_page=LIMIT + 1, controller_id=controller_id
         )
     if selected is not None and all(p.id != selected for p in found):
-        chosen = services.get_person(session, selected, controller_id)
+        chosen = search.get_person(session, selected, controller_id)
         if chosen is not None and chosen.archived_at is None:
             found.insert(0, chosen)
     rows = [(p.id, label(p)) for p in found if p.id != exclude][:LIMIT]

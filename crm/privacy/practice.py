@@ -2,12 +2,13 @@
 
 One row. The privacy policy (/integritetspolicy) and the record of processing activities
 (Art. 30) are generated from it, so what is published always matches what is configured.
+The fixed lists it chooses from (professions, known processors, record kinds and their legal
+minimums) are crm/privacy/practice_catalogue.py.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer
@@ -30,116 +31,12 @@ from crm.db import Base
 from crm.db import insert_ignoring_duplicates
 from crm.errors import DomainError
 from crm.i18n import N_
-
-#: Licensed professions with a journal duty under patientdatalagen (legal requirements 2.2).
-PROFESSIONS = (
-    "apotekare",
-    "arbetsterapeut",
-    "audionom",
-    "barnmorska",
-    "biomedicinsk analytiker",
-    "dietist",
-    "fysioterapeut",
-    "hälso- och sjukvårdskurator",
-    "kiropraktor",
-    "logoped",
-    "läkare",
-    "naprapat",
-    "optiker",
-    "ortopedingenjör",
-    "psykolog",
-    "psykoterapeut",
-    "receptarie",
-    "röntgensjuksköterska",
-    "sjukhusfysiker",
-    "sjuksköterska",
-    "tandhygienist",
-    "tandläkare",
-)
-
-
-@dataclass(frozen=True)
-class Processor:
-    """A processor the practice uses, and whether data leaves the EU/EEA."""
-
-    name: str
-    purpose: str
-    outside_eea: bool = False
-    safeguards: str = ""
-
-
-KNOWN_PROCESSORS = (
-    Processor("MailerLite", "Utskick av nyhetsbrev"),
-    Processor(
-        "Mailchimp",
-        "Utskick av nyhetsbrev",
-        True,
-        "EU–US Data Privacy Framework och EU:s standardavtalsklausuler",
-    ),
-    Processor("Brevo", "Utskick av nyhetsbrev"),
-    Processor("Paloma", "Utskick av nyhetsbrev"),
-    Processor("Fortnox", "Bokföring och fakturering"),
-    Processor(
-        "Stripe",
-        "Betalningar",
-        True,
-        "EU–US Data Privacy Framework och EU:s standardavtalsklausuler",
-    ),
-    Processor("Zettle", "Betalningar"),
-    Processor("Loopia", "Webbhotell och e-post"),
-    Processor("Qlickboka", "Bokning av tider"),
-    Processor("Benify", "Förmånsportal"),
-)
-
+from crm.privacy.practice_catalogue import PROFESSIONS
+from crm.privacy.practice_catalogue import RETENTION_RULES
+from crm.privacy.practice_catalogue import Processor
 
 #: The switchable features the activities follow: key, label (crm/features.py enforces them).
 FEATURES = features.FEATURES
-
-
-@dataclass(frozen=True)
-class RetentionRule:
-    """A record kind, its default period and the legal minimum (months)."""
-
-    kind: str
-    label: str
-    default_months: int
-    minimum_months: int = 0
-    minimum_reason: str = ""
-
-
-RETENTION_RULES = (
-    RetentionRule(
-        "journal",
-        N_("Patient journal (profile A), after the last entry"),
-        120,
-        120,
-        N_("patientdatalagen 3 kap. 17 §: at least ten years after the last entry"),
-    ),
-    RetentionRule(
-        "journal_access_log",
-        N_("Journal access logs (profile A)"),
-        60,
-        60,
-        N_("HSLF-FS 2016:40 4 kap. 9 §: at least five years"),
-    ),
-    RetentionRule(
-        "client_card",
-        N_("Client card and health notes (profile B), after the client relationship ended"),
-        36,
-    ),
-    RetentionRule(
-        "bookkeeping",
-        N_("Bookkeeping records"),
-        84,
-        84,
-        N_("bokföringslagen 7 kap. 2 §: until the end of the seventh year"),
-    ),
-    RetentionRule("consent_records", N_("Consent records, after withdrawal"), 36),
-    RetentionRule("marketing_contacts", N_("Marketing-only contacts, after the last contact"), 12),
-    RetentionRule("inquiries", N_("Inquiries that led nowhere"), 3),
-    RetentionRule("requests", N_("Data-subject requests and breach register, after closing"), 60),
-    RetentionRule("audit_log", N_("Security and audit logs"), 12),
-)
 
 
 class SettingsError(DomainError):

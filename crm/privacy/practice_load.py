@@ -32,12 +32,12 @@ from crm.privacy import periods
 from crm.privacy import policy_versions
 from crm.privacy import practice
 from crm.privacy.activity_defaults import ActivityData
-from crm.privacy.practice import RETENTION_RULES
-from crm.privacy.practice_file import ActivitySpec
-from crm.privacy.practice_file import PeriodSpec
-from crm.privacy.practice_file import PracticeFileError
-from crm.privacy.practice_file import PracticeSpec
+from crm.privacy.practice_catalogue import RETENTION_RULES
 from crm.privacy.practice_file import read
+from crm.privacy.practice_spec import ActivitySpec
+from crm.privacy.practice_spec import PeriodSpec
+from crm.privacy.practice_spec import PracticeFileError
+from crm.privacy.practice_spec import PracticeSpec
 
 
 def apply(session: Session, spec: PracticeSpec, actor: Actor) -> list[str]:

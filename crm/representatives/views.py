@@ -18,7 +18,7 @@ from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.inputs import form_int
 from crm.people import picker
-from crm.people import services as people
+from crm.people import search as people_search
 from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
@@ -76,7 +76,7 @@ def add(person_id: int) -> Any:
     if request.method == "GET" or "find" in f:
         return _page(client, typed, query)
     representative = (
-        people.get_person(db, other_id, controller_limit()) if other_id is not None else None
+        people_search.get_person(db, other_id, controller_limit()) if other_id is not None else None
     )
     if representative is None:
         return _page(client, typed, query, [_("Search for the person first, then choose them.")])

@@ -26,7 +26,7 @@ from crm.errors import flash_refusal
 from crm.inputs import form_int
 from crm.inputs import int_arg
 from crm.people import picker
-from crm.people import services as people
+from crm.people import search as people_search
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.testimonials import forms
@@ -102,7 +102,7 @@ def create() -> Any:
             "testimonials/new.html", form=form, query=query, total=total, found=found
         )
     if form.validate_on_submit():
-        person = people.get_person(db, form.person_id.data, controller_limit())
+        person = people_search.get_person(db, form.person_id.data, controller_limit())
         if person is None:  # erased since the form was shown, or another controller's
             abort(404)
         try:
