@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # every model and every feature's entry in the person registry (export and erasure)
     import crm.models  # noqa: F401
     from crm import db
+    from crm import features
     from crm import i18n
     from crm import web
     from crm.security import crypto
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     i18n.init_app(app)
     web.init_app(app)
+    features.init_app(app)  # after web: the login and role checks come first
     _register_blueprints(app)
 
     from crm import cli

@@ -21,6 +21,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from crm import features
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
@@ -44,6 +45,8 @@ from crm.web import public
 from crm.web import verify_link
 
 bp = Blueprint("public", __name__)
+# switched off: no sign-up, no confirmation; leaving and one's own data always work
+features.guard(bp, "newsletter")
 
 #: A form field no human sees; bots fill it in.
 HONEYPOT = "website"
@@ -189,6 +192,7 @@ def confirm(token: str) -> Any:
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
 @public
+@features.always  # RFC 8058: the one-click link works whatever the settings say
 @csrf.exempt  # RFC 8058: the mail client's POST carries no cookie and no CSRF token
 def unsubscribe(token: str) -> Any:
     """GET: a page with one button, changing nothing. POST: unsubscribe, 200, no redirect."""
@@ -229,6 +233,7 @@ def _unsubscribed_page() -> str:
 
 @bp.route("/u/<token>/preferences-link", methods=["POST"])
 @public
+@features.always
 @csrf.exempt  # the signed token authorises; the mail goes only to the address on file
 def preferences_link(token: str) -> Any:
     """Mail a fresh preferences link to the subscriber's own address."""
@@ -265,6 +270,7 @@ PREFERENCES_MAILS_PER_HOUR = 3
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @public
+@features.always  # leaving lists and "forget me"; joining one is refused while off
 def preferences(token: str) -> Any:
     """See and change one's lists."""
     person = links.preferences_person(token)
@@ -272,10 +278,13 @@ def preferences(token: str) -> Any:
         return person
     db = get_session()
     form = FlaskForm()
+    offered = features.is_on(db, "newsletter")
     awaiting = []
     if request.method == "POST" and form.validate_on_submit():
         wanted = set(form_ints(request.form, "lists"))
-        awaiting = self_service.set_lists(db, person, wanted, _actor(), request.user_agent.string)
+        awaiting = self_service.set_lists(
+            db, person, wanted, _actor(), request.user_agent.string, may_join=offered
+        )
         db.commit()
         if awaiting:
             try:
@@ -295,11 +304,13 @@ def preferences(token: str) -> Any:
         token=token,
         saved=request.method == "POST",
         awaiting=awaiting,
+        offered=offered,
     )
 
 
 @bp.route("/preferences/<token>/data.json")
 @public
+@features.always
 def preferences_data(token: str) -> Any:
     """Download what the newsletter holds about oneself (GDPR Art. 15/20)."""
     person = links.preferences_person(token)

@@ -43,8 +43,8 @@ from crm.privacy.activity_defaults import default_for
 from crm.privacy.activity_defaults import defaults
 from crm.privacy.activity_defaults import processors_in_use
 from crm.privacy.models import ProcessingActivity
-from crm.privacy.practice import KNOWN_PROCESSORS
-from crm.privacy.practice import Processor
+from crm.privacy.practice_catalogue import KNOWN_PROCESSORS
+from crm.privacy.practice_catalogue import Processor
 
 #: Art. 6(1) bases (GDPR Art. 6(1)(a)-(f))
 BASES = {

@@ -5,7 +5,7 @@ and a policy that changes must say since when; seed 000 (2018) and 001 are two v
 practice's policy. Publishing renders the policy from the controller's activities
 (crm/privacy/activities.py) into a stored, numbered version; ``/integritetspolicy`` shows the
 newest one and links to the earlier ones, each at its own address. Consent records refer to
-the version in force (crm/controllers.py ``policy_version_in_force``).
+the version in force (every consent model mixes in crm/consents.py ``RefersToPolicy``).
 
 A version that adds a purpose or a recipient to the previous one is *material*: the people
 already in the register were told less than what is now done, so the dashboard offers to tell

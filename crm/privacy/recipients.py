@@ -31,6 +31,7 @@ from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people.models import Person
 from crm.privacy import practice
+from crm.privacy import practice_catalogue
 from crm.privacy.data_requests import RequestError
 from crm.privacy.data_requests import add_months
 from crm.privacy.data_requests import complete
@@ -52,7 +53,7 @@ LINK_STATUS = {"erase": "erased", "unsubscribe": "unsubscribed", "remove": "remo
 
 def display_name(provider: str) -> str:
     """A provider key ("mailerlite") as the register spells it ("MailerLite")."""
-    for p in practice.KNOWN_PROCESSORS:
+    for p in practice_catalogue.KNOWN_PROCESSORS:
         if p.name.lower() == provider.lower():
             return p.name
     return provider

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 
+from crm import features
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
@@ -37,6 +38,8 @@ from crm.web import public
 from crm.web import verify_link
 
 bp = Blueprint("testimonials_public", __name__)
+# switched off: no feed and no new consents; revoking one always works
+features.guard(bp, "testimonials")
 labels.register(bp)
 # the feed's plain GETs are answered from memory in front of Flask (see feed.FastPath)
 bp.record_once(lambda state: feed_cache.install(state.app))
@@ -138,6 +141,7 @@ def consent_media(token: str, media_id: int) -> Any:
 
 @bp.route("/t/revoke/<token>", methods=["GET", "POST"])
 @public
+@features.always
 @csrf.exempt  # revoking must always work, from any browser, as easily as consenting
 def revoke(token: str) -> Any:
     """GET shows a button; POST withdraws the consent (idempotent)."""

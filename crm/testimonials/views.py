@@ -19,6 +19,7 @@ from sqlalchemy import select
 from wtforms import Field
 from wtforms.fields import SelectChoice
 
+from crm import features
 from crm import mail
 from crm.db import get_session
 from crm.errors import flash_refusal
@@ -45,6 +46,8 @@ from crm.web import get_or_404
 from crm.web import safe_redirect_target
 
 bp = Blueprint("testimonials", __name__, url_prefix="/testimonials")
+# switched off: nothing new is taken in or published; what is held can be seen and removed
+features.guard(bp, "testimonials")
 labels.register(bp)
 
 
@@ -89,6 +92,7 @@ def _mail_request(t: Testimonial, content_hash: str) -> bool:
 
 @bp.route("/")
 @requires(Perm.TESTIMONIALS)
+@features.always
 def index() -> Any:
     """All testimonials, filterable by status."""
     status = request.args.get("status", "")
@@ -137,6 +141,7 @@ def create() -> Any:
 
 @bp.route("/<int:testimonial_id>")
 @requires(Perm.TESTIMONIALS)
+@features.always
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
     return _page(_testimonial(testimonial_id))
@@ -213,6 +218,7 @@ def upload(testimonial_id: int) -> Any:
 
 @bp.route("/<int:testimonial_id>/media/<int:media_id>/delete", methods=["POST"])
 @requires(Perm.TESTIMONIALS)
+@features.always
 def delete_media(testimonial_id: int, media_id: int) -> Any:
     """Delete a file."""
     t = _pressed(testimonial_id)
@@ -274,6 +280,7 @@ def add_publication(testimonial_id: int) -> Any:
 
 @bp.route("/<int:testimonial_id>/revoke", methods=["POST"])
 @requires(Perm.TESTIMONIALS)
+@features.always
 def revoke(testimonial_id: int) -> Any:
     """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
     t = _pressed(testimonial_id)
@@ -292,6 +299,7 @@ def revoke(testimonial_id: int) -> Any:
 
 @bp.route("/publications/<int:publication_id>/removed", methods=["POST"])
 @requires(Perm.TESTIMONIALS)
+@features.always
 def tick_removed(publication_id: int) -> Any:
     """Tick off a removal task."""
     if not forms.ButtonForm().validate_on_submit():
@@ -308,6 +316,7 @@ def tick_removed(publication_id: int) -> Any:
 
 @bp.route("/media/<name>")
 @requires(Perm.TESTIMONIALS)
+@features.always
 def media(name: str) -> Any:
     """Serve a file to staff (login required by default)."""
     item = get_session().scalar(

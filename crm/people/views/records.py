@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from crm import confirm
+from crm import features
 from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.inputs import form_int
@@ -245,6 +246,7 @@ def add_purchase(person_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
 @requires(Perm.HEALTH_WRITE)
+@features.switched("journal")
 def add_journal(person_id: int) -> ResponseReturnValue:
     """Append a journal entry (or a correction of an earlier one)."""
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
