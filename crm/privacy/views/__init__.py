@@ -56,6 +56,7 @@ from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
 from crm.web import show_again
+from crm.web import show_refusal
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -373,9 +374,7 @@ def lift_restriction(person_id: int) -> Any:
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
-        db.rollback()
-        form.form_errors.append(_(str(err), **err.params))
-        return show_again("people.detail", "lift", form, person_id=person_id)
+        return show_refusal(db, err, "people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
     try:
