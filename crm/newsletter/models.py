@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
+from sqlalchemy import Connection
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
@@ -19,6 +21,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from crm import controllers
+from crm.consents import RefersToPolicy
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
@@ -81,6 +84,8 @@ class MailingList(Base):
     """A newsletter list. One is the default for sign-ups that name none."""
 
     __tablename__ = "mailing_list"
+    #: what audit entries about a list have always been called (crm/audit.py, obj=)
+    audit_type: ClassVar[str] = "list"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -139,8 +144,11 @@ class Subscription(Base):
     )
 
 
-class ConsentRecord(Base):
-    """An append-only grant, confirmation or withdrawal of consent (GDPR Art. 7(1))."""
+class ConsentRecord(RefersToPolicy, Base):
+    """An append-only grant, confirmation or withdrawal of consent (GDPR Art. 7(1)).
+
+    Refers to the privacy policy in force when recorded (crm/consents.py).
+    """
 
     __tablename__ = "consent_record"
 
@@ -160,10 +168,6 @@ class ConsentRecord(Base):
     )
     #: hash of the exact text the person saw, copied so the proof stands on its own
     text_hash: Mapped[str | None] = mapped_column(String(64))
-    #: the privacy policy in force when this was recorded (None before one was published)
-    policy_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("policy_version.id", ondelete="RESTRICT")
-    )
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(200))
@@ -180,15 +184,15 @@ class ConsentRecord(Base):
         CheckConstraint("action in ('grant', 'confirm', 'withdraw')", name="known_action"),
     )
 
+    def policy_controller_id(self, connection: Connection) -> int | None:
+        """The newsletter's controller: the policy the sign-up form linked to."""
+        controllers.fill_controller_id(connection, self, newsletter=True)
+        return self.controller_id
+
 
 @event.listens_for(ConsentRecord, "before_insert")
 def _default_controller(_mapper: object, connection: object, target: ConsentRecord) -> None:
     controllers.fill_controller_id(connection, target, newsletter=True)  # type: ignore[arg-type]
-    if target.policy_version_id is None:
-        target.policy_version_id = controllers.policy_version_in_force(
-            connection,  # type: ignore[arg-type]
-            target.controller_id,
-        )
 
 
 class Suppression(Base):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.audit import Actor
+from crm.consents import policy_reference
 from crm.newsletter.models import MailingList
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
@@ -51,6 +52,7 @@ def subject_data(session: Session, person: Person) -> dict[str, Any]:
                 "user_agent": r.user_agent,
                 "consent_text": r.consent_text.text if r.consent_text else None,
                 "consent_text_version": r.consent_text.version if r.consent_text else None,
+                "policy_version": policy_reference(r),
             }
             for r in timeline(session, person.id)
         ],
@@ -58,11 +60,19 @@ def subject_data(session: Session, person: Person) -> dict[str, Any]:
 
 
 def set_lists(
-    session: Session, person: Person, wanted: set[int], actor: Actor, user_agent: str | None
+    session: Session,
+    person: Person,
+    wanted: set[int],
+    actor: Actor,
+    user_agent: str | None,
+    *,
+    may_join: bool = True,
 ) -> list[MailingList]:
     """Apply the preferences form: leave unticked lists, start double opt-in for new ones.
 
     Returns the lists that now await confirmation. Leaving every list is a full unsubscribe.
+    ``may_join=False`` (the newsletter is switched off, crm/features.py): leaving still works,
+    joining a list would be new processing and is not started.
     """
     subs = {
         s.list_id: s
@@ -82,7 +92,7 @@ def set_lists(
             user_agent=user_agent,
             list_ids=sorted(leaving),
         )
-    joining = wanted - current
+    joining = wanted - current if may_join else set()
     if not joining or person.email is None:
         return []
     result = signup(

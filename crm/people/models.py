@@ -21,6 +21,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from crm import controllers
+from crm.consents import RefersToPolicy
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
@@ -232,13 +233,14 @@ class IdentityCheck(Base):
     )
 
 
-class HealthConsent(Base):
+class HealthConsent(RefersToPolicy, Base):
     """An explicit consent to health notes, given or withdrawn: proof like a newsletter consent.
 
     Profile B practices hold health data on the client's explicit consent (GDPR Art. 9(2)(a)),
     which they must be able to prove (Art. 7(1)): the exact text the client agreed to and its
-    version, when, how it was given, and which staff member recorded it. Append-only: a
-    withdrawal is a new row, and the newest row decides (crm/people/health.py).
+    version, when, how it was given, which staff member recorded it, and the privacy policy in
+    force then (crm/consents.py). Append-only: a withdrawal is a new row, and the newest row
+    decides (crm/people/health.py).
     """
 
     __tablename__ = "health_consent"

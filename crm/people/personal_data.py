@@ -19,6 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.consents import policy_reference
 from crm.db import utcnow
 from crm.people import personnummer as pnr
 from crm.people.models import ClientCard
@@ -83,6 +84,7 @@ def export(session: Session, person: Person, _ctx: ExportContext) -> dict[str, A
                 "at": _iso(c.occurred_at),
                 "text_version": c.text_version,
                 "text": c.text,
+                "policy_version": policy_reference(c),
             }
             for c in session.scalars(
                 select(HealthConsent)

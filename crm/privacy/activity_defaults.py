@@ -21,9 +21,9 @@ from crm.controllers import IdNumberMode
 from crm.i18n import period
 from crm.outbox import enabled_providers
 from crm.privacy import practice
-from crm.privacy.practice import KNOWN_PROCESSORS
 from crm.privacy.practice import PracticeSettings
-from crm.privacy.practice import Processor
+from crm.privacy.practice_catalogue import KNOWN_PROCESSORS
+from crm.privacy.practice_catalogue import Processor
 
 #: processors that send mail for the newsletter, and those that handle money
 MAIL = {adapter.display_name for adapter in integrations.ADAPTERS.values()}

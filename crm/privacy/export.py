@@ -3,7 +3,8 @@
 ``data.json`` follows ``schema.json`` (crm/privacy/export_schema.json, included); ``data.csv``
 is the same flattened; ``media/`` has the original files; ``sammanfattning.html`` is a
 readable Swedish summary with the Art. 15(1) information (purposes, recipients including
-processors outside the EU/EEA, retention, rights, IMY).
+processors outside the EU/EEA, retention, rights, IMY) and every consent with the privacy
+policy version in force when it was given (number, date, address; crm/consents.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -23,6 +25,7 @@ from crm import controllers
 from crm import csvsafe
 from crm.audit import Actor
 from crm.db import utcnow
+from crm.i18n import format_day
 from crm.privacy import identity
 from crm.privacy import practice
 from crm.privacy import record
@@ -81,6 +84,11 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), "" if data is None else str(data))]
 
 
+def _day(moment: str | None) -> str:
+    """An ISO time of ``data.json`` as the summary's reader's date (the practice's time zone)."""
+    return format_day(datetime.fromisoformat(moment)) if moment else ""
+
+
 def build(
     session: Session,
     person: Person,
@@ -109,6 +117,7 @@ def build(
         row=row,
         activities=record.activities(row, controllers.get(session, person.controller_id)),
         security=record.SECURITY,
+        day=_day,
     )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:

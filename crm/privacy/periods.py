@@ -5,9 +5,10 @@ record - Kraftkällan (seed 003) clears "gamla kunder" two years after the last 
 (seed 004) keeps client data "högst 5 år, räknat från utgången av det år avtalet upphör" - and
 one installation may hold two controllers (seed 000). A practice file (``crm practice load``)
 sets them with :func:`set_period`; a kind without a row uses the installation's period from the
-practice settings (crm/privacy/practice.py), whose minimums follow the law.
+practice settings, whose minimums follow the law (crm/privacy/practice_catalogue.py).
 
-The keys, for practice files: ``kind`` is one of :data:`crm.privacy.practice.RETENTION_RULES`
+The keys, for practice files: ``kind`` is one of
+:data:`crm.privacy.practice_catalogue.RETENTION_RULES`
 (journal, journal_access_log, client_card, bookkeeping, consent_records, marketing_contacts,
 inquiries, requests, audit_log); each row has ``months``, ``from_year_end`` (count from the end
 of the (fiscal) year in which the period starts), ``year_start_month`` (1 = calendar year; the
@@ -40,8 +41,8 @@ from crm.db import Base
 from crm.i18n import N_
 from crm.privacy import practice
 from crm.privacy.data_requests import add_months
-from crm.privacy.practice import RETENTION_RULES
 from crm.privacy.practice import SettingsError
+from crm.privacy.practice_catalogue import RETENTION_RULES
 
 #: kinds whose period the law counts from the end of the fiscal year (bokföringslagen 7 kap. 2 §)
 YEAR_END_BY_LAW = frozenset({"bookkeeping"})

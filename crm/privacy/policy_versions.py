@@ -5,7 +5,7 @@ and a policy that changes must say since when; seed 000 (2018) and 001 are two v
 practice's policy. Publishing renders the policy from the controller's activities
 (crm/privacy/activities.py) into a stored, numbered version; ``/integritetspolicy`` shows the
 newest one and links to the earlier ones, each at its own address. Consent records refer to
-the version in force (crm/controllers.py ``policy_version_in_force``).
+the version in force (every consent model mixes in crm/consents.py ``RefersToPolicy``).
 
 A version that adds a purpose or a recipient to the previous one is *material*: the people
 already in the register were told less than what is now done, so the dashboard offers to tell
@@ -214,8 +214,7 @@ def publish(
         session,
         actor,
         "privacy.policy_publish",
-        object_type="policy_version",
-        object_id=row.id,
+        obj=row,
         details={"controller": controller.id, "number": row.number, "material": row.material},
     )
     return row
@@ -232,14 +231,7 @@ def mark_informed(session: Session, row: PolicyVersion, count: int, actor: Actor
     row.informed_at = utcnow()
     row.informed_count = count
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "privacy.policy_informed",
-        object_type="policy_version",
-        object_id=row.id,
-        details={"mails": count},
-    )
+    audit.record(session, actor, "privacy.policy_informed", obj=row, details={"mails": count})
 
 
 @dataclass(frozen=True)

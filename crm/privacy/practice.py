@@ -2,12 +2,13 @@
 
 One row. The privacy policy (/integritetspolicy) and the record of processing activities
 (Art. 30) are generated from it, so what is published always matches what is configured.
+The fixed lists it chooses from (professions, known processors, record kinds and their legal
+minimums) are crm/privacy/practice_catalogue.py.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer
@@ -22,6 +23,7 @@ from stdnum.se import personnummer
 
 from crm import audit
 from crm import controllers
+from crm import features
 from crm.audit import Actor
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
@@ -29,120 +31,12 @@ from crm.db import Base
 from crm.db import insert_ignoring_duplicates
 from crm.errors import DomainError
 from crm.i18n import N_
+from crm.privacy.practice_catalogue import PROFESSIONS
+from crm.privacy.practice_catalogue import RETENTION_RULES
+from crm.privacy.practice_catalogue import Processor
 
-#: Licensed professions with a journal duty under patientdatalagen (legal requirements 2.2).
-PROFESSIONS = (
-    "apotekare",
-    "arbetsterapeut",
-    "audionom",
-    "barnmorska",
-    "biomedicinsk analytiker",
-    "dietist",
-    "fysioterapeut",
-    "hälso- och sjukvårdskurator",
-    "kiropraktor",
-    "logoped",
-    "läkare",
-    "naprapat",
-    "optiker",
-    "ortopedingenjör",
-    "psykolog",
-    "psykoterapeut",
-    "receptarie",
-    "röntgensjuksköterska",
-    "sjukhusfysiker",
-    "sjuksköterska",
-    "tandhygienist",
-    "tandläkare",
-)
-
-
-@dataclass(frozen=True)
-class Processor:
-    """A processor the practice uses, and whether data leaves the EU/EEA."""
-
-    name: str
-    purpose: str
-    outside_eea: bool = False
-    safeguards: str = ""
-
-
-KNOWN_PROCESSORS = (
-    Processor("MailerLite", "Utskick av nyhetsbrev"),
-    Processor(
-        "Mailchimp",
-        "Utskick av nyhetsbrev",
-        True,
-        "EU–US Data Privacy Framework och EU:s standardavtalsklausuler",
-    ),
-    Processor("Brevo", "Utskick av nyhetsbrev"),
-    Processor("Paloma", "Utskick av nyhetsbrev"),
-    Processor("Fortnox", "Bokföring och fakturering"),
-    Processor(
-        "Stripe",
-        "Betalningar",
-        True,
-        "EU–US Data Privacy Framework och EU:s standardavtalsklausuler",
-    ),
-    Processor("Zettle", "Betalningar"),
-    Processor("Loopia", "Webbhotell och e-post"),
-    Processor("Qlickboka", "Bokning av tider"),
-    Processor("Benify", "Förmånsportal"),
-)
-
-
-#: The switchable features the activities follow: key, label.
-FEATURES = (
-    ("newsletter", N_("Newsletter")),
-    ("testimonials", N_("Testimonials")),
-    ("journal", N_("Journal notes")),
-)
-
-
-@dataclass(frozen=True)
-class RetentionRule:
-    """A record kind, its default period and the legal minimum (months)."""
-
-    kind: str
-    label: str
-    default_months: int
-    minimum_months: int = 0
-    minimum_reason: str = ""
-
-
-RETENTION_RULES = (
-    RetentionRule(
-        "journal",
-        N_("Patient journal (profile A), after the last entry"),
-        120,
-        120,
-        N_("patientdatalagen 3 kap. 17 §: at least ten years after the last entry"),
-    ),
-    RetentionRule(
-        "journal_access_log",
-        N_("Journal access logs (profile A)"),
-        60,
-        60,
-        N_("HSLF-FS 2016:40 4 kap. 9 §: at least five years"),
-    ),
-    RetentionRule(
-        "client_card",
-        N_("Client card and health notes (profile B), after the client relationship ended"),
-        36,
-    ),
-    RetentionRule(
-        "bookkeeping",
-        N_("Bookkeeping records"),
-        84,
-        84,
-        N_("bokföringslagen 7 kap. 2 §: until the end of the seventh year"),
-    ),
-    RetentionRule("consent_records", N_("Consent records, after withdrawal"), 36),
-    RetentionRule("marketing_contacts", N_("Marketing-only contacts, after the last contact"), 12),
-    RetentionRule("inquiries", N_("Inquiries that led nowhere"), 3),
-    RetentionRule("requests", N_("Data-subject requests and breach register, after closing"), 60),
-    RetentionRule("audit_log", N_("Security and audit logs"), 12),
-)
+#: The switchable features the activities follow: key, label (crm/features.py enforces them).
+FEATURES = features.FEATURES
 
 
 class SettingsError(DomainError):
@@ -227,12 +121,8 @@ class PracticeSettings(Base):
         policy does not promise or mention it. The journal defaults to on under profile A
         (patientdatalagen's journal duty) and off under profile B.
         """
-        stored = json.loads(self.features or "{}")
-        if feature in stored:
-            return bool(stored[feature])
-        if feature == "journal":
-            return self.first_controller().profile == "A"
-        return True
+        # the same rule as the switches that close the feature's routes (crm/features.py)
+        return features.decide(self.features, feature, lambda: self.first_controller().profile)
 
     def retention_months(self, kind: str) -> int:
         """The configured period for a record kind (the default when not set)."""
@@ -436,12 +326,7 @@ def save_controller(
                 other.runs_newsletter = False
     if changed and audited:
         audit.record(
-            session,
-            actor,
-            "privacy.settings",
-            object_type="controller",
-            object_id=controller.id,
-            details={"fields": changed},
+            session, actor, "privacy.settings", obj=controller, details={"fields": changed}
         )
     return changed
 
@@ -454,7 +339,5 @@ def add_controller(session: Session, name: str, actor: Actor) -> Controller:
     row = Controller(id=controllers.next_id(session), name=name.strip()[:200])
     session.add(row)
     session.flush()
-    audit.record(
-        session, actor, "privacy.controller_add", object_type="controller", object_id=row.id
-    )
+    audit.record(session, actor, "privacy.controller_add", obj=row)
     return row

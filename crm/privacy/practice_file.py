@@ -1,4 +1,6 @@
-"""Practice files: the format and its validation (crm/privacy/practice_load.py applies them).
+"""Practice files: the format and its validation, into crm/privacy/practice_spec.py values.
+
+The loader (crm/privacy/practice_load.py) applies them.
 
 Why: the five practices this product was made for (shared/seeds/000-004) each publish a privacy
 policy. Setting one of them up through the settings pages takes many forms and leaves no record
@@ -27,8 +29,6 @@ controller that lists none gets the standard list, following the settings.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,15 @@ from crm.privacy.activities import HEALTH_BASES
 from crm.privacy.activity_defaults import FEATURE_OF
 from crm.privacy.activity_defaults import STANDARD_KEYS
 from crm.privacy.practice import FEATURES
-from crm.privacy.practice import KNOWN_PROCESSORS
-from crm.privacy.practice import PROFESSIONS
-from crm.privacy.practice import RETENTION_RULES
-from crm.privacy.practice import Processor
+from crm.privacy.practice_catalogue import KNOWN_PROCESSORS
+from crm.privacy.practice_catalogue import PROFESSIONS
+from crm.privacy.practice_catalogue import RETENTION_RULES
+from crm.privacy.practice_catalogue import Processor
+from crm.privacy.practice_spec import ActivitySpec
+from crm.privacy.practice_spec import ControllerSpec
+from crm.privacy.practice_spec import PeriodSpec
+from crm.privacy.practice_spec import PracticeFileError
+from crm.privacy.practice_spec import PracticeSpec
 
 #: the file format this version reads (``format = 1`` at the top of the file)
 FORMAT = 1
@@ -89,65 +94,7 @@ _LENGTHS = {
     "contact_email": 254,
 }
 
-
-class PracticeFileError(Exception):
-    """The file was refused; ``errors`` name each problem by its key."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class ControllerSpec:
-    """One controller as the file states it (the keywords of ``settings.save_controller``)."""
-
-    name: str
-    org_number: str = ""
-    address: str = ""
-    contact_name: str = ""
-    contact_email: str = ""
-    profile: str = "B"
-    profession: str = ""
-    id_number_mode: str = IdNumberMode.BIRTH_DATE.value
-    id_number_reason: str = ""
-    runs_newsletter: bool = False
-    representative_months: int = controllers.DEFAULT_REPRESENTATIVE_MONTHS
-
-
-@dataclass(frozen=True)
-class ActivitySpec:
-    """One processing activity as the file states it.
-
-    ``standard`` names an activity the CRM performs (crm/privacy/activity_defaults.py); with
-    no ``texts`` it follows the settings, with texts those replace its generated ones. Without
-    ``standard`` it is a free entry and ``texts`` are all of it.
-    """
-
-    standard: str = ""
-    texts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def follows_settings(self) -> bool:
-        """A standard activity the file adds nothing to: generated from the settings."""
-        return bool(self.standard) and not self.texts
-
-
-@dataclass(frozen=True)
-class PracticeSpec:
-    """A validated practice file."""
-
-    controllers: list[ControllerSpec]
-    processors: list[Processor] = field(default_factory=list)
-    retention: dict[str, int] = field(default_factory=dict)
-    #: the features in use (crm/privacy/practice.py FEATURES); a feature left out: its default
-    features: dict[str, bool] = field(default_factory=dict)
-    #: per controller, its activities; None: the standard list, following the settings
-    activities: list[tuple[ActivitySpec, ...] | None] = field(default_factory=list)
-    #: per controller, its own periods by record kind (crm/privacy/periods.py)
-    periods: list[dict[str, PeriodSpec]] = field(default_factory=list)
-    #: the policy the file was written from (title, date, source): documentation only
-    policy: dict[str, str] = field(default_factory=dict)
+_PERIOD_KEYS = {"months", "from_year_end", "year_start_month", "automatic", "include_active"}
 
 
 class _Errors:
@@ -335,20 +282,6 @@ def _activities(
             )
         found.append(activity)
     return tuple(found)
-
-
-_PERIOD_KEYS = {"months", "from_year_end", "year_start_month", "automatic", "include_active"}
-
-
-@dataclass(frozen=True)
-class PeriodSpec:
-    """One controller's retention period for one record kind (crm/privacy/periods.py)."""
-
-    months: int
-    from_year_end: bool = False
-    year_start_month: int = 1
-    automatic: bool = False
-    include_active: bool = False
 
 
 def _periods(errors: _Errors, table: dict[str, Any], where: str) -> dict[str, PeriodSpec]:

@@ -31,6 +31,7 @@ from crm.outbox import OutboxOp
 from crm.outbox import ProviderLink
 from crm.people.models import Person
 from crm.privacy import practice
+from crm.privacy import practice_catalogue
 from crm.privacy.data_requests import RequestError
 from crm.privacy.data_requests import add_months
 from crm.privacy.data_requests import complete
@@ -52,7 +53,7 @@ LINK_STATUS = {"erase": "erased", "unsubscribe": "unsubscribed", "remove": "remo
 
 def display_name(provider: str) -> str:
     """A provider key ("mailerlite") as the register spells it ("MailerLite")."""
-    for p in practice.KNOWN_PROCESSORS:
+    for p in practice_catalogue.KNOWN_PROCESSORS:
         if p.name.lower() == provider.lower():
             return p.name
     return provider
@@ -144,8 +145,7 @@ def create_tasks(
             session,
             actor,
             "privacy.recipient_tasks",
-            object_type="person",
-            object_id=person.id,
+            obj=person,
             details={
                 "action": action,
                 "recipients": [t.recipient for t in tasks],
@@ -196,8 +196,7 @@ def task_for_op(session: Session, op: OutboxOp, now: datetime | None = None) -> 
         session,
         Actor.system(),
         "sync.manual_task",
-        object_type="recipient_task",
-        object_id=task.id,
+        obj=task,
         details={"provider": op.provider, "op": op.op, "outbox_op": op.id},
     )
     return task
@@ -225,8 +224,7 @@ def tick(session: Session, task: RecipientTask, actor: Actor) -> bool:
         session,
         actor,
         "privacy.recipient_told",
-        object_type="recipient_task",
-        object_id=task.id,
+        obj=task,
         details={
             "recipient": task.recipient,
             "action": task.action,

@@ -16,13 +16,12 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
-from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from crm import controllers
+from crm.consents import RefersToPolicy
 from crm.db import Base
 from crm.db import UTCDateTime
 from crm.db import utcnow
@@ -177,8 +176,11 @@ class TestimonialMedia(Base):
     __table_args__ = (CheckConstraint("kind in ('image', 'audio', 'video')", name="known_kind"),)
 
 
-class TestimonialConsent(Base):
-    """A consent request and, once given, the client's consent per channel and medium."""
+class TestimonialConsent(RefersToPolicy, Base):
+    """A consent request and, once given, the client's consent per channel and medium.
+
+    Once given it refers to the privacy policy in force at that moment (crm/consents.py).
+    """
 
     __tablename__ = "testimonial_consent"
 
@@ -200,10 +202,6 @@ class TestimonialConsent(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: "client_link" or "staff_on_behalf"
     revoked_method: Mapped[str | None] = mapped_column(String(20))
-    #: the privacy policy in force when the client consented (None before one was published)
-    policy_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("policy_version.id", ondelete="RESTRICT")
-    )
 
     testimonial: Mapped[Testimonial] = relationship(back_populates="consents")
 
@@ -215,21 +213,19 @@ class TestimonialConsent(Base):
         """Media kinds consented to."""
         return list(json.loads(self.media_kinds))
 
+    #: the request exists first; the consent is given when the client answers it
+    policy_given_by = "consented_at"
 
-@event.listens_for(TestimonialConsent, "before_insert")
-@event.listens_for(TestimonialConsent, "before_update")
-def _policy_in_force(_mapper: object, connection: Connection, target: TestimonialConsent) -> None:
-    """A given consent refers to the privacy policy in force when it was given."""
-    if target.consented_at is None or target.policy_version_id is not None:
-        return
-    controller_id = connection.execute(
-        text(
-            "SELECT p.controller_id FROM testimonial t JOIN person p ON p.id = t.person_id "
-            "WHERE t.id = :t"
-        ),
-        {"t": target.testimonial_id},
-    ).scalar()
-    target.policy_version_id = controllers.policy_version_in_force(connection, controller_id)
+    def policy_controller_id(self, connection: Connection) -> int | None:
+        """The controller of the person the testimonial is from."""
+        found = connection.execute(
+            text(
+                "SELECT p.controller_id FROM testimonial t JOIN person p ON p.id = t.person_id "
+                "WHERE t.id = :t"
+            ),
+            {"t": self.testimonial_id},
+        ).scalar()
+        return int(found) if found is not None else None
 
 
 class Publication(Base):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.consents import policy_reference
 from crm.people.models import Person
 from crm.privacy.registry import ErasureContext
 from crm.privacy.registry import ExportContext
@@ -51,6 +52,7 @@ def export(session: Session, person: Person, ctx: ExportContext) -> dict[str, An
                         "channels": c.channel_list(),
                         "media": c.media_list(),
                         "revoked_at": _iso(c.revoked_at),
+                        "policy_version": policy_reference(c),
                     }
                     for c in t.consents
                 ],

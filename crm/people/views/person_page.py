@@ -39,7 +39,7 @@ def detail(person_id: int) -> ResponseReturnValue:
     """
     person = person_or_404(person_id)
     db = get_session()
-    audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
+    audit.record(db, current_actor(), "person.view", obj=person)
     db.commit()
     return render_detail(person)
 

@@ -23,6 +23,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 
 from crm import confirm
+from crm import features
 from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.inputs import form_int
@@ -243,6 +244,7 @@ def add_purchase(person_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:person_id>/journal", methods=["POST"])
 @requires(Perm.HEALTH_WRITE)
+@features.switched("journal")
 def add_journal(person_id: int) -> ResponseReturnValue:
     """Append a journal entry (or a correction of an earlier one)."""
     person = person_or_404(person_id)

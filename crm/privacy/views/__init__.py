@@ -547,7 +547,7 @@ def _export_response(person: Person, row: DataRequest) -> Any:
         db.rollback()
         flash(_(str(err)), "error")
         return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
-    audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
+    audit.record(db, current_actor(), "privacy.export", obj=person)
     db.commit()
     return Response(
         data,
@@ -606,12 +606,7 @@ def export_link(request_id: int) -> Any:
         )
     db = get_session()
     audit.record(
-        db,
-        current_actor(),
-        "privacy.export_link",
-        object_type="person",
-        object_id=person.id,
-        details={"request": row.id},
+        db, current_actor(), "privacy.export_link", obj=person, details={"request": row.id}
     )
     db.commit()
     return redirect(url_for("privacy.detail", request_id=row.id))
@@ -752,14 +747,7 @@ def add_hold(person_id: int) -> Any:
             person_id=person.id, kind=form.kind.data, until=until, note=form.note.data or None
         )
     )
-    audit.record(
-        db,
-        current_actor(),
-        "privacy.hold",
-        object_type="person",
-        object_id=person.id,
-        details={"kind": form.kind.data},
-    )
+    audit.record(db, current_actor(), "privacy.hold", obj=person, details={"kind": form.kind.data})
     db.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("people.detail", person_id=person_id))

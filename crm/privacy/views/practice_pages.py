@@ -22,6 +22,7 @@ from crm.people import services as people
 from crm.privacy import activities as activity_list
 from crm.privacy import forms
 from crm.privacy import practice
+from crm.privacy import practice_catalogue
 from crm.privacy import record
 from crm.privacy.views import bp
 from crm.security.roles import Perm
@@ -29,14 +30,14 @@ from crm.security.roles import requires
 from crm.web import current_actor
 
 
-def _processors_from_form(form: Any) -> list[practice.Processor]:
-    chosen = [p for p in practice.KNOWN_PROCESSORS if form.get(f"proc-{p.name}")]
+def _processors_from_form(form: Any) -> list[practice_catalogue.Processor]:
+    chosen = [p for p in practice_catalogue.KNOWN_PROCESSORS if form.get(f"proc-{p.name}")]
     for line in (form.get("other_processors") or "").splitlines():
         parts = [x.strip() for x in line.split("|")]
         if parts and parts[0]:
             outside = len(parts) > 2 and parts[2].lower() in ("ja", "yes", "j", "y")
             chosen.append(
-                practice.Processor(
+                practice_catalogue.Processor(
                     parts[0],
                     parts[1] if len(parts) > 1 else "",
                     outside,
@@ -53,7 +54,7 @@ def _retention_from_form(values: Any) -> dict[str, int]:
     with every other error.
     """
     periods = {}
-    for rule in practice.RETENTION_RULES:
+    for rule in practice_catalogue.RETENTION_RULES:
         raw = values.get(f"ret-{rule.kind}", str(rule.default_months))
         months = 0 if raw == "" else parse_int(raw)
         periods[rule.kind] = -1 if months is None else months
@@ -71,10 +72,10 @@ def _settings_page(
         controller=controller,
         every=controllers.all_controllers(db),
         form=form,
-        rules=practice.RETENTION_RULES,
+        rules=practice_catalogue.RETENTION_RULES,
         features=practice.FEATURES,
-        known=practice.KNOWN_PROCESSORS,
-        professions=practice.PROFESSIONS,
+        known=practice_catalogue.KNOWN_PROCESSORS,
+        professions=practice_catalogue.PROFESSIONS,
         values=values,
         errors=errors or {},
         beyond=people.beyond_mode(db, controller),
