@@ -22,13 +22,11 @@ from flask import g
 from flask import make_response
 from flask import render_template
 from flask import request
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -39,7 +37,6 @@ from crm import formkit
 from crm.audit import Actor
 from crm.config import LOOPBACK_HOSTS
 from crm.config import is_https
-from crm.errors import DomainError
 from crm.inputs import IdConverter
 from crm.inputs import InvalidNumber
 from crm.security import ratelimit
@@ -114,20 +111,6 @@ def show_again(endpoint: str, slot: str, form: Any, **values: Any) -> Response:
     response = make_response(current_app.view_functions[endpoint](**values))
     response.status_code = 422
     return response
-
-
-def show_refusal(
-    session: Session, err: DomainError, endpoint: str, slot: str, form: Any, **values: Any
-) -> Response:
-    """Undo a refused operation and show its form again with the reason above it (422).
-
-    The in-place counterpart of :func:`crm.errors.flash_refusal` for a form that failed in the
-    service rather than in its validators: the rollback first (a flushed row would otherwise
-    be committed by the page's own view), then :func:`show_again` with what was typed.
-    """
-    session.rollback()
-    form.form_errors.append(gettext(str(err), **err.params))
-    return show_again(endpoint, slot, form, **values)
 
 
 def failed_form(slot: str) -> Any:

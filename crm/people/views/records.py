@@ -26,6 +26,7 @@ from crm import confirm
 from crm import features
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.errors import show_refusal
 from crm.inputs import form_int
 from crm.inputs import parse_int
 from crm.people import care
@@ -44,7 +45,6 @@ from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import show_again
-from crm.web import show_refusal
 
 
 def _save(

@@ -26,6 +26,7 @@ from crm import paging
 from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
+from crm.errors import show_refusal
 from crm.i18n import format_day
 from crm.inputs import form_int
 from crm.newsletter.labels import HOLD as HOLD_LABELS
@@ -56,7 +57,6 @@ from crm.web import controller_limit
 from crm.web import current_actor
 from crm.web import get_or_404
 from crm.web import show_again
-from crm.web import show_refusal
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
