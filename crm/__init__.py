@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # every model and every feature's entry in the person registry (export and erasure)
     import crm.models  # noqa: F401
     from crm import db
+    from crm import features
     from crm import i18n
     from crm import web
     from crm.security import crypto
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     i18n.init_app(app)
     web.init_app(app)
+    features.init_app(app)  # after web: the login and role checks come first
     _register_blueprints(app)
 
     from crm import cli
@@ -71,15 +73,19 @@ def _register_blueprints(app: Flask) -> None:
     from crm.testimonials import public as testimonials_public
     from crm.testimonials import views as testimonials_views
 
-    app.register_blueprint(main_views.bp)
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(people_views.bp)
-    app.register_blueprint(newsletter_views.bp)
-    app.register_blueprint(newsletter_public.bp)
-    app.register_blueprint(testimonials_views.bp)
-    app.register_blueprint(testimonials_public.bp)
-    app.register_blueprint(sync_views.bp)
-    app.register_blueprint(privacy_views.bp)
-    app.register_blueprint(privacy_public.bp)
-    app.register_blueprint(privacy_activities.bp)
-    app.register_blueprint(representatives_views.bp)
+    # in this order: on a URL both would match, the first registered wins
+    for module in (
+        main_views,
+        auth_views,
+        people_views,
+        newsletter_views,
+        newsletter_public,
+        testimonials_views,
+        testimonials_public,
+        sync_views,
+        privacy_views,
+        privacy_public,
+        privacy_activities,
+        representatives_views,
+    ):
+        app.register_blueprint(module.bp)

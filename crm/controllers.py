@@ -14,6 +14,7 @@ people/, newsletter/ and privacy/ can all default their rows' ``controller_id`` 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -56,6 +57,27 @@ class IdNumberMode(StrEnum):
 
 #: months a representative's data is kept after their last mandate ended (seed 004)
 DEFAULT_REPRESENTATIVE_MONTHS = 12
+
+#: Names reserved for examples and tests, never a real practice's (RFC 2606, RFC 6761): the
+#: top-level domains and the second-level example domains.
+RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
+RESERVED_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
+#: the facts a policy names the controller by, and so may not be stand-ins (Art. 13(1)(a))
+CONTACT_FIELDS = ("name", "address", "contact_name", "contact_email")
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+
+
+def is_stand_in(value: str) -> bool:
+    """Whether a value names a reserved example domain (``kontakt@praktiken.example``).
+
+    Seed 004 names no practice, so its practice file uses stand-ins under ``.example``; a
+    policy published with them would tell people to write to an address nobody reads.
+    """
+    for domain in _DOMAIN.findall(value.lower()):
+        labels = domain.split(".")
+        if labels[-1] in RESERVED_TLDS or ".".join(labels[-2:]) in RESERVED_DOMAINS:
+            return True
+    return False
 
 
 class Controller(Base):
@@ -100,8 +122,16 @@ class Controller(Base):
         first-run checklist asks for them. The name alone is not enough: it is filled in from
         ``CRM_PRACTICE_NAME`` on first use. A postal address or a contact e-mail will do: the
         seeds have one or the other (Självkraft gives no address, Kbt-verkstan no e-mail).
+        A stand-in (an address under ``.example``, :func:`is_stand_in`) is not filled in.
         """
+        if self.stand_ins:
+            return False
         return bool(self.name.strip() and (self.address.strip() or self.contact_email.strip()))
+
+    @property
+    def stand_ins(self) -> list[str]:
+        """The contact facts that hold a stand-in (field names, in :data:`CONTACT_FIELDS`)."""
+        return [f for f in CONTACT_FIELDS if is_stand_in(str(getattr(self, f) or ""))]
 
     def display_name(self, fallback: str) -> str:
         """The name to show, or ``fallback`` (the configured practice name) while unset."""

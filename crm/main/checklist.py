@@ -119,17 +119,25 @@ def steps(session: Session, config: Mapping[str, Any], now: datetime | None = No
         .order_by(SyncRun.id.desc())
         .limit(1)
     )
+    # a practice file copied from examples/ names stand-ins (seed 004 names no practice)
+    stand_ins = any(c.stand_ins for c in controllers.all_controllers(session))
     return [
         Step(
             "controller",
             N_("Who the practice is"),
             N_(
+                "The contact details are stand-ins (an address under .example, say, from an "
+                "example practice file). Put the practice's own in: until then the privacy "
+                "policy is not published."
+            )
+            if stand_ins
+            else N_(
                 "The practice's name and how to reach it (a postal address or a contact "
                 "e-mail), as the privacy policy will name them. Until then the policy is not "
                 "published."
             ),
             "privacy.practice_settings",
-            first.details_complete,
+            first.details_complete and not stand_ins,
         ),
         Step(
             "profile",
@@ -161,7 +169,10 @@ def steps(session: Session, config: Mapping[str, Any], now: datetime | None = No
                 "or confirm that it says what the practice does."
             ),
             "newsletter.settings",
-            (text is not None and text.created_by_id is not None) or "consent_text" in confirmed,
+            (text is not None and text.created_by_id is not None)
+            or "consent_text" in confirmed
+            # no newsletter: no consent to ask for (and its settings page is closed)
+            or not row.uses("newsletter"),
             confirmable=True,
         ),
         Step(

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from crm import features
 from crm.audit import Actor
 from crm.db import get_session
 from crm.newsletter import common as newsletter_common
@@ -41,9 +42,11 @@ def unsubscribe_url_command(email: str) -> None:
 @with_appcontext
 def import_subscribers_command(path: Path, consent_method: str, dry_run: bool) -> None:
     """Import subscribers from a CSV file (columns: see the README)."""
+    db = get_session()
+    if not features.is_on(db, "newsletter"):  # the policy says there is no newsletter
+        raise click.ClickException("the newsletter is switched off in the practice settings")
     data = path.read_bytes()
     total = max(0, importer.decode(data).count("\n") - 1)
-    db = get_session()
     with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
         try:
             report = importer.run(

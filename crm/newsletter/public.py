@@ -21,6 +21,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from crm import features
 from crm import mail
 from crm.audit import Actor
 from crm.db import get_session
@@ -39,11 +40,13 @@ from crm.newsletter.models import Source
 from crm.people.models import Person
 from crm.security import ratelimit
 from crm.security import tokens
-from crm.web import bad_token_response
 from crm.web import csrf
 from crm.web import public
+from crm.web import verify_link
 
 bp = Blueprint("public", __name__)
+# switched off: no sign-up, no confirmation; leaving and one's own data always work
+features.guard(bp, "newsletter")
 
 #: A form field no human sees; bots fill it in.
 HONEYPOT = "website"
@@ -162,13 +165,12 @@ def subscribe() -> Any:
 @public
 def confirm(token: str) -> Any:
     """GET shows a button (link scanners must not confirm); POST confirms."""
-    max_age = current_app.config["CONFIRM_LINK_DAYS"] * 86400
-    try:
-        payload = tokens.verify(tokens.Purpose.CONFIRM, token, max_age=max_age)
-    except tokens.ExpiredToken:
-        return render_template("public/confirm_expired.html"), 410
-    except tokens.InvalidToken:
-        return bad_token_response()
+    payload = verify_link(
+        tokens.Purpose.CONFIRM,
+        token,
+        days=current_app.config["CONFIRM_LINK_DAYS"],
+        expired_page="public/confirm_expired.html",
+    )
     form = FlaskForm()
     if request.method == "GET" or not form.validate_on_submit():
         return render_template("public/confirm.html", form=form)
@@ -190,13 +192,11 @@ def confirm(token: str) -> Any:
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
 @public
+@features.always  # RFC 8058: the one-click link works whatever the settings say
 @csrf.exempt  # RFC 8058: the mail client's POST carries no cookie and no CSRF token
 def unsubscribe(token: str) -> Any:
     """GET: a page with one button, changing nothing. POST: unsubscribe, 200, no redirect."""
-    try:
-        public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
-    except tokens.InvalidToken:
-        return bad_token_response()
+    public_id = verify_link(tokens.Purpose.UNSUBSCRIBE, token)
     if request.method == "GET":
         return render_template("public/unsubscribe.html", token=token)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
@@ -233,13 +233,11 @@ def _unsubscribed_page() -> str:
 
 @bp.route("/u/<token>/preferences-link", methods=["POST"])
 @public
+@features.always
 @csrf.exempt  # the signed token authorises; the mail goes only to the address on file
 def preferences_link(token: str) -> Any:
     """Mail a fresh preferences link to the subscriber's own address."""
-    try:
-        public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
-    except tokens.InvalidToken:
-        return bad_token_response()
+    public_id = verify_link(tokens.Purpose.UNSUBSCRIBE, token)
     db = get_session()
     person = common.person_by_public_id(db, public_id)
     if person is not None and person.email and not _preferences_mail_throttled(db, public_id):
@@ -272,6 +270,7 @@ PREFERENCES_MAILS_PER_HOUR = 3
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @public
+@features.always  # leaving lists and "forget me"; joining one is refused while off
 def preferences(token: str) -> Any:
     """See and change one's lists."""
     person = links.preferences_person(token)
@@ -279,10 +278,13 @@ def preferences(token: str) -> Any:
         return person
     db = get_session()
     form = FlaskForm()
+    offered = features.is_on(db, "newsletter")
     awaiting = []
     if request.method == "POST" and form.validate_on_submit():
         wanted = set(form_ints(request.form, "lists"))
-        awaiting = self_service.set_lists(db, person, wanted, _actor(), request.user_agent.string)
+        awaiting = self_service.set_lists(
+            db, person, wanted, _actor(), request.user_agent.string, may_join=offered
+        )
         db.commit()
         if awaiting:
             try:
@@ -302,11 +304,13 @@ def preferences(token: str) -> Any:
         token=token,
         saved=request.method == "POST",
         awaiting=awaiting,
+        offered=offered,
     )
 
 
 @bp.route("/preferences/<token>/data.json")
 @public
+@features.always
 def preferences_data(token: str) -> Any:
     """Download what the newsletter holds about oneself (GDPR Art. 15/20)."""
     person = links.preferences_person(token)

@@ -60,11 +60,19 @@ def subject_data(session: Session, person: Person) -> dict[str, Any]:
 
 
 def set_lists(
-    session: Session, person: Person, wanted: set[int], actor: Actor, user_agent: str | None
+    session: Session,
+    person: Person,
+    wanted: set[int],
+    actor: Actor,
+    user_agent: str | None,
+    *,
+    may_join: bool = True,
 ) -> list[MailingList]:
     """Apply the preferences form: leave unticked lists, start double opt-in for new ones.
 
     Returns the lists that now await confirmation. Leaving every list is a full unsubscribe.
+    ``may_join=False`` (the newsletter is switched off, crm/features.py): leaving still works,
+    joining a list would be new processing and is not started.
     """
     subs = {
         s.list_id: s
@@ -84,7 +92,7 @@ def set_lists(
             user_agent=user_agent,
             list_ids=sorted(leaving),
         )
-    joining = wanted - current
+    joining = wanted - current if may_join else set()
     if not joining or person.email is None:
         return []
     result = signup(

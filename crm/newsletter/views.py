@@ -19,11 +19,14 @@ from flask import render_template
 from flask import request
 from flask import stream_with_context
 from flask import url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from wtforms.fields import SelectChoice
 
 from crm import audit
+from crm import controllers
 from crm import csvsafe
+from crm import features
 from crm import paging
 from crm.db import get_session
 from crm.errors import flash_refusal
@@ -46,10 +49,13 @@ from crm.people.models import Person
 from crm.security.crypto import keyring
 from crm.security.roles import Perm
 from crm.security.roles import requires
+from crm.web import absolute_url
 from crm.web import current_actor
 from crm.web import get_or_404
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
+# switched off: no adds, imports, lists or sign-up form; who is held, leaving and export work
+features.guard(bp, "newsletter")
 
 
 def _search_values() -> Any:
@@ -79,6 +85,7 @@ def _filter_from(values: Any) -> subscribers.SubscriberFilter:
 
 @bp.route("/", methods=["GET", "POST"])
 @requires(Perm.NEWSLETTER)
+@features.always
 def index() -> Any:
     """Subscribers with filters, search and counts."""
     db = get_session()
@@ -105,6 +112,7 @@ def index() -> Any:
 
 @bp.route("/people/<int:person_id>")
 @requires(Perm.NEWSLETTER)
+@features.always
 def subscriber(person_id: int) -> Any:
     """One subscriber: lists and the full consent timeline."""
     db = get_session()
@@ -122,6 +130,7 @@ def subscriber(person_id: int) -> Any:
 
 @bp.route("/people/<int:person_id>/unsubscribe", methods=["POST"])
 @requires(Perm.NEWSLETTER)
+@features.always
 def unsubscribe(person_id: int) -> Any:
     """Unsubscribe someone on their behalf (they asked by phone or mail); recorded as such."""
     if not forms.ButtonForm().validate_on_submit():
@@ -186,11 +195,15 @@ def settings() -> Any:
     lists = mailing_lists.all_lists(db)
     text = mailing_lists.current_consent_text(db)
     db.commit()  # the default list and first text may have just been created
-    snippet = render_template(
-        "newsletter/embed_snippet.html",
-        text=text,
-        action=current_app.config["BASE_URL"].rstrip("/") + url_for("public.subscribe"),
-    )
+    policy_args = controllers.newsletter_policy_args()
+    # in the public pages' language: it is pasted into the practice's website for its visitors
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        snippet = render_template(
+            "newsletter/embed_snippet.html",
+            text=text,
+            action=absolute_url("public.subscribe"),
+            policy_url=absolute_url("privacy_public.policy", **policy_args),
+        )
     return render_template(
         "newsletter/settings.html",
         lists=lists,
@@ -292,6 +305,7 @@ def import_confirm() -> Any:
 
 @bp.route("/export.csv", methods=["GET", "POST"])
 @requires(Perm.NEWSLETTER)
+@features.always
 def export() -> Any:
     """Stream subscribers as CSV (constant memory, whatever the size).
 

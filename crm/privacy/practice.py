@@ -23,6 +23,7 @@ from stdnum.se import personnummer
 
 from crm import audit
 from crm import controllers
+from crm import features
 from crm.audit import Actor
 from crm.controllers import Controller
 from crm.controllers import IdNumberMode
@@ -34,12 +35,8 @@ from crm.privacy.practice_catalogue import PROFESSIONS
 from crm.privacy.practice_catalogue import RETENTION_RULES
 from crm.privacy.practice_catalogue import Processor
 
-#: The switchable features the activities follow: key, label.
-FEATURES = (
-    ("newsletter", N_("Newsletter")),
-    ("testimonials", N_("Testimonials")),
-    ("journal", N_("Journal notes")),
-)
+#: The switchable features the activities follow: key, label (crm/features.py enforces them).
+FEATURES = features.FEATURES
 
 
 class SettingsError(DomainError):
@@ -124,12 +121,8 @@ class PracticeSettings(Base):
         policy does not promise or mention it. The journal defaults to on under profile A
         (patientdatalagen's journal duty) and off under profile B.
         """
-        stored = json.loads(self.features or "{}")
-        if feature in stored:
-            return bool(stored[feature])
-        if feature == "journal":
-            return self.first_controller().profile == "A"
-        return True
+        # the same rule as the switches that close the feature's routes (crm/features.py)
+        return features.decide(self.features, feature, lambda: self.first_controller().profile)
 
     def retention_months(self, kind: str) -> int:
         """The configured period for a record kind (the default when not set)."""
@@ -344,12 +337,7 @@ def save_controller(
                 other.runs_newsletter = False
     if changed and audited:
         audit.record(
-            session,
-            actor,
-            "privacy.settings",
-            object_type="controller",
-            object_id=controller.id,
-            details={"fields": changed},
+            session, actor, "privacy.settings", obj=controller, details={"fields": changed}
         )
     return changed
 
@@ -362,7 +350,5 @@ def add_controller(session: Session, name: str, actor: Actor) -> Controller:
     row = Controller(id=controllers.next_id(session), name=name.strip()[:200])
     session.add(row)
     session.flush()
-    audit.record(
-        session, actor, "privacy.controller_add", object_type="controller", object_id=row.id
-    )
+    audit.record(session, actor, "privacy.controller_add", obj=row)
     return row

@@ -110,6 +110,8 @@ def _publish(
             raise PracticeFileError([f"policy.date: {raw} lies in the future"])
     changed = []
     for index, controller in enumerate(rows):
+        if controller.stand_ins:  # never an immutable version naming a stand-in (seed 004)
+            continue
         current = policy_versions.in_force(session, controller)
         dated = when
         if current is not None and when is not None and when <= current.published_at:
@@ -290,13 +292,33 @@ def load_command(path: Path, dry_run: bool) -> None:
         for line in err.errors:
             click.echo(f"{path}: {line}", err=True)
         raise SystemExit(1) from err
+    warnings = stand_ins(session)
     if dry_run:
         session.rollback()
     else:
         session.commit()
     if not changed:
         click.echo(f"Nothing changed: the installation already matches {path}.")
-        return
-    click.echo(("Would change" if dry_run else "Changed") + f" {len(changed)}:")
-    for key in changed:
-        click.echo(f"  {key}")
+    else:
+        click.echo(("Would change" if dry_run else "Changed") + f" {len(changed)}:")
+        for key in changed:
+            click.echo(f"  {key}")
+    for key in warnings:
+        click.echo(
+            f"{path}: warning: {key} is a stand-in (a reserved example domain, RFC 2606): put "
+            "the practice's own in and load the file again; until then the privacy policy is "
+            "not published and the first-run checklist shows who the practice is as not done",
+            err=True,
+        )
+
+
+def stand_ins(session: Session) -> list[str]:
+    """The keys of the controllers' contact facts that are stand-ins (seed 004 names no one).
+
+    Named so a practice file copied from examples/ is not published with fake contact data.
+    """
+    return [
+        f"controllers[{index}].{field}"
+        for index, controller in enumerate(controllers.all_controllers(session))
+        for field in controller.stand_ins
+    ]

@@ -82,8 +82,7 @@ def add(
         session,
         actor,
         "representation.add",
-        object_type="person",
-        object_id=client.id,
+        obj=client,
         details={"representation": row.id, "kind": data.kind},
     )
     return row

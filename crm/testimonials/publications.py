@@ -57,14 +57,7 @@ def add_publication(
     )
     t.publications.append(pub)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "testimonial.publication",
-        object_type="testimonial",
-        object_id=t.id,
-        details={"channel": channel},
-    )
+    audit.record(session, actor, "testimonial.publication", obj=t, details={"channel": channel})
     return pub
 
 

@@ -29,6 +29,7 @@ from crm.audit import Actor
 from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
+from crm.errors import show_refusal
 from crm.i18n import format_day
 from crm.inputs import form_int
 from crm.newsletter.labels import HOLD as HOLD_LABELS
@@ -383,9 +384,7 @@ def lift_restriction(person_id: int) -> Any:
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
-        db.rollback()
-        form.form_errors.append(_(str(err), **err.params))
-        return show_again("people.detail", "lift", form, person_id=person_id)
+        return show_refusal(db, err, "people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
     try:
@@ -554,7 +553,7 @@ def _export_response(person: Person, row: DataRequest) -> Any:
         db.rollback()
         flash(_(str(err)), "error")
         return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
-    audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
+    audit.record(db, current_actor(), "privacy.export", obj=person)
     db.commit()
     return Response(
         data,
@@ -613,12 +612,7 @@ def export_link(request_id: int) -> Any:
         )
     db = get_session()
     audit.record(
-        db,
-        current_actor(),
-        "privacy.export_link",
-        object_type="person",
-        object_id=person.id,
-        details={"request": row.id},
+        db, current_actor(), "privacy.export_link", obj=person, details={"request": row.id}
     )
     db.commit()
     return redirect(url_for("privacy.detail", request_id=row.id))
@@ -759,14 +753,7 @@ def add_hold(person_id: int) -> Any:
             person_id=person.id, kind=form.kind.data, until=until, note=form.note.data or None
         )
     )
-    audit.record(
-        db,
-        current_actor(),
-        "privacy.hold",
-        object_type="person",
-        object_id=person.id,
-        details={"kind": form.kind.data},
-    )
+    audit.record(db, current_actor(), "privacy.hold", obj=person, details={"kind": form.kind.data})
     db.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
