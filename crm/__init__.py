@@ -73,15 +73,19 @@ def _register_blueprints(app: Flask) -> None:
     from crm.testimonials import public as testimonials_public
     from crm.testimonials import views as testimonials_views
 
-    app.register_blueprint(main_views.bp)
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(people_views.bp)
-    app.register_blueprint(newsletter_views.bp)
-    app.register_blueprint(newsletter_public.bp)
-    app.register_blueprint(testimonials_views.bp)
-    app.register_blueprint(testimonials_public.bp)
-    app.register_blueprint(sync_views.bp)
-    app.register_blueprint(privacy_views.bp)
-    app.register_blueprint(privacy_public.bp)
-    app.register_blueprint(privacy_activities.bp)
-    app.register_blueprint(representatives_views.bp)
+    # in this order: on a URL both would match, the first registered wins
+    for module in (
+        main_views,
+        auth_views,
+        people_views,
+        newsletter_views,
+        newsletter_public,
+        testimonials_views,
+        testimonials_public,
+        sync_views,
+        privacy_views,
+        privacy_public,
+        privacy_activities,
+        representatives_views,
+    ):
+        app.register_blueprint(module.bp)

@@ -240,11 +240,24 @@ _INSERT_EVENT = insert(AuditEvent.__table__)
 _SET_LAST_HASH = update(_chain).where(_chain.c.id == 1).values(last_hash=bindparam("new_hash"))
 
 
+def _names(obj: Base) -> tuple[str, object]:
+    """The object type and id an entry about ``obj`` carries: its table name and its id.
+
+    A model whose entries have always used another name says so in ``audit_type`` (the
+    stored entries, their labels in crm/main/events.py and the person page's queries use it).
+    """
+    model = obj.__class__  # not type(obj): a proxy (flask-login's current_user) passes this on
+    table = model.__table__
+    (column,) = table.primary_key.columns
+    return getattr(model, "audit_type", table.name), getattr(obj, column.key)
+
+
 def record(
     session: Session,
     actor: Actor,
     action: str,
     *,
+    obj: Base | None = None,
     object_type: str | None = None,
     object_id: object | None = None,
     details: dict[str, Any] | None = None,
@@ -253,8 +266,16 @@ def record(
 
     Returns the event as written (not attached to the session).
 
+    :param obj: the row the action concerns (flushed, so it has its id): the entry names it by
+        its table name (or the model's ``audit_type``) and id, which is what nearly every call
+        wrote out by hand. For anything else (an id without its row) pass ``object_type`` and
+        ``object_id``.
     :param details: non-sensitive facts only: names of changed fields, counts, outcomes.
     """
+    if obj is not None:
+        if object_type is not None or object_id is not None:
+            raise TypeError("pass obj or object_type/object_id, not both")
+        object_type, object_id = _names(obj)
     # Update first: this takes the lock that serialises appends (see the module docstring).
     # Prebuilt Core statements on the session's connection, not the unit of work: this runs
     # inside the database's write lock on every audited request, so it must be short.

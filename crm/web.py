@@ -19,6 +19,7 @@ from flask import Response
 from flask import abort
 from flask import current_app
 from flask import g
+from flask import make_response
 from flask import render_template
 from flask import request
 from flask_babel import lazy_gettext as _l
@@ -40,6 +41,7 @@ from crm.inputs import IdConverter
 from crm.inputs import InvalidNumber
 from crm.security import ratelimit
 from crm.security import roles
+from crm.security import tokens
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -428,3 +430,20 @@ def bad_token_response(page: str = "public/bad_link.html") -> tuple[str, int]:
     ):
         return render_template("errors/429.html"), 429
     return render_template(page), 400
+
+
+def verify_link(
+    purpose: tokens.Purpose, token: str, *, days: int | None = None, expired_page: str = ""
+) -> Any:
+    """Return the payload of a signed link's token, or abort with the page to answer instead.
+
+    Every feature with signed links (newsletter, testimonials, privacy) answers a bad one the
+    same way: a link older than ``days`` gets its feature's ``expired_page`` (410: ask for a
+    new one); a tampered one gets :func:`bad_token_response`, which counts the IP's bad tokens.
+    """
+    try:
+        return tokens.verify(purpose, token, max_age=None if days is None else days * 86400)
+    except tokens.InvalidToken as err:
+        if expired_page and isinstance(err, tokens.ExpiredToken):
+            abort(make_response(render_template(expired_page), 410))
+        abort(make_response(bad_token_response()))

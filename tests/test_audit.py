@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
@@ -11,6 +12,9 @@ from sqlalchemy import update
 from crm import audit
 from crm.audit import Actor
 from crm.audit import AuditEvent
+from crm.auth.models import User
+from crm.newsletter.models import MailingList
+from crm.people.models import Person
 
 
 def _write(db, n: int) -> None:
@@ -93,3 +97,39 @@ def test_concurrent_writers_do_not_fork_the_chain(app, db):
         seqs = s.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
     assert report.ok, report
     assert seqs == list(range(1, 41))
+
+
+def test_an_entry_about_a_row_names_its_table_and_id(app, db, make_person):
+    """``obj=`` writes what the calls wrote out by hand: the table name and the id."""
+    person_id = make_person()
+    with db() as s:
+        person = s.get(Person, person_id)
+        by_row = audit.record(s, Actor.system(), "test.event", obj=person)
+        by_hand = audit.record(
+            s, Actor.system(), "test.event", object_type="person", object_id=person_id
+        )
+        s.commit()
+    assert (by_row.object_type, by_row.object_id) == ("person", str(person_id))
+    assert (by_row.object_type, by_row.object_id) == (by_hand.object_type, by_hand.object_id)
+
+
+def test_an_entry_names_its_object_one_way(app, db, make_person):
+    person_id = make_person()
+    with db() as s, pytest.raises(TypeError):
+        audit.record(
+            s, Actor.system(), "test.event", obj=s.get(Person, person_id), object_type="person"
+        )
+
+
+def test_a_model_keeps_the_name_its_entries_always_had(app, db, make_person):
+    """Entries about accounts and lists were always "user" and "list", not their table names."""
+    with db() as s:
+        owner = User(email="o@example.se", name="O", role="owner", password_hash="x", locale="sv")
+        mlist = MailingList(name="Extra")
+        s.add_all([owner, mlist])
+        s.flush()
+        about_owner = audit.record(s, Actor.system(), "test.event", obj=owner)
+        about_list = audit.record(s, Actor.system(), "test.event", obj=mlist)
+        s.commit()
+    assert (about_owner.object_type, about_owner.object_id) == ("user", str(owner.id))
+    assert (about_list.object_type, about_list.object_id) == ("list", str(mlist.id))

@@ -211,6 +211,26 @@ def test_a_visit_without_a_date_is_shown_again(app, auth_client, db):
     assert 'id="visit-visited_on-err"' in response.get_data(as_text=True)
 
 
+def test_a_visit_the_service_refuses_is_shown_again_with_the_date_kept(app, auth_client, db):
+    """A future date passes the validators, not the service: the page again, date kept."""
+    with db() as s:
+        person = Person(name="Karin Klient", email="karin@example.se")
+        s.add(person)
+        s.commit()
+        pid = person.id
+    response = post_form(
+        auth_client,
+        f"/people/{pid}/visits",
+        {"visit-visited_on": "2999-01-01"},
+        page=f"/people/{pid}",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Ett besök kan inte ligga i framtiden." in html and 'value="2999-01-01"' in html
+    with db() as s:
+        assert s.get(Person, pid).visits == []
+
+
 def test_the_person_form_shows_every_error_at_its_field_at_once(app, auth_client, db):
     """No name, a taken email and a wrong check digit: three errors, one answer, input kept."""
     with db() as s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
@@ -26,6 +27,8 @@ class User(Base):
     """A staff account."""
 
     __tablename__ = "user_account"
+    #: what audit entries about an account have always been called (crm/audit.py, obj=)
+    audit_type: ClassVar[str] = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: lower-cased login address

@@ -168,14 +168,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "user.create",
-        object_type="user",
-        object_id=user.id,
-        details={"role": str(role)},
-    )
+    audit.record(session, actor, "user.create", obj=user, details={"role": str(role)})
     return user
 
 
@@ -194,14 +187,7 @@ def set_role(session: Session, user: User, role: Role, actor: Actor) -> None:
     user.role = role
     if role == Role.OWNER:
         user.controller_id = None  # an owner sees every controller
-    audit.record(
-        session,
-        actor,
-        "user.role",
-        object_type="user",
-        object_id=user.id,
-        details={"role": str(role)},
-    )
+    audit.record(session, actor, "user.role", obj=user, details={"role": str(role)})
 
 
 def set_controller(session: Session, user: User, controller_id: int | None, actor: Actor) -> None:
@@ -211,14 +197,7 @@ def set_controller(session: Session, user: User, controller_id: int | None, acto
     """
     _check_controller(session, Role(user.role), controller_id)
     user.controller_id = controller_id
-    audit.record(
-        session,
-        actor,
-        "user.controller",
-        object_type="user",
-        object_id=user.id,
-        details={"controller": controller_id},
-    )
+    audit.record(session, actor, "user.controller", obj=user, details={"controller": controller_id})
 
 
 def _check_controller(session: Session, role: Role, controller_id: int | None) -> None:
@@ -237,13 +216,7 @@ def set_active(session: Session, user: User, active: bool, actor: Actor) -> None
     user.active = active
     if not active:
         revoke_all_sessions(session, user.id)
-    audit.record(
-        session,
-        actor,
-        "user.activate" if active else "user.deactivate",
-        object_type="user",
-        object_id=user.id,
-    )
+    audit.record(session, actor, "user.activate" if active else "user.deactivate", obj=user)
 
 
 # --- login sessions ---------------------------------------------------------------------------
@@ -258,7 +231,7 @@ def start_session(session: Session, user: User, user_agent: str, actor: Actor) -
         )
     )
     user.last_login_at = utcnow()
-    audit.record(session, actor, "auth.login", object_type="user", object_id=user.id)
+    audit.record(session, actor, "auth.login", obj=user)
     return raw
 
 
@@ -342,7 +315,7 @@ def change_password(
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = utcnow()
     revoke_all_sessions(session, user.id)
-    audit.record(session, actor, "auth.password_change", object_type="user", object_id=user.id)
+    audit.record(session, actor, "auth.password_change", obj=user)
 
 
 def reauthenticate(session: Session, user: User, password: str, code: str, actor: Actor) -> None:
@@ -358,7 +331,7 @@ def reauthenticate(session: Session, user: User, password: str, code: str, actor
     if ok and user.mfa_enabled:
         ok = verify_second_factor(session, user, (code or "").strip(), actor)
     if not ok:
-        audit.record(session, actor, "auth.reauth_failed", object_type="user", object_id=user.id)
+        audit.record(session, actor, "auth.reauth_failed", obj=user)
         raise ReauthError(N_("The password or the code is wrong."))
 
 
@@ -383,7 +356,7 @@ def confirm_mfa_enrolment(session: Session, user: User, code: str, actor: Actor)
     user.totp_last_counter = counter
     user.totp_enabled_at = utcnow()
     codes = _replace_recovery_codes(session, user)
-    audit.record(session, actor, "auth.mfa_enable", object_type="user", object_id=user.id)
+    audit.record(session, actor, "auth.mfa_enable", obj=user)
     return codes
 
 
@@ -401,7 +374,7 @@ def regenerate_recovery_codes(
     """Replace all recovery codes after re-authentication (the old ones stop working)."""
     reauthenticate(session, user, password, code, actor)
     codes = _replace_recovery_codes(session, user)
-    audit.record(session, actor, "auth.recovery_codes", object_type="user", object_id=user.id)
+    audit.record(session, actor, "auth.recovery_codes", obj=user)
     return codes
 
 
@@ -416,9 +389,7 @@ def verify_second_factor(session: Session, user: User, code: str, actor: Actor) 
     for rc in user.recovery_codes:
         if rc.used_at is None and secrets.compare_digest(rc.code_hash, wanted):
             rc.used_at = utcnow()
-            audit.record(
-                session, actor, "auth.recovery_code_used", object_type="user", object_id=user.id
-            )
+            audit.record(session, actor, "auth.recovery_code_used", obj=user)
             return True
     return False
 
@@ -434,4 +405,4 @@ def reset_mfa(session: Session, user: User, actor: Actor) -> None:
     user.totp_enabled_at = user.totp_last_counter = None
     user.recovery_codes.clear()
     revoke_all_sessions(session, user.id)
-    audit.record(session, actor, "auth.mfa_reset", object_type="user", object_id=user.id)
+    audit.record(session, actor, "auth.mfa_reset", obj=user)

@@ -1,4 +1,7 @@
-"""Login, MFA, account setup, own account and (for owners) user management."""
+"""Login, MFA, account setup and logout; the blueprint of the account pages too.
+
+One's own account is in account_pages.py, the owners' user management in user_pages.py.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,23 +26,20 @@ from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from crm import audit
-from crm import controllers
 from crm.auth import forms
 from crm.auth import mfa
 from crm.auth import services
 from crm.auth import throttle
-from crm.auth.models import Role
 from crm.auth.models import User
 from crm.config import is_https
 from crm.db import get_session
 from crm.errors import flash_refusal
 from crm.inputs import parse_int
 from crm.security import passwords
-from crm.security.roles import ROLE_DESCRIPTIONS
-from crm.security.roles import ROLE_LABELS
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
@@ -129,7 +130,7 @@ def _open_session(user: User, password: str | None = None) -> None:
     db.commit()
 
 
-def _device_id(user: Any) -> str | None:
+def device_id(user: Any) -> str | None:
     """Return the browser's device id if it holds a valid device cookie for ``user``."""
     return throttle.device_id_from_cookie(request.cookies.get(throttle.DEVICE_COOKIE), user.email)
 
@@ -148,7 +149,28 @@ def _with_device_cookie(response: BaseResponse, user: User) -> BaseResponse:
     return response
 
 
-def _complete_login(user: User, next_url: str, password: str | None = None) -> BaseResponse:
+def codes_locked(db: Session, user_id: int, device: str | None) -> bool:
+    """Whether wrong second-factor codes locked the account (on this device) for now.
+
+    If so, it says so. Every form that asks for a code checks this first (crm/auth/throttle.py).
+    """
+    if throttle.mfa_throttled(db, user_id, device):
+        flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
+        return True
+    return False
+
+
+def count_wrong_code(db: Session, user_id: int, device: str | None, err: Exception) -> None:
+    """Count a refused re-authentication towards the lock and say what was wrong.
+
+    Commits, so the audit row the service wrote is kept along with the count.
+    """
+    throttle.record_mfa_failure(db, user_id, device)
+    db.commit()
+    flash(_(str(err)), "error")
+
+
+def complete_login(user: User, next_url: str, password: str | None = None) -> BaseResponse:
     """Open the session and send the user where they were going."""
     _open_session(user, password)
     return _with_device_cookie(redirect(next_url), user)
@@ -156,7 +178,7 @@ def _complete_login(user: User, next_url: str, password: str | None = None) -> B
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-def login() -> Any:
+def login() -> ResponseReturnValue:
     """Check email and password, then go on to the second factor."""
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
@@ -201,12 +223,12 @@ def login() -> Any:
     if mfa_required(db):
         _set_pending(user, "enrol")
         return redirect(url_for("auth.mfa_setup"))
-    return _complete_login(user, _safe_next(request.args.get("next")), form.password.data)
+    return complete_login(user, _safe_next(request.args.get("next")), form.password.data)
 
 
 @bp.route("/mfa", methods=["GET", "POST"])
 @public
-def mfa_verify() -> Any:
+def mfa_verify() -> ResponseReturnValue:
     """Ask for the TOTP code (or a recovery code) after a correct password."""
     user = _pending_user("mfa")
     if user is None:
@@ -217,24 +239,23 @@ def mfa_verify() -> Any:
         return render_template("auth/mfa_verify.html", form=form)
     db = get_session()
     actor = audit.Actor("user", user.id, request.remote_addr)
-    device = _device_id(user)
-    if throttle.mfa_throttled(db, user.id, device):
-        flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
+    device = device_id(user)
+    if codes_locked(db, user.id, device):
         return render_template("auth/mfa_verify.html", form=form), 429
     if not services.verify_second_factor(db, user, form.code.data, actor):
         throttle.record_mfa_failure(db, user.id, device)
-        audit.record(db, actor, "auth.mfa_failed", object_type="user", object_id=user.id)
+        audit.record(db, actor, "auth.mfa_failed", obj=user)
         db.commit()
         flash(_("The code is wrong or already used."), "error")
         return render_template("auth/mfa_verify.html", form=form), 401
     throttle.record_mfa_success(db, user.id, device)
     next_url = session["pending"]["next"]
-    return _complete_login(user, next_url)
+    return complete_login(user, next_url)
 
 
 @bp.route("/mfa/setup", methods=["GET", "POST"])
 @public
-def mfa_setup() -> Any:
+def mfa_setup() -> ResponseReturnValue:
     """Enrol an authenticator app: during a login that requires MFA, or from the account page.
 
     From the account page (a logged-in session) the user re-authenticates first: without
@@ -278,23 +299,20 @@ def _reauthenticated_recently() -> bool:
     return isinstance(at, int) and 0 <= time.time() - at <= REAUTH_SECONDS
 
 
-def _reauth_page(user: User, template: str, endpoint: str) -> Any:
+def _reauth_page(user: User, template: str, endpoint: str) -> ResponseReturnValue:
     """Ask for the password (and the current second factor); remember success for a while."""
     form = forms.ReauthForm(prefix="re")
     if not form.validate_on_submit():
         return render_template(template, form=form)
     db = get_session()
     actor = audit.Actor("user", user.id, request.remote_addr)
-    device = _device_id(user)
-    if throttle.mfa_throttled(db, user.id, device):
-        flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
+    device = device_id(user)
+    if codes_locked(db, user.id, device):
         return render_template(template, form=form), 429
     try:
         services.reauthenticate(db, user, form.password.data, form.code.data, actor)
     except services.ReauthError as err:
-        throttle.record_mfa_failure(db, user.id, device)
-        db.commit()  # keeps the audit row and the failure count
-        flash(_(str(err)), "error")
+        count_wrong_code(db, user.id, device, err)
         return render_template(template, form=form), 401
     # A secret shown before this re-authentication (to whoever held the session) is not used.
     user.totp_pending_secret = None
@@ -305,11 +323,11 @@ def _reauth_page(user: User, template: str, endpoint: str) -> Any:
 
 @bp.route("/logout", methods=["POST"])
 @requires(Perm.ACCOUNT)
-def logout() -> Any:
+def logout() -> ResponseReturnValue:
     """End the server-side session and clear the cookie."""
     db = get_session()
     services.revoke_session(db, session.get("sid"))
-    audit.record(db, current_actor(), "auth.logout", object_type="user", object_id=current_user.id)
+    audit.record(db, current_actor(), "auth.logout", obj=current_user)
     db.commit()
     logout_user()
     session.clear()
@@ -319,7 +337,7 @@ def logout() -> Any:
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
 @public
-def setup(token: str) -> Any:
+def setup(token: str) -> ResponseReturnValue:
     """Create an account from a one-time link (the first owner, or an invited colleague)."""
     db = get_session()
     row = services.find_setup_token(db, token)
@@ -349,108 +367,7 @@ def setup(token: str) -> Any:
     return render_template("auth/setup.html", form=form, first_owner=row.email is None)
 
 
-@bp.route("/account", methods=["GET", "POST"])
-@requires(Perm.ACCOUNT)
-def account() -> Any:
-    """Change one's password, language and recovery codes."""
-    password_form = forms.PasswordForm(prefix="pw")
-    locale_form = forms.LocaleForm(prefix="lang", locale=current_user.locale)
-    db = get_session()
-    # Two forms on one page: the field prefix tells which one was sent.
-    if "pw-current" in request.form and password_form.validate_on_submit():
-        device = _device_id(current_user)
-        if throttle.mfa_throttled(db, current_user.id, device):
-            flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
-            return _account_page(password_form, locale_form), 429
-        try:
-            services.change_password(
-                db,
-                current_user,
-                password_form.current.data,
-                password_form.code.data or "",
-                password_form.new.data,
-                current_actor(),
-            )
-        except services.ReauthError as err:
-            throttle.record_mfa_failure(db, current_user.id, device)
-            db.commit()  # keeps the audit row and the failure count
-            flash(_(str(err)), "error")
-            return _account_page(password_form, locale_form), 401
-        except services.AccountError as err:
-            flash_refusal(db, err)
-        else:
-            # Every session ended, this one too; open a fresh one for this browser.
-            return _complete_login_after_password_change()
-    elif "lang-locale" in request.form and locale_form.validate_on_submit():
-        current_user.locale = locale_form.locale.data
-        db.commit()
-        flash(_("Language saved."), "success")
-        return redirect(url_for("auth.account"))
-    return _account_page(password_form, locale_form)
-
-
-def _account_page(
-    password_form: forms.PasswordForm,
-    locale_form: forms.LocaleForm,
-    codes_form: forms.ReauthForm | None = None,
-) -> str:
-    return render_template(
-        "auth/account.html",
-        password_form=password_form,
-        locale_form=locale_form,
-        codes_form=codes_form or forms.ReauthForm(prefix="rc"),
-        codes_left=services.unused_recovery_codes(current_user),
-        # what the account may see, so nobody wonders why a menu item is missing
-        role=(ROLE_LABELS[Role(current_user.role)], ROLE_DESCRIPTIONS[Role(current_user.role)]),
-        controller=(
-            controllers.get(get_session(), current_user.controller_id).display_name(
-                current_app.config["PRACTICE_NAME"]
-            )
-            if current_user.controller_id is not None
-            else None
-        ),
-    )
-
-
-def _complete_login_after_password_change() -> BaseResponse:
-    user = current_user._get_current_object()
-    flash(_("Password changed. Other sessions have been logged out."), "success")
-    return _complete_login(user, url_for("auth.account"))
-
-
-@bp.route("/account/recovery-codes", methods=["POST"])
-@requires(Perm.ACCOUNT)
-def recovery_codes() -> Any:
-    """Replace the recovery codes after re-authentication and show the new ones once."""
-    form = forms.ReauthForm(prefix="rc")
-
-    def again() -> str:  # the account page with this form's errors in place
-        return _account_page(
-            forms.PasswordForm(formdata=None, prefix="pw"),
-            forms.LocaleForm(formdata=None, prefix="lang", locale=current_user.locale),
-            form,
-        )
-
-    if not form.validate_on_submit():
-        return again(), 422
-    db = get_session()
-    device = _device_id(current_user)
-    if throttle.mfa_throttled(db, current_user.id, device):
-        flash(_("Too many wrong codes. Wait 15 minutes and try again."), "error")
-        return again(), 429
-    try:
-        codes = services.regenerate_recovery_codes(
-            db, current_user, form.password.data, form.code.data or "", current_actor()
-        )
-    except services.ReauthError as err:
-        throttle.record_mfa_failure(db, current_user.id, device)
-        db.commit()  # keeps the audit row and the failure count
-        flash(_(str(err)), "error")
-        return again(), 401
-    db.commit()
-    return render_template("auth/recovery_codes.html", codes=codes)
-
-
-# The owners' user management is a page of this blueprint too: its module adds its routes to
-# ``bp`` when imported here (it imports ``bp`` from this module).
+# One's own account and the owners' user management are pages of this blueprint too: their
+# modules add their routes to ``bp`` when imported here (they import ``bp`` from this module).
+from crm.auth import account_pages  # noqa: E402, F401
 from crm.auth import user_pages  # noqa: E402, F401

@@ -244,6 +244,17 @@ def inform_about_policy(version_id: int) -> Any:
     people = policy_notice.audience(db, controllers.get(db, version.controller_id))
     mail_draft = policy_notice.draft(db, version)
     subject, body = mail_draft.subject, mail_draft.body
+
+    def page() -> str:  # the draft, or what the owner wrote, with any error in place
+        return render_template(
+            "main/policy_notice.html",
+            version=version,
+            people=len(people),
+            subject=subject,
+            body=body,
+            form=form,
+        )
+
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
@@ -253,23 +264,9 @@ def inform_about_policy(version_id: int) -> Any:
         except policy_notice.NoticeError as err:
             db.rollback()
             flash(_(str(err)), "error")
-            return render_template(
-                "main/policy_notice.html",
-                version=version,
-                people=len(people),
-                subject=subject,
-                body=body,
-                form=form,
-            ), 422
+            return page(), 422
         db.commit()
         flash(_("%(count)s mails sent about the new privacy policy.", count=sent), "success")
         return redirect(url_for("main.dashboard"))
     db.commit()
-    return render_template(
-        "main/policy_notice.html",
-        version=version,
-        people=len(people),
-        subject=subject,
-        body=body,
-        form=form,
-    )
+    return page()

@@ -14,7 +14,7 @@ from crm.newsletter.models import MailingList
 from crm.people.models import Person
 from crm.security import tokens
 from crm.web import absolute_url
-from crm.web import bad_token_response
+from crm.web import verify_link
 
 
 def unsubscribe_url(person: Person) -> str:
@@ -36,18 +36,19 @@ def confirm_url(person: Person, lists: Sequence[MailingList]) -> str:
 
 
 def preferences_person(token: str) -> Person | tuple[str, int]:
-    """The person a preferences link is for, or the page to answer a bad link with.
+    """The person a preferences link is for, or the page to answer with when they are gone.
+
+    A bad or expired link aborts with its own page (crm.web.verify_link).
 
     Shared by the newsletter's preferences pages and privacy's "forget me", which is reached
     from the same link.
     """
-    max_age = current_app.config["PREFERENCES_LINK_DAYS"] * 86400
-    try:
-        public_id = tokens.verify(tokens.Purpose.PREFERENCES, token, max_age=max_age)
-    except tokens.ExpiredToken:
-        return render_template("public/preferences_expired.html"), 410
-    except tokens.InvalidToken:
-        return bad_token_response()
+    public_id = verify_link(
+        tokens.Purpose.PREFERENCES,
+        token,
+        days=current_app.config["PREFERENCES_LINK_DAYS"],
+        expired_page="public/preferences_expired.html",
+    )
     person = common.person_by_public_id(get_session(), public_id)
     if person is None or person.email is None:
         return render_template("public/forgotten.html"), 404

@@ -64,7 +64,7 @@ def create_list(session: Session, name: str, actor: Actor) -> MailingList:
     row = MailingList(name=name[:100])
     session.add(row)
     session.flush()
-    audit.record(session, actor, "newsletter.list_create", object_type="list", object_id=row.id)
+    audit.record(session, actor, "newsletter.list_create", obj=row)
     return row
 
 
@@ -123,12 +123,7 @@ def update_consent_text(session: Session, text: str, actor: Actor) -> ConsentTex
     session.add(row)
     session.flush()
     audit.record(
-        session,
-        actor,
-        "newsletter.consent_text",
-        object_type="consent_text",
-        object_id=row.id,
-        details={"version": row.version},
+        session, actor, "newsletter.consent_text", obj=row, details={"version": row.version}
     )
     return row
 

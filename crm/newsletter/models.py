@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
@@ -83,6 +84,8 @@ class MailingList(Base):
     """A newsletter list. One is the default for sign-ups that name none."""
 
     __tablename__ = "mailing_list"
+    #: what audit entries about a list have always been called (crm/audit.py, obj=)
+    audit_type: ClassVar[str] = "list"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)

@@ -40,9 +40,9 @@ from crm.newsletter.models import Source
 from crm.people.models import Person
 from crm.security import ratelimit
 from crm.security import tokens
-from crm.web import bad_token_response
 from crm.web import csrf
 from crm.web import public
+from crm.web import verify_link
 
 bp = Blueprint("public", __name__)
 # switched off: no sign-up, no confirmation; leaving and one's own data always work
@@ -165,13 +165,12 @@ def subscribe() -> Any:
 @public
 def confirm(token: str) -> Any:
     """GET shows a button (link scanners must not confirm); POST confirms."""
-    max_age = current_app.config["CONFIRM_LINK_DAYS"] * 86400
-    try:
-        payload = tokens.verify(tokens.Purpose.CONFIRM, token, max_age=max_age)
-    except tokens.ExpiredToken:
-        return render_template("public/confirm_expired.html"), 410
-    except tokens.InvalidToken:
-        return bad_token_response()
+    payload = verify_link(
+        tokens.Purpose.CONFIRM,
+        token,
+        days=current_app.config["CONFIRM_LINK_DAYS"],
+        expired_page="public/confirm_expired.html",
+    )
     form = FlaskForm()
     if request.method == "GET" or not form.validate_on_submit():
         return render_template("public/confirm.html", form=form)
@@ -197,10 +196,7 @@ def confirm(token: str) -> Any:
 @csrf.exempt  # RFC 8058: the mail client's POST carries no cookie and no CSRF token
 def unsubscribe(token: str) -> Any:
     """GET: a page with one button, changing nothing. POST: unsubscribe, 200, no redirect."""
-    try:
-        public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
-    except tokens.InvalidToken:
-        return bad_token_response()
+    public_id = verify_link(tokens.Purpose.UNSUBSCRIBE, token)
     if request.method == "GET":
         return render_template("public/unsubscribe.html", token=token)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
@@ -241,10 +237,7 @@ def _unsubscribed_page() -> str:
 @csrf.exempt  # the signed token authorises; the mail goes only to the address on file
 def preferences_link(token: str) -> Any:
     """Mail a fresh preferences link to the subscriber's own address."""
-    try:
-        public_id = tokens.verify(tokens.Purpose.UNSUBSCRIBE, token)
-    except tokens.InvalidToken:
-        return bad_token_response()
+    public_id = verify_link(tokens.Purpose.UNSUBSCRIBE, token)
     db = get_session()
     person = common.person_by_public_id(db, public_id)
     if person is not None and person.email and not _preferences_mail_throttled(db, public_id):

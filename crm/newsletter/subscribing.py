@@ -146,8 +146,7 @@ def signup(session: Session, req: Signup) -> SignupResult:
         session,
         Actor("public", None, req.ip),
         "newsletter.signup",
-        object_type="person",
-        object_id=person.id,
+        obj=person,
         details={"lists": [m.id for m in result.confirm_lists], "source": req.source},
     )
     return result
@@ -213,8 +212,7 @@ def confirm(session: Session, payload: Any, ip: str | None, user_agent: str | No
             session,
             Actor("public", None, ip),
             "newsletter.confirm",
-            object_type="person",
-            object_id=person.id,
+            obj=person,
             details={"lists": changed, "suppression_lifted": lifted},
         )
     return bool(changed)
@@ -265,8 +263,7 @@ def add_manual(
         session,
         actor,
         "newsletter.add_manual",
-        object_type="person",
-        object_id=person.id,
+        obj=person,
         details={"list": mlist.id, "method": method},
     )
     return sub

@@ -107,14 +107,7 @@ def update_client_card(
     if changed:
         card.updated_at = utcnow()
         session.flush()
-        audit.record(
-            session,
-            actor,
-            "person.client_card",
-            object_type="person",
-            object_id=person.id,
-            details={"fields": changed},
-        )
+        audit.record(session, actor, "person.client_card", obj=person, details={"fields": changed})
     return changed
 
 
@@ -140,14 +133,7 @@ def add_visit(
     if person.last_contact_at is None or contact > person.last_contact_at:
         person.last_contact_at = contact
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "person.visit_add",
-        object_type="person",
-        object_id=person.id,
-        details={"visit_id": visit.id},
-    )
+    audit.record(session, actor, "person.visit_add", obj=person, details={"visit_id": visit.id})
     return visit
 
 
@@ -178,8 +164,7 @@ def add_journal_entry(
         session,
         actor,
         "person.journal_entry",
-        object_type="person",
-        object_id=person.id,
+        obj=person,
         details={"entry": entry.id, "corrects": corrects.id if corrects else None},
     )
     return entry

@@ -28,9 +28,7 @@ def reveal_personnummer(session: Session, person: Person, actor: Actor) -> str |
     roles.check(actor, Perm.IDENTITY_NUMBER)
     if person.personnummer is None:
         return None
-    audit.record(
-        session, actor, "person.reveal_personnummer", object_type="person", object_id=person.id
-    )
+    audit.record(session, actor, "person.reveal_personnummer", obj=person)
     return pnr.Personnummer(person.personnummer).display()
 
 
@@ -55,9 +53,7 @@ def reveal_health_notes(session: Session, person: Person, actor: Actor) -> str |
     notes = card.health_notes if card else None
     if notes is None and not person.journal and not any(v.note for v in person.visits):
         return None
-    audit.record(
-        session, actor, "person.reveal_health_notes", object_type="person", object_id=person.id
-    )
+    audit.record(session, actor, "person.reveal_health_notes", obj=person)
     return notes or ""
 
 

@@ -109,8 +109,7 @@ def _record(
         session,
         actor,
         "person.health_consent",
-        object_type="person",
-        object_id=person.id,
+        obj=person,
         details={"action": action, "method": method, "version": CURRENT},
     )
     return row
@@ -186,12 +185,5 @@ def erase_notes(session: Session, person: Person, actor: Actor) -> int:
             .execution_options(synchronize_session="fetch")
         )
     )
-    audit.record(
-        session,
-        actor,
-        "person.health_notes_erased",
-        object_type="person",
-        object_id=person.id,
-        details={"notes": count},
-    )
+    audit.record(session, actor, "person.health_notes_erased", obj=person, details={"notes": count})
     return count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_babel import lazy_gettext as _l
 
 #: How an identity was checked (the stored codes of IdentityMethod), as the owner reads them.
@@ -12,9 +14,14 @@ IDENTITY_METHODS = {
 }
 
 
+def _label(labels: Mapping[str, object], code: str | None) -> str:
+    """A stored code in words; one recorded before the codes existed (free text) as it is."""
+    return str(labels.get(str(code), code or ""))
+
+
 def identity_method_label(method: str | None) -> str:
-    """How an identity was checked, in words; a free text recorded before the codes as it is."""
-    return str(IDENTITY_METHODS.get(str(method), method or ""))
+    """How an identity was checked, in words."""
+    return _label(IDENTITY_METHODS, method)
 
 
 #: How a client gave or withdrew consent to health notes (the codes of HealthConsentMethod).
@@ -27,4 +34,4 @@ HEALTH_CONSENT_METHODS = {
 
 def health_consent_method_label(method: str | None) -> str:
     """How a health consent was given or withdrawn, in words."""
-    return str(HEALTH_CONSENT_METHODS.get(str(method), method or ""))
+    return _label(HEALTH_CONSENT_METHODS, method)

@@ -91,12 +91,7 @@ def add_purchase(session: Session, person: Person, data: PurchaseData, actor: Ac
     person.purchases.append(purchase)
     session.flush()
     audit.record(
-        session,
-        actor,
-        "person.purchase_add",
-        object_type="person",
-        object_id=person.id,
-        details={"purchase_id": purchase.id},
+        session, actor, "person.purchase_add", obj=person, details={"purchase_id": purchase.id}
     )
     return purchase
 

@@ -217,14 +217,7 @@ def create_person(session: Session, data: PersonData, actor: Actor) -> Person:
     fields = _apply(session, person, data)
     session.add(person)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "person.create",
-        object_type="person",
-        object_id=person.id,
-        details={"fields": fields},
-    )
+    audit.record(session, actor, "person.create", obj=person, details={"fields": fields})
     return person
 
 
@@ -254,14 +247,7 @@ def update_person(session: Session, person: Person, data: PersonData, actor: Act
     changed = _apply(session, person, data)
     if changed:
         person.updated_at = utcnow()
-        audit.record(
-            session,
-            actor,
-            "person.update",
-            object_type="person",
-            object_id=person.id,
-            details={"fields": changed},
-        )
+        audit.record(session, actor, "person.update", obj=person, details={"fields": changed})
         for hook in _changed_hooks:
             hook(session, person, changed, actor)
     return changed
@@ -271,13 +257,7 @@ def set_archived(session: Session, person: Person, archived: bool, actor: Actor)
     """Archive (hide from the default list) or bring back a person. Nothing is deleted."""
     roles.check(actor, Perm.PEOPLE_WRITE)
     person.archived_at = utcnow() if archived else None
-    audit.record(
-        session,
-        actor,
-        "person.archive" if archived else "person.unarchive",
-        object_type="person",
-        object_id=person.id,
-    )
+    audit.record(session, actor, "person.archive" if archived else "person.unarchive", obj=person)
 
 
 def beyond_mode(session: Session, controller: Controller) -> dict[str, int]:
@@ -321,8 +301,7 @@ def reduce_id_numbers(session: Session, controller: Controller, actor: Actor) ->
         session,
         actor,
         "person.id_numbers_reduced",
-        object_type="controller",
-        object_id=controller.id,
+        obj=controller,
         details={"mode": controller.id_number_mode, **counts},
     )
     return counts
@@ -342,14 +321,7 @@ def record_identity_check(
     check = IdentityCheck(person_id=person.id, method=method, checked_by_id=actor.user_id)
     person.identity_checks.insert(0, check)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "person.identity_checked",
-        object_type="person",
-        object_id=person.id,
-        details={"method": method},
-    )
+    audit.record(session, actor, "person.identity_checked", obj=person, details={"method": method})
     return check
 
 

@@ -279,8 +279,7 @@ def _audit(session: Session, actor: Actor, action: str, row: ProcessingActivity)
         session,
         actor,
         action,
-        object_type="processing_activity",
-        object_id=row.id,
+        obj=row,
         details={"controller": row.controller_id, "key": row.key or None},
     )
 
@@ -358,12 +357,7 @@ def replace_for_controller(
     session.add_all(rows)
     session.flush()
     audit.record(
-        session,
-        actor,
-        "privacy.activities_replace",
-        object_type="controller",
-        object_id=controller.id,
-        details={"count": len(rows)},
+        session, actor, "privacy.activities_replace", obj=controller, details={"count": len(rows)}
     )
     return rows
 

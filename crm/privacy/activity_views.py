@@ -7,6 +7,7 @@ comes back with the error in place and everything typed kept (status 422).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
@@ -90,6 +91,28 @@ def _form_page(
     ), status
 
 
+def _save(
+    controller: controllers.Controller,
+    activity_id: int | None,
+    store: Callable[[activities.ActivityData], object],
+    done: str,
+) -> Any:
+    """Store the posted form (add or edit); a refusal comes back in place with what was typed."""
+    db = get_session()
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    data = _from_form(request.form)
+    try:
+        store(data)
+    except activities.ActivityError as err:
+        flash_refusal(db, err)
+        row = None if activity_id is None else _row_or_404(activity_id)
+        return _form_page(controller, data, row, status=422)
+    db.commit()
+    flash(done, "success")
+    return redirect(url_for("activities.index", controller=controller.id))
+
+
 @bp.route("/")
 @requires(Perm.SETTINGS)
 def index() -> Any:
@@ -152,17 +175,12 @@ def add() -> Any:
     if request.method == "GET":
         db.commit()
         return _form_page(controller, None)
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    data = _from_form(request.form)
-    try:
-        activities.add(db, controller, data, current_actor())
-    except activities.ActivityError as err:
-        flash_refusal(db, err)
-        return _form_page(controller, data, status=422)
-    db.commit()
-    flash(_("Activity added. The privacy policy and the record follow."), "success")
-    return redirect(url_for("activities.index", controller=controller.id))
+    return _save(
+        controller,
+        None,
+        lambda data: activities.add(db, controller, data, current_actor()),
+        _("Activity added. The privacy policy and the record follow."),
+    )
 
 
 def _row_or_404(activity_id: int) -> ProcessingActivity:
@@ -184,17 +202,12 @@ def edit(activity_id: int) -> Any:
         data = activities.data_of(db, controller, row)
         db.commit()
         return _form_page(controller, data, row)
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    data = _from_form(request.form)
-    try:
-        activities.update(db, row, data, current_actor())
-    except activities.ActivityError as err:
-        flash_refusal(db, err)
-        return _form_page(controller, data, _row_or_404(activity_id), status=422)
-    db.commit()
-    flash(_("Activity saved. The privacy policy and the record follow."), "success")
-    return redirect(url_for("activities.index", controller=controller.id))
+    return _save(
+        controller,
+        activity_id,
+        lambda data: activities.update(db, row, data, current_actor()),
+        _("Activity saved. The privacy policy and the record follow."),
+    )
 
 
 @bp.route("/<int:activity_id>/remove", methods=["POST"])

@@ -73,10 +73,7 @@ def record(session: Session, facts: Facts, actor: Actor) -> Breach:
     )
     session.add(breach)
     session.flush()
-    audit.record(
-        session, actor, "breach.record", object_type="breach", object_id=breach.id,
-        details={"risk": facts.risk},
-    )  # fmt: skip
+    audit.record(session, actor, "breach.record", obj=breach, details={"risk": facts.risk})
     return breach
 
 
@@ -84,13 +81,13 @@ def mark_reported(session: Session, breach: Breach, reference: str, actor: Actor
     """Record that IMY was notified (with IMY's case reference, if given)."""
     breach.reported_at = utcnow()
     breach.imy_reference = reference.strip()[:64] or None
-    audit.record(session, actor, "breach.reported", object_type="breach", object_id=breach.id)
+    audit.record(session, actor, "breach.reported", obj=breach)
 
 
 def mark_informed(session: Session, breach: Breach, actor: Actor) -> None:
     """Record that the people affected were told (Art. 34)."""
     breach.informed_at = utcnow()
-    audit.record(session, actor, "breach.informed", object_type="breach", object_id=breach.id)
+    audit.record(session, actor, "breach.informed", obj=breach)
 
 
 #: a report to IMY, or a notice to the people affected, is still owed (its negation is

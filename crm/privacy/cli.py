@@ -81,7 +81,7 @@ def export_command(email: str, output: Path, identity: str | None) -> None:
         fsutil.write_private(output, export.build(db, person))
     except OSError as err:
         raise click.ClickException(f"Could not write {output}: {err.strerror}.") from err
-    audit.record(db, Actor.cli(), "privacy.export", object_type="person", object_id=person.id)
+    audit.record(db, Actor.cli(), "privacy.export", obj=person)
     db.commit()
     click.echo(f"Wrote {output} (contains personal data: hand it over safely, then delete it).")
 

@@ -284,8 +284,7 @@ def complete_waiting(session: Session) -> list[DataRequest]:
                 session,
                 Actor.system(),
                 "privacy.request_completed",
-                object_type="data_request",
-                object_id=request.id,
+                obj=request,
                 details={"kind": "erasure", "providers_confirmed": len(ids)},
             )
     return done

@@ -15,6 +15,22 @@ from wtforms.validators import Length
 from crm.people.labels import IDENTITY_METHODS
 from crm.privacy.objections import PROCESSINGS
 
+#: how a request or an objection reached the practice (each is recorded with it)
+RECEIVED_BY = (
+    ("email", _l("Email")),
+    ("letter", _l("Letter")),
+    ("phone", _l("Phone")),
+    ("in_person", _l("In person")),
+)
+
+
+def _received_by(first: str) -> SelectField:
+    """The "Received by" choice, ``first`` preselected: the usual channel for the form."""
+    order = sorted(RECEIVED_BY, key=lambda choice: choice[0] != first)  # stable: first, rest
+    return SelectField(
+        _l("Received by"), choices=[SelectChoice(code, label) for code, label in order]
+    )
+
 
 class NewRequestForm(FlaskForm):
     """Register a request."""
@@ -33,15 +49,7 @@ class NewRequestForm(FlaskForm):
             SelectChoice("objection", _l("Objection")),
         ],
     )
-    channel = SelectField(
-        _l("Received by"),
-        choices=[
-            SelectChoice("email", _l("Email")),
-            SelectChoice("letter", _l("Letter")),
-            SelectChoice("phone", _l("Phone")),
-            SelectChoice("in_person", _l("In person")),
-        ],
-    )
+    channel = _received_by("email")
     received_on = DateField(_l("Received on"), validators=[DataRequired()])
 
 
@@ -150,15 +158,7 @@ class ObjectionForm(FlaskForm):
         choices=[SelectChoice(code, label) for code, label in PROCESSINGS.items()],
     )
     other = StringField(_l("Name the processing (when it is another one)"), [Length(max=200)])
-    channel = SelectField(
-        _l("Received by"),
-        choices=[
-            SelectChoice("in_person", _l("In person")),
-            SelectChoice("email", _l("Email")),
-            SelectChoice("letter", _l("Letter")),
-            SelectChoice("phone", _l("Phone")),
-        ],
-    )
+    channel = _received_by("in_person")
     ground = TextAreaField(
         _l(
             "Compelling legitimate grounds that override the person's interests (leave empty "

@@ -34,7 +34,6 @@ from crm.audit import Actor
 from crm.i18n import N_
 from crm.people import services as people
 from crm.people.models import ClientCard
-from crm.people.models import IdentityCheck
 from crm.people.models import IdentityMethod
 from crm.people.models import JournalEntry
 from crm.people.models import Person
@@ -74,15 +73,6 @@ def has_client_data(session: Session, person_id: int) -> bool:
     return False
 
 
-def _person_check(session: Session, person_id: int) -> IdentityCheck | None:
-    return session.scalar(
-        select(IdentityCheck)
-        .where(IdentityCheck.person_id == person_id)
-        .order_by(IdentityCheck.checked_at.desc(), IdentityCheck.id.desc())
-        .limit(1)
-    )
-
-
 def clearance(
     session: Session, person: Person, purpose: str, request: DataRequest | None = None
 ) -> Clearance | None:
@@ -102,7 +92,7 @@ def clearance(
             request.identity_verified_at,
             request.identity_verified_by_id,
         )
-    check = _person_check(session, person.id)
+    check = people.latest_identity_check(session, person.id)
     if check is None:
         return None
     return Clearance(

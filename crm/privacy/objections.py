@@ -104,8 +104,7 @@ def register(
         session,
         actor,
         "privacy.objection_registered",
-        object_type="person",
-        object_id=person.id,
+        obj=person,
         details={
             "request": request.id,
             "processing": processing,

@@ -214,8 +214,7 @@ def publish(
         session,
         actor,
         "privacy.policy_publish",
-        object_type="policy_version",
-        object_id=row.id,
+        obj=row,
         details={"controller": controller.id, "number": row.number, "material": row.material},
     )
     return row
@@ -232,14 +231,7 @@ def mark_informed(session: Session, row: PolicyVersion, count: int, actor: Actor
     row.informed_at = utcnow()
     row.informed_count = count
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "privacy.policy_informed",
-        object_type="policy_version",
-        object_id=row.id,
-        details={"mails": count},
-    )
+    audit.record(session, actor, "privacy.policy_informed", obj=row, details={"mails": count})
 
 
 @dataclass(frozen=True)

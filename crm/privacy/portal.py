@@ -126,8 +126,7 @@ def file(session: Session, filing: Filing) -> PortalRequest:
         session,
         Actor("public", None, filing.ip),
         "privacy.portal_filed",
-        object_type="portal_request",
-        object_id=row.id,
+        obj=row,
         details={"kind": row.kind, "representative": role is not None},
     )
     return row

@@ -233,6 +233,18 @@ def save(
         audit.record(session, actor, "privacy.settings", details={"fields": changed})
 
 
+def clean_org_number(value: str) -> str | None:
+    """A Swedish organisation number, formatted; None when it is not one.
+
+    A sole trader's organisation number is their personnummer: kept as given. The settings
+    page and a practice file (crm/privacy/practice_file.py) accept the same numbers.
+    """
+    try:
+        return str(orgnr.format(orgnr.validate(value)))
+    except ValidationError:
+        return value if personnummer.is_valid(value) else None
+
+
 def save_controller(
     session: Session,
     controller: Controller,
@@ -265,14 +277,13 @@ def save_controller(
             ("profession", SettingsError(N_("Profile A needs the licensed profession.")))
         )
     if org_number.strip():
-        try:
-            org_number = orgnr.format(orgnr.validate(org_number))
-        except ValidationError:
-            # A sole trader's organisation number is their personnummer.
-            if not personnummer.is_valid(org_number):
-                problems.append(
-                    ("org_number", SettingsError(N_("The organisation number is not valid.")))
-                )
+        valid = clean_org_number(org_number)
+        if valid is None:
+            problems.append(
+                ("org_number", SettingsError(N_("The organisation number is not valid.")))
+            )
+        else:
+            org_number = valid
     mode = controller.id_number_mode if id_number_mode is None else id_number_mode
     if mode not in {m.value for m in IdNumberMode}:
         problems.append(
@@ -326,12 +337,7 @@ def save_controller(
                 other.runs_newsletter = False
     if changed and audited:
         audit.record(
-            session,
-            actor,
-            "privacy.settings",
-            object_type="controller",
-            object_id=controller.id,
-            details={"fields": changed},
+            session, actor, "privacy.settings", obj=controller, details={"fields": changed}
         )
     return changed
 
@@ -344,7 +350,5 @@ def add_controller(session: Session, name: str, actor: Actor) -> Controller:
     row = Controller(id=controllers.next_id(session), name=name.strip()[:200])
     session.add(row)
     session.flush()
-    audit.record(
-        session, actor, "privacy.controller_add", object_type="controller", object_id=row.id
-    )
+    audit.record(session, actor, "privacy.controller_add", obj=row)
     return row

@@ -29,12 +29,9 @@ controller that lists none gets the standard list, following the settings.
 from __future__ import annotations
 
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
-
-from stdnum.exceptions import ValidationError
-from stdnum.se import orgnr
-from stdnum.se import personnummer
 
 from crm import controllers
 from crm.controllers import IdNumberMode
@@ -43,6 +40,7 @@ from crm.privacy.activities import HEALTH_BASES
 from crm.privacy.activity_defaults import FEATURE_OF
 from crm.privacy.activity_defaults import STANDARD_KEYS
 from crm.privacy.practice import FEATURES
+from crm.privacy.practice import clean_org_number
 from crm.privacy.practice_catalogue import KNOWN_PROCESSORS
 from crm.privacy.practice_catalogue import PROFESSIONS
 from crm.privacy.practice_catalogue import RETENTION_RULES
@@ -58,21 +56,8 @@ FORMAT = 1
 
 _TOP_KEYS = {"format", "policy", "features", "controllers", "processors", "retention"}
 _POLICY_KEYS = {"title", "date", "source"}
-_CONTROLLER_KEYS = {
-    "name",
-    "org_number",
-    "address",
-    "contact_name",
-    "contact_email",
-    "profile",
-    "profession",
-    "id_number_mode",
-    "id_number_reason",
-    "runs_newsletter",
-    "representative_months",
-    "activities",
-    "retention",
-}
+#: a controller's facts are ControllerSpec's fields; its activities and periods are tables
+_CONTROLLER_KEYS = {f.name for f in fields(ControllerSpec)} | {"activities", "retention"}
 _ACTIVITY_TEXTS = (
     "name",
     "purpose",
@@ -156,13 +141,11 @@ def _org_number(errors: _Errors, value: str, key: str) -> str:
     """Validate as settings.save_controller does: an organisation number or a sole trader's."""
     if not value:
         return ""
-    try:
-        return str(orgnr.format(orgnr.validate(value)))
-    except ValidationError:
-        if personnummer.is_valid(value):  # a sole trader's organisation number
-            return value
+    valid = clean_org_number(value)
+    if valid is None:
         errors.add(key, f"{value!r} is not a valid Swedish organisation number")
         return value
+    return valid
 
 
 def _controller(errors: _Errors, table: dict[str, Any], index: int) -> ControllerSpec:

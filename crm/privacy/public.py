@@ -42,6 +42,7 @@ from crm.security import tokens
 from crm.web import absolute_url
 from crm.web import bad_token_response
 from crm.web import public
+from crm.web import verify_link
 
 bp = Blueprint("privacy_public", __name__)
 
@@ -50,12 +51,9 @@ bp = Blueprint("privacy_public", __name__)
 @public
 def export(token: str) -> Any:
     """The person's own download of their data, by a signed link valid 24 hours."""
-    try:
-        payload = tokens.verify(tokens.Purpose.EXPORT, token, max_age=24 * 3600)
-    except tokens.ExpiredToken:
-        return render_template("public/export_expired.html"), 410
-    except tokens.InvalidToken:
-        return bad_token_response()
+    payload = verify_link(
+        tokens.Purpose.EXPORT, token, days=1, expired_page="public/export_expired.html"
+    )
     db = get_session()
     person = db.scalar(select(Person).where(Person.public_id == str(payload.get("p"))))
     if person is None:
@@ -70,11 +68,7 @@ def export(token: str) -> Any:
         db.rollback()
         return bad_token_response()
     audit.record(
-        db,
-        Actor("public", None, request.remote_addr),
-        "privacy.export_download",
-        object_type="person",
-        object_id=person.id,
+        db, Actor("public", None, request.remote_addr), "privacy.export_download", obj=person
     )
     db.commit()
     return Response(
@@ -228,12 +222,7 @@ def portal_sent() -> Any:
 
 def _portal_row(purpose: tokens.Purpose, token: str, days: int) -> PortalRequest | tuple[str, int]:
     """The filing a signed link names, or the page to answer instead (expired, bad, gone)."""
-    try:
-        payload = tokens.verify(purpose, token, max_age=days * 86400)
-    except tokens.ExpiredToken:
-        return render_template("public/portal_expired.html"), 410
-    except tokens.InvalidToken:
-        return bad_token_response()
+    payload = verify_link(purpose, token, days=days, expired_page="public/portal_expired.html")
     public_id = payload.get("r") if isinstance(payload, dict) else None
     row = portal.by_public_id(get_session(), public_id)
     if row is None:  # purged unconfirmed, or the request's record period ended

@@ -145,8 +145,7 @@ def create_tasks(
             session,
             actor,
             "privacy.recipient_tasks",
-            object_type="person",
-            object_id=person.id,
+            obj=person,
             details={
                 "action": action,
                 "recipients": [t.recipient for t in tasks],
@@ -197,8 +196,7 @@ def task_for_op(session: Session, op: OutboxOp, now: datetime | None = None) -> 
         session,
         Actor.system(),
         "sync.manual_task",
-        object_type="recipient_task",
-        object_id=task.id,
+        obj=task,
         details={"provider": op.provider, "op": op.op, "outbox_op": op.id},
     )
     return task
@@ -226,8 +224,7 @@ def tick(session: Session, task: RecipientTask, actor: Actor) -> bool:
         session,
         actor,
         "privacy.recipient_told",
-        object_type="recipient_task",
-        object_id=task.id,
+        obj=task,
         details={
             "recipient": task.recipient,
             "action": task.action,

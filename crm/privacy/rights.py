@@ -42,7 +42,7 @@ def restrict(session: Session, person: Person, actor: Actor) -> None:
         )
     # recipients no adapter reaches are told by hand (Art. 19)
     recipients.create_tasks(session, "restriction", person, actor)
-    audit.record(session, actor, "privacy.restrict", object_type="person", object_id=person.id)
+    audit.record(session, actor, "privacy.restrict", obj=person)
 
 
 def lift_restriction(session: Session, person: Person, note: str, actor: Actor) -> None:
@@ -62,9 +62,7 @@ def lift_restriction(session: Session, person: Person, note: str, actor: Actor) 
         outbox.enqueue(
             session, Op.UPSERT, person.id, person.email, outbox.providers_for(session, person.id)
         )
-    audit.record(
-        session, actor, "privacy.restriction_lifted", object_type="person", object_id=person.id
-    )
+    audit.record(session, actor, "privacy.restriction_lifted", obj=person)
 
 
 def object_to_marketing(session: Session, person: Person, actor: Actor) -> None:
@@ -76,4 +74,4 @@ def object_to_marketing(session: Session, person: Person, actor: Actor) -> None:
     if person.email:
         suppression.suppress(session, person.email, Reason.OBJECTION)
     recipients.create_tasks(session, "objection", person, actor)
-    audit.record(session, actor, "privacy.objection", object_type="person", object_id=person.id)
+    audit.record(session, actor, "privacy.objection", obj=person)

@@ -138,8 +138,7 @@ def run_sync(
         session,
         Actor.system(),
         "sync.run",
-        object_type="sync_run",
-        object_id=run.id,
+        obj=run,
         details={"ok": run.ok, "providers": sorted(report.providers)},
     )
     session.commit()

@@ -14,6 +14,7 @@ from flask import request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
 
 from crm import features
 from crm import mail
@@ -32,9 +33,9 @@ from crm.testimonials.models import Testimonial
 from crm.testimonials.models import display_name
 from crm.testimonials.views import media_response
 from crm.web import absolute_url
-from crm.web import bad_token_response
 from crm.web import csrf
 from crm.web import public
+from crm.web import verify_link
 
 bp = Blueprint("testimonials_public", __name__)
 # switched off: no feed and no new consents; revoking one always works
@@ -60,13 +61,12 @@ def _actor() -> Actor:
 
 
 def _consent_target(token: str) -> tuple[Testimonial, str] | Any:
-    max_age = current_app.config["TESTIMONIAL_CONSENT_LINK_DAYS"] * 86400
-    try:
-        payload = tokens.verify(tokens.Purpose.TESTIMONIAL_CONSENT, token, max_age=max_age)
-    except tokens.ExpiredToken:
-        return render_template("testimonials/public/expired.html"), 410
-    except tokens.InvalidToken:
-        return bad_token_response()
+    payload = verify_link(
+        tokens.Purpose.TESTIMONIAL_CONSENT,
+        token,
+        days=current_app.config["TESTIMONIAL_CONSENT_LINK_DAYS"],
+        expired_page="testimonials/public/expired.html",
+    )
     t = services.by_public_id(
         get_session(), payload.get("t") if isinstance(payload, dict) else None
     )
@@ -127,7 +127,10 @@ def consent(token: str) -> Any:
 @public
 def consent_media(token: str, media_id: int) -> Any:
     """Let the client see a file they are asked about (the signed link authorises)."""
-    target = _consent_target(token)
+    try:
+        target = _consent_target(token)
+    except HTTPException:  # a bad or expired link: a file answers 404, whatever the reason
+        abort(404)
     if not isinstance(target, tuple) or not isinstance(target[0], Testimonial):
         abort(404)
     item = next((m for m in target[0].live_media if m.id == media_id), None)
@@ -142,10 +145,7 @@ def consent_media(token: str, media_id: int) -> Any:
 @csrf.exempt  # revoking must always work, from any browser, as easily as consenting
 def revoke(token: str) -> Any:
     """GET shows a button; POST withdraws the consent (idempotent)."""
-    try:
-        public_id = tokens.verify(tokens.Purpose.TESTIMONIAL_REVOKE, token)
-    except tokens.InvalidToken:
-        return bad_token_response()
+    public_id = verify_link(tokens.Purpose.TESTIMONIAL_REVOKE, token)
     if request.method == "GET":
         return render_template("testimonials/public/revoke.html", token=token)
     db = get_session()

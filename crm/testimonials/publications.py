@@ -57,14 +57,7 @@ def add_publication(
     )
     t.publications.append(pub)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "testimonial.publication",
-        object_type="testimonial",
-        object_id=t.id,
-        details={"channel": channel},
-    )
+    audit.record(session, actor, "testimonial.publication", obj=t, details={"channel": channel})
     return pub
 
 
@@ -75,8 +68,7 @@ def tick_removed(session: Session, pub: Publication, actor: Actor) -> None:
         session,
         actor,
         "testimonial.publication_removed",
-        object_type="testimonial",
-        object_id=pub.testimonial_id,
+        obj=pub.testimonial,
         details={"publication": pub.id},
     )
 

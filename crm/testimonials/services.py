@@ -83,14 +83,7 @@ def create(
     t = Testimonial(person=person, text=_check_text(text), display_mode=display_mode)
     session.add(t)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "testimonial.create",
-        object_type="testimonial",
-        object_id=t.id,
-        details={"person": person.id},
-    )
+    audit.record(session, actor, "testimonial.create", obj=t, details={"person": person.id})
     return t
 
 
@@ -103,14 +96,7 @@ def _void_consent(session: Session, t: Testimonial, actor: Actor, reason: str) -
             consent.voided_at = utcnow()
             voided = True
     if voided:
-        audit.record(
-            session,
-            actor,
-            "testimonial.consent_void",
-            object_type="testimonial",
-            object_id=t.id,
-            details={"reason": reason},
-        )
+        audit.record(session, actor, "testimonial.consent_void", obj=t, details={"reason": reason})
     if t.status in (Status.APPROVED, Status.PUBLISHED, Status.AWAITING_CONSENT):
         t.status = Status.AWAITING_CONSENT if voided or t.consents else Status.DRAFT
     _close_automatic_publications(t)
@@ -134,7 +120,7 @@ def edit(session: Session, t: Testimonial, text: str, display_mode: str, actor: 
         return False
     t.text, t.display_mode, t.updated_at = text, display_mode, utcnow()
     _void_consent(session, t, actor, "edited")
-    audit.record(session, actor, "testimonial.edit", object_type="testimonial", object_id=t.id)
+    audit.record(session, actor, "testimonial.edit", obj=t)
     return True
 
 
@@ -158,8 +144,7 @@ def add_media(session: Session, t: Testimonial, data: bytes, actor: Actor) -> Te
         session,
         actor,
         "testimonial.media_add",
-        object_type="testimonial",
-        object_id=t.id,
+        obj=t,
         details={"kind": clean.kind, "bytes": len(clean.data)},
     )
     return item
@@ -171,14 +156,7 @@ def delete_media(session: Session, item: TestimonialMedia, actor: Actor) -> None
     media_store.remove(session, item.stored_name)
     item.deleted_at = utcnow()
     _void_consent(session, t, actor, "media_deleted")
-    audit.record(
-        session,
-        actor,
-        "testimonial.media_delete",
-        object_type="testimonial",
-        object_id=t.id,
-        details={"media": item.id},
-    )
+    audit.record(session, actor, "testimonial.media_delete", obj=t, details={"media": item.id})
 
 
 def request_consent(session: Session, t: Testimonial, actor: Actor) -> TestimonialConsent:
@@ -193,9 +171,7 @@ def request_consent(session: Session, t: Testimonial, actor: Actor) -> Testimoni
     if t.status == Status.DRAFT:
         t.status = Status.AWAITING_CONSENT
     session.flush()
-    audit.record(
-        session, actor, "testimonial.consent_request", object_type="testimonial", object_id=t.id
-    )
+    audit.record(session, actor, "testimonial.consent_request", obj=t)
     return request
 
 
@@ -287,12 +263,7 @@ def give_consent(
         t.status = Status.APPROVED
     session.flush()
     audit.record(
-        session,
-        actor,
-        "testimonial.consent",
-        object_type="testimonial",
-        object_id=t.id,
-        details={"channels": channels, "media": kinds},
+        session, actor, "testimonial.consent", obj=t, details={"channels": channels, "media": kinds}
     )
     return request
 
@@ -320,8 +291,7 @@ def revoke(session: Session, t: Testimonial, method: str, actor: Actor) -> bool:
         session,
         actor,
         "testimonial.revoke",
-        object_type="testimonial",
-        object_id=t.id,
+        obj=t,
         details={"method": method, "removal_tasks": tasks, "media_deleted": deleted},
     )
     return True

@@ -51,6 +51,19 @@ features.guard(bp, "testimonials")
 labels.register(bp)
 
 
+def _testimonial(testimonial_id: int) -> Testimonial:
+    """The testimonial a page is about: 404 when missing or another controller's."""
+    return get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
+
+
+def _pressed(testimonial_id: int) -> Testimonial:
+    """The testimonial a one-button form acts on: 400 without a valid CSRF token."""
+    t = _testimonial(testimonial_id)
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    return t
+
+
 def _back(t: Testimonial) -> ResponseReturnValue:
     return redirect(url_for("testimonials.detail", testimonial_id=t.id))
 
@@ -62,13 +75,19 @@ def _ask_again(t: Testimonial) -> None:
     db = get_session()
     request_row = services.request_consent(db, t, current_actor())
     db.commit()
+    if _mail_request(t, request_row.content_hash):
+        flash(_("The content changed, so the client was asked for consent again."), "info")
+
+
+def _mail_request(t: Testimonial, content_hash: str) -> bool:
+    """Mail the client the consent request; on failure say so (the request stays recorded)."""
     try:
-        mails.send_request(t, request_row.content_hash)
+        mails.send_request(t, content_hash)
     except mail.MailError:
         current_app.logger.exception("consent request mail failed")
         flash(_("The mail to the client could not be sent. Try again later."), "error")
-        return
-    flash(_("The content changed, so the client was asked for consent again."), "info")
+        return False
+    return True
 
 
 @bp.route("/")
@@ -125,9 +144,7 @@ def create() -> Any:
 @features.always
 def detail(testimonial_id: int) -> Any:
     """One testimonial: content, consent history, publications and actions."""
-    return _page(
-        get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
-    )
+    return _page(_testimonial(testimonial_id))
 
 
 def _page(
@@ -160,7 +177,7 @@ def _refused(field: Field, err: services.TestimonialError) -> None:
 @requires(Perm.TESTIMONIALS)
 def edit(testimonial_id: int) -> Any:
     """Change the text or name display (voids any consent and asks again)."""
-    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
+    t = _testimonial(testimonial_id)
     form = forms.TestimonialForm(prefix="edit")
     if not form.validate_on_submit():
         return _page(t, edit_form=form), 422
@@ -182,7 +199,7 @@ def edit(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def upload(testimonial_id: int) -> Any:
     """Add an image, audio or video file."""
-    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
+    t = _testimonial(testimonial_id)
     form = forms.MediaForm()
     if not form.validate_on_submit():
         return _page(t, media_form=form), 422
@@ -204,9 +221,7 @@ def upload(testimonial_id: int) -> Any:
 @features.always
 def delete_media(testimonial_id: int, media_id: int) -> Any:
     """Delete a file."""
-    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
+    t = _pressed(testimonial_id)
     db = get_session()
     item = db.get(TestimonialMedia, media_id)
     if item is None or item.testimonial_id != t.id:
@@ -222,9 +237,7 @@ def delete_media(testimonial_id: int, media_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def request_consent(testimonial_id: int) -> Any:
     """Mail the client a link to see the testimonial and consent (or not)."""
-    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
+    t = _pressed(testimonial_id)
     db = get_session()
     try:
         row = services.request_consent(db, t, current_actor())
@@ -232,13 +245,8 @@ def request_consent(testimonial_id: int) -> Any:
         flash_refusal(db, err)
         return _back(t)
     db.commit()
-    try:
-        mails.send_request(t, row.content_hash)
-    except mail.MailError:
-        current_app.logger.exception("consent request mail failed")
-        flash(_("The mail to the client could not be sent. Try again later."), "error")
-        return _back(t)
-    flash(_("The consent request was sent to %(email)s.", email=t.person.email), "success")
+    if _mail_request(t, row.content_hash):
+        flash(_("The consent request was sent to %(email)s.", email=t.person.email), "success")
     return _back(t)
 
 
@@ -246,7 +254,7 @@ def request_consent(testimonial_id: int) -> Any:
 @requires(Perm.TESTIMONIALS)
 def add_publication(testimonial_id: int) -> Any:
     """Record where the testimonial was published by hand."""
-    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
+    t = _testimonial(testimonial_id)
     form = forms.PublicationForm(prefix="pub")
     if not form.validate_on_submit():
         return _page(t, pub_form=form), 422
@@ -275,9 +283,7 @@ def add_publication(testimonial_id: int) -> Any:
 @features.always
 def revoke(testimonial_id: int) -> Any:
     """Withdraw the consent on the client's behalf (they asked by phone or mail)."""
-    t = get_or_404(Testimonial, testimonial_id, controller=lambda t: t.person.controller_id)
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
+    t = _pressed(testimonial_id)
     db = get_session()
     services.revoke(db, t, "staff_on_behalf", current_actor())
     db.commit()

@@ -60,6 +60,21 @@ def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
     return rows
 
 
+def person_or_404(person_id: int) -> Person:
+    """The person, or 404 when there is none or the account is limited to another controller."""
+    return get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+
+
+def back_to_person(person: Person, done: str, anchor: str | None = None) -> ResponseReturnValue:
+    """Commit what a page did, say so, and go back to the person page (at ``anchor``).
+
+    The one ending of every successful change made from the person's pages.
+    """
+    get_session().commit()
+    flash(done, "success")
+    return redirect(url_for("people.detail", person_id=person.id, _anchor=anchor))
+
+
 #: how the list of people can be ordered (the first is the default)
 SORTS = paging.options(
     ("name", N_("Name"), [Person.name], False),
@@ -166,9 +181,7 @@ def create() -> ResponseReturnValue:
             db.rollback()
             _show_errors(form, err)
         else:
-            db.commit()
-            flash(_("Person added."), "success")
-            return redirect(url_for("people.detail", person_id=person.id))
+            return back_to_person(person, _("Person added."))
     return render_template("people/form.html", form=form, person=None, several=len(choices) > 1), (
         422 if form.errors or request.method == "POST" else 200
     )
@@ -178,7 +191,7 @@ def create() -> ResponseReturnValue:
 @requires(Perm.PEOPLE_WRITE)
 def edit(person_id: int) -> ResponseReturnValue:
     """Rectify a person's details."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.PersonForm(obj=person)
     choices = _controller_choices(form, person)
     if request.method == "GET":
@@ -191,9 +204,7 @@ def edit(person_id: int) -> ResponseReturnValue:
             db.rollback()
             _show_errors(form, err)
         else:
-            db.commit()
-            flash(_("Saved.") if changed else _("Nothing changed."), "success")
-            return redirect(url_for("people.detail", person_id=person.id))
+            return back_to_person(person, _("Saved.") if changed else _("Nothing changed."))
     return render_template(
         "people/form.html",
         form=form,
@@ -204,7 +215,7 @@ def edit(person_id: int) -> ResponseReturnValue:
 
 
 def _confirm_archive(person_id: int) -> confirm.Confirmation:
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     back = url_for("people.detail", person_id=person.id)
     if person.archived_at is not None:
         return confirm.Confirmation(
@@ -240,14 +251,13 @@ def _confirm_archive(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_archive)
 def archive(person_id: int) -> ResponseReturnValue:
     """Archive or un-archive a person (toggle), after the confirmation step."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    db = get_session()
-    services.set_archived(db, person, person.archived_at is None, current_actor())
-    db.commit()
-    flash(_("Archived.") if person.archived_at else _("Restored from the archive."), "success")
-    return redirect(url_for("people.detail", person_id=person.id))
+    services.set_archived(get_session(), person, person.archived_at is None, current_actor())
+    return back_to_person(
+        person, _("Archived.") if person.archived_at else _("Restored from the archive.")
+    )
 
 
 # the person page and the forms posted from it are pages of this blueprint too (see above)

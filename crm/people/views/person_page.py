@@ -21,12 +21,12 @@ from crm.people import purchases
 from crm.people import services
 from crm.people.models import Person
 from crm.people.views import bp
+from crm.people.views import person_or_404
 from crm.security.roles import Perm
 from crm.security.roles import can
 from crm.security.roles import requires
 from crm.web import current_actor
 from crm.web import failed_form
-from crm.web import get_or_404
 
 
 @bp.route("/<int:person_id>")
@@ -37,9 +37,9 @@ def detail(person_id: int) -> ResponseReturnValue:
     Every view is logged (patientdatalagen 4 kap. 3 §: access to patient data is logged and
     the log can be extracted for the patient).
     """
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     db = get_session()
-    audit.record(db, current_actor(), "person.view", object_type="person", object_id=person.id)
+    audit.record(db, current_actor(), "person.view", obj=person)
     db.commit()
     return render_detail(person)
 
@@ -93,7 +93,7 @@ def render_detail(
 @requires(Perm.PEOPLE_READ)
 def reveal(person_id: int) -> ResponseReturnValue:
     """Show a protected field once, in this response only, and audit that it was shown."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.RevealForm()
     if not form.validate_on_submit():
         abort(400)

@@ -8,6 +8,7 @@ person page (crm/people/views/person_page.py) with its error in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import abort
@@ -18,11 +19,14 @@ from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 
 from crm import confirm
 from crm import features
 from crm.db import get_session
 from crm.errors import flash_refusal
+from crm.errors import show_refusal
 from crm.inputs import form_int
 from crm.inputs import parse_int
 from crm.people import care
@@ -32,97 +36,94 @@ from crm.people import purchases
 from crm.people import services
 from crm.people.models import JournalEntry
 from crm.people.models import Person
+from crm.people.views import back_to_person
 from crm.people.views import bp
+from crm.people.views import person_or_404
 from crm.people.views.person_page import render_detail
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import get_or_404
 from crm.web import show_again
+
+
+def _save(
+    person: Person, form: FlaskForm, slot: str, save: Callable[[Session], object], done: str
+) -> ResponseReturnValue:
+    """Check a form posted from the person page, ``save`` it and go back to the page.
+
+    Why one function: the client card, a visit and an identity check are each a form on the
+    person page that must fail the same way - the page again with the error at its place and
+    what was typed kept (crm/web.py show_again), a refusal rolled back first.
+    """
+    if not form.validate_on_submit():
+        return show_again("people.detail", slot, form, person_id=person.id)
+    db = get_session()
+    try:
+        save(db)
+    except services.PersonError as err:
+        return show_refusal(db, err, "people.detail", slot, form, person_id=person.id)
+    return back_to_person(person, done)
 
 
 @bp.route("/<int:person_id>/client", methods=["POST"])
 @requires(Perm.HEALTH_WRITE)
 def client_card(person_id: int) -> ResponseReturnValue:
     """Save the client card."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.ClientCardForm(prefix="card")
-    if not form.validate_on_submit():
-        return show_again("people.detail", "card", form, person_id=person.id)
-    db = get_session()
-    notes = form.health_notes.data
-    keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
-    data = care.ClientCardData(
-        client_since=form.client_since.data,
-        client_until=form.client_until.data,
-        # An empty notes box means "unchanged": the stored notes are never echoed into the form.
-        health_notes=(
-            person.client_card.health_notes if keep_notes and person.client_card else notes
-        ),
-        art9_basis=form.art9_basis.data or None,
-    )
-    try:
+
+    def save(db: Session) -> None:
+        notes = form.health_notes.data
+        keep_notes = not (notes or "").strip() and not request.form.get("card-clear_notes")
+        data = care.ClientCardData(
+            client_since=form.client_since.data,
+            client_until=form.client_until.data,
+            # An empty notes box means "unchanged": stored notes are never echoed into the form.
+            health_notes=(
+                person.client_card.health_notes if keep_notes and person.client_card else notes
+            ),
+            art9_basis=form.art9_basis.data or None,
+        )
         care.update_client_card(db, person, data, current_actor())
-    except services.PersonError as err:
-        db.rollback()
-        form.form_errors.append(_(str(err), **err.params))
-        return show_again("people.detail", "card", form, person_id=person.id)
-    else:
-        db.commit()
-        flash(_("Client card saved."), "success")
-    return redirect(url_for("people.detail", person_id=person.id))
+
+    return _save(person, form, "card", save, _("Client card saved."))
 
 
 @bp.route("/<int:person_id>/visits", methods=["POST"])
 @requires(Perm.HEALTH_WRITE)
 def add_visit(person_id: int) -> ResponseReturnValue:
     """Record a visit."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.VisitForm(prefix="visit")
-    if not form.validate_on_submit():
-        return show_again("people.detail", "visit", form, person_id=person.id)
-    db = get_session()
-    try:
+
+    def save(db: Session) -> None:
         care.add_visit(db, person, form.visited_on.data, form.note.data, current_actor())
         if form.id_shown.data:
             # seeds 000/001: the first visit is where the client shows ID
             services.record_identity_check(db, person, "id_document", current_actor())
-    except services.PersonError as err:
-        db.rollback()
-        form.form_errors.append(_(str(err), **err.params))
-        return show_again("people.detail", "visit", form, person_id=person.id)
-    else:
-        db.commit()
-        flash(_("Visit recorded."), "success")
-    return redirect(url_for("people.detail", person_id=person.id))
+
+    return _save(person, form, "visit", save, _("Visit recorded."))
 
 
 @bp.route("/<int:person_id>/identity", methods=["POST"])
 @requires(Perm.PEOPLE_WRITE)
 def identity_check(person_id: int) -> ResponseReturnValue:
     """Record on the client card how the person's identity was checked (e.g. ID shown)."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.IdentityCheckForm(prefix="idc")
-    if not form.validate_on_submit():
-        return show_again("people.detail", "idc", form, person_id=person.id)
-    db = get_session()
-    try:
+
+    def save(db: Session) -> None:
         services.record_identity_check(db, person, form.method.data, current_actor())
-    except services.PersonError as err:
-        db.rollback()
-        flash(_(str(err)), "error")
-    else:
-        db.commit()
-        flash(_("Identity check recorded."), "success")
-    return redirect(url_for("people.detail", person_id=person.id))
+
+    return _save(person, form, "idc", save, _("Identity check recorded."))
 
 
 @bp.route("/<int:person_id>/health-consent", methods=["POST"])
 @requires(Perm.HEALTH_WRITE)
 def health_consent(person_id: int) -> ResponseReturnValue:
     """Record the client's explicit consent to health notes, or its withdrawal."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.HealthConsentForm(prefix="hc")
     if not form.validate_on_submit():
         return show_again("people.detail", "hc", form, person_id=person.id)
@@ -137,19 +138,21 @@ def health_consent(person_id: int) -> ResponseReturnValue:
         db.rollback()
         flash(_(str(err)), "error")
         return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
-    db.commit()
-    if not withdrawing:
-        flash(_("Consent recorded: health notes may be written."), "success")
-        return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
-    flash(_("Withdrawal recorded: no new health notes are written."), "success")
-    if health.notes_held(person):
+    done = (
+        _("Withdrawal recorded: no new health notes are written.")
+        if withdrawing
+        else _("Consent recorded: health notes may be written.")
+    )
+    if withdrawing and health.notes_held(person):
         # the notes already written rested on the consent: offer to erase them now
+        db.commit()
+        flash(done, "success")
         return redirect(url_for("people.erase_health_notes", person_id=person.id))
-    return redirect(url_for("people.detail", person_id=person.id, _anchor="health-consent"))
+    return back_to_person(person, done, "health-consent")
 
 
 def _confirm_erase_notes(person_id: int) -> confirm.Confirmation:
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     back = url_for("people.detail", person_id=person.id)
     db = get_session()
     if not health.notes_held(person):
@@ -185,14 +188,11 @@ def _confirm_erase_notes(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_erase_notes)
 def erase_health_notes(person_id: int) -> ResponseReturnValue:
     """Erase the health notes and visit notes (offered after a withdrawal of consent)."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    db = get_session()
-    health.erase_notes(db, person, current_actor())
-    db.commit()
-    flash(_("The health notes are erased."), "success")
-    return redirect(url_for("people.detail", person_id=person.id))
+    health.erase_notes(get_session(), person, current_actor())
+    return back_to_person(person, _("The health notes are erased."))
 
 
 @bp.route("/purchases")
@@ -218,7 +218,7 @@ def purchase_list() -> ResponseReturnValue:
 @requires(Perm.PURCHASES)
 def add_purchase(person_id: int) -> ResponseReturnValue:
     """Record a purchase or invoice reference; on bad input the page comes back as typed."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.PurchaseForm(prefix="purchase")
     if form.validate_on_submit():
         db = get_session()
@@ -238,9 +238,7 @@ def add_purchase(person_id: int) -> ResponseReturnValue:
             )  # fmt: skip
             target.errors = [_(message)]
         else:
-            db.commit()
-            flash(_("Purchase recorded."), "success")
-            return redirect(url_for("people.detail", person_id=person.id, _anchor="purchases"))
+            return back_to_person(person, _("Purchase recorded."), "purchases")
     return render_detail(person, purchase_form=form), 422
 
 
@@ -249,7 +247,7 @@ def add_purchase(person_id: int) -> ResponseReturnValue:
 @features.switched("journal")
 def add_journal(person_id: int) -> ResponseReturnValue:
     """Append a journal entry (or a correction of an earlier one)."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
@@ -263,7 +261,5 @@ def add_journal(person_id: int) -> ResponseReturnValue:
         )
     except services.PersonError as err:
         flash_refusal(db, err)
-    else:
-        db.commit()
-        flash(_("Journal entry saved."), "success")
-    return redirect(url_for("people.detail", person_id=person.id))
+        return redirect(url_for("people.detail", person_id=person.id))
+    return back_to_person(person, _("Journal entry saved."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from datetime import datetime
 from datetime import time
@@ -17,15 +18,18 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from wtforms.fields import SelectChoice
 
 from crm import audit
 from crm import confirm
 from crm import mail
 from crm import paging
+from crm.audit import Actor
 from crm.db import get_session
 from crm.db import utcnow
 from crm.errors import flash_refusal
+from crm.errors import show_refusal
 from crm.i18n import format_day
 from crm.inputs import form_int
 from crm.newsletter.labels import HOLD as HOLD_LABELS
@@ -319,6 +323,19 @@ def refuse(request_id: int) -> Any:
     )
 
 
+def _exercise_right(
+    person_id: int, apply: Callable[[Session, Person, Actor], object], done: str
+) -> Any:
+    """A confirmed one-click right on a person (restriction, objection to marketing)."""
+    if not forms.ButtonForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    apply(db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor())
+    db.commit()
+    flash(done, "success")
+    return redirect(url_for("people.detail", person_id=person_id))
+
+
 def _confirm_restrict(person_id: int) -> confirm.Confirmation:
     person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
     back = url_for("people.detail", person_id=person.id)
@@ -350,15 +367,9 @@ def _confirm_restrict(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_restrict)
 def restrict(person_id: int) -> Any:
     """Restrict processing of a person (Art. 18), after the confirmation step."""
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    rights.restrict(
-        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    return _exercise_right(
+        person_id, rights.restrict, _("Processing is restricted. The data is kept but not used.")
     )
-    db.commit()
-    flash(_("Processing is restricted. The data is kept but not used."), "success")
-    return redirect(url_for("people.detail", person_id=person_id))
 
 
 @bp.route("/people/<int:person_id>/lift-restriction", methods=["POST"])
@@ -373,9 +384,7 @@ def lift_restriction(person_id: int) -> Any:
     try:
         rights.lift_restriction(db, person, form.note.data, current_actor())
     except rights.RightsError as err:
-        db.rollback()
-        form.form_errors.append(_(str(err), **err.params))
-        return show_again("people.detail", "lift", form, person_id=person_id)
+        return show_refusal(db, err, "people.detail", "lift", form, person_id=person_id)
     # Art. 18(3): the person is told before the restriction is lifted, so the notice goes
     # first and the lift is committed only once it is out
     try:
@@ -426,15 +435,11 @@ def _confirm_marketing_objection(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_marketing_objection)
 def object_to_marketing(person_id: int) -> Any:
     """Record an objection to direct marketing: absolute and immediate (Art. 21)."""
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    rights.object_to_marketing(
-        db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor()
+    return _exercise_right(
+        person_id,
+        rights.object_to_marketing,
+        _("Objection recorded: no marketing to this person, at any provider."),
     )
-    db.commit()
-    flash(_("Objection recorded: no marketing to this person, at any provider."), "success")
-    return redirect(url_for("people.detail", person_id=person_id))
 
 
 def _confirm_objection(person_id: int) -> confirm.Confirmation:
@@ -548,7 +553,7 @@ def _export_response(person: Person, row: DataRequest) -> Any:
         db.rollback()
         flash(_(str(err)), "error")
         return redirect(url_for("privacy.detail", request_id=row.id, _anchor="identity"))
-    audit.record(db, current_actor(), "privacy.export", object_type="person", object_id=person.id)
+    audit.record(db, current_actor(), "privacy.export", obj=person)
     db.commit()
     return Response(
         data,
@@ -607,12 +612,7 @@ def export_link(request_id: int) -> Any:
         )
     db = get_session()
     audit.record(
-        db,
-        current_actor(),
-        "privacy.export_link",
-        object_type="person",
-        object_id=person.id,
-        details={"request": row.id},
+        db, current_actor(), "privacy.export_link", obj=person, details={"request": row.id}
     )
     db.commit()
     return redirect(url_for("privacy.detail", request_id=row.id))
@@ -753,14 +753,7 @@ def add_hold(person_id: int) -> Any:
             person_id=person.id, kind=form.kind.data, until=until, note=form.note.data or None
         )
     )
-    audit.record(
-        db,
-        current_actor(),
-        "privacy.hold",
-        object_type="person",
-        object_id=person.id,
-        details={"kind": form.kind.data},
-    )
+    audit.record(db, current_actor(), "privacy.hold", obj=person, details={"kind": form.kind.data})
     db.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("people.detail", person_id=person_id))
