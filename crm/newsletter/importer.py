@@ -1,36 +1,19 @@
-"""CSV import of subscribers: tolerant of what Swedish spreadsheets write, strict about consent.
+"""CSV import of subscribers: strict about consent, written in bulk.
 
-Columns (header row required, names case-insensitive, Swedish aliases accepted):
-
-=================  ===========================================================================
-``email``          required (alias ``e-post``, ``epost``, ``mail``)
-``name``           optional (alias ``namn``)
-``list``           optional list name; empty means the default list (alias ``lista``)
-``consent_method`` how consent was obtained: ``papper``, ``muntligt``, ``kund``, ``webb`` or
-                   ``import`` (English or the stored codes work too); empty means the method
-                   chosen for the whole file (alias ``samtycke``, ``consent``)
-``consent_date``   optional ISO date the consent was given, not in the future (alias ``datum``)
-=================  ===========================================================================
-
-Encodings: UTF-8, UTF-8 with BOM, Windows-1252. Separators: comma or semicolon (Swedish Excel).
-Re-importing the same file changes nothing. Unsubscribed and suppressed addresses are reported
-and skipped, never reactivated. Rows are written in bulk: the import is measured in bench/.
+The file is read by crm/newsletter/import_csv.py (columns, aliases, encodings). Re-importing the
+same file changes nothing. Unsubscribed and suppressed addresses are reported and skipped, never
+reactivated. Rows are written in bulk: the import is measured in bench/.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
-from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
-from datetime import date
 from datetime import datetime
 from typing import Any
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 from sqlalchemy import func
@@ -46,12 +29,16 @@ from crm import outbox
 from crm.audit import Actor
 from crm.db import bulk_insert
 from crm.db import utcnow
-from crm.errors import DomainError
 from crm.i18n import N_
-from crm.newsletter import common
 from crm.newsletter import mailing_lists
 from crm.newsletter import rules
 from crm.newsletter import suppression
+from crm.newsletter.import_csv import IMPORT_METHODS
+from crm.newsletter.import_csv import ImportFileError
+from crm.newsletter.import_csv import Row
+from crm.newsletter.import_csv import RowError
+from crm.newsletter.import_csv import decode
+from crm.newsletter.import_csv import parse
 from crm.newsletter.models import ConsentRecord
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
@@ -67,68 +54,9 @@ from crm.people.models import new_public_id
 #: kept with an imported consent whose file gave no date (shown on the consent timeline)
 UNDATED_NOTE = "Samtyckesdatum saknades i importfilen; tiden är importens."
 
-ALIASES = {
-    "email": "email",
-    "e-post": "email",
-    "epost": "email",
-    "e-mail": "email",
-    "mail": "email",
-    "e-postadress": "email",
-    "name": "name",
-    "namn": "name",
-    "list": "list",
-    "lista": "list",
-    "consent_method": "consent_method",
-    "consent": "consent_method",
-    "samtycke": "consent_method",
-    "consent_date": "consent_date",
-    "date": "consent_date",
-    "datum": "consent_date",
-}
-#: how consent was given, in the words the import help uses (Swedish and English); the
-#: stored codes are accepted too, so files written for earlier versions still import
-METHOD_WORDS = {
-    "papper": Method.PAPER_FORM,
-    "paper": Method.PAPER_FORM,
-    "muntligt": Method.VERBAL,
-    "verbal": Method.VERBAL,
-    "kund": Method.SOFT_OPT_IN,
-    "client": Method.SOFT_OPT_IN,
-    "webb": Method.WEB_FORM,
-    "web": Method.WEB_FORM,
-    "import": Method.IMPORT,
-}
-#: the practices are Swedish: "today" for a consent date is the day in Sweden
-LOCAL_TIME = ZoneInfo("Europe/Stockholm")
-IMPORT_METHODS = {
-    Method.PAPER_FORM,
-    Method.VERBAL,
-    Method.SOFT_OPT_IN,
-    Method.WEB_FORM,
-    Method.IMPORT,
-}
 #: rows per write: on PostgreSQL each COPY ends in a wait for the server, so fewer and
 #: larger batches are faster (2,000 -> 10,000: +8 %); SQLite does not mind either way
 BATCH = 10000
-
-
-class ImportFileError(DomainError):
-    """The file as a whole cannot be read; the message is an English msgid.
-
-    ``params`` fill its ``%(name)s`` placeholders (a line number) after translation.
-    """
-
-    def english(self) -> str:
-        """The message with its placeholders filled, for the command line."""
-        return str(self) % self.params if self.params else str(self)
-
-
-@dataclass
-class RowError:
-    """A row that was not imported, with its line number in the file."""
-
-    line: int
-    message: str
 
 
 @dataclass
@@ -141,102 +69,6 @@ class ImportReport:
     skipped_unsubscribed: int = 0
     skipped_suppressed: int = 0
     errors: list[RowError] = field(default_factory=list)
-
-
-@dataclass
-class _Row:
-    line: int
-    email: str
-    name: str
-    list_name: str
-    method: str
-    consent_date: date | None
-
-
-def decode(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 as Excel writes it."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _unreadable(reader: Any, err: csv.Error) -> ImportFileError:
-    """Say on which line the csv module gave up, and why, in words a user can act on.
-
-    The module stops at the first such line and cannot resynchronise (the rest of a quoted
-    field would be read as rows), so the whole file is refused and nothing is imported.
-    """
-    line = max(1, reader.line_num)
-    if "field larger than field limit" in str(err):
-        # csv.field_size_limit(): 131072 characters unless someone raised it process-wide
-        return ImportFileError(
-            N_("Line %(line)s: a field is longer than %(limit)s characters. Nothing was imported."),
-            line=line,
-            limit=csv.field_size_limit(),
-        )
-    return ImportFileError(
-        N_("Line %(line)s cannot be read as CSV. Nothing was imported."), line=line
-    )
-
-
-def _rows(reader: Any) -> Iterator[list[str]]:
-    """Iterate over the reader, turning the csv module's errors into an ImportFileError."""
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            raise _unreadable(reader, err) from err
-        yield cells
-
-
-def _reader(text: str) -> tuple[Iterator[list[str]], Any, list[str]]:
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = _rows(reader)
-    try:
-        header = next(rows)
-    except StopIteration as err:
-        raise ImportFileError(N_("The file is empty.")) from err
-    columns = [ALIASES.get(h.strip().lower(), "") for h in header]
-    if "email" not in columns:
-        raise ImportFileError(N_("The first row must name the columns and include 'email'."))
-    return rows, reader, columns
-
-
-def parse(text: str, default_method: str) -> Iterator[_Row | RowError]:
-    """Yield one parsed row or one error per data line (line numbers count the header as 1)."""
-    rows, reader, columns = _reader(text)
-    for cells in rows:
-        line = reader.line_num
-        if not "".join(cells).strip():
-            continue  # a blank line
-        values = {col: cells[i].strip() for i, col in enumerate(columns) if col and i < len(cells)}
-        email = suppression.normalise(values.get("email", ""))
-        if not common.valid_email(email):
-            yield RowError(line, N_("not a valid email address"))
-            continue
-        given = values.get("consent_method", "").lower()
-        method = METHOD_WORDS.get(given, given) or default_method
-        if method not in IMPORT_METHODS:
-            yield RowError(line, N_("unknown consent method"))
-            continue
-        consent_date = None
-        if values.get("consent_date"):
-            try:
-                consent_date = date.fromisoformat(values["consent_date"])
-            except ValueError:
-                yield RowError(line, N_("consent date is not a date (YYYY-MM-DD)"))
-                continue
-            if consent_date > datetime.now(LOCAL_TIME).date():
-                yield RowError(line, N_("consent date lies in the future"))
-                continue
-        yield _Row(
-            line, email, values.get("name", "")[:200], values.get("list", ""), method, consent_date
-        )
 
 
 def run(
@@ -294,8 +126,8 @@ def run(
         )
     )
     report = ImportReport()
-    pending: list[tuple[_Row, int]] = []
-    activate: list[tuple[_Row, int]] = []
+    pending: list[tuple[Row, int]] = []
+    activate: list[tuple[Row, int]] = []
     seen: set[tuple[str, int]] = set()
     for item in parse(decode(data), default_method):
         report.rows += 1
@@ -357,7 +189,7 @@ def run(
 
 
 def _activate(
-    session: Session, rows: list[tuple[_Row, int]], people: dict[str, int], actor: Actor
+    session: Session, rows: list[tuple[Row, int]], people: dict[str, int], actor: Actor
 ) -> None:
     """Activate pending subscriptions the file brings a staff-recorded consent for."""
     now = utcnow()
@@ -423,7 +255,7 @@ def _insert_people(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, in
 
 
 def _write(
-    session: Session, batch: list[tuple[_Row, int]], people: dict[str, int], actor: Actor
+    session: Session, batch: list[tuple[Row, int]], people: dict[str, int], actor: Actor
 ) -> None:
     """Insert one batch with plain executemany: people first, then subscriptions and grants.
 
