@@ -72,6 +72,9 @@ def test_loading_the_coach_file_warns_by_key_and_publishes_nothing(app, db, auth
     page = auth_client.get("/").get_data(as_text=True)
     assert re.search(r'<li class="(?![^"]*\bdone\b)[^"]*" id="step-controller"', page)
     assert "Kontaktuppgifterna är påhittade" in page
+    # and the settings page, where they are put right, says so above the fields
+    settings = auth_client.get("/privacy/settings").get_data(as_text=True)
+    assert 'id="stand-ins"' in settings and "Kontaktuppgifterna är påhittade" in settings
     # loading it again warns again: the stand-in is still there
     again = _load(app, EXAMPLES / "coach.toml")
     assert again.output.startswith("Nothing changed") and WARNING in again.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import PasswordField
@@ -16,6 +17,32 @@ from wtforms.validators import Optional
 
 from crm.security.roles import ROLE_LABELS
 from crm.security.roles import Role
+
+
+def _new_password(label: LazyString) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _repeat(field: str, label: LazyString) -> PasswordField:
+    """The same new password again: a typo would lock the person out."""
+    return PasswordField(
+        label,
+        validators=[DataRequired(), EqualTo(field, message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _optional_code() -> StringField:
+    """The second factor where an account without one leaves it empty (the service checks)."""
+    return StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text"},
+    )
 
 
 class LoginForm(FlaskForm):
@@ -40,16 +67,8 @@ class SetupForm(FlaskForm):
 
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(
-        _l("Password (at least 12 characters)"),
-        validators=[DataRequired(), Length(max=128)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = _new_password(_l("Password (at least 12 characters)"))
+    confirm = _repeat("password", _l("Repeat the password"))
 
 
 class PasswordForm(FlaskForm):
@@ -60,21 +79,9 @@ class PasswordForm(FlaskForm):
         validators=[DataRequired()],
         render_kw={"autocomplete": "current-password"},
     )
-    code = StringField(
-        _l("Code from your authenticator app, or a recovery code"),
-        validators=[Optional(), Length(max=32)],
-        render_kw={"autocomplete": "one-time-code", "inputmode": "text"},
-    )
-    new = PasswordField(
-        _l("New password (at least 12 characters)"),
-        validators=[DataRequired(), Length(max=128)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repeat the new password"),
-        validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    code = _optional_code()
+    new = _new_password(_l("New password (at least 12 characters)"))
+    confirm = _repeat("new", _l("Repeat the new password"))
 
 
 class ReauthForm(FlaskForm):
@@ -85,11 +92,7 @@ class ReauthForm(FlaskForm):
         validators=[DataRequired(), Length(max=128)],
         render_kw={"autocomplete": "current-password"},
     )
-    code = StringField(
-        _l("Code from your authenticator app, or a recovery code"),
-        validators=[Optional(), Length(max=32)],
-        render_kw={"autocomplete": "one-time-code", "inputmode": "text"},
-    )
+    code = _optional_code()
 
 
 class LocaleForm(FlaskForm):

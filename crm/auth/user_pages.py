@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort
@@ -11,9 +12,11 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms.fields import SelectChoice
 
 from crm import audit
@@ -70,19 +73,30 @@ def _invite_form(several: list | None) -> forms.InviteForm:
 
 @bp.route("/users/<int:user_id>/controller", methods=["POST"])
 @requires(Perm.USERS_ADMIN)
-def change_controller(user_id: int) -> Any:
+def change_controller(user_id: int) -> ResponseReturnValue:
     """Limit an account to one controller's people, or lift the limit."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     controller_id = form_int(request.form, "controller_id")  # empty: no limit
+    return _change(
+        user_id,
+        lambda db, user: services.set_controller(db, user, controller_id, current_actor()),
+        _("Saved."),
+    )
+
+
+def _change(
+    user_id: int, change: Callable[[Session, User], None], done: str
+) -> ResponseReturnValue:
+    """Make one change to an account: a refusal (say, of the last owner) is shown, else saved."""
     db = get_session()
     try:
-        services.set_controller(db, get_or_404(User, user_id), controller_id, current_actor())
+        change(db, get_or_404(User, user_id))
     except services.AccountError as err:
         flash_refusal(db, err)
     else:
         db.commit()
-        flash(_("Saved."), "success")
+        flash(done, "success")
     return redirect(url_for("auth.users"))
 
 
@@ -129,51 +143,39 @@ def invite() -> Any:
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 @requires(Perm.USERS_ADMIN)
-def change_role(user_id: int) -> Any:
+def change_role(user_id: int) -> ResponseReturnValue:
     """Give a user another role (the last owner stays an owner)."""
     form = forms.RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    db = get_session()
-    try:
-        services.set_role(db, get_or_404(User, user_id), Role(form.role.data), current_actor())
-    except services.AccountError as err:
-        flash_refusal(db, err)
-    else:
-        db.commit()
-        flash(_("Role changed."), "success")
-    return redirect(url_for("auth.users"))
+    return _change(
+        user_id,
+        lambda db, user: services.set_role(db, user, Role(form.role.data), current_actor()),
+        _("Role changed."),
+    )
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @requires(Perm.USERS_ADMIN)
-def toggle_active(user_id: int) -> Any:
+def toggle_active(user_id: int) -> ResponseReturnValue:
     """Deactivate (ending every session at once) or reactivate an account."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    db = get_session()
-    user = get_or_404(User, user_id)
-    try:
-        services.set_active(db, user, not user.active, current_actor())
-    except services.AccountError as err:
-        flash_refusal(db, err)
-    else:
-        db.commit()
-        flash(_("Account updated."), "success")
-    return redirect(url_for("auth.users"))
+    return _change(
+        user_id,
+        lambda db, user: services.set_active(db, user, not user.active, current_actor()),
+        _("Account updated."),
+    )
 
 
 @bp.route("/users/<int:user_id>/reset-mfa", methods=["POST"])
 @requires(Perm.USERS_ADMIN)
-def reset_mfa(user_id: int) -> Any:
+def reset_mfa(user_id: int) -> ResponseReturnValue:
     """Remove a colleague's second factor so they can enrol a new phone at next login."""
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
-    db = get_session()
-    services.reset_mfa(db, get_or_404(User, user_id), current_actor())
-    db.commit()
-    flash(
+    return _change(
+        user_id,
+        lambda db, user: services.reset_mfa(db, user, current_actor()),
         _("Two-factor authentication was reset. The user sets it up again at next login."),
-        "success",
     )
-    return redirect(url_for("auth.users"))

@@ -94,12 +94,7 @@ def end(session: Session, row: Representation, on: date, actor: Actor) -> None:
         raise MandateError(N_("The mandate cannot end before it starts."))
     row.valid_until = on
     audit.record(
-        session,
-        actor,
-        "representation.end",
-        object_type="person",
-        object_id=row.client_id,
-        details={"representation": row.id},
+        session, actor, "representation.end", obj=row.client, details={"representation": row.id}
     )
 
 

@@ -68,8 +68,7 @@ def tick_removed(session: Session, pub: Publication, actor: Actor) -> None:
         session,
         actor,
         "testimonial.publication_removed",
-        object_type="testimonial",
-        object_id=pub.testimonial_id,
+        obj=pub.testimonial,
         details={"publication": pub.id},
     )
 
