@@ -45,13 +45,12 @@ from crm.newsletter import unsubscribing
 from crm.newsletter.models import Method
 from crm.newsletter.models import Source
 from crm.newsletter.models import Status
-from crm.people.models import Person
+from crm.people.lookup import person_or_404
 from crm.security.crypto import keyring
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import absolute_url
 from crm.web import current_actor
-from crm.web import get_or_404
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
 # switched off: no adds, imports, lists or sign-up form; who is held, leaving and export work
@@ -116,7 +115,7 @@ def index() -> Any:
 def subscriber(person_id: int) -> Any:
     """One subscriber: lists and the full consent timeline."""
     db = get_session()
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     subs = self_service.subject_data(db, person)["subscriptions"]
     return render_template(
         "newsletter/subscriber.html",
@@ -136,7 +135,7 @@ def unsubscribe(person_id: int) -> Any:
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     unsubscribing.unsubscribe(db, person, Method.STAFF_ON_BEHALF, current_actor())
     db.commit()
     flash(_("Unsubscribed from every list. The address will not be added again."), "success")

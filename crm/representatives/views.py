@@ -19,6 +19,7 @@ from crm.errors import flash_refusal
 from crm.inputs import form_int
 from crm.people import picker
 from crm.people import search as people_search
+from crm.people.lookup import person_or_404
 from crm.people.models import Person
 from crm.representatives import services
 from crm.representatives.models import Kind
@@ -27,7 +28,6 @@ from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import get_or_404
 
 bp = Blueprint("representatives", __name__, url_prefix="/people")
 
@@ -66,7 +66,7 @@ def add(person_id: int) -> Any:
     The person is found by searching (crm/people/picker.py): "Search" posts the form back
     with the matches and everything typed kept; a refused link is shown again the same way.
     """
-    client = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    client = person_or_404(person_id)
     f = request.form
     db = get_session()
     typed = {k: f.get(k, "") for k in FIELDS}
@@ -124,7 +124,7 @@ def _page(
 @requires(Perm.PEOPLE_WRITE)
 def end(person_id: int, link_id: int) -> Any:
     """End a mandate today."""
-    client = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    client = person_or_404(person_id)
     db = get_session()
     row = db.get(Representation, link_id)
     if row is None or row.client_id != client.id:

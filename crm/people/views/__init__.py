@@ -30,12 +30,12 @@ from crm.people import forms
 from crm.people import labels
 from crm.people import search
 from crm.people import services
+from crm.people.lookup import person_or_404
 from crm.people.models import Person
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import controller_limit
 from crm.web import current_actor
-from crm.web import get_or_404
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -58,11 +58,6 @@ def _controller_choices(form: forms.PersonForm, person: Person | None) -> list:
     mode = controllers.get(db, person.controller_id if person else rows[0].id).mode
     form.apply_id_number_mode(mode)
     return rows
-
-
-def person_or_404(person_id: int) -> Person:
-    """The person, or 404 when there is none or the account is limited to another controller."""
-    return get_or_404(Person, person_id, controller=lambda p: p.controller_id)
 
 
 def back_to_person(person: Person, done: str, anchor: str | None = None) -> ResponseReturnValue:

@@ -19,9 +19,9 @@ from crm.people import forms
 from crm.people import health
 from crm.people import purchases
 from crm.people import services
+from crm.people.lookup import person_or_404
 from crm.people.models import Person
 from crm.people.views import bp
-from crm.people.views import person_or_404
 from crm.security.roles import Perm
 from crm.security.roles import can
 from crm.security.roles import requires

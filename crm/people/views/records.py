@@ -34,11 +34,11 @@ from crm.people import forms
 from crm.people import health
 from crm.people import purchases
 from crm.people import services
+from crm.people.lookup import person_or_404
 from crm.people.models import JournalEntry
 from crm.people.models import Person
 from crm.people.views import back_to_person
 from crm.people.views import bp
-from crm.people.views import person_or_404
 from crm.people.views.person_page import render_detail
 from crm.security.roles import Perm
 from crm.security.roles import requires

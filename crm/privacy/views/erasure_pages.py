@@ -25,6 +25,7 @@ from crm.db import utcnow
 from crm.i18n import format_day
 from crm.newsletter.labels import HOLD as HOLD_LABELS
 from crm.people.labels import identity_method_label
+from crm.people.lookup import person_or_404
 from crm.people.models import Person
 from crm.privacy import erasure
 from crm.privacy import export
@@ -246,7 +247,7 @@ def erase(request_id: int) -> Any:
 @requires(Perm.REQUESTS)
 def add_hold(person_id: int) -> Any:
     """Record that some data must be kept (bookkeeping, a legal claim) until a date."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.HoldForm()
     if not form.validate_on_submit():
         return show_again("people.detail", "hold", form, person_id=person_id)

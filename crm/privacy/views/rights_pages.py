@@ -24,6 +24,7 @@ from crm.audit import Actor
 from crm.db import get_session
 from crm.errors import show_refusal
 from crm.i18n import format_day
+from crm.people.lookup import person_or_404
 from crm.people.models import Person
 from crm.privacy import forms
 from crm.privacy import mails
@@ -33,7 +34,6 @@ from crm.privacy.views import bp
 from crm.security.roles import Perm
 from crm.security.roles import requires
 from crm.web import current_actor
-from crm.web import get_or_404
 from crm.web import show_again
 
 
@@ -44,14 +44,14 @@ def _exercise_right(
     if not forms.ButtonForm().validate_on_submit():
         abort(400)
     db = get_session()
-    apply(db, get_or_404(Person, person_id, controller=lambda p: p.controller_id), current_actor())
+    apply(db, person_or_404(person_id), current_actor())
     db.commit()
     flash(done, "success")
     return redirect(url_for("people.detail", person_id=person_id))
 
 
 def _confirm_restrict(person_id: int) -> confirm.Confirmation:
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     back = url_for("people.detail", person_id=person.id)
     if person.restricted_at is not None:
         return confirm.Confirmation(
@@ -91,7 +91,7 @@ def restrict(person_id: int) -> Any:
 def lift_restriction(person_id: int) -> Any:
     """Lift a restriction with a note; the person is told."""
     form = forms.NoteForm()
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     if not form.validate_on_submit():
         return show_again("people.detail", "lift", form, person_id=person_id)
     db = get_session()
@@ -122,7 +122,7 @@ def lift_restriction(person_id: int) -> Any:
 
 
 def _confirm_marketing_objection(person_id: int) -> confirm.Confirmation:
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     return confirm.Confirmation(
         _("Objection to direct marketing from %(name)s", name=person.name),
         [
@@ -158,7 +158,7 @@ def object_to_marketing(person_id: int) -> Any:
 
 def _confirm_objection(person_id: int) -> confirm.Confirmation:
     """Register an objection (Art. 21(1)): the form, what stops, what stays."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     return confirm.Confirmation(
         _("Objection from %(name)s", name=person.name),
         [
@@ -190,7 +190,7 @@ def _confirm_objection(person_id: int) -> confirm.Confirmation:
 @confirm.irreversible(_confirm_objection)
 def register_objection(person_id: int) -> Any:
     """Register an Art. 21(1) objection as a request; the processing stops at once."""
-    person = get_or_404(Person, person_id, controller=lambda p: p.controller_id)
+    person = person_or_404(person_id)
     form = forms.ObjectionForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
