@@ -27,6 +27,7 @@ from crm.privacy import practice
 from crm.privacy.models import ProcessingActivity
 from tests.conftest import post_form
 from tests.test_migrations import empty_url  # noqa: F401 - the fixture
+from tests.test_migrations import insert_old_controller
 
 ACTOR = Actor.system()
 
@@ -281,15 +282,7 @@ def test_migration_fills_each_existing_controller_from_the_settings(empty_url): 
             text("INSERT INTO practice_settings (id, processors, retention) VALUES (1, '[]', '{}')")
         )
         for cid, name, runs in ((1, "Kbt-verkstan", False), (2, "Kbt i Romme", True)):
-            conn.execute(
-                text(
-                    "INSERT INTO controller (id, name, org_number, address, contact_name, "
-                    "contact_email, profile, profession, id_number_mode, id_number_reason, "
-                    "runs_newsletter, representative_months, created_at) VALUES (:id, :n, '', "
-                    "'', '', '', 'B', '', 'birth_date', '', :runs, 12, CURRENT_TIMESTAMP)"
-                ),
-                {"id": cid, "n": name, "runs": runs},
-            )
+            insert_old_controller(conn, "CURRENT_TIMESTAMP", cid, name, runs)
     command.upgrade(cfg, "aa93dd8a7f55")
     with engine.connect() as conn:
         rows = conn.execute(

@@ -38,6 +38,7 @@ from tests.helpers import csrf_token
 from tests.helpers import login
 from tests.test_browser import CHROMIUM_ARGS
 from tests.test_browser import live_server  # noqa: F401 - a fixture
+from tests.test_browser import log_in
 from tests.test_page_quality import CHROMIUM
 from tests.test_page_quality import FAILING_IMPACTS
 from tests.test_page_quality import VNU_JAR
@@ -383,12 +384,7 @@ def test_the_switched_off_pages_pass_axe_and_fit_a_phone(app, db, owner, live_se
         for who, urls in (("public", public_pages), ("owner", owner_pages)):
             page = browser.new_context(locale="sv-SE").new_page()
             if who == "owner":
-                page.goto(f"{live_server}/auth/login")
-                page.fill("#email", owner.email)
-                page.fill("#password", owner.password)
-                page.click("main button[type=submit]")
-                page.fill("#code", owner.code(app))
-                page.click("main button[type=submit]")
+                log_in(page, live_server, app, owner)
                 page.wait_for_url(f"{live_server}/")
             for url in urls:
                 page.set_viewport_size({"width": 390, "height": 844})

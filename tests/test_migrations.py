@@ -39,6 +39,35 @@ def empty_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
 
 
+def insert_old_controller(conn, stamp: str, cid: int = 1, name: str = "Praktiken", runs=False):
+    """One controller row as the schema had it from the controllers revision on.
+
+    The upgrade tests of later revisions start from a practice that already has data;
+    ``stamp`` is an SQL literal (a quoted timestamp or ``CURRENT_TIMESTAMP``).
+    """
+    conn.execute(
+        text(
+            "INSERT INTO controller (id, name, org_number, address, contact_name, "
+            "contact_email, profile, profession, id_number_mode, id_number_reason, "
+            "runs_newsletter, representative_months, created_at) VALUES (:id, :n, '', "
+            f"'', '', '', 'B', '', 'birth_date', '', :runs, 12, {stamp})"
+        ),
+        {"id": cid, "n": name, "runs": runs},
+    )
+
+
+def insert_old_person(conn, stamp: str, name: str, email: str) -> None:
+    """Person 1 (public id ``p1``) of controller 1, as a row from before the upgrade under test."""
+    conn.execute(
+        text(
+            "INSERT INTO person (id, public_id, name, email, controller_id, created_at, "
+            "updated_at) VALUES (1, 'p1', :n, :e, 1, "
+            f"{stamp}, {stamp})"
+        ),
+        {"n": name, "e": email},
+    )
+
+
 def test_revisions_are_a_single_line_from_the_first(empty_url):
     script = ScriptDirectory.from_config(alembic_config(empty_url))
     assert len(script.get_heads()) == 1

@@ -22,6 +22,7 @@ from crm.privacy import data_requests as requests
 from crm.privacy.models import DataRequest
 from tests.helpers import post_form
 from tests.test_migrations import empty_url  # noqa: F401 - a fixture
+from tests.test_migrations import insert_old_controller
 
 EMAIL = "otto@example.se"
 
@@ -179,15 +180,7 @@ def test_identity_and_objection_migrations_keep_every_request(empty_url):  # noq
     command.upgrade(cfg, "7c4e1a9f3b62")
     engine = make_engine(empty_url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO controller (id, name, org_number, address, contact_name, "
-                "contact_email, profile, profession, id_number_mode, id_number_reason, "
-                "runs_newsletter, representative_months, created_at) VALUES (1, 'P', "
-                "'', '', '', '', 'B', '', 'birth_date', '', false, 12, "
-                "'2025-01-01 00:00:00+00:00')"
-            )
-        )
+        insert_old_controller(conn, "'2025-01-01 00:00:00+00:00'", name="P")
         conn.execute(
             text(
                 "INSERT INTO person (public_id, name, email, controller_id, created_at, "

@@ -26,6 +26,7 @@ from crm.privacy.models import PortalRequest
 from crm.security import tokens
 from tests.helpers import post_form
 from tests.test_browser import live_server  # noqa: F401 - a fixture
+from tests.test_browser import log_in
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "pages"
@@ -277,12 +278,7 @@ def test_every_page_passes_axe(app, auth_client, client, inbox, owner, live_serv
             context = browser.new_context(locale="sv-SE")
             page = context.new_page()
             if who == "owner":
-                page.goto(f"{live_server}/auth/login")
-                page.fill("#email", owner.email)
-                page.fill("#password", owner.password)
-                page.click("main button[type=submit]")
-                page.fill("#code", owner.code(app))
-                page.click("main button[type=submit]")
+                log_in(page, live_server, app, owner)
                 page.wait_for_url(f"{live_server}/")
             for url in urls:
                 page.set_viewport_size({"width": 1280, "height": 900})

@@ -28,6 +28,8 @@ from crm.testimonials.models import TestimonialConsent
 from tests.conftest import post_form
 from tests.helpers import signup as _signup
 from tests.test_migrations import empty_url  # noqa: F401 - the fixture
+from tests.test_migrations import insert_old_controller
+from tests.test_migrations import insert_old_person
 from tests.test_testimonials import _consent
 from tests.test_testimonials import _create
 from tests.test_testimonials import _request
@@ -240,21 +242,8 @@ def test_consent_rows_survive_the_upgrade_to_policy_versions(empty_url):  # noqa
     engine = make_engine(empty_url)
     stamp = "'2024-03-01 10:00:00+00:00'"
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO controller (id, name, org_number, address, contact_name, "
-                "contact_email, profile, profession, id_number_mode, id_number_reason, "
-                "runs_newsletter, representative_months, created_at) VALUES (1, 'Praktiken', '', "
-                f"'', '', '', 'B', '', 'birth_date', '', :f, 12, {stamp})"
-            ),
-            {"f": False},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO person (id, public_id, name, email, controller_id, created_at, "
-                f"updated_at) VALUES (1, 'p1', 'Lisa', 'lisa@example.se', 1, {stamp}, {stamp})"
-            )
-        )
+        insert_old_controller(conn, stamp)
+        insert_old_person(conn, stamp, "Lisa", "lisa@example.se")
         conn.execute(
             text(
                 "INSERT INTO consent_record (person_id, purpose, controller_id, action, method, "
